@@ -1,0 +1,32 @@
+/**
+ * The planner's output: plain data that `dryrun=1` prints, tests compare, and
+ * a platform driver turns into commands. One op is one change of one interface.
+ */
+export const VXLAN_PORT = 4789;
+
+export type Op =
+  | {
+      readonly op: 'create_vxlan';
+      readonly name: string;
+      readonly vni: number;
+      readonly local: string;
+      readonly remote: string;
+      readonly port: number;
+      /** IPv6 underlay: accept the zero UDP checksums FreeBSD sends. */
+      readonly udp6zerocsumrx: boolean;
+      readonly mtu: number;
+      readonly alias: string;
+    }
+  | { readonly op: 'create_bridge'; readonly name: string; readonly mtu: number; readonly alias: string }
+  | { readonly op: 'delete_link'; readonly name: string }
+  | { readonly op: 'set_mtu'; readonly name: string; readonly mtu: number }
+  | { readonly op: 'set_alias'; readonly name: string; readonly alias: string }
+  | { readonly op: 'set_up'; readonly name: string }
+  | { readonly op: 'add_addr'; readonly name: string; readonly cidr: string }
+  | { readonly op: 'del_addr'; readonly name: string; readonly cidr: string }
+  | { readonly op: 'set_master'; readonly name: string; readonly master: string }
+  | { readonly op: 'set_nomaster'; readonly name: string }
+  /** Split horizon: an isolated (FreeBSD: private) port never forwards to another. */
+  | { readonly op: 'set_isolated'; readonly name: string; readonly on: boolean };
+
+export type OpKind = Op['op'];

@@ -1,0 +1,114 @@
+/**
+ * The peer map: one point-to-point tunnel per pair of VPC members, each with a
+ * VXLAN id of its own and a 4-address block (/30 on IPv4, /126 on IPv6) cut
+ * from the VPC's peer network.
+ *
+ * Stability is the point: a pair that exists keeps its VNI and block when
+ * members come or go, so the tunnels that carry traffic are never renumbered.
+ * New pairs take the lowest free block and the lowest VNI that no VPC of the
+ * cluster uses.
+ */
+import { UserError } from './errors.js';
+import { size, nth } from './ipnet.js';
+import { cidrText, type Cidr } from './validate.js';
+
+export const VNI_MIN = 100;
+export const VNI_MAX = 16_777_215;
+/** Addresses per tunnel block: network, two ends, broadcast. */
+const BLOCK = 4n;
+
+export interface Pair {
+  /** Lower node name of the two (pairs are unordered; this keeps them canonical). */
+  readonly a: string;
+  readonly b: string;
+  readonly vni: number;
+  /** Index of the block inside the peer network. */
+  readonly slot: number;
+  readonly addrA: string;
+  readonly addrB: string;
+  /** Prefix length of the block: 30 on IPv4, 126 on IPv6. */
+  readonly prefix: number;
+}
+
+export function pairKey(x: string, y: string): string {
+  return x < y ? `${x}\u0000${y}` : `${y}\u0000${x}`;
+}
+
+/** How many tunnel blocks a peer network holds. */
+export function capacity(net: Cidr): number {
+  const blocks = size(net) / BLOCK;
+  return blocks > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(blocks);
+}
+
+export const pairsNeeded = (members: number): number => (members * (members - 1)) / 2;
+
+export function blockFor(net: Cidr, slot: number): Pick<Pair, 'addrA' | 'addrB' | 'prefix'> {
+  const start = BigInt(slot) * BLOCK;
+  return { addrA: nth(net, start + 1n), addrB: nth(net, start + 2n), prefix: net.family === 4 ? 30 : 126 };
+}
+
+export interface AllocateInput {
+  readonly members: readonly string[];
+  readonly network: Cidr;
+  /** The map as it stands; pairs whose ends are both still members are kept as they are. */
+  readonly existing: readonly Pair[];
+  /** VNIs taken by the other VPCs of the cluster. */
+  readonly takenVnis: ReadonlySet<number>;
+}
+
+export function allocatePeerMap(input: AllocateInput): Pair[] {
+  const members = [...new Set(input.members)].sort();
+  const fits = capacity(input.network);
+  const needed = pairsNeeded(members.length);
+  if (needed > fits) {
+    throw new UserError(
+      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} tunnel pair${fits === 1 ? '' : 's'} ` +
+        `(one /${input.network.family === 4 ? 30 : 126} each), ${members.length} members need ${needed}`,
+    );
+  }
+  const memberSet = new Set(members);
+  const kept = input.existing.filter((p) => memberSet.has(p.a) && memberSet.has(p.b) && p.slot < fits);
+  const byKey = new Map(kept.map((p) => [pairKey(p.a, p.b), p]));
+  const usedSlots = new Set(kept.map((p) => p.slot));
+  const usedVnis = new Set([...input.takenVnis, ...kept.map((p) => p.vni)]);
+  let nextSlot = 0;
+  let nextVni = VNI_MIN;
+  const result: Pair[] = [];
+  for (let i = 0; i < members.length; i++) {
+    for (let j = i + 1; j < members.length; j++) {
+      const a = members[i] as string;
+      const b = members[j] as string;
+      const old = byKey.get(pairKey(a, b));
+      if (old) {
+        result.push(old);
+        continue;
+      }
+      while (usedSlots.has(nextSlot)) nextSlot++;
+      while (usedVnis.has(nextVni)) nextVni++;
+      if (nextVni > VNI_MAX) throw new UserError(`no free VXLAN id left (all of ${VNI_MIN}-${VNI_MAX} are taken)`);
+      usedSlots.add(nextSlot);
+      usedVnis.add(nextVni);
+      result.push({ a, b, vni: nextVni, slot: nextSlot, ...blockFor(input.network, nextSlot) });
+    }
+  }
+  return result.sort((x, y) => x.slot - y.slot);
+}
+
+/** The tunnels one host terminates, seen from that host. */
+export interface TunnelEnd {
+  readonly peer: string;
+  readonly vni: number;
+  readonly localAddr: string;
+  readonly remoteAddr: string;
+  readonly prefix: number;
+}
+
+export function tunnelsOf(pairs: readonly Pair[], self: string): TunnelEnd[] {
+  return pairs
+    .filter((p) => p.a === self || p.b === self)
+    .map((p) =>
+      p.a === self
+        ? { peer: p.b, vni: p.vni, localAddr: p.addrA, remoteAddr: p.addrB, prefix: p.prefix }
+        : { peer: p.a, vni: p.vni, localAddr: p.addrB, remoteAddr: p.addrA, prefix: p.prefix },
+    );
+}

@@ -1,0 +1,116 @@
+/**
+ * plan(desired, observed) -> ops: the difference between what a host should
+ * have for one VPC and what its kernel reports. Interfaces that are already
+ * right produce no op (they keep their ifindex), so planning twice in a row
+ * yields nothing the second time.
+ */
+import { UserError } from './errors.js';
+import type { Observed, ObservedLink } from './observed.js';
+import type { Op } from './ops.js';
+import type { BridgeSpec, HostSpec, TunnelSpec } from './spec.js';
+
+/** Kernels add link-local IPv6 addresses by themselves; they are not ours to manage. */
+const isLinkLocal = (cidr: string): boolean => /^fe[89ab][0-9a-f]:/i.test(cidr);
+
+function sameVxlan(t: TunnelSpec, o: ObservedLink): boolean {
+  const v = o.vxlan;
+  return (
+    o.kind === 'vxlan' &&
+    v !== null &&
+    v.vni === t.vni &&
+    v.local === t.local &&
+    v.remote === t.remote &&
+    v.port === t.port &&
+    !v.learning &&
+    v.udp6zerocsumrx === t.udp6zerocsumrx
+  );
+}
+
+function addressOps(name: string, want: readonly string[], have: readonly string[]): Op[] {
+  const current = have.filter((a) => !isLinkLocal(a));
+  return [
+    ...current.filter((a) => !want.includes(a)).map((cidr): Op => ({ op: 'del_addr', name, cidr })),
+    ...want.filter((a) => !current.includes(a)).map((cidr): Op => ({ op: 'add_addr', name, cidr })),
+  ];
+}
+
+const NO_ADDRESSES: readonly string[] = [];
+
+interface Phases {
+  remove: Op[];
+  create: Op[];
+  tune: Op[];
+  attach: Op[];
+  address: Op[];
+  up: Op[];
+}
+
+function planBridge(b: BridgeSpec, o: ObservedLink | undefined, p: Phases): void {
+  if (o && o.kind !== 'bridge') {
+    throw new UserError(`interface ${b.name} exists and is not a bridge: rename it or choose another vpc_name`);
+  }
+  if (!o) {
+    p.create.push({ op: 'create_bridge', name: b.name, mtu: b.mtu, alias: b.alias });
+  } else {
+    if (o.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: b.name, mtu: b.mtu });
+    if (o.alias !== b.alias) p.tune.push({ op: 'set_alias', name: b.name, alias: b.alias });
+  }
+  p.address.push(...addressOps(b.name, b.addresses, o?.addresses ?? NO_ADDRESSES));
+  if (!o?.up) p.up.push({ op: 'set_up', name: b.name });
+}
+
+function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: BridgeSpec | null, p: Phases): void {
+  let o = found;
+  if (o && !sameVxlan(t, o)) {
+    // VNI, endpoints and port cannot change on a live vxlan device: replace it.
+    p.remove.push({ op: 'delete_link', name: t.name });
+    o = undefined;
+  }
+  if (!o) {
+    p.create.push({ op: 'create_vxlan', name: t.name, vni: t.vni, local: t.local, remote: t.remote, port: t.port, udp6zerocsumrx: t.udp6zerocsumrx, mtu: t.mtu, alias: t.alias });
+  } else {
+    if (o.mtu !== t.mtu) p.tune.push({ op: 'set_mtu', name: t.name, mtu: t.mtu });
+    if (o.alias !== t.alias) p.tune.push({ op: 'set_alias', name: t.name, alias: t.alias });
+  }
+  const master = o?.master ?? null;
+  if (bridge) {
+    if (master !== bridge.name) p.attach.push({ op: 'set_master', name: t.name, master: bridge.name });
+    if (master !== bridge.name || !o?.isolated) p.attach.push({ op: 'set_isolated', name: t.name, on: true });
+  } else if (master !== null) {
+    p.attach.push({ op: 'set_nomaster', name: t.name });
+  }
+  p.address.push(...addressOps(t.name, bridge ? NO_ADDRESSES : [t.address], o?.addresses ?? NO_ADDRESSES));
+  if (!o?.up) p.up.push({ op: 'set_up', name: t.name });
+}
+
+export function plan(spec: HostSpec, observed: Observed): Op[] {
+  const p: Phases = { remove: [], create: [], tune: [], attach: [], address: [], up: [] };
+  const wanted = new Set([...spec.tunnels.map((t) => t.name), ...(spec.bridge ? [spec.bridge.name] : [])]);
+  const bridgeName = spec.bridge?.name ?? spec.vpc;
+  for (const link of observed.values()) {
+    const ours = spec.owned.includes(link.name) || (link.kind === 'vxlan' && link.master === bridgeName);
+    if (ours && !wanted.has(link.name) && (link.kind === 'vxlan' || link.kind === 'bridge')) {
+      p.remove.push({ op: 'delete_link', name: link.name });
+    }
+  }
+  // The bridge first, so tunnels can join it; its MTU is set explicitly so a
+  // new port cannot drag it up or down.
+  if (spec.bridge) planBridge(spec.bridge, observed.get(spec.bridge.name), p);
+  for (const t of spec.tunnels) planTunnel(t, observed.get(t.name), spec.bridge, p);
+  if (spec.bridge) {
+    // Guest ports follow the segment MTU when it changes.
+    for (const link of observed.values()) {
+      if (link.master === spec.bridge.name && !wanted.has(link.name) && link.kind !== 'vxlan' && link.mtu !== spec.bridge.mtu) {
+        p.tune.push({ op: 'set_mtu', name: link.name, mtu: spec.bridge.mtu });
+      }
+    }
+  }
+  // Bring tunnels up before the bridge so the bridge comes up with its ports.
+  const up = [...p.up.filter((o) => o.name !== spec.bridge?.name), ...p.up.filter((o) => o.name === spec.bridge?.name)];
+  return [...p.remove, ...p.create, ...p.tune, ...p.attach, ...p.address, ...up];
+}
+
+/** The ops that tear one VPC's network down on a host, whatever state it is in. */
+export function planTeardown(vpc: string, owned: readonly string[], observed: Observed): Op[] {
+  return plan({ vpc, tunnels: [], bridge: null, owned }, observed);
+}

@@ -1,0 +1,107 @@
+/**
+ * The desired network of one VPC on one host, derived from the VPC definition,
+ * its peer map and what this host has asked for (tunnels, bridge, addresses).
+ */
+import { tunnelsOf, type Pair } from './peermap.js';
+import { segmentMtu, tunnelMtu } from './mtu.js';
+import { VXLAN_PORT } from './ops.js';
+
+export interface TunnelSpec {
+  readonly name: string;
+  readonly peer: string;
+  readonly vni: number;
+  readonly local: string;
+  readonly remote: string;
+  readonly port: number;
+  readonly mtu: number;
+  readonly alias: string;
+  readonly udp6zerocsumrx: boolean;
+  /** The /30 (or /126) address of this end; lives on the tunnel until it is bridged. */
+  readonly address: string;
+}
+
+export interface BridgeSpec {
+  readonly name: string;
+  readonly mtu: number;
+  readonly alias: string;
+  readonly addresses: readonly string[];
+}
+
+export interface HostSpec {
+  readonly vpc: string;
+  readonly tunnels: readonly TunnelSpec[];
+  readonly bridge: BridgeSpec | null;
+  /** Interfaces earlier applies created for this VPC: the only ones the planner may delete. */
+  readonly owned: readonly string[];
+}
+
+export interface Layers {
+  readonly vxlan: boolean;
+  readonly bridge: boolean;
+}
+
+export interface HostSpecInput {
+  readonly vpc: string;
+  readonly self: string;
+  readonly pairs: readonly Pair[];
+  readonly family: 4 | 6;
+  /** Underlay address of each member in the VPC's family. */
+  readonly underlay: ReadonlyMap<string, string>;
+  /** MTU of the underlay path to each peer (route MTU or device MTU). */
+  readonly underlayMtu: ReadonlyMap<string, number>;
+  /** An explicit tunnel MTU from `vpc mode=init mtu=`; otherwise derived per peer. */
+  readonly mtu: number | null;
+  readonly layers: Layers;
+  readonly bridgeIps: readonly string[];
+  readonly owned: readonly string[];
+}
+
+export const tunnelName = (vni: number): string => `vxlan${vni}`;
+export const tunnelAlias = (peer: string): string => `tunnel-to-${peer}`;
+export const bridgeAlias = (vpc: string): string => `vpc-${vpc}`;
+const DEFAULT_UNDERLAY_MTU = 1500;
+
+export function buildHostSpec(input: HostSpecInput): HostSpec {
+  const ends = tunnelsOf(input.pairs, input.self);
+  const local = input.underlay.get(input.self);
+  const mtus = ends.map(
+    (e) => input.mtu ?? tunnelMtu(input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU, input.family),
+  );
+  // One MTU for the segment: a frame that fits one tunnel must fit them all.
+  const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU, input.family));
+  const bridged = input.layers.bridge;
+  const tunnels: TunnelSpec[] = !input.layers.vxlan
+    ? []
+    : ends.map((e) => {
+        const remote = input.underlay.get(e.peer);
+        if (!local || !remote) throw new Error(`no IPv${input.family} underlay address for ${local ? e.peer : input.self}`);
+        return {
+          name: tunnelName(e.vni),
+          peer: e.peer,
+          vni: e.vni,
+          local,
+          remote,
+          port: VXLAN_PORT,
+          mtu,
+          alias: tunnelAlias(e.peer),
+          udp6zerocsumrx: input.family === 6,
+          address: `${e.localAddr}/${e.prefix}`,
+        };
+      });
+  const bridge: BridgeSpec | null = bridged
+    ? {
+        name: input.vpc,
+        mtu,
+        alias: bridgeAlias(input.vpc),
+        // Bridge ports must not hold addresses (FreeBSD 15 refuses them), so the
+        // tunnel ends move onto the bridge: the far end still answers ping.
+        addresses: [...input.bridgeIps, ...tunnels.map((t) => t.address)],
+      }
+    : null;
+  return { vpc: input.vpc, tunnels, bridge, owned: input.owned };
+}
+
+/** Names an apply of this spec leaves in place, recorded as owned for the next apply. */
+export function specNames(spec: HostSpec): string[] {
+  return [...spec.tunnels.map((t) => t.name), ...(spec.bridge ? [spec.bridge.name] : [])];
+}

@@ -1,0 +1,57 @@
+/** The records meshvpc keeps. Shared by the store, the commands and the remote protocol. */
+import type { Pair } from './peermap.js';
+import type { Platform } from '../platform/driver.js';
+
+export interface SelfNode {
+  readonly nodename: string;
+  readonly ip4: string | null;
+  readonly ip6: string | null;
+}
+
+export interface NodeRecord {
+  readonly name: string;
+  /** The address `node mode=add` reached it on; remote calls use it. */
+  readonly sshAddress: string;
+  readonly sshPort: number;
+  readonly sshUser: string;
+  readonly ip4: string | null;
+  readonly ip6: string | null;
+  /** The peer's pinned SSH host key, base64 of the wire blob (as in known_hosts). */
+  readonly hostKey: string;
+  readonly platform: Platform;
+}
+
+export interface Member {
+  readonly node: string;
+  /** The member's tunnel endpoint address in the VPC's underlay family. */
+  readonly underlay: string;
+}
+
+/** A VPC as every member holds it: `sync` makes these identical cluster-wide. */
+export interface VpcDef {
+  readonly name: string;
+  readonly peerNetwork: string;
+  readonly family: 4 | 6;
+  readonly mtu: number | null;
+  readonly members: readonly Member[];
+}
+
+export interface VpcWithMap extends VpcDef {
+  readonly pairs: readonly Pair[];
+}
+
+/** This host's own choices for a VPC: which layers it wants and what it created. */
+export interface VpcLocal {
+  readonly vxlan: boolean;
+  readonly bridge: boolean;
+  readonly bridgeIps: readonly string[];
+  readonly owned: readonly string[];
+}
+
+export interface JailRecord {
+  readonly name: string;
+  readonly interface: string;
+  readonly ip4Addr: string | null;
+  readonly hostIf: string;
+  readonly vnet: boolean;
+}

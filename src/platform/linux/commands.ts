@@ -1,0 +1,56 @@
+/** iproute2 argv for each planner op and guest step (pure; the driver runs them). */
+import type { Op } from '../../core/ops.js';
+import type { GuestSpec } from '../driver.js';
+
+const link = (name: string, ...rest: (string | number)[]): string[] => ['ip', 'link', 'set', 'dev', name, ...rest.map(String)];
+const isV6Cidr = (cidr: string): boolean => cidr.includes(':');
+
+export function linuxCommands(op: Op): string[][] {
+  switch (op.op) {
+    case 'create_vxlan':
+      return [
+        [
+          'ip', 'link', 'add', op.name, 'type', 'vxlan', 'id', String(op.vni), 'local', op.local, 'remote', op.remote,
+          // Linux defaults to 8472; 4789 is the IANA port FreeBSD uses, so say it.
+          'dstport', String(op.port), 'nolearning', ...(op.udp6zerocsumrx ? ['udp6zerocsumrx'] : []),
+        ],
+        link(op.name, 'mtu', op.mtu),
+        link(op.name, 'alias', op.alias),
+      ];
+    case 'create_bridge':
+      return [['ip', 'link', 'add', op.name, 'type', 'bridge'], link(op.name, 'mtu', op.mtu), link(op.name, 'alias', op.alias)];
+    case 'delete_link':
+      return [['ip', 'link', 'del', 'dev', op.name]];
+    case 'set_mtu':
+      return [link(op.name, 'mtu', op.mtu)];
+    case 'set_alias':
+      return [link(op.name, 'alias', op.alias)];
+    case 'set_up':
+      return [link(op.name, 'up')];
+    case 'add_addr':
+      // No duplicate address detection on IPv6: the address would sit "tentative" for a second or more.
+      return [['ip', 'addr', 'add', op.cidr, 'dev', op.name, ...(isV6Cidr(op.cidr) ? ['nodad'] : [])]];
+    case 'del_addr':
+      return [['ip', 'addr', 'del', op.cidr, 'dev', op.name]];
+    case 'set_master':
+      return [link(op.name, 'master', op.master)];
+    case 'set_nomaster':
+      return [link(op.name, 'nomaster')];
+    case 'set_isolated':
+      return [['bridge', 'link', 'set', 'dev', op.name, 'isolated', op.on ? 'on' : 'off']];
+  }
+}
+
+export function linuxGuestStart(g: GuestSpec): string[][] {
+  const inside = (...rest: string[]): string[] => ['ip', '-n', g.name, ...rest];
+  return [
+    ['ip', 'netns', 'add', g.name],
+    ['ip', 'link', 'add', g.hostIf, 'mtu', String(g.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(g.mtu), 'netns', g.name],
+    link(g.hostIf, 'alias', `guest-${g.name}`),
+    link(g.hostIf, 'master', g.bridge),
+    link(g.hostIf, 'up'),
+    inside('link', 'set', 'dev', 'lo', 'up'),
+    inside('link', 'set', 'dev', 'eth0', 'up'),
+    ...(g.address ? [inside('addr', 'add', g.address, 'dev', 'eth0', ...(isV6Cidr(g.address) ? ['nodad'] : []))] : []),
+  ];
+}

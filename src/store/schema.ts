@@ -1,0 +1,65 @@
+/** Schema migrations, applied in order; user_version counts the ones applied. Append only. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE self (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    nodename TEXT NOT NULL,
+    ip4 TEXT,
+    ip6 TEXT,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE TABLE node (
+    name TEXT PRIMARY KEY,
+    ssh_address TEXT NOT NULL,
+    ssh_port INTEGER NOT NULL,
+    ssh_user TEXT NOT NULL,
+    ip4 TEXT,
+    ip6 TEXT,
+    host_key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    added_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE TABLE vpc (
+    name TEXT PRIMARY KEY,
+    peer_network TEXT NOT NULL,
+    family INTEGER NOT NULL CHECK (family IN (4, 6)),
+    mtu INTEGER,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE TABLE vpc_member (
+    vpc TEXT NOT NULL REFERENCES vpc(name) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    underlay TEXT NOT NULL,
+    PRIMARY KEY (vpc, node)
+  );
+  -- vni is UNIQUE over all VPCs: two VPCs on one host can never share a VXLAN id.
+  CREATE TABLE vpc_pair (
+    vpc TEXT NOT NULL REFERENCES vpc(name) ON DELETE CASCADE,
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    vni INTEGER NOT NULL UNIQUE,
+    slot INTEGER NOT NULL,
+    addr_a TEXT NOT NULL,
+    addr_b TEXT NOT NULL,
+    prefix INTEGER NOT NULL,
+    PRIMARY KEY (vpc, a, b),
+    UNIQUE (vpc, slot)
+  );
+  -- What this host asked for (layers, bridge addresses) and what it created.
+  CREATE TABLE vpc_local (
+    vpc TEXT PRIMARY KEY REFERENCES vpc(name) ON DELETE CASCADE,
+    vxlan INTEGER NOT NULL DEFAULT 0,
+    bridge INTEGER NOT NULL DEFAULT 0,
+    bridge_ips TEXT NOT NULL DEFAULT '[]',
+    owned TEXT NOT NULL DEFAULT '[]'
+  );
+  CREATE TABLE jail (
+    name TEXT PRIMARY KEY,
+    interface TEXT NOT NULL,
+    ip4_addr TEXT,
+    host_if TEXT NOT NULL UNIQUE,
+    vnet INTEGER NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  `,
+];
