@@ -1,0 +1,88 @@
+/**
+ * This host's cluster identity (an ED25519 key pair under MESHVPC_HOME) and
+ * the authorized_keys entries that let peers run meshvpc's remote calls, and
+ * nothing else, on this host.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import ssh2 from 'ssh2';
+
+export const keyPath = (home: string): string => join(home, 'id_ed25519');
+
+/** Make the key pair once; later calls keep the existing one. */
+export function ensureIdentity(home: string, comment: string): { created: boolean; publicKey: string } {
+  const priv = keyPath(home);
+  if (!existsSync(priv)) {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    writeFileSync(priv, pair.private, { mode: 0o600 });
+    writeFileSync(`${priv}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
+    return { created: true, publicKey: pair.public.trim() };
+  }
+  return { created: false, publicKey: readFileSync(`${priv}.pub`, 'utf8').trim() };
+}
+
+export function readPrivateKey(home: string): Buffer {
+  return readFileSync(keyPath(home));
+}
+
+export function readPublicKey(home: string): string {
+  return readFileSync(`${keyPath(home)}.pub`, 'utf8').trim();
+}
+
+/** "ssh-ed25519 AAAA... comment" -> the base64 blob. */
+export function keyBlob(line: string): string {
+  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) ([A-Za-z0-9+/=]+)(?: .*)?$/.exec(line.trim());
+  if (!m?.[2]) throw new Error('not an OpenSSH public key line');
+  return m[2];
+}
+
+/** OpenSSH's SHA256 fingerprint, as `ssh-keygen -l` prints it. */
+export function fingerprint(blobBase64: string): string {
+  return `SHA256:${createHash('sha256').update(Buffer.from(blobBase64, 'base64')).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** This host's sshd ED25519 host key, which peers pin when we register with them. */
+export function sshHostKey(): string {
+  const path = process.env.MESHVPC_SSH_HOST_KEY || '/etc/ssh/ssh_host_ed25519_key.pub';
+  return keyBlob(readFileSync(path, 'utf8'));
+}
+
+/**
+ * The forced command every cluster key is bound to. `restrict` turns off
+ * forwarding, pty and X11; `command=` makes sshd ignore what the client asked
+ * to run, so a stolen cluster key runs meshvpc's JSON protocol and nothing else.
+ */
+export const REMOTE_COMMAND = 'meshvpc remote';
+
+export function authorizedKeyLine(publicKey: string, nodename: string): string {
+  return `restrict,command="${REMOTE_COMMAND}" ssh-ed25519 ${keyBlob(publicKey)} meshvpc:${nodename}`;
+}
+
+function authorizedKeysPath(): string {
+  return join(process.env.HOME || homedir(), '.ssh', 'authorized_keys');
+}
+
+/** Add (or replace) the entry of one peer; other lines are kept as they are. */
+export function authorize(publicKey: string, nodename: string): void {
+  editAuthorizedKeys(nodename, authorizedKeyLine(publicKey, nodename));
+}
+
+export function deauthorize(nodename: string): void {
+  editAuthorizedKeys(nodename, null);
+}
+
+function editAuthorizedKeys(nodename: string, line: string | null): void {
+  const path = authorizedKeysPath();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const old = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
+  const marker = ` meshvpc:${nodename}`;
+  const kept = old.filter((l) => !l.endsWith(marker));
+  const next = [...kept, ...(line ? [line] : [])];
+  const tmp = `${path}.meshvpc-tmp`;
+  writeFileSync(tmp, next.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+  renameSync(tmp, path);
+  chmodSync(path, 0o600);
+}

@@ -1,0 +1,54 @@
+/**
+ * Calls to other cluster hosts, with one SSH connection per host kept open for
+ * the life of a command (deploy makes several calls per host).
+ */
+import { readPrivateKey } from './keys.js';
+import { connect, type AuthMethod, type Connection, type SshTarget } from './ssh.js';
+import { REMOTE_COMMAND } from './keys.js';
+import type { NodeRecord } from '../core/types.js';
+import type { Request, Response } from './protocol.js';
+
+export const targetOf = (n: NodeRecord): SshTarget => ({ address: n.sshAddress, port: n.sshPort, user: n.sshUser, label: n.name });
+
+/** Send one request on an open connection; a remote error becomes a thrown Error. */
+export async function request<T>(conn: Connection, req: Request, label: string): Promise<T> {
+  const r = await conn.exec(REMOTE_COMMAND, JSON.stringify(req));
+  let parsed: Response;
+  try {
+    parsed = JSON.parse(r.stdout) as Response;
+  } catch {
+    const why = r.stderr.trim().split('\n').pop() || r.stdout.trim().split('\n').pop() || `exit status ${r.code}`;
+    throw new Error(`${label}: remote meshvpc did not answer: ${why}`);
+  }
+  if (!parsed.ok) throw new Error(`${label}: ${parsed.error}`);
+  return parsed.result as T;
+}
+
+export class Peers {
+  private readonly conns = new Map<string, Promise<Connection>>();
+  private readonly auth: AuthMethod[];
+
+  constructor(home: string) {
+    this.auth = [{ type: 'publickey', key: readPrivateKey(home) }];
+  }
+
+  private conn(node: NodeRecord): Promise<Connection> {
+    let c = this.conns.get(node.name);
+    if (!c) {
+      c = connect(targetOf(node), { pinned: node.hostKey }, this.auth);
+      // A failed connection is not cached: a later call may try again.
+      c.catch(() => this.conns.delete(node.name));
+      this.conns.set(node.name, c);
+    }
+    return c;
+  }
+
+  async call<T>(node: NodeRecord, req: Request): Promise<T> {
+    return request<T>(await this.conn(node), req, node.name);
+  }
+
+  close(): void {
+    for (const c of this.conns.values()) c.then((x) => x.close()).catch(() => undefined);
+    this.conns.clear();
+  }
+}

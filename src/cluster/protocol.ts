@@ -1,0 +1,39 @@
+/**
+ * meshvpc's remote calls: one JSON request on stdin of `meshvpc remote` on the
+ * peer, one JSON response on its stdout. A peer plans and applies for itself;
+ * the caller only says what it wants.
+ */
+import type { SelfNode, VpcWithMap } from '../core/types.js';
+import type { Platform } from '../platform/driver.js';
+
+export interface NodeIntro extends SelfNode {
+  readonly hostKey: string;
+  readonly publicKey: string;
+  readonly platform: Platform;
+  readonly sshPort: number;
+  readonly sshUser: string;
+  /** The address the peer should use to reach the caller. */
+  readonly sshAddress: string;
+}
+
+export type Layer = 'vxlan' | 'bridge';
+
+export type Request =
+  | { readonly op: 'hello' }
+  | { readonly op: 'pair'; readonly node: NodeIntro }
+  | { readonly op: 'unpair'; readonly node: string }
+  | { readonly op: 'vpc_put'; readonly vpc: VpcWithMap; readonly force: boolean }
+  /** Turn layers on (up) and reconcile; with no layers, just reconcile what is asked already. */
+  | { readonly op: 'vpc_apply'; readonly vpc: string; readonly layers: readonly Layer[]; readonly dryrun: boolean }
+  | { readonly op: 'vpc_collapse'; readonly vpc: string }
+  | { readonly op: 'vpc_forget'; readonly vpc: string }
+  | { readonly op: 'vpc_status'; readonly vpc: string }
+  | { readonly op: 'jail_list' };
+
+export interface Hello extends SelfNode {
+  readonly platform: Platform;
+  readonly publicKey: string;
+  readonly version: string;
+}
+
+export type Response = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string };

@@ -1,0 +1,130 @@
+/**
+ * Requests arrive from other hosts; they are checked with the same validators
+ * as typed input before anything reaches SQL or a command line.
+ */
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import type { Pair } from '../core/peermap.js';
+import { VNI_MAX, VNI_MIN } from '../core/peermap.js';
+import type { Member, VpcWithMap } from '../core/types.js';
+import type { Layer, NodeIntro, Request } from './protocol.js';
+import { PLATFORMS, type Platform } from '../platform/driver.js';
+
+type Json = Record<string, unknown>;
+
+const obj = (x: unknown, what: string): Json => {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new UserError(`bad request: ${what} is not an object`);
+  return x as Json;
+};
+const str = (x: unknown, what: string): string => {
+  if (typeof x !== 'string') throw new UserError(`bad request: ${what} is not a string`);
+  return x;
+};
+const optStr = (x: unknown, what: string): string | null => (x === null || x === undefined ? null : str(x, what));
+const int = (x: unknown, what: string, min: number, max: number): number => {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new UserError(`bad request: ${what} out of range`);
+  return x;
+};
+const arr = (x: unknown, what: string): unknown[] => {
+  if (!Array.isArray(x)) throw new UserError(`bad request: ${what} is not a list`);
+  return x;
+};
+const platform = (x: unknown): Platform => {
+  const p = str(x, 'platform');
+  if (!(PLATFORMS as readonly string[]).includes(p)) throw new UserError(`bad request: unknown platform ${v.shown(p)}`);
+  return p as Platform;
+};
+
+const keyBase64 = (x: unknown, what: string): string => {
+  const k = str(x, what);
+  if (!/^[A-Za-z0-9+/]{20,2000}={0,2}$/.test(k)) throw new UserError(`bad request: ${what} is not a base64 SSH key`);
+  return k;
+};
+
+function intro(x: unknown): NodeIntro {
+  const o = obj(x, 'node');
+  const ip4 = optStr(o.ip4, 'ip4');
+  const ip6 = optStr(o.ip6, 'ip6');
+  return {
+    nodename: v.nodeName(str(o.nodename, 'nodename')),
+    ip4: ip4 === null ? null : v.ipv4(ip4),
+    ip6: ip6 === null ? null : v.ipv6(ip6),
+    hostKey: keyBase64(o.hostKey, 'hostKey'),
+    publicKey: `ssh-ed25519 ${keyBase64(/^ssh-ed25519 (\S+)/.exec(str(o.publicKey, 'publicKey'))?.[1], 'publicKey')}`,
+    platform: platform(o.platform),
+    sshPort: int(o.sshPort, 'sshPort', 1, 65535),
+    sshUser: v.userName(str(o.sshUser, 'sshUser')),
+    sshAddress: v.address(str(o.sshAddress, 'sshAddress')),
+  };
+}
+
+export function vpcFromWire(x: unknown): VpcWithMap {
+  const o = obj(x, 'vpc');
+  const net = v.network(str(o.peerNetwork, 'peerNetwork'), 'peer_network');
+  const family = int(o.family, 'family', 4, 6);
+  if (family !== 4 && family !== 6) throw new UserError('bad request: family must be 4 or 6');
+  const members = arr(o.members, 'members').map((m): Member => {
+    const mo = obj(m, 'member');
+    return { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')) };
+  });
+  const pairs = arr(o.pairs, 'pairs').map((p): Pair => {
+    const po = obj(p, 'pair');
+    return {
+      a: v.nodeName(str(po.a, 'pair.a')),
+      b: v.nodeName(str(po.b, 'pair.b')),
+      vni: int(po.vni, 'vni', VNI_MIN, VNI_MAX),
+      slot: int(po.slot, 'slot', 0, Number.MAX_SAFE_INTEGER),
+      addrA: v.address(str(po.addrA, 'addrA')),
+      addrB: v.address(str(po.addrB, 'addrB')),
+      prefix: int(po.prefix, 'prefix', 0, 128),
+    };
+  });
+  return {
+    name: v.vpcName(str(o.name, 'name')),
+    peerNetwork: v.cidrText(net),
+    family,
+    mtu: o.mtu === null ? null : int(o.mtu, 'mtu', 1280, 9000),
+    members,
+    pairs,
+  };
+}
+
+const LAYERS: readonly Layer[] = ['vxlan', 'bridge'];
+
+export function requestFromWire(text: string): Request {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UserError('bad request: not JSON');
+  }
+  const o = obj(raw, 'request');
+  const op = str(o.op, 'op');
+  switch (op) {
+    case 'hello':
+    case 'jail_list':
+      return { op };
+    case 'pair':
+      return { op, node: intro(o.node) };
+    case 'unpair':
+      return { op, node: v.nodeName(str(o.node, 'node')) };
+    case 'vpc_put':
+      return { op, vpc: vpcFromWire(o.vpc), force: o.force === true };
+    case 'vpc_apply':
+      return {
+        op,
+        vpc: v.vpcName(str(o.vpc, 'vpc')),
+        layers: arr(o.layers, 'layers').map((l) => {
+          if (!(LAYERS as readonly unknown[]).includes(l)) throw new UserError('bad request: unknown layer');
+          return l as Layer;
+        }),
+        dryrun: o.dryrun === true,
+      };
+    case 'vpc_collapse':
+    case 'vpc_forget':
+    case 'vpc_status':
+      return { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
+    default:
+      throw new UserError(`bad request: unknown op ${v.shown(op)}`);
+  }
+}

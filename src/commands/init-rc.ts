@@ -1,0 +1,64 @@
+/**
+ * `vpc mode=init_rc`: bring a VPC back at boot. Linux gets a systemd unit that
+ * re-applies the VPC (reconcile, so it also repairs whatever survived); the
+ * FreeBSD driver writes an rc.d script instead.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { say } from '../cli/output.js';
+import { runChecked, systemExecutor } from '../platform/exec.js';
+import type { Host } from './host.js';
+import { requireVpc } from './vpc-local.js';
+
+export const unitName = (vpc: string): string => `meshvpc-${vpc}.service`;
+
+export function systemdUnit(vpc: string, meshvpcPath: string): string {
+  return `[Unit]
+Description=meshvpc VPC ${vpc}: VXLAN tunnels and bridge
+Wants=network-online.target
+After=network-online.target
+Before=machines.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${meshvpcPath} vpc mode=apply vpc_name=${vpc}
+ExecStop=${meshvpcPath} vpc mode=down vpc_name=${vpc}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export async function initRc(host: Host, name: string, dryrun: boolean): Promise<number> {
+  requireVpc(host, name);
+  if (host.driver.platform === 'freebsd') {
+    const { freebsdRcScript } = await import('../platform/freebsd/rcd.js');
+    const path = `/usr/local/etc/rc.d/meshvpc_${name}`;
+    const script = freebsdRcScript(name);
+    if (dryrun) {
+      say(`[dryrun] ${path}:\n${script}[dryrun] sysrc meshvpc_${name}_enable=YES`);
+      return 0;
+    }
+    writeFileSync(path, script, { mode: 0o555 });
+    await runChecked(systemExecutor, ['sysrc', `meshvpc_${name}_enable=YES`]);
+    say(`${path} written and enabled`);
+    return 0;
+  }
+  const path = `/etc/systemd/system/${unitName(name)}`;
+  const unit = systemdUnit(name, '/usr/bin/env meshvpc');
+  if (dryrun) {
+    say(`[dryrun] ${path}:\n${unit}[dryrun] systemctl enable ${unitName(name)}`);
+    return 0;
+  }
+  writeFileSync(path, unit, { mode: 0o644 });
+  // Without a running systemd (containers, chroots) the unit is written and
+  // will be enabled by the next `systemctl enable`; say so instead of failing.
+  if (existsSync('/run/systemd/system')) {
+    await runChecked(systemExecutor, ['systemctl', 'daemon-reload']);
+    await runChecked(systemExecutor, ['systemctl', 'enable', unitName(name)]);
+    say(`${path} written and enabled`);
+  } else {
+    say(`${path} written; systemd is not running here, enable it with: systemctl enable ${unitName(name)}`);
+  }
+  return 0;
+}

@@ -1,0 +1,169 @@
+/**
+ * Containers on a VPC: `jcreate`, `jstart`, `jstop`, `jremove`, `jls`,
+ * `jwhereis`, `jexec`, named as in CBSD. On Linux a container is a network
+ * namespace; on FreeBSD a vnet jail. Either way its `eth0` joins the bridge.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Invocation } from '../cli/args.js';
+import { printRows, say } from '../cli/output.js';
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import type { JailRecord } from '../core/types.js';
+import { fanout } from '../cluster/fanout.js';
+import { Peers } from '../cluster/peers.js';
+import type { GuestSpec } from '../platform/driver.js';
+import * as repo from '../store/repo.js';
+import { openHost, parsePlatform, type Host } from './host.js';
+
+/** Host-side interface names must fit 15 characters whatever the container's name. */
+export function hostIfFor(jname: string): string {
+  return `vj${createHash('sha1').update(jname).digest('hex').slice(0, 10)}`;
+}
+
+async function withHost<T>(inv: Invocation, fn: (host: Host) => Promise<T>): Promise<T> {
+  const host = await openHost(parsePlatform(inv.params.get('platform')));
+  try {
+    return await fn(host);
+  } finally {
+    host.db.close();
+  }
+}
+
+function requireJail(host: Host, name: string): JailRecord {
+  const j = repo.getJail(host.db, name);
+  if (!j) throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`);
+  return j;
+}
+
+async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
+  const bridge = (await host.driver.observe()).get(j.interface);
+  if (!bridge || bridge.kind !== 'bridge') {
+    throw new UserError(`${j.interface} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${j.interface} mode=init_bridge first`);
+  }
+  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, address: j.ip4Addr };
+}
+
+async function start(host: Host, j: JailRecord): Promise<void> {
+  if ((await host.driver.runningGuests()).includes(j.name)) throw new UserError(`${j.name} is already running`);
+  await host.driver.guestStart(await guestOf(host, j));
+}
+
+export function jcreate(inv: Invocation): Promise<number> {
+  const p = inv.params;
+  p.only(['jname', 'interface', 'vnet', 'ip4_addr', 'runasap'], 'jcreate');
+  const name = v.jailName(p.require('jname', 'name the container, e.g. jname=jail1'), 'jname');
+  const iface = v.vpcName(p.require('interface', 'the VPC to attach to, e.g. interface=vpc1'), 'interface');
+  if (!p.flag('vnet')) throw new UserError('vnet=1 is required: containers join a VPC with their own network stack');
+  const ip4 = p.get('ip4_addr') ?? '0';
+  const address = ip4 === '0' ? null : v.cidrText(v.interfaceAddress(ip4, 'ip4_addr'));
+  const runasap = p.flag('runasap');
+  return withHost(inv, async (host) => {
+    if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`);
+    if (!repo.getVpc(host.db, iface)) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`);
+    const record: JailRecord = { name, interface: iface, ip4Addr: address, hostIf: hostIfFor(name), vnet: true };
+    if (runasap) await guestOf(host, record); // refuse before recording anything if the bridge is missing
+    host.db.transaction(() => repo.putJail(host.db, record))();
+    say(`${name}: created on ${host.self.nodename}, interface ${iface}${address ? `, eth0 ${address}` : ''}`);
+    if (runasap) {
+      await start(host, record);
+      say(`${name}: started`);
+    }
+    return 0;
+  });
+}
+
+function named(inv: Invocation, context: string): string {
+  inv.params.only(['jname'], context);
+  return v.jailName(inv.params.require('jname', 'name the container, e.g. jname=jail1'), 'jname');
+}
+
+export function jstart(inv: Invocation): Promise<number> {
+  const name = named(inv, 'jstart');
+  return withHost(inv, async (host) => {
+    await start(host, requireJail(host, name));
+    say(`${name}: started`);
+    return 0;
+  });
+}
+
+export function jstop(inv: Invocation): Promise<number> {
+  const name = named(inv, 'jstop');
+  return withHost(inv, async (host) => {
+    const j = requireJail(host, name);
+    await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+    say(`${name}: stopped`);
+    return 0;
+  });
+}
+
+export function jremove(inv: Invocation): Promise<number> {
+  const name = named(inv, 'jremove');
+  return withHost(inv, async (host) => {
+    const j = requireJail(host, name);
+    await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+    host.db.transaction(() => repo.deleteJail(host.db, name))();
+    say(`${name}: removed`);
+    return 0;
+  });
+}
+
+export function jls(inv: Invocation): Promise<number> {
+  inv.params.only(['mode'], 'jls');
+  return withHost(inv, async (host) => {
+    const running = new Set(await host.driver.runningGuests());
+    const rows = repo.listJails(host.db).map((j) => ({
+      jname: j.name,
+      node: host.self.nodename,
+      interface: j.interface,
+      ip4_addr: j.ip4Addr ?? '0',
+      vnet: j.vnet,
+      status: running.has(j.name) ? 'On' : 'Off',
+      host_if: j.hostIf,
+    }));
+    printRows(inv.params, rows, ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status']);
+    return 0;
+  });
+}
+
+export function jwhereis(inv: Invocation): Promise<number> {
+  inv.params.only(['jname'], 'jwhereis');
+  const name = v.jailName(inv.params.get('jname') ?? inv.rest[0] ?? '', 'jname');
+  return withHost(inv, async (host) => {
+    const nodes = repo.listNodes(host.db);
+    const peers = new Peers(host.home);
+    try {
+      const here = repo.getJail(host.db, name) ? [host.self.nodename] : [];
+      const results = await fanout(nodes.map((n) => n.name), 16, (key) =>
+        peers.call<JailRecord[]>(nodes.find((n) => n.name === key) as (typeof nodes)[number], { op: 'jail_list' }),
+      );
+      const found = [...here, ...results.flatMap((r) => (r.ok && r.value.some((j) => j.name === name) ? [r.key] : []))];
+      for (const r of results) if (!r.ok) process.stderr.write(`meshvpc: ${r.key}: ${r.error}\n`);
+      if (inv.params.flag('json')) say(JSON.stringify(found));
+      else for (const f of found) say(f);
+      if (found.length === 0) {
+        process.stderr.write(`meshvpc: no container named ${name} on any reachable host\n`);
+        return 1;
+      }
+      return 0;
+    } finally {
+      peers.close();
+    }
+  });
+}
+
+export function jexec(inv: Invocation): Promise<number> {
+  inv.params.only(['jname'], 'jexec');
+  const name = v.jailName(inv.params.require('jname', 'name the container, e.g. jname=jail1'), 'jname');
+  if (inv.rest.length === 0) throw new UserError('jexec needs a command to run, e.g. meshvpc jexec jname=jail1 ip addr');
+  return withHost(inv, async (host) => {
+    requireJail(host, name);
+    if (!(await host.driver.runningGuests()).includes(name)) throw new UserError(`${name} is not running (meshvpc jstart jname=${name})`);
+    const [cmd, ...args] = host.driver.guestExecArgv(name, inv.rest);
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(cmd as string, args, { stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  });
+}

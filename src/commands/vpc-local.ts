@@ -1,0 +1,199 @@
+/**
+ * What one host does for a VPC, whether the request came from its own CLI or
+ * from a peer over SSH: accept a definition, reconcile its interfaces with it,
+ * report status, forget it.
+ */
+import { UserError } from '../core/errors.js';
+import { plan, planTeardown } from '../core/planner.js';
+import { buildHostSpec, specNames, type HostSpec } from '../core/spec.js';
+import { pairKey, type Pair } from '../core/peermap.js';
+import type { Op } from '../core/ops.js';
+import type { VpcLocal, VpcWithMap } from '../core/types.js';
+import * as repo from '../store/repo.js';
+import type { Host } from './host.js';
+import type { Layer } from '../cluster/protocol.js';
+
+export function requireVpc(host: Host, name: string): VpcWithMap {
+  const vpc = repo.getVpc(host.db, name);
+  if (!vpc) throw new UserError(`no VPC named ${name} on ${host.self.nodename}: run meshvpc vpc mode=init vpc_name=${name} ... first`);
+  return vpc;
+}
+
+export interface ApplyResult {
+  readonly node: string;
+  readonly ops: readonly Op[];
+  readonly commands: readonly string[][];
+  readonly applied: boolean;
+}
+
+async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<HostSpec> {
+  const self = host.self.nodename;
+  const isMember = vpc.members.some((m) => m.node === self);
+  const underlay = new Map(vpc.members.map((m) => [m.node, m.underlay]));
+  const layers = isMember ? local : { vxlan: false, bridge: false };
+  const underlayMtu = new Map<string, number>();
+  if (layers.vxlan && vpc.mtu === null) {
+    const peers = vpc.pairs.flatMap((p) => (p.a === self ? [p.b] : p.b === self ? [p.a] : []));
+    await Promise.all(
+      peers.map(async (peer) => {
+        const addr = underlay.get(peer);
+        if (addr) underlayMtu.set(peer, await host.driver.underlayMtu(addr));
+      }),
+    );
+  }
+  return buildHostSpec({
+    vpc: vpc.name,
+    self,
+    pairs: vpc.pairs,
+    family: vpc.family,
+    underlay,
+    underlayMtu,
+    mtu: vpc.mtu,
+    layers,
+    bridgeIps: local.bridgeIps,
+    owned: local.owned,
+  });
+}
+
+/**
+ * Reconcile this host's interfaces for a VPC with what it asked for. `change`
+ * alters the request first (layers on or off, bridge addresses); dryrun plans
+ * and changes nothing, not even the request.
+ */
+export async function reconcile(
+  host: Host,
+  name: string,
+  change: Partial<VpcLocal> = {},
+  dryrun = false,
+): Promise<ApplyResult> {
+  const vpc = requireVpc(host, name);
+  if ((change.vxlan || change.bridge) && vpc.pairs.length === 0 && vpc.members.length > 1) {
+    throw new UserError(`${name} has no peer map yet: run meshvpc vpc vpc_name=${name} mode=init_peers (and mode=sync) first`);
+  }
+  const local = { ...repo.getLocal(host.db, name), ...change };
+  const spec = await desiredSpec(host, vpc, local);
+  const ops = plan(spec, await host.driver.observe());
+  const commands = ops.flatMap((op) => host.driver.commandsFor(op));
+  if (dryrun) return { node: host.self.nodename, ops, commands, applied: false };
+  const keep = specNames(spec);
+  // Record the request and every name we may create before touching the
+  // kernel, so a crash half way leaves interfaces the next run knows are ours.
+  repo.putLocal(host.db, name, { ...local, owned: [...new Set([...local.owned, ...keep])] });
+  await host.driver.apply(ops);
+  repo.putLocal(host.db, name, { ...local, owned: keep });
+  return { node: host.self.nodename, ops, commands, applied: true };
+}
+
+export function layersChange(layers: readonly Layer[]): Partial<VpcLocal> {
+  return {
+    ...(layers.includes('vxlan') ? { vxlan: true } : {}),
+    ...(layers.includes('bridge') ? { vxlan: true, bridge: true } : {}),
+  };
+}
+
+/** Take the network down (both layers off) but keep the VPC. */
+export function collapse(host: Host, name: string, dryrun = false): Promise<ApplyResult> {
+  return reconcile(host, name, { vxlan: false, bridge: false }, dryrun);
+}
+
+/**
+ * Remove this host's interfaces for a VPC but keep what it asked for, so a
+ * later `apply` (at boot) brings them back: the stop half of a boot script.
+ */
+export async function down(host: Host, name: string, dryrun = false): Promise<ApplyResult> {
+  const local = repo.getLocal(host.db, requireVpc(host, name).name);
+  const ops = planTeardown(name, local.owned, await host.driver.observe());
+  const commands = ops.flatMap((op) => host.driver.commandsFor(op));
+  if (!dryrun) await host.driver.apply(ops);
+  return { node: host.self.nodename, ops, commands, applied: !dryrun };
+}
+
+/** Take the network down and delete the VPC from this host. */
+export async function forget(host: Host, name: string, dryrun = false): Promise<ApplyResult> {
+  const result = await collapse(host, name, dryrun);
+  if (!dryrun) repo.deleteVpc(host.db, name);
+  return result;
+}
+
+function samePair(x: Pair, y: Pair): boolean {
+  return x.vni === y.vni && x.slot === y.slot && x.addrA === y.addrA && x.addrB === y.addrB && x.prefix === y.prefix;
+}
+
+/**
+ * Accept a VPC definition from a peer (`sync`). A host that ran its own `init`
+ * with the same parameters takes the peer map; a different peer network, a
+ * renumbered pair or a VXLAN id another VPC here uses is a conflict, which
+ * `force` overrides (except the VNI clash, which would break the other VPC).
+ */
+export function accept(host: Host, incoming: VpcWithMap, force: boolean): 'created' | 'updated' | 'unchanged' {
+  const db = host.db;
+  return db
+    .transaction((): 'created' | 'updated' | 'unchanged' => {
+      const here = repo.getVpc(db, incoming.name);
+      const taken = repo.vnisOutside(db, incoming.name);
+      const clash = incoming.pairs.find((p) => taken.has(p.vni));
+      if (clash) {
+        const other = repo.listVpcs(db).find((v) => v.name !== incoming.name && v.pairs.some((p) => p.vni === clash.vni));
+        throw new UserError(`VXLAN id ${clash.vni} of ${incoming.name} is already used by ${other?.name ?? 'another VPC'} on ${host.self.nodename}`);
+      }
+      if (here && !force) {
+        const conflicts: string[] = [];
+        if (here.peerNetwork !== incoming.peerNetwork) conflicts.push(`peer_network ${here.peerNetwork} here, ${incoming.peerNetwork} offered`);
+        if (here.family !== incoming.family) conflicts.push(`underlay IPv${here.family} here, IPv${incoming.family} offered`);
+        if (here.mtu !== incoming.mtu) conflicts.push(`mtu ${here.mtu ?? 'auto'} here, ${incoming.mtu ?? 'auto'} offered`);
+        const mine = new Map(here.pairs.map((p) => [pairKey(p.a, p.b), p]));
+        for (const p of incoming.pairs) {
+          const old = mine.get(pairKey(p.a, p.b));
+          if (old && !samePair(old, p)) conflicts.push(`pair ${p.a}-${p.b} is VXLAN ${old.vni} here, ${p.vni} offered`);
+        }
+        if (conflicts.length > 0) {
+          throw new UserError(`conflicting definition of ${incoming.name} on ${host.self.nodename}: ${conflicts.join('; ')} (force=1 overrides)`);
+        }
+      }
+      const unchanged = here !== null && JSON.stringify(here) === JSON.stringify(incoming);
+      if (unchanged) return 'unchanged';
+      repo.putVpc(db, incoming);
+      repo.putPairs(db, incoming.name, incoming.pairs);
+      return here ? 'updated' : 'created';
+    })
+    .immediate();
+}
+
+export interface TunnelStatus {
+  readonly node: string;
+  readonly tunnel: string;
+  readonly peer: string;
+  readonly vni: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | null;
+  readonly isolated: boolean;
+  readonly rtt_ms: number | null;
+}
+
+/** Per tunnel: present, up, split horizon, and a round trip through it when one can be measured. */
+export async function status(host: Host, name: string): Promise<TunnelStatus[]> {
+  const vpc = requireVpc(host, name);
+  const local = repo.getLocal(host.db, name);
+  const spec = await desiredSpec(host, vpc, { ...local, vxlan: true });
+  const observed = await host.driver.observe();
+  return Promise.all(
+    spec.tunnels.map(async (t): Promise<TunnelStatus> => {
+      const o = observed.get(t.name);
+      const remoteAddr = vpc.pairs.find((p) => p.vni === t.vni);
+      const far = remoteAddr ? (remoteAddr.a === host.self.nodename ? remoteAddr.addrB : remoteAddr.addrA) : null;
+      const rtt = o?.up && far ? await host.driver.ping(far) : null;
+      return {
+        node: host.self.nodename,
+        tunnel: t.name,
+        peer: t.peer,
+        vni: t.vni,
+        present: o !== undefined,
+        up: o?.up ?? false,
+        mtu: o?.mtu ?? null,
+        isolated: o?.isolated ?? false,
+        rtt_ms: rtt,
+      };
+    }),
+  );
+}

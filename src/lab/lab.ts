@@ -1,0 +1,252 @@
+/**
+ * The lab: hosts made of network namespaces on one machine, joined by a bridge
+ * in a namespace of their own (the "internet"), each with its own sshd, /root,
+ * /etc/ssh, /etc/shadow, /run/netns, meshvpc state and hostname, so that a key
+ * given to one host works on that host only. Follows the lab rules of
+ * docs/design.md: only namespaces this run made are touched, documentation
+ * address ranges only, unique names, and teardown that survives failures.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { runChecked, systemExecutor, type ExecResult } from '../platform/exec.js';
+
+export type Underlay = 'v4' | 'v6';
+
+export interface LabHost {
+  readonly index: number;
+  readonly name: string;
+  readonly netns: string;
+  readonly dir: string;
+  readonly ip4: string | null;
+  readonly ip6: string | null;
+  /** The sshd that holds the host's mount and UTS namespaces; commands enter through it. */
+  pid: number;
+}
+
+export interface LabState {
+  readonly id: string;
+  readonly dir: string;
+  readonly underlay: Underlay;
+  readonly netNs: string;
+  readonly password: string;
+  readonly hosts: LabHost[];
+}
+
+export const labRoot = (): string => process.env.MESHVPC_LAB_ROOT || join(tmpdir(), 'meshvpc-lab');
+const statePath = (dir: string): string => join(dir, 'lab.json');
+const exec = systemExecutor;
+const run = (argv: string[]): Promise<string> => runChecked(exec, argv);
+
+/** Documentation ranges only (RFC 5737 / RFC 3849). */
+export const underlayAddress = (underlay: Underlay, i: number): string => (underlay === 'v4' ? `192.0.2.${i}` : `2001:db8:0:1::${i}`);
+const MAX_HOSTS = 200;
+
+// Runs inside the host's fresh mount and UTS namespaces; values arrive as
+// positional parameters, never spliced into the script text.
+const HOLDER_SCRIPT = `set -e
+d="$1"
+mount --bind "$d/root" /root
+mount --bind "$d/db" /var/db/meshvpc
+mount --bind "$d/ssh" /etc/ssh
+mount --bind "$d/shadow" /etc/shadow
+mount --bind "$d/netns" /run/netns
+hostname "$2"
+exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
+`;
+
+const SSHD_CONFIG = `# meshvpc lab host
+Port 22
+ListenAddress 0.0.0.0
+ListenAddress ::
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PidFile none
+MaxStartups 200:30:400
+MaxSessions 200
+LogLevel ERROR
+`;
+
+function save(state: LabState): void {
+  writeFileSync(statePath(state.dir), JSON.stringify(state, null, 2));
+}
+
+export function listLabs(): LabState[] {
+  const root = labRoot();
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((d) => {
+    const p = statePath(join(root, d));
+    return existsSync(p) ? [JSON.parse(readFileSync(p, 'utf8')) as LabState] : [];
+  });
+}
+
+async function prepareHostDir(host: LabHost): Promise<void> {
+  const d = host.dir;
+  for (const sub of ['root/.ssh', 'db', 'netns']) mkdirSync(join(d, sub), { recursive: true, mode: 0o700 });
+  await run(['cp', '-a', '/etc/ssh/.', join(d, 'ssh')]);
+  for (const f of readdirSync(join(d, 'ssh'))) if (f.startsWith('ssh_host_')) rmSync(join(d, 'ssh', f));
+  writeFileSync(join(d, 'ssh', 'sshd_config'), SSHD_CONFIG);
+  await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `root@${host.name}`, '-f', join(d, 'ssh', 'ssh_host_ed25519_key')]);
+}
+
+/** The lab's root password, in a shadow file only the lab hosts see. */
+async function shadowWithPassword(password: string): Promise<string> {
+  const hash = (await runChecked(exec, ['openssl', 'passwd', '-6', '-stdin'], `${password}\n`)).trim();
+  const lines = readFileSync('/etc/shadow', 'utf8').split('\n');
+  return lines.map((l) => (l.startsWith('root:') ? ['root', hash, ...l.split(':').slice(2)].join(':') : l)).join('\n');
+}
+
+async function waitForSshd(host: LabHost): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await exec.run(['nsenter', '-t', String(host.pid), '-n', '--', 'ss', '-Hltn', 'sport', '=', ':22']);
+    if (r.code === 0 && r.stdout.trim() !== '') return;
+    const alive = existsSync(`/proc/${host.pid}`);
+    if (!alive) throw new Error(`sshd of lab host ${host.name} exited; see ${join(host.dir, 'sshd.log')}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`sshd of lab host ${host.name} did not start listening`);
+}
+
+function startHolder(host: LabHost): number {
+  const log = openSync(join(host.dir, 'sshd.log'), 'a');
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', host.netns, 'unshare', '--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c', HOLDER_SCRIPT, 'labhost', host.dir, host.name],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  child.unref();
+  closeSync(log);
+  if (!child.pid) throw new Error(`could not start lab host ${host.name}`);
+  return child.pid;
+}
+
+export interface LabOptions {
+  readonly hosts: number;
+  readonly underlay: Underlay;
+  /** Run `meshvpc initenv` on each host (what installing meshvpc on a machine amounts to). */
+  readonly initenv?: boolean;
+}
+
+export async function createLab(opts: LabOptions): Promise<LabState> {
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) throw new Error(`hosts must be 1-${MAX_HOSTS}`);
+  const id = randomBytes(3).toString('hex');
+  const dir = join(labRoot(), id);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const prefix = `mvl${id}`;
+  const state: LabState = {
+    id,
+    dir,
+    underlay: opts.underlay,
+    netNs: `${prefix}-net`,
+    password: randomBytes(12).toString('base64url'),
+    hosts: Array.from({ length: opts.hosts }, (_, k) => {
+      const index = k + 1;
+      return {
+        index,
+        name: `host${index}`,
+        netns: `${prefix}-h${index}`,
+        dir: join(dir, `host${index}`),
+        ip4: opts.underlay === 'v4' ? underlayAddress('v4', index) : null,
+        ip6: opts.underlay === 'v6' ? underlayAddress('v6', index) : null,
+        pid: 0,
+      };
+    }),
+  };
+  save(state);
+  try {
+    // Mount points the hosts bind their own directories onto (empty, shared).
+    mkdirSync('/var/db/meshvpc', { recursive: true, mode: 0o700 });
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    mkdirSync('/run/netns', { recursive: true });
+    await run(['ip', 'netns', 'add', state.netNs]);
+    const inNet = (...a: string[]): string[] => ['ip', '-n', state.netNs, ...a];
+    await run(inNet('link', 'add', 'ul', 'type', 'bridge'));
+    await run(inNet('link', 'set', 'dev', 'ul', 'up'));
+    const shadow = await shadowWithPassword(state.password);
+    for (const h of state.hosts) {
+      await run(['ip', 'netns', 'add', h.netns]);
+      await run(inNet('link', 'add', `p${h.index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns));
+      await run(inNet('link', 'set', 'dev', `p${h.index}`, 'master', 'ul', 'up'));
+      const inHost = (...a: string[]): string[] => ['ip', '-n', h.netns, ...a];
+      await run(inHost('link', 'set', 'dev', 'lo', 'up'));
+      await run(inHost('link', 'set', 'dev', 'eth0', 'up'));
+      if (h.ip4) await run(inHost('addr', 'add', `${h.ip4}/24`, 'dev', 'eth0'));
+      if (h.ip6) await run(inHost('addr', 'add', `${h.ip6}/64`, 'dev', 'eth0', 'nodad'));
+      await prepareHostDir(h);
+      writeFileSync(join(h.dir, 'shadow'), shadow, { mode: 0o600 });
+      h.pid = startHolder(h);
+      save(state);
+    }
+    await Promise.all(state.hosts.map(waitForSshd));
+    if (opts.initenv !== false) {
+      for (const h of state.hosts) {
+        const args = ['initenv', `nodename=${h.name}`, ...(h.ip4 ? [`nodeip=${h.ip4}`] : []), ...(h.ip6 ? [`nodeip6=${h.ip6}`] : [])];
+        const r = await meshvpc(state, h.index, args);
+        if (r.code !== 0) throw new Error(`initenv on ${h.name} failed: ${r.stderr.trim()}`);
+      }
+    }
+    return state;
+  } catch (e) {
+    await destroyLab(state);
+    throw e;
+  }
+}
+
+export function hostOf(state: LabState, index: number): LabHost {
+  const h = state.hosts.find((x) => x.index === index);
+  if (!h) throw new Error(`lab ${state.id} has no host ${index} (1-${state.hosts.length})`);
+  return h;
+}
+
+/** argv that runs a command on a lab host, as if logged in there as root. */
+export function onHost(state: LabState, index: number, argv: readonly string[], env: Record<string, string> = {}): string[] {
+  const h = hostOf(state, index);
+  const vars = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', MESHVPC_HOME: '/var/db/meshvpc', ...env };
+  return ['nsenter', '-t', String(h.pid), '-m', '-n', '-u', '--', 'env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...argv];
+}
+
+export function execOn(state: LabState, index: number, argv: readonly string[], env?: Record<string, string>): Promise<ExecResult> {
+  return exec.run(onHost(state, index, argv, env));
+}
+
+/** `meshvpc ARGS` on a lab host, with the lab's root password for first contact. */
+export function meshvpc(state: LabState, index: number, args: readonly string[], env: Record<string, string> = {}): Promise<ExecResult> {
+  return execOn(state, index, ['meshvpc', ...args], { MESHVPC_PASSWORD: state.password, ...env });
+}
+
+async function pidsIn(argv: string[]): Promise<string[]> {
+  const r = await exec.run(argv);
+  return r.code === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)) : [];
+}
+
+/** Tear a lab down completely; every step tolerates what earlier failures left. */
+export async function destroyLab(state: LabState): Promise<void> {
+  for (const h of state.hosts) {
+    if (h.pid > 0 && existsSync(`/proc/${h.pid}`)) {
+      // Containers live in namespaces named inside the host's own /run/netns.
+      const enter = ['nsenter', '-t', String(h.pid), '-m', '-n', '--'];
+      const list = await exec.run([...enter, 'ip', 'netns', 'list']);
+      const names = list.code === 0 ? list.stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '') : [];
+      for (const n of names) {
+        const pids = await pidsIn([...enter, 'ip', 'netns', 'pids', n]);
+        if (pids.length > 0) await exec.run(['kill', '-KILL', ...pids]);
+        await exec.run([...enter, 'ip', 'netns', 'del', n]);
+      }
+    }
+    const pids = await pidsIn(['ip', 'netns', 'pids', h.netns]);
+    if (h.pid > 0 && existsSync(`/proc/${h.pid}`)) pids.push(String(h.pid));
+    if (pids.length > 0) await exec.run(['kill', '-KILL', ...pids]);
+  }
+  // Give the kernel a moment to reap before the names go.
+  await new Promise((res) => setTimeout(res, 100));
+  for (const h of state.hosts) await exec.run(['ip', 'netns', 'del', h.netns]);
+  await exec.run(['ip', 'netns', 'del', state.netNs]);
+  rmSync(state.dir, { recursive: true, force: true });
+}
