@@ -49,7 +49,8 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     },
     guestExecArgv: (name, argv) => ['ip', 'netns', 'exec', name, ...argv],
     async ping(address) {
-      const r = await exec.run(['ping', '-c', '1', '-W', '1', address]);
+      // Three tries: the first echo may wait on neighbour resolution across the tunnel.
+      const r = await exec.run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', address]);
       return r.code === 0 ? parsePingRtt(r.stdout) : null;
     },
   };

@@ -1,0 +1,166 @@
+/** The FreeBSD driver: ifconfig for links, vnet jails as guests. */
+import { observedFrom, type Observed } from '../../core/observed.js';
+import type { Op } from '../../core/ops.js';
+import type { GuestSpec, NetworkDriver } from '../driver.js';
+import { CommandError, runChecked, type Executor } from '../exec.js';
+import {
+  bridgeCloneCommand,
+  bridgeSetupCommands,
+  epairCloneCommand,
+  freebsdGuestStart,
+  freebsdOpCommands,
+  guestSetupCommands,
+  jlsCommand,
+  kldloadCommand,
+  mastersFrom,
+  needsBridge,
+  needsModules,
+  nextMasters,
+  observeCommand,
+  pingCommand,
+  routeGetCommand,
+  type Masters,
+} from './commands.js';
+import { parseClonedName, parseIfconfig, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
+
+/**
+ * pitfall 2 in freebsd.md: a second tunnel with the same VNI, local address
+ * and port is created and brought up without an error, but never runs.
+ */
+export class TunnelNotRunningError extends Error {
+  constructor(readonly link: string, vni: number | null) {
+    super(
+      `${link} is up but not RUNNING, so it carries no traffic. ` +
+        `Either another vxlan interface already uses VNI ${vni ?? '?'} with the same local address and port ` +
+        `(the kernel logs "network identifier ... already exists in this socket"), ` +
+        `or its IPv6 local address was still tentative (DAD) when it came up: run "ifconfig ${link} down up" once it is not.`,
+    );
+    this.name = 'TunnelNotRunningError';
+  }
+}
+
+/** FreeBSD names vxlan clones vxlanN; meshvpc never renames them (spec.tunnelName). */
+const VXLAN_NAME = /^vxlan\d+$/;
+
+/** "Already gone" failures of guest teardown, which make stop idempotent like the Linux driver's. */
+const ALREADY_GONE = /not found|does not exist/;
+
+export function freebsdDriver(exec: Executor): NetworkDriver {
+  /**
+   * Bridge membership as last observed and changed since by apply(). It lets
+   * set_isolated / set_nomaster (which only name the port) find the bridge
+   * without reading the host again; apply() reads it when an entry is missing.
+   */
+  let masters: Masters = new Map();
+  /** vxlan interfaces the host reported, for the RUNNING check after `up`. */
+  let vxlans = new Set<string>();
+  let modulesLoaded = false;
+  /** commandsFor() renders ops one at a time in the order a dry run prints them. */
+  let display: { masters: Masters; loaded: boolean } | null = null;
+
+  const readHost = async (): Promise<Observed> => {
+    const observed = observedFrom(parseIfconfig(await runChecked(exec, observeCommand())));
+    masters = mastersFrom(observed);
+    vxlans = new Set([...observed.values()].filter((l) => l.kind === 'vxlan').map((l) => l.name));
+    display = null;
+    return observed;
+  };
+
+  const runAll = async (cmds: readonly string[][]): Promise<void> => {
+    for (const argv of cmds) await runChecked(exec, argv);
+  };
+
+  const checkRunning = async (name: string): Promise<void> => {
+    const [link] = parseIfconfig(await runChecked(exec, ['ifconfig', name])).filter((l) => l.name === name);
+    if (!link) throw new Error(`ifconfig ${name} did not describe ${name} after bringing it up`);
+    if (!link.running) throw new TunnelNotRunningError(name, link.vxlan?.vni ?? null);
+  };
+
+  const createBridge = async (op: Extract<Op, { op: 'create_bridge' }>): Promise<void> => {
+    const created = parseClonedName(await runChecked(exec, bridgeCloneCommand()), 'bridge');
+    const [rename, ...rest] = bridgeSetupCommands(created, op);
+    try {
+      if (rename) await runChecked(exec, rename);
+    } catch (e) {
+      // Leave no anonymous bridge behind: nothing would ever own it.
+      await exec.run(['ifconfig', created, 'destroy']);
+      throw e;
+    }
+    await runAll(rest);
+  };
+
+  const applyOne = async (op: Op, batchVxlans: ReadonlySet<string>): Promise<void> => {
+    if (needsModules(op) && !modulesLoaded) {
+      await runChecked(exec, kldloadCommand());
+      modulesLoaded = true;
+    }
+    if (needsBridge(op) && !masters.has(op.name)) await readHost();
+    // Still unknown after reading the host: the port does not exist, so it is in no bridge.
+    if (op.op === 'set_nomaster' && !masters.has(op.name)) return;
+    if (op.op === 'create_bridge') await createBridge(op);
+    else await runAll(freebsdOpCommands(op, masters));
+    masters = nextMasters(op, masters);
+    if (op.op === 'set_up' && (batchVxlans.has(op.name) || vxlans.has(op.name) || VXLAN_NAME.test(op.name))) {
+      await checkRunning(op.name);
+    }
+  };
+
+  const stopGuest = async (g: GuestSpec): Promise<void> => {
+    const failures: CommandError[] = [];
+    for (const argv of [['jail', '-r', g.name], ['ifconfig', g.hostIf, 'destroy']]) {
+      const r = await exec.run(argv);
+      if (r.code !== 0 && !ALREADY_GONE.test(r.stderr)) failures.push(new CommandError(argv, r));
+    }
+    if (failures[0]) throw failures[0];
+  };
+
+  return {
+    platform: 'freebsd',
+    commandsFor(op) {
+      const state = display ?? { masters, loaded: modulesLoaded };
+      const cmds = [...(needsModules(op) && !state.loaded ? [kldloadCommand()] : []), ...freebsdOpCommands(op, state.masters)];
+      display = { masters: nextMasters(op, state.masters), loaded: state.loaded || needsModules(op) };
+      return cmds;
+    },
+    async apply(ops) {
+      const batchVxlans = new Set(ops.flatMap((o) => (o.op === 'create_vxlan' ? [o.name] : [])));
+      for (const op of ops) await applyOne(op, batchVxlans);
+      display = null;
+    },
+    observe: readHost,
+    async underlayMtu(remote) {
+      const route = parseRouteGet(await runChecked(exec, routeGetCommand(remote)));
+      if (route.mtu) return route.mtu;
+      const [dev] = parseIfconfig(await runChecked(exec, ['ifconfig', route.iface])).filter((l) => l.name === route.iface);
+      if (!dev?.mtu) throw new Error(`cannot read the MTU of ${route.iface}`);
+      return dev.mtu;
+    },
+    guestStartCommands: freebsdGuestStart,
+    async guestStart(g) {
+      const aHalf = parseClonedName(await runChecked(exec, epairCloneCommand()), 'epair');
+      const [rename, ...rest] = guestSetupCommands(g, aHalf);
+      try {
+        if (rename) await runChecked(exec, rename);
+      } catch (e) {
+        await exec.run(['ifconfig', aHalf, 'destroy']);
+        throw e;
+      }
+      try {
+        await runAll(rest);
+      } catch (e) {
+        // The pair now has meshvpc's name: the ordinary stop cleans up whatever got this far.
+        await stopGuest(g).catch(() => undefined);
+        throw e;
+      }
+    },
+    guestStop: stopGuest,
+    async runningGuests() {
+      return parseJlsJson(await runChecked(exec, jlsCommand()));
+    },
+    guestExecArgv: (name, argv) => ['jexec', name, ...argv],
+    async ping(address) {
+      const r = await exec.run(pingCommand(address));
+      return r.code === 0 ? parsePingRtt(r.stdout) : null;
+    },
+  };
+}
