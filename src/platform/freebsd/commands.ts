@@ -189,8 +189,9 @@ export function freebsdBatchCommands(ops: readonly Op[], observed: Observed = ne
 
 export const epairCloneCommand = (): string[] => ['ifconfig', 'epair', 'create'];
 
-/** epair3a -> epair3b: the kernel names the halves of a pair alike. */
+/** epair3a -> epair3b: the kernel names the halves of a pair alike (and epairNa -> epairNb for display). */
 export function otherHalf(aHalf: string): string {
+  if (aHalf === NEW_EPAIR) return 'epairNb';
   if (!/^epair\d+a$/.test(aHalf)) throw new Error(`unexpected epair name ${JSON.stringify(aHalf)}: expected epairNa`);
   return `${aHalf.slice(0, -1)}b`;
 }

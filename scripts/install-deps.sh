@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what meshvpc, its tests and its lab need on a Debian machine (run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip        || need_pkgs+=(iproute2)
+have bridge    || need_pkgs+=(iproute2)
+have sshd || [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+have ssh-keygen || need_pkgs+=(openssh-client)
+have ping      || need_pkgs+=(iputils-ping)
+have iperf3    || need_pkgs+=(iperf3)
+have openssl   || need_pkgs+=(openssl)
+have nsenter   || need_pkgs+=(util-linux)
+have unshare   || need_pkgs+=(util-linux)
+have nft       || need_pkgs+=(nftables)
+have ps        || need_pkgs+=(procps)
+have make      || need_pkgs+=(make)
+have g++       || need_pkgs+=(g++)
+have python3   || need_pkgs+=(python3)
+have node      || need_pkgs+=(nodejs npm)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps the package from starting a system sshd: the lab runs its own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "meshvpc needs Node.js 20 or newer (found $(node --version))" >&2
+  exit 1
+fi
+
+# npm packages (better-sqlite3 compiles from source when no prebuilt binary can be fetched).
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
+# Peers run `meshvpc remote` by name over SSH, so meshvpc must be on PATH.
+npm install -g . --no-audit --no-fund >/dev/null

@@ -1,0 +1,117 @@
+/**
+ * Bad input: every case is refused with a one-line error naming the bad value,
+ * a non-zero exit, and no change to the database or the interfaces.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { LabState } from '../../src/lab/lab.js';
+import { joinAll, mv, ok, shOk, withLab } from './lab-helpers.js';
+
+/** Every row of every table, in a stable order. */
+function dump(lab: LabState, host: number): string {
+  const db = new Database(join(lab.hosts[host - 1]?.dir ?? '', 'db', 'meshvpc.sqlite'), { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    return JSON.stringify(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()]));
+  } finally {
+    db.close();
+  }
+}
+
+/** What a command could change about interfaces (not carrier state, which settles by itself). */
+async function interfaces(lab: LabState, host: number): Promise<string> {
+  const list = JSON.parse(await shOk(lab, host, 'ip', '-json', 'addr', 'show')) as { addr_info: { scope: string; local: string; prefixlen: number }[] }[];
+  const global = (l: (typeof list)[number]): string[] => l.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+  return JSON.stringify(list.map((l) => ({ ...l, addr_info: global(l) })).map((l: Record<string, unknown>) => [l.ifindex, l.ifname, l.mtu, l.master, l.addr_info]));
+}
+
+const CANARY = '/tmp/meshvpc-pwned';
+const NET = 'peer_network=198.51.100.64/26';
+
+/** [arguments, text the one-line error must contain] */
+const CASES: [string[], string | RegExp][] = [
+  [['vpc', 'mode=init', 'vpc_name=vpc1;reboot', 'node_member=all', NET], 'invalid vpc_name "vpc1;reboot"'],
+  [['vpc', 'mode=init', `vpc_name=$(touch ${CANARY})`, 'node_member=all', NET], 'invalid vpc_name'],
+  [['vpc', 'mode=init', 'vpc_name=`touch /tmp/x`', 'node_member=all', NET], 'invalid vpc_name'],
+  [['vpc', 'mode=init', 'vpc_name=averyveryverylongname', 'node_member=all', NET], 'invalid vpc_name "averyveryverylongname"'],
+  [['vpc', 'mode=init', 'vpc_name=vxlan5', 'node_member=all', NET], 'reserved'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=198.51.100.0/33'], 'invalid peer_network "198.51.100.0/33"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=198.51.100.1/24'], 'host bits are set'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=banana'], 'invalid peer_network "banana"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=198.51.100.0/31'], /too small: it holds 0 tunnel pairs.*2 members need 1/],
+  [['vpc', 'mode=init', 'vpc_name=vpc1', 'node_member=all', NET], 'VPC vpc1 already exists'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=host1,ghost', NET], 'unknown node_member "ghost"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=host1,gh;ost', NET], 'invalid node_member "gh;ost"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=', NET], 'missing node_member='],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all'], 'missing peer_network='],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', NET, 'mtu=100'], 'invalid mtu "100"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', NET, 'underlay=v5'], 'invalid underlay "v5"'],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', NET, 'bogus=1'], 'unknown argument bogus='],
+  [['vpc', 'mode=frobnicate', 'vpc_name=vpc1'], 'unknown vpc mode "frobnicate"'],
+  [['vpc', 'vpc_name=vpc1'], 'missing mode='],
+  [['vpc', 'mode=init_vxlan', 'vpc_name=nope'], 'no VPC named nope'],
+  [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=203.0.113.1/40'], 'invalid bridge_ips "203.0.113.1/40"'],
+  [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=203.0.113.1'], 'invalid bridge_ips "203.0.113.1"'],
+  [['vpc', 'mode=deploy', 'vpc_name=vpc9'], 'no VPC named vpc9 here'],
+  [['vpc', 'mode=list', 'display=name,bogus'], 'invalid display column "bogus"'],
+  [['vpc', 'mode=list', 'dryrun=maybe'], 'invalid dryrun "maybe"'],
+  [['jcreate', 'jname=bad name', 'interface=vpc1', 'vnet=1'], 'invalid jname "bad name"'],
+  [['jcreate', 'jname=j1', 'interface=vpc1', 'vnet=1', 'ip4_addr=300.1.1.1/24'], 'invalid ip4_addr "300.1.1.1/24"'],
+  [['jcreate', 'jname=j1', 'interface=nosuch', 'vnet=1'], 'unknown interface nosuch'],
+  [['jcreate', 'jname=j1', 'interface=vpc1', 'vnet=0'], 'vnet=1 is required'],
+  [['jexec', 'jname=ghost', 'true'], 'no container named ghost'],
+  [['jstart', 'jname=ghost'], 'no container named ghost'],
+  [['node', 'mode=add', 'node=192.0.2.2;id'], 'invalid node "192.0.2.2;id"'],
+  [['node', 'mode=add', 'node=192.0.2.2', 'port=99999'], 'invalid port "99999"'],
+  [['node', 'mode=add', 'node=192.0.2.2', 'user=r$oot'], 'invalid user "r$oot"'],
+  [['node', 'mode=remove', 'node=ghost'], 'unknown node "ghost"'],
+  [['node', 'mode=explode'], 'unknown node mode "explode"'],
+  [['initenv', 'nodename=host1`id`'], 'invalid nodename "host1`id`"'],
+  [['initenv', 'nodename=host1', 'nodeip=192.0.2.300'], 'invalid nodeip "192.0.2.300"'],
+  [['initenv', 'nodename=host1', 'nodeip6=2001:db8::1%eth0'], 'invalid nodeip6'],
+  [['frob'], 'unknown command "frob"'],
+];
+
+test('bad input is refused clearly and changes nothing', { timeout: 300_000 }, async () => {
+  await withLab(2, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+    const linksBefore = [await interfaces(lab, 1), await interfaces(lab, 2)];
+    const dbBefore = [dump(lab, 1), dump(lab, 2)];
+    for (const [args, expected] of CASES) {
+      const r = await mv(lab, 1, ...args);
+      const what = `meshvpc ${args.join(' ')}`;
+      assert.notEqual(r.code, 0, `${what} must fail`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `${what}: one-line error, got ${JSON.stringify(r.stderr)}`);
+      assert.match(lines[0] ?? '', /^meshvpc: /, what);
+      if (typeof expected === 'string') assert.ok(lines[0]?.includes(expected), `${what}: ${lines[0]} should contain ${expected}`);
+      else assert.match(lines[0] ?? '', expected, what);
+      assert.equal(dump(lab, 1), dbBefore[0], `${what} changed host1's database`);
+      assert.equal(dump(lab, 2), dbBefore[1], `${what} changed host2's database`);
+    }
+    assert.equal(existsSync(CANARY), false, 'no user value reached a shell');
+    assert.deepEqual([await interfaces(lab, 1), await interfaces(lab, 2)], linksBefore, 'interfaces unchanged');
+  });
+});
+
+test('dryrun prints the commands and changes nothing', { timeout: 120_000 }, async () => {
+  await withLab(2, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 1, 'vpc', 'mode=init', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+    await ok(lab, 1, 'vpc', 'mode=init_peers', 'vpc_name=vpc1');
+    const before = dump(lab, 1);
+    const out = await ok(lab, 1, 'vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'dryrun=1');
+    assert.match(out, /\[dryrun\] ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2 dstport 4789 nolearning/);
+    assert.match(out, /\[dryrun\] bridge link set dev vxlan100 isolated on/);
+    assert.equal(dump(lab, 1), before);
+    assert.equal((await links(lab)).some((l) => l.includes('vxlan') || l.includes('vpc1')), false);
+
+    async function links(l: LabState): Promise<string[]> {
+      return (await shOk(l, 1, 'ip', '-o', 'link', 'show')).split('\n');
+    }
+  });
+});

@@ -1,0 +1,55 @@
+/** Shared by the freebsd-*.test.ts files: fixtures and the 3-host VPC they describe. */
+import { readFileSync } from 'node:fs';
+import { allocatePeerMap } from '../../src/core/peermap.js';
+import { buildHostSpec, type HostSpec } from '../../src/core/spec.js';
+import { network } from '../../src/core/validate.js';
+
+/** Tests run from dist/test/unit; three levels up is the repository root. */
+export function fixture(name: string): string {
+  return readFileSync(new URL(`../../../test/fixtures/freebsd/${name}`, import.meta.url), 'utf8');
+}
+
+/** The lines of one interface in `ifconfig -a` text, as `ifconfig NAME` prints them. */
+export function ifconfigBlock(text: string, name: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`${name}: flags=`));
+  if (start < 0) throw new Error(`no interface ${name} in the fixture`);
+  let end = start + 1;
+  while (end < lines.length && /^\s/.test(lines[end] ?? '')) end++;
+  return `${lines.slice(start, end).join('\n')}\n`;
+}
+
+export const MEMBERS = ['node1', 'node2', 'node3'] as const;
+
+export const UNDERLAY = {
+  4: new Map([['node1', '192.0.2.1'], ['node2', '192.0.2.2'], ['node3', '192.0.2.3']]),
+  6: new Map([['node1', '2001:db8::1'], ['node2', '2001:db8::2'], ['node3', '2001:db8::3']]),
+} as const;
+
+export interface SpecOptions {
+  readonly bridge?: boolean;
+  readonly bridgeIps?: readonly string[];
+  readonly owned?: readonly string[];
+}
+
+/** VPC vpc1 over node1..node3, peer network 10.100.0.0/24, seen from `self`. */
+export function threeHostSpec(self: string, family: 4 | 6, opts: SpecOptions = {}): HostSpec {
+  const pairs = allocatePeerMap({
+    members: [...MEMBERS],
+    network: network('10.100.0.0/24', 'peer_network'),
+    existing: [],
+    takenVnis: new Set(),
+  });
+  return buildHostSpec({
+    vpc: 'vpc1',
+    self,
+    pairs,
+    family,
+    underlay: UNDERLAY[family],
+    underlayMtu: new Map(MEMBERS.map((m) => [m, 1500])),
+    mtu: null,
+    layers: { vxlan: true, bridge: opts.bridge ?? true },
+    bridgeIps: opts.bridgeIps ?? [],
+    owned: opts.owned ?? [],
+  });
+}
