@@ -11,6 +11,7 @@ import type { NetworkDriver, Platform } from '../platform/driver.js';
 import { PLATFORMS } from '../platform/driver.js';
 import { systemExecutor } from '../platform/exec.js';
 import { shown } from '../core/validate.js';
+import { observedFrom } from '../core/observed.js';
 
 export interface Host {
   readonly db: Db;
@@ -23,21 +24,53 @@ export function hostPlatform(): Platform {
   return osPlatform() === 'freebsd' ? 'freebsd' : 'linux';
 }
 
-export function parsePlatform(value: string | undefined): Platform {
+/**
+ * platform= from the command line. Another platform than this host's can
+ * only plan, so without dryrun=1 it is refused here, before any state changes.
+ */
+export function parsePlatform(value: string | undefined, dryrun: boolean): Platform {
   if (value === undefined) return hostPlatform();
   if (!(PLATFORMS as readonly string[]).includes(value)) {
     throw new UserError(`invalid platform ${shown(value)}: use ${PLATFORMS.join(' or ')}`);
+  }
+  if (value !== hostPlatform() && !dryrun) {
+    throw new UserError(`platform=${value} on a ${hostPlatform()} host only works with dryrun=1`);
   }
   return value as Platform;
 }
 
 /** Drivers load lazily: a command that never touches the network never pays for them. */
-export async function driverFor(platform: Platform): Promise<NetworkDriver> {
-  if (platform === 'freebsd') {
-    // FREEBSD_DRIVER_PENDING
-    throw new UserError('the FreeBSD driver is not built yet');
-  }
+async function nativeDriver(platform: Platform): Promise<NetworkDriver> {
+  if (platform === 'freebsd') return (await import('../platform/freebsd/driver.js')).freebsdDriver(systemExecutor);
   return (await import('../platform/linux/driver.js')).linuxDriver(systemExecutor);
+}
+
+/**
+ * Another platform's driver on this host (platform=freebsd on Linux): it can
+ * only plan. It sees an empty host, takes underlay MTUs from this host's own
+ * routes, and refuses to apply anything.
+ */
+function foreignDriver(driver: NetworkDriver, native: NetworkDriver): NetworkDriver {
+  const refuse = (): never => {
+    throw new UserError(`platform=${driver.platform} on a ${native.platform} host only works with dryrun=1`);
+  };
+  return {
+    ...driver,
+    commandsFor: (op) => driver.commandsFor(op),
+    observe: async () => observedFrom([]),
+    underlayMtu: (remote) => native.underlayMtu(remote),
+    apply: async () => refuse(),
+    guestStart: async () => refuse(),
+    guestStop: async () => refuse(),
+    runningGuests: async () => [],
+    ping: async () => null,
+  };
+}
+
+export async function driverFor(platform: Platform): Promise<NetworkDriver> {
+  const here = hostPlatform();
+  const driver = await nativeDriver(platform);
+  return platform === here ? driver : foreignDriver(driver, await nativeDriver(here));
 }
 
 export async function openHost(platform?: Platform): Promise<Host> {

@@ -32,15 +32,16 @@ WantedBy=multi-user.target
 export async function initRc(host: Host, name: string, dryrun: boolean): Promise<number> {
   requireVpc(host, name);
   if (host.driver.platform === 'freebsd') {
-    const { freebsdRcScript } = await import('../platform/freebsd/rcd.js');
-    const path = `/usr/local/etc/rc.d/meshvpc_${name}`;
-    const script = freebsdRcScript(name);
+    const rc = await import('../platform/freebsd/rcd.js');
+    const path = rc.freebsdRcScriptPath(name);
+    const script = rc.freebsdRcScript(name);
+    const enable = rc.freebsdRcInstallCommands(name);
     if (dryrun) {
-      say(`[dryrun] ${path}:\n${script}[dryrun] sysrc meshvpc_${name}_enable=YES`);
+      say(`[dryrun] ${path}:\n${script}${enable.map((c) => `[dryrun] ${c.join(' ')}`).join('\n')}`);
       return 0;
     }
     writeFileSync(path, script, { mode: 0o555 });
-    await runChecked(systemExecutor, ['sysrc', `meshvpc_${name}_enable=YES`]);
+    for (const argv of enable) await runChecked(systemExecutor, argv);
     say(`${path} written and enabled`);
     return 0;
   }

@@ -22,7 +22,7 @@ export function hostIfFor(jname: string): string {
 }
 
 async function withHost<T>(inv: Invocation, fn: (host: Host) => Promise<T>): Promise<T> {
-  const host = await openHost(parsePlatform(inv.params.get('platform')));
+  const host = await openHost(parsePlatform(inv.params.get('platform'), false));
   try {
     return await fn(host);
   } finally {

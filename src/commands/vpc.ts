@@ -49,8 +49,8 @@ export async function run(inv: Invocation): Promise<number> {
   p.only(ARGS[m], `vpc mode=${m}`);
   const name = m === 'list' ? '' : v.vpcName(p.require('vpc_name', 'name the VPC, e.g. vpc_name=vpc1'), 'vpc_name');
   const bridgeIps = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => v.cidrText(v.interfaceAddress(x, k))) : null;
-  const platform = parsePlatform(p.get('platform'));
   const dryrun = p.flag('dryrun');
+  const platform = parsePlatform(p.get('platform'), dryrun);
   const force = p.flag('force');
   const host = await openHost(platform);
   try {

@@ -40,9 +40,15 @@ interface Phases {
   remove: Op[];
   create: Op[];
   tune: Op[];
+  /** Address removals run before ports join a bridge: FreeBSD 15 refuses members with addresses. */
+  unaddress: Op[];
   attach: Op[];
   address: Op[];
   up: Op[];
+}
+
+function addAddressOps(p: Phases, ops: readonly Op[]): void {
+  for (const op of ops) (op.op === 'del_addr' ? p.unaddress : p.address).push(op);
 }
 
 function planBridge(b: BridgeSpec, o: ObservedLink | undefined, p: Phases): void {
@@ -55,7 +61,7 @@ function planBridge(b: BridgeSpec, o: ObservedLink | undefined, p: Phases): void
     if (o.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: b.name, mtu: b.mtu });
     if (o.alias !== b.alias) p.tune.push({ op: 'set_alias', name: b.name, alias: b.alias });
   }
-  p.address.push(...addressOps(b.name, b.addresses, o?.addresses ?? NO_ADDRESSES));
+  addAddressOps(p, addressOps(b.name, b.addresses, o?.addresses ?? NO_ADDRESSES));
   if (!o?.up) p.up.push({ op: 'set_up', name: b.name });
 }
 
@@ -79,12 +85,12 @@ function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: Brid
   } else if (master !== null) {
     p.attach.push({ op: 'set_nomaster', name: t.name });
   }
-  p.address.push(...addressOps(t.name, bridge ? NO_ADDRESSES : [t.address], o?.addresses ?? NO_ADDRESSES));
+  addAddressOps(p, addressOps(t.name, bridge ? NO_ADDRESSES : [t.address], o?.addresses ?? NO_ADDRESSES));
   if (!o?.up) p.up.push({ op: 'set_up', name: t.name });
 }
 
 export function plan(spec: HostSpec, observed: Observed): Op[] {
-  const p: Phases = { remove: [], create: [], tune: [], attach: [], address: [], up: [] };
+  const p: Phases = { remove: [], create: [], tune: [], unaddress: [], attach: [], address: [], up: [] };
   const wanted = new Set([...spec.tunnels.map((t) => t.name), ...(spec.bridge ? [spec.bridge.name] : [])]);
   const bridgeName = spec.bridge?.name ?? spec.vpc;
   for (const link of observed.values()) {
@@ -107,7 +113,7 @@ export function plan(spec: HostSpec, observed: Observed): Op[] {
   }
   // Bring tunnels up before the bridge so the bridge comes up with its ports.
   const up = [...p.up.filter((o) => o.name !== spec.bridge?.name), ...p.up.filter((o) => o.name === spec.bridge?.name)];
-  return [...p.remove, ...p.create, ...p.tune, ...p.attach, ...p.address, ...up];
+  return [...p.remove, ...p.create, ...p.tune, ...p.unaddress, ...p.attach, ...p.address, ...up];
 }
 
 /** The ops that tear one VPC's network down on a host, whatever state it is in. */

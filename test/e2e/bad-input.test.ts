@@ -107,6 +107,13 @@ test('dryrun prints the commands and changes nothing', { timeout: 120_000 }, asy
     const out = await ok(lab, 1, 'vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'dryrun=1');
     assert.match(out, /\[dryrun\] ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2 dstport 4789 nolearning/);
     assert.match(out, /\[dryrun\] bridge link set dev vxlan100 isolated on/);
+    // The FreeBSD commands for the same host, planned on Linux.
+    const bsd = await ok(lab, 1, 'vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'platform=freebsd', 'dryrun=1');
+    assert.match(bsd, /\[dryrun\] ifconfig vxlan100 create vxlanid 100 vxlanlocal 192\.0\.2\.1 vxlanremote 192\.0\.2\.2 vxlanlocalport 4789 vxlanremoteport 4789 -vxlanlearn mtu 1450/);
+    assert.match(bsd, /\[dryrun\] ifconfig vpc1 addm vxlan100 private vxlan100|\[dryrun\] ifconfig vpc1 addm vxlan100\n.*private vxlan100/);
+    const refused = await mv(lab, 1, 'vpc', 'mode=init_vxlan', 'vpc_name=vpc1', 'platform=freebsd');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /platform=freebsd on a linux host only works with dryrun=1/);
     assert.equal(dump(lab, 1), before);
     assert.equal((await links(lab)).some((l) => l.includes('vxlan') || l.includes('vpc1')), false);
 
