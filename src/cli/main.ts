@@ -27,6 +27,8 @@ const loaders: Record<string, () => Promise<CommandRun>> = {
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // State, keys and the WAL files SQLite creates beside the database: root only.
+  process.umask(0o077);
   try {
     const inv = parseArgs(argv);
     const name = inv.command;

@@ -84,6 +84,7 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     peerNetwork: v.cidrText(net),
     family,
     mtu: o.mtu === null ? null : int(o.mtu, 'mtu', 1280, 9000),
+    firewall: o.firewall !== false,
     members,
     pairs,
   };

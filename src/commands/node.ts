@@ -93,10 +93,17 @@ async function add(host: Host, address: string, port: number, user: string): Pro
   return 0;
 }
 
+/**
+ * Forget a host: first take it out of every VPC it is in (its tunnels go
+ * from every other member), then remove the trust on both sides.
+ */
 async function remove(host: Host, node: NodeRecord, force: boolean): Promise<number> {
   const vpcs = repo.listVpcs(host.db).filter((x) => x.members.some((m) => m.node === node.name));
-  if (vpcs.length > 0 && !force) {
-    throw new UserError(`${node.name} is a member of ${vpcs.map((x) => x.name).join(', ')}: remove it from the VPC first (or force=1)`);
+  const { leaveVpc } = await import('./vpc.js');
+  for (const vpc of vpcs) {
+    say(`${node.name}: leaving ${vpc.name}`);
+    const code = await leaveVpc(host, vpc.name, node.name);
+    if (code !== 0 && !force) throw new UserError(`${node.name} did not leave ${vpc.name} cleanly; nothing more was changed (force=1 goes on)`, 1);
   }
   const peers = new Peers(host.home);
   try {

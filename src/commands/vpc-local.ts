@@ -12,6 +12,8 @@ import type { VpcLocal, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import type { Layer } from '../cluster/protocol.js';
+import { withLock } from '../store/lock.js';
+import { firewallPolicy } from '../core/firewall.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -52,20 +54,42 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
+    guests: repo.listJails(host.db).filter((j) => j.interface === vpc.name).map((j) => j.hostIf),
   });
 }
+
+/** Host-wide: accept VXLAN only from members of the VPCs this host runs. */
+export async function refreshFirewall(host: Host): Promise<void> {
+  const fw = host.driver.firewall;
+  if (!fw) return;
+  const vpcs = repo.listVpcs(host.db).map((def) => ({ def, active: repo.getLocal(host.db, def.name).vxlan }));
+  const policy = firewallPolicy(host.self.nodename, vpcs);
+  try {
+    await fw.apply(policy);
+  } catch (e) {
+    // No nft binary and nothing to enforce: there is nothing to remove either.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !policy.enforce) return;
+    throw e;
+  }
+}
+
+const applyLock = (name: string): string => `apply:${name}`;
 
 /**
  * Reconcile this host's interfaces for a VPC with what it asked for. `change`
  * alters the request first (layers on or off, bridge addresses); dryrun plans
  * and changes nothing, not even the request.
  */
-export async function reconcile(
-  host: Host,
-  name: string,
-  change: Partial<VpcLocal> = {},
-  dryrun = false,
-): Promise<ApplyResult> {
+export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false): Promise<ApplyResult> {
+  if (dryrun) return reconcileLocked(host, name, change, true);
+  return withLock(host.db, applyLock(name), 'apply', async () => {
+    const result = await reconcileLocked(host, name, change, false);
+    await refreshFirewall(host);
+    return result;
+  });
+}
+
+async function reconcileLocked(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean): Promise<ApplyResult> {
   const vpc = requireVpc(host, name);
   if ((change.vxlan || change.bridge) && vpc.pairs.length === 0 && vpc.members.length > 1) {
     throw new UserError(`${name} has no peer map yet: run meshvpc vpc vpc_name=${name} mode=init_peers (and mode=sync) first`);
@@ -104,14 +128,17 @@ export async function down(host: Host, name: string, dryrun = false): Promise<Ap
   const local = repo.getLocal(host.db, requireVpc(host, name).name);
   const ops = planTeardown(name, local.owned, await host.driver.observe());
   const commands = ops.flatMap((op) => host.driver.commandsFor(op));
-  if (!dryrun) await host.driver.apply(ops);
+  if (!dryrun) await withLock(host.db, applyLock(name), 'down', () => host.driver.apply(ops));
   return { node: host.self.nodename, ops, commands, applied: !dryrun };
 }
 
 /** Take the network down and delete the VPC from this host. */
 export async function forget(host: Host, name: string, dryrun = false): Promise<ApplyResult> {
   const result = await collapse(host, name, dryrun);
-  if (!dryrun) repo.deleteVpc(host.db, name);
+  if (!dryrun) {
+    await withLock(host.db, applyLock(name), 'forget', async () => repo.deleteVpc(host.db, name));
+    await refreshFirewall(host);
+  }
   return result;
 }
 
@@ -141,6 +168,7 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean): 'creat
         if (here.peerNetwork !== incoming.peerNetwork) conflicts.push(`peer_network ${here.peerNetwork} here, ${incoming.peerNetwork} offered`);
         if (here.family !== incoming.family) conflicts.push(`underlay IPv${here.family} here, IPv${incoming.family} offered`);
         if (here.mtu !== incoming.mtu) conflicts.push(`mtu ${here.mtu ?? 'auto'} here, ${incoming.mtu ?? 'auto'} offered`);
+        if (here.firewall !== incoming.firewall) conflicts.push(`firewall ${Number(here.firewall)} here, ${Number(incoming.firewall)} offered`);
         const mine = new Map(here.pairs.map((p) => [pairKey(p.a, p.b), p]));
         for (const p of incoming.pairs) {
           const old = mine.get(pairKey(p.a, p.b));

@@ -1,26 +1,25 @@
-/** `meshvpc vpc`: every mode of CBSD's vpc, plus apply/down/status for a living cluster. */
+/** `meshvpc vpc`: every mode of CBSD's vpc, plus join/leave/apply/down/status for a living cluster. */
 import type { Invocation, Params } from '../cli/args.js';
 import { printRows, say, type Record_ } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
-import type { Member, NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
-import { fanout, type Outcome } from '../cluster/fanout.js';
-import { Peers } from '../cluster/peers.js';
-import type { Layer } from '../cluster/protocol.js';
+import type { Member, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
+import { withLock } from '../store/lock.js';
 import { openHost, parsePlatform, type Host } from './host.js';
-import { collapse, down, forget, layersChange, reconcile, requireVpc, status, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+import { down, forget, layersChange, reconcile, requireVpc } from './vpc-local.js';
+import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
 
 const MODES = [
   'init', 'init_peers', 'sync', 'init_vxlan', 'init_bridge', 'destroy_vxlan', 'destroy_bridge', 'apply', 'down',
-  'deploy', 'status', 'list', 'collapse', 'destroy', 'remove', 'init_rc',
+  'deploy', 'join', 'leave', 'status', 'list', 'collapse', 'destroy', 'remove', 'init_rc',
 ] as const;
 type Mode = (typeof MODES)[number];
 
 const ARGS: Record<Mode, readonly string[]> = {
-  init: ['mode', 'vpc_name', 'node_member', 'peer_network', 'mtu', 'underlay'],
+  init: ['mode', 'vpc_name', 'node_member', 'peer_network', 'mtu', 'underlay', 'firewall'],
   init_peers: ['mode', 'vpc_name'],
   sync: ['mode', 'vpc_name'],
   init_vxlan: ['mode', 'vpc_name'],
@@ -29,7 +28,9 @@ const ARGS: Record<Mode, readonly string[]> = {
   destroy_bridge: ['mode', 'vpc_name'],
   apply: ['mode', 'vpc_name'],
   down: ['mode', 'vpc_name'],
-  deploy: ['mode', 'vpc_name', 'node_member', 'peer_network', 'mtu', 'underlay', 'concurrency'],
+  deploy: ['mode', 'vpc_name', 'node_member', 'peer_network', 'mtu', 'underlay', 'firewall', 'concurrency'],
+  join: ['mode', 'vpc_name', 'node', 'concurrency'],
+  leave: ['mode', 'vpc_name', 'node', 'concurrency'],
   status: ['mode', 'vpc_name'],
   list: ['mode'],
   collapse: ['mode', 'vpc_name'],
@@ -38,67 +39,147 @@ const ARGS: Record<Mode, readonly string[]> = {
   init_rc: ['mode', 'vpc_name'],
 };
 
-const DEFAULT_CONCURRENCY = 16;
+/** Modes that change a VPC on several hosts: one at a time per VPC on this host. */
+const CLUSTER_MODES: readonly Mode[] = ['init_peers', 'sync', 'deploy', 'join', 'leave', 'collapse', 'destroy'];
 
 export async function run(inv: Invocation): Promise<number> {
   const p = inv.params;
-  // The article writes "mot=" once for "mode="; accept only the real spelling.
   const mode = p.require('mode', `use one of ${MODES.join(', ')}`);
   if (!(MODES as readonly string[]).includes(mode)) throw new UserError(`unknown vpc mode ${v.shown(mode)}; modes: ${MODES.join(', ')}`);
   const m = mode as Mode;
   p.only(ARGS[m], `vpc mode=${m}`);
+  // Everything typed is checked before any state is opened.
   const name = m === 'list' ? '' : v.vpcName(p.require('vpc_name', 'name the VPC, e.g. vpc_name=vpc1'), 'vpc_name');
   const bridgeIps = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => v.cidrText(v.interfaceAddress(x, k))) : null;
+  const nodeRefs = m === 'join' || m === 'leave' ? v.list(p.require('node', 'the node(s) joining or leaving, e.g. node=host4'), 'node', v.nodeRef) : [];
+  const limit = v.integer(p.get('concurrency') ?? process.env.MESHVPC_CONCURRENCY ?? String(DEFAULT_CONCURRENCY), 'concurrency', 1, 256);
   const dryrun = p.flag('dryrun');
   const platform = parsePlatform(p.get('platform'), dryrun);
   const force = p.flag('force');
   const host = await openHost(platform);
   try {
-    switch (m) {
-      case 'list':
-        return list(host, p);
-      case 'init':
-        return init(host, name, p, dryrun);
-      case 'init_peers':
-        return initPeers(host, name, p, dryrun);
-      case 'sync':
-        return await sync(host, name, force, dryrun);
-      case 'init_vxlan':
-        return local(await reconcile(host, name, layersChange(['vxlan']), dryrun));
-      case 'init_bridge':
-        return local(await reconcile(host, name, { ...layersChange(['bridge']), ...(bridgeIps ? { bridgeIps } : {}) }, dryrun));
-      case 'destroy_vxlan':
-        return local(await reconcile(host, name, { vxlan: false }, dryrun));
-      case 'destroy_bridge':
-        return local(await reconcile(host, name, { bridge: false }, dryrun));
-      case 'apply':
-        return local(await reconcile(host, name, {}, dryrun));
-      case 'down':
-        return local(await down(host, name, dryrun));
-      case 'remove':
-        return local(await forget(host, name, dryrun));
-      case 'deploy':
-        return await deploy(host, name, p, dryrun);
-      case 'status':
-        return await showStatus(host, name, p);
-      case 'collapse':
-      case 'destroy':
-        return await teardownAll(host, name, m, force, dryrun);
-      case 'init_rc':
-        return initRc(host, name, dryrun);
-    }
+    const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force });
+    return CLUSTER_MODES.includes(m) && !dryrun ? await withLock(host.db, `op:${name}`, `vpc mode=${m}`, act) : await act();
   } finally {
     host.db.close();
   }
 }
 
-function local(r: ApplyResult): number {
-  for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
-  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${r.ops.length} change${r.ops.length === 1 ? '' : 's'}${r.applied ? ' applied' : ' planned'}`}`);
-  return 0;
+interface ModeArgs {
+  readonly bridgeIps: string[] | null;
+  readonly nodeRefs: readonly string[];
+  readonly limit: number;
+  readonly dryrun: boolean;
+  readonly force: boolean;
 }
 
-const quoteArg = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+async function runMode(host: Host, m: Mode, name: string, p: Params, a: ModeArgs): Promise<number> {
+  const local = async (r: Promise<import('./vpc-local.js').ApplyResult>): Promise<number> => {
+    printApply(await r);
+    return 0;
+  };
+  switch (m) {
+    case 'list':
+      return list(host, p);
+    case 'init':
+      return init(host, name, p, a.dryrun);
+    case 'init_peers':
+      return initPeers(host, name, p, a.dryrun);
+    case 'sync':
+      return sync(host, name, a.force, a.dryrun);
+    case 'init_vxlan':
+      return local(reconcile(host, name, layersChange(['vxlan']), a.dryrun));
+    case 'init_bridge':
+      return local(reconcile(host, name, { ...layersChange(['bridge']), ...(a.bridgeIps ? { bridgeIps: a.bridgeIps } : {}) }, a.dryrun));
+    case 'destroy_vxlan':
+      return local(reconcile(host, name, { vxlan: false }, a.dryrun));
+    case 'destroy_bridge':
+      return local(reconcile(host, name, { bridge: false }, a.dryrun));
+    case 'apply':
+      return local(reconcile(host, name, {}, a.dryrun));
+    case 'down':
+      return local(down(host, name, a.dryrun));
+    case 'remove':
+      return local(forget(host, name, a.dryrun));
+    case 'deploy':
+      return deploy(host, name, p, a);
+    case 'join':
+    case 'leave':
+      return changeMembers(host, name, m, a);
+    case 'status':
+      return showStatus(host, name, p);
+    case 'collapse':
+    case 'destroy':
+      return teardownAll(host, name, m, a.force, a.dryrun);
+    case 'init_rc':
+      return initRc(host, name, a.dryrun);
+  }
+}
+
+async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise<number> {
+  let vpc = repo.getVpc(host.db, name);
+  if (!vpc) {
+    if (!p.has('peer_network')) throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
+    const def = defineVpc(host, name, p);
+    if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
+    vpc = { ...def, pairs: [] };
+  }
+  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [] });
+}
+
+/**
+ * join: add hosts to a running VPC; only their pairs are allocated and only
+ * their tunnels created. leave: remove hosts; their pairs are freed, their
+ * tunnels removed on every other member, and they forget the VPC.
+ */
+async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a: ModeArgs): Promise<number> {
+  const vpc = requireVpc(host, name);
+  const self = host.self.nodename;
+  const nodes = a.nodeRefs.map((ref) => {
+    if (ref === self || ref === host.self.ip4 || ref === host.self.ip6) return null;
+    const n = repo.findNode(host.db, ref);
+    if (!n) throw new UserError(`unknown node ${v.shown(ref)}: add it first with meshvpc node mode=add node=ADDRESS`);
+    return n;
+  });
+  const names = nodes.map((n) => n?.name ?? self);
+  let members: Member[];
+  if (mode === 'join') {
+    const already = names.filter((n) => vpc.members.some((m) => m.node === n));
+    if (already.length > 0) throw new UserError(`${already.join(', ')} already ${already.length === 1 ? 'is a member' : 'are members'} of ${name}`);
+    const added = nodes.map((n) => {
+      const addr = n ? (vpc.family === 6 ? n.ip6 : n.ip4) : vpc.family === 6 ? host.self.ip6 : host.self.ip4;
+      if (!addr) throw new UserError(`node ${n?.name ?? self} has no IPv${vpc.family} address for ${name}'s IPv${vpc.family} underlay`);
+      return { node: n?.name ?? self, underlay: addr };
+    });
+    members = [...vpc.members, ...added].sort((x, y) => (x.node < y.node ? -1 : 1));
+  } else {
+    const missing = names.filter((n) => !vpc.members.some((m) => m.node === n));
+    if (missing.length > 0) throw new UserError(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a member of ${name}`);
+    members = vpc.members.filter((m) => !names.includes(m.node));
+  }
+  const next: VpcWithMap = { ...vpc, members };
+  // Capacity is checked before anything is stored.
+  allocatePeerMap({ members: members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name) });
+  if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, next))();
+  const leaving = mode === 'leave' ? nodes.filter((n) => n !== null) : [];
+  // A host that leaves still has to tell the others: it converges them, then forgets.
+  return converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving });
+}
+
+/** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
+export function leaveVpc(host: Host, name: string, node: string): Promise<number> {
+  return withLock(host.db, `op:${name}`, 'node mode=remove', () =>
+    changeMembers(host, name, 'leave', { bridgeIps: null, nodeRefs: [node], limit: DEFAULT_CONCURRENCY, dryrun: false, force: false }),
+  );
+}
+
+async function showStatus(host: Host, name: string, p: Params): Promise<number> {
+  const results = await clusterStatus(host, name);
+  const rows: Record_[] = results.flatMap((r): Record_[] => (r.ok ? r.value.map((t) => ({ ...t })) : [{ node: r.key, error: r.error }]));
+  printRows(p, rows, ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms']);
+  for (const r of results) if (!r.ok) process.stderr.write(`meshvpc: ${r.key}: ${r.error}\n`);
+  return results.every((r) => r.ok && r.value.every((t) => t.present && t.up)) ? 0 : 1;
+}
 
 function list(host: Host, p: Params): number {
   const rows = repo.listVpcs(host.db).map((x) => {
@@ -108,13 +189,14 @@ function list(host: Host, p: Params): number {
       peer_network: x.peerNetwork,
       underlay: `ipv${x.family}`,
       mtu: x.mtu ?? 'auto',
+      firewall: x.firewall,
       members: x.members.map((mm) => mm.node).join(','),
       pairs: x.pairs.length,
       vxlan: l.vxlan,
       bridge: l.bridge,
     };
   });
-  printRows(p, rows, ['name', 'peer_network', 'underlay', 'mtu', 'members', 'pairs', 'vxlan', 'bridge']);
+  printRows(p, rows, ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge']);
   return 0;
 }
 
@@ -149,9 +231,10 @@ function defineVpc(host: Host, name: string, p: Params): VpcDef {
   const net = v.network(p.require('peer_network', 'the network for tunnel endpoints, e.g. peer_network=10.100.0.0/24'), 'peer_network');
   const { members, family } = resolveMembers(host, p.require('node_member', 'all, or a comma separated list of nodes'), p.get('underlay'));
   const mtu = p.has('mtu') ? v.mtu(p.get('mtu') as string, 'mtu') : null;
+  const firewall = p.has('firewall') ? v.boolFlag(p.get('firewall') as string, 'firewall') : true;
   // Fail now rather than at init_peers when the network cannot hold the pairs.
   allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set() });
-  return { name, peerNetwork: v.cidrText(net), family, mtu, members };
+  return { name, peerNetwork: v.cidrText(net), family, mtu, firewall, members };
 }
 
 function init(host: Host, name: string, p: Params, dryrun: boolean): number {
@@ -160,18 +243,6 @@ function init(host: Host, name: string, p: Params, dryrun: boolean): number {
   if (!dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
   say(`${dryrun ? '[dryrun] ' : ''}${name}: defined on ${host.self.nodename}: peer_network ${def.peerNetwork}, IPv${def.family} underlay, members ${def.members.map((x) => x.node).join(', ')}`);
   return 0;
-}
-
-/** Allocate (or extend) the peer map and store it; returns the VPC with its map. */
-function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): VpcWithMap {
-  const pairs = allocatePeerMap({
-    members: vpc.members.map((x) => x.node),
-    network: v.network(vpc.peerNetwork, 'peer_network'),
-    existing: vpc.pairs,
-    takenVnis: repo.vnisOutside(host.db, vpc.name),
-  });
-  if (!dryrun) host.db.transaction(() => repo.putPairs(host.db, vpc.name, pairs))();
-  return { ...vpc, pairs };
 }
 
 function printMap(p: Params, vpc: VpcWithMap): void {
@@ -194,158 +265,5 @@ function initPeers(host: Host, name: string, p: Params, dryrun: boolean): number
   const vpc = allocate(host, requireVpc(host, name), dryrun);
   printMap(p, vpc);
   return 0;
-}
-
-function memberNodes(host: Host, vpc: VpcDef): NodeRecord[] {
-  return vpc.members
-    .filter((x) => x.node !== host.self.nodename)
-    .map((x) => {
-      const n = repo.getNode(host.db, x.node);
-      if (!n) throw new UserError(`member ${x.node} of ${vpc.name} is not a known node here: add it with meshvpc node mode=add`);
-      return n;
-    });
-}
-
-function concurrency(p: Params): number {
-  const c = p.get('concurrency') ?? process.env.MESHVPC_CONCURRENCY;
-  return c === undefined ? DEFAULT_CONCURRENCY : v.integer(c, 'concurrency', 1, 256);
-}
-
-function report<T>(verb: string, describe: (value: T) => string) {
-  return (o: Outcome<T>): void => {
-    const secs = (o.ms / 1000).toFixed(2);
-    say(o.ok ? `  ${o.key}: ${verb} ${describe(o.value)} (${secs}s)` : `  ${o.key}: FAILED: ${o.error} (${secs}s)`);
-  };
-}
-
-const changes = (r: ApplyResult): string => (r.ops.length === 0 ? 'no changes' : `${r.ops.length} change${r.ops.length === 1 ? '' : 's'}`);
-
-async function sync(host: Host, name: string, force: boolean, dryrun: boolean): Promise<number> {
-  const vpc = requireVpc(host, name);
-  const nodes = memberNodes(host, vpc);
-  if (dryrun) {
-    say(`[dryrun] would send ${name} (${vpc.pairs.length} pairs) to ${nodes.map((n) => n.name).join(', ') || 'no other member'}`);
-    return 0;
-  }
-  const peers = new Peers(host.home);
-  try {
-    const results = await fanout(
-      nodes.map((n) => n.name),
-      DEFAULT_CONCURRENCY,
-      (key) => peers.call<{ result: string }>(nodes.find((n) => n.name === key) as NodeRecord, { op: 'vpc_put', vpc, force }),
-      report('synced:', (r) => r.result),
-    );
-    const failed = results.filter((r) => !r.ok).length;
-    say(`${name}: synced to ${results.length - failed} of ${results.length} peers`);
-    return failed === 0 ? 0 : 1;
-  } finally {
-    peers.close();
-  }
-}
-
-async function deploy(host: Host, name: string, p: Params, dryrun: boolean): Promise<number> {
-  const started = Date.now();
-  let vpc = repo.getVpc(host.db, name);
-  if (!vpc) {
-    if (!p.has('peer_network')) throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
-    const def = defineVpc(host, name, p);
-    if (!dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
-    vpc = { ...def, pairs: [] };
-  }
-  const nodes = memberNodes(host, vpc);
-  const limit = concurrency(p);
-  const peers = new Peers(host.home);
-  const timing: Record<string, number> = {};
-  const mark = (phase: string, since: number): void => {
-    timing[phase] = Date.now() - since;
-  };
-  try {
-    let t = Date.now();
-    say(`${name}: checking ${nodes.length} peer${nodes.length === 1 ? '' : 's'}`);
-    const reach = await fanout(nodes.map((n) => n.name), limit, (key) => peers.call(byName(nodes, key), { op: 'hello' }), (o) => {
-      if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
-    });
-    mark('connect', t);
-    const reachable = nodes.filter((n) => reach.some((r) => r.key === n.name && r.ok));
-    t = Date.now();
-    vpc = allocate(host, vpc, dryrun);
-    mark('init_peers', t);
-    t = Date.now();
-    const put = dryrun
-      ? []
-      : await fanout(reachable.map((n) => n.name), limit, (key) => peers.call(byName(nodes, key), { op: 'vpc_put', vpc: vpc as VpcWithMap, force: false }), (o) => {
-          if (!o.ok) say(`  ${o.key}: SYNC FAILED: ${o.error}`);
-        });
-    mark('sync', t);
-    const synced = dryrun ? reachable : reachable.filter((n) => put.some((r) => r.key === n.name && r.ok));
-    t = Date.now();
-    const layers: Layer[] = ['vxlan', 'bridge'];
-    const applied = await fanout(
-      [host.self.nodename, ...synced.map((n) => n.name)],
-      limit,
-      (key) =>
-        key === host.self.nodename
-          ? reconcile(host, name, layersChange(layers), dryrun)
-          : peers.call<ApplyResult>(byName(nodes, key), { op: 'vpc_apply', vpc: name, layers, dryrun }),
-      report(dryrun ? 'would apply' : 'converged,', changes),
-    );
-    mark('apply', t);
-    if (dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);
-    const ok = applied.filter((r) => r.ok).length;
-    const total = nodes.length + 1;
-    const changed = applied.reduce((n, r) => n + (r.ok ? r.value.ops.length : 0), 0);
-    say(`${name}: ${ok} of ${total} hosts converged, ${changed} change${changed === 1 ? '' : 's'} (${((Date.now() - started) / 1000).toFixed(2)}s; ` +
-      `connect ${timing.connect}ms, sync ${timing.sync}ms, apply ${timing.apply}ms)`);
-    return ok === total ? 0 : 1;
-  } finally {
-    peers.close();
-  }
-}
-
-const byName = (nodes: readonly NodeRecord[], name: string): NodeRecord => nodes.find((n) => n.name === name) as NodeRecord;
-
-async function showStatus(host: Host, name: string, p: Params): Promise<number> {
-  const vpc = requireVpc(host, name);
-  const nodes = memberNodes(host, vpc);
-  const peers = new Peers(host.home);
-  try {
-    const results = await fanout([host.self.nodename, ...nodes.map((n) => n.name)], DEFAULT_CONCURRENCY, (key) =>
-      key === host.self.nodename ? status(host, name) : peers.call<TunnelStatus[]>(byName(nodes, key), { op: 'vpc_status', vpc: name }),
-    );
-    const rows: Record_[] = results.flatMap((r): Record_[] =>
-      r.ok ? r.value.map((t) => ({ ...t })) : [{ node: r.key, error: r.error }],
-    );
-    printRows(p, rows, ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms']);
-    for (const r of results) if (!r.ok) process.stderr.write(`meshvpc: ${r.key}: ${r.error}\n`);
-    const healthy = results.every((r) => r.ok && r.value.every((t) => t.present && t.up));
-    return healthy ? 0 : 1;
-  } finally {
-    peers.close();
-  }
-}
-
-async function teardownAll(host: Host, name: string, mode: 'collapse' | 'destroy', force: boolean, dryrun: boolean): Promise<number> {
-  const vpc = requireVpc(host, name);
-  const nodes = memberNodes(host, vpc);
-  const peers = new Peers(host.home);
-  try {
-    const reach = await fanout(nodes.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call(byName(nodes, key), { op: 'hello' }));
-    const missing = reach.filter((r) => !r.ok);
-    if (missing.length > 0 && !force) {
-      throw new UserError(`cannot ${mode} ${name}: ${missing.map((r) => `${r.key} is unreachable`).join(', ')}; nothing was changed (force=1 goes ahead without them)`);
-    }
-    const op = mode === 'collapse' ? 'vpc_collapse' : 'vpc_forget';
-    const reachable = nodes.filter((n) => !missing.some((r) => r.key === n.name));
-    const results = dryrun
-      ? []
-      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), report(mode === 'collapse' ? 'collapsed,' : 'destroyed,', changes));
-    const mine = mode === 'collapse' ? await collapse(host, name, dryrun) : await forget(host, name, dryrun);
-    local(mine);
-    const failed = results.filter((r) => !r.ok).length + missing.length;
-    say(`${name}: ${mode === 'collapse' ? 'collapsed' : 'destroyed'} on ${results.length - results.filter((r) => !r.ok).length + 1} of ${nodes.length + 1} hosts`);
-    return failed === 0 ? 0 : 1;
-  } finally {
-    peers.close();
-  }
 }
 

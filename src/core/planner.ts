@@ -89,6 +89,23 @@ function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: Brid
   if (!o?.up) p.up.push({ op: 'set_up', name: t.name });
 }
 
+/**
+ * Guest ports (veth / epair halves) follow the segment MTU when it changes, and
+ * known guests whose port fell off the bridge (the bridge was rebuilt) rejoin
+ * it as ordinary, non-isolated ports.
+ */
+function planGuestPorts(b: BridgeSpec, guests: readonly string[], wanted: ReadonlySet<string>, observed: Observed, p: Phases): void {
+  for (const link of observed.values()) {
+    const known = guests.includes(link.name);
+    const onBridge = link.master === b.name;
+    if (wanted.has(link.name) || link.kind === 'vxlan' || (!onBridge && !known)) continue;
+    if (link.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: link.name, mtu: b.mtu });
+    if (!onBridge) p.attach.push({ op: 'set_master', name: link.name, master: b.name });
+    if (link.isolated) p.attach.push({ op: 'set_isolated', name: link.name, on: false });
+    if (known && !link.up) p.up.push({ op: 'set_up', name: link.name });
+  }
+}
+
 export function plan(spec: HostSpec, observed: Observed): Op[] {
   const p: Phases = { remove: [], create: [], tune: [], unaddress: [], attach: [], address: [], up: [] };
   const wanted = new Set([...spec.tunnels.map((t) => t.name), ...(spec.bridge ? [spec.bridge.name] : [])]);
@@ -103,14 +120,7 @@ export function plan(spec: HostSpec, observed: Observed): Op[] {
   // new port cannot drag it up or down.
   if (spec.bridge) planBridge(spec.bridge, observed.get(spec.bridge.name), p);
   for (const t of spec.tunnels) planTunnel(t, observed.get(t.name), spec.bridge, p);
-  if (spec.bridge) {
-    // Guest ports follow the segment MTU when it changes.
-    for (const link of observed.values()) {
-      if (link.master === spec.bridge.name && !wanted.has(link.name) && link.kind !== 'vxlan' && link.mtu !== spec.bridge.mtu) {
-        p.tune.push({ op: 'set_mtu', name: link.name, mtu: spec.bridge.mtu });
-      }
-    }
-  }
+  if (spec.bridge) planGuestPorts(spec.bridge, spec.guests ?? [], wanted, observed, p);
   // Bring tunnels up before the bridge so the bridge comes up with its ports.
   const up = [...p.up.filter((o) => o.name !== spec.bridge?.name), ...p.up.filter((o) => o.name === spec.bridge?.name)];
   return [...p.remove, ...p.create, ...p.tune, ...p.unaddress, ...p.attach, ...p.address, ...up];

@@ -33,6 +33,8 @@ export interface HostSpec {
   readonly bridge: BridgeSpec | null;
   /** Interfaces earlier applies created for this VPC: the only ones the planner may delete. */
   readonly owned: readonly string[];
+  /** Host-side ends of this VPC's containers: kept on the bridge (after a bridge is rebuilt, say). */
+  readonly guests?: readonly string[];
 }
 
 export interface Layers {
@@ -54,6 +56,7 @@ export interface HostSpecInput {
   readonly layers: Layers;
   readonly bridgeIps: readonly string[];
   readonly owned: readonly string[];
+  readonly guests?: readonly string[];
 }
 
 export const tunnelName = (vni: number): string => `vxlan${vni}`;
@@ -98,7 +101,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
         addresses: [...input.bridgeIps, ...tunnels.map((t) => t.address)],
       }
     : null;
-  return { vpc: input.vpc, tunnels, bridge, owned: input.owned };
+  return { vpc: input.vpc, tunnels, bridge, owned: input.owned, guests: input.guests ?? [] };
 }
 
 /** Names an apply of this spec leaves in place, recorded as owned for the next apply. */

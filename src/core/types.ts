@@ -33,6 +33,8 @@ export interface VpcDef {
   readonly peerNetwork: string;
   readonly family: 4 | 6;
   readonly mtu: number | null;
+  /** Drop VXLAN that does not come from a member (nftables on Linux). */
+  readonly firewall: boolean;
   readonly members: readonly Member[];
 }
 

@@ -3,6 +3,7 @@
  * (dry runs and golden files print them); the rest reads or changes the host
  * through an Executor.
  */
+import type { FirewallPolicy } from '../core/firewall.js';
 import type { Observed } from '../core/observed.js';
 import type { Op } from '../core/ops.js';
 
@@ -37,4 +38,9 @@ export interface NetworkDriver {
   guestExecArgv(name: string, argv: readonly string[]): string[];
   /** Round-trip time in milliseconds to an address, or null if it did not answer. */
   ping(address: string): Promise<number | null>;
+  /** VXLAN source filtering; absent where meshvpc has no firewall backend yet (FreeBSD). */
+  readonly firewall?: {
+    describe(policy: FirewallPolicy): string;
+    apply(policy: FirewallPolicy): Promise<void>;
+  };
 }

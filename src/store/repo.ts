@@ -92,6 +92,7 @@ export function getVpc(db: Db, name: string): VpcWithMap | null {
     peerNetwork: s(r.peer_network),
     family: Number(r.family) === 6 ? 6 : 4,
     mtu: r.mtu === null ? null : Number(r.mtu),
+    firewall: Number(r.firewall) === 1,
     members: members(db, name),
     pairs: pairs(db, name),
   };
@@ -103,9 +104,10 @@ export function listVpcs(db: Db): VpcWithMap[] {
 
 export function putVpc(db: Db, v: VpcDef): void {
   db.prepare(
-    `INSERT INTO vpc (name, peer_network, family, mtu) VALUES (?, ?, ?, ?)
-     ON CONFLICT (name) DO UPDATE SET peer_network = excluded.peer_network, family = excluded.family, mtu = excluded.mtu`,
-  ).run(v.name, v.peerNetwork, v.family, v.mtu);
+    `INSERT INTO vpc (name, peer_network, family, mtu, firewall) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET peer_network = excluded.peer_network, family = excluded.family,
+       mtu = excluded.mtu, firewall = excluded.firewall`,
+  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
   const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay) VALUES (?, ?, ?)');
   for (const m of v.members) add.run(v.name, m.node, m.underlay);

@@ -62,4 +62,15 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
   );
   `,
+  `
+  -- Who is changing what: see store/lock.ts.
+  CREATE TABLE lock (
+    name TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    what TEXT NOT NULL,
+    acquired_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  -- Whether VXLAN from outside the VPC's members is dropped (nftables on Linux).
+  ALTER TABLE vpc ADD COLUMN firewall INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

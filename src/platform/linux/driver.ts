@@ -4,6 +4,7 @@ import type { NetworkDriver, GuestSpec } from '../driver.js';
 import { runChecked, type Executor } from '../exec.js';
 import { linuxCommands, linuxGuestStart } from './commands.js';
 import { parseIpLinks, parsePingRtt, parseRouteGet } from './parse.js';
+import { nftScript } from './nft.js';
 
 export function linuxDriver(exec: Executor): NetworkDriver {
   const runAll = async (cmds: string[][]): Promise<void> => {
@@ -48,6 +49,12 @@ export function linuxDriver(exec: Executor): NetworkDriver {
       return list.map((n) => n.name);
     },
     guestExecArgv: (name, argv) => ['ip', 'netns', 'exec', name, ...argv],
+    firewall: {
+      describe: nftScript,
+      async apply(policy) {
+        await runChecked(exec, ['nft', '-f', '-'], nftScript(policy));
+      },
+    },
     async ping(address) {
       // Three tries: the first echo may wait on neighbour resolution across the tunnel.
       const r = await exec.run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', address]);

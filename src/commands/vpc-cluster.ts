@@ -1,0 +1,205 @@
+/**
+ * VPC modes that act on every member: sync, deploy (and join/leave, which are
+ * a membership change followed by the same convergence), status, collapse,
+ * destroy. Hosts are called concurrently with a bound; each host's outcome is
+ * printed as it ends, a failed host never stops the others, and the exit
+ * status says whether every host converged.
+ */
+import { say } from '../cli/output.js';
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import { allocatePeerMap } from '../core/peermap.js';
+import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
+import { fanout, type Outcome } from '../cluster/fanout.js';
+import { Peers } from '../cluster/peers.js';
+import type { Layer } from '../cluster/protocol.js';
+import * as repo from '../store/repo.js';
+import type { Host } from './host.js';
+import { collapse, forget, layersChange, reconcile, requireVpc, status, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+
+export const DEFAULT_CONCURRENCY = 16;
+const LAYERS: Layer[] = ['vxlan', 'bridge'];
+
+export const quoteArg = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** The SSH records of a VPC's members other than this host. */
+export function memberNodes(host: Host, vpc: VpcDef): NodeRecord[] {
+  return vpc.members
+    .filter((x) => x.node !== host.self.nodename)
+    .map((x) => {
+      const n = repo.getNode(host.db, x.node);
+      if (!n) throw new UserError(`member ${x.node} of ${vpc.name} is not a known node here: add it with meshvpc node mode=add`);
+      return n;
+    });
+}
+
+function report<T>(verb: string, describe: (value: T) => string) {
+  return (o: Outcome<T>): void => {
+    const secs = (o.ms / 1000).toFixed(2);
+    say(o.ok ? `  ${o.key}: ${verb} ${describe(o.value)} (${secs}s)` : `  ${o.key}: FAILED: ${o.error} (${secs}s)`);
+  };
+}
+
+const changes = (r: ApplyResult): string => (r.ops.length === 0 ? 'no changes' : `${r.ops.length} change${r.ops.length === 1 ? '' : 's'}`);
+const byName = (nodes: readonly NodeRecord[], name: string): NodeRecord => nodes.find((n) => n.name === name) as NodeRecord;
+
+/** Allocate (or extend) the peer map and store it; existing pairs keep their ids and addresses. */
+export function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): VpcWithMap {
+  const pairs = allocatePeerMap({
+    members: vpc.members.map((x) => x.node),
+    network: v.network(vpc.peerNetwork, 'peer_network'),
+    existing: vpc.pairs,
+    takenVnis: repo.vnisOutside(host.db, vpc.name),
+  });
+  if (!dryrun) host.db.transaction(() => repo.putPairs(host.db, vpc.name, pairs))();
+  return { ...vpc, pairs };
+}
+
+export async function sync(host: Host, name: string, force: boolean, dryrun: boolean): Promise<number> {
+  const vpc = requireVpc(host, name);
+  const nodes = memberNodes(host, vpc);
+  if (dryrun) {
+    say(`[dryrun] would send ${name} (${vpc.pairs.length} pairs) to ${nodes.map((n) => n.name).join(', ') || 'no other member'}`);
+    return 0;
+  }
+  const peers = new Peers(host.home);
+  try {
+    const results = await fanout(
+      nodes.map((n) => n.name),
+      DEFAULT_CONCURRENCY,
+      (key) => peers.call<{ result: string }>(byName(nodes, key), { op: 'vpc_put', vpc, force }),
+      report('synced:', (r) => r.result),
+    );
+    const failed = results.filter((r) => !r.ok).length;
+    say(`${name}: synced to ${results.length - failed} of ${results.length} peers`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    peers.close();
+  }
+}
+
+export interface ConvergeOptions {
+  readonly dryrun: boolean;
+  readonly limit: number;
+  /** Hosts that were members and are leaving: their network for the VPC is taken down and forgotten. */
+  readonly leaving: readonly NodeRecord[];
+}
+
+/**
+ * Bring every member to the VPC as this host holds it: check who answers,
+ * allocate the map (only new pairs), send it to every member, and have every
+ * member apply concurrently, while leaving hosts forget it. Used by deploy,
+ * join and leave; a second run changes nothing.
+ */
+export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOptions): Promise<number> {
+  const started = Date.now();
+  const name = initial.name;
+  const selfMember = initial.members.some((m) => m.node === host.self.nodename);
+  const nodes = memberNodes(host, initial);
+  const everyone = [...nodes, ...opts.leaving];
+  const peers = new Peers(host.home);
+  const timing: Record<string, number> = {};
+  const phase = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timing[label] = Date.now() - t;
+    }
+  };
+  try {
+    say(`${name}: checking ${everyone.length} peer${everyone.length === 1 ? '' : 's'}`);
+    const reach = await phase('connect', () =>
+      fanout(everyone.map((n) => n.name), opts.limit, (key) => peers.call(byName(everyone, key), { op: 'hello' }), (o) => {
+        if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
+      }),
+    );
+    const answered = (n: NodeRecord): boolean => reach.some((r) => r.key === n.name && r.ok);
+    const vpc = await phase('init_peers', async () => allocate(host, initial, opts.dryrun));
+    const put = opts.dryrun
+      ? []
+      : await phase('sync', () =>
+          fanout(nodes.filter(answered).map((n) => n.name), opts.limit, (key) => peers.call(byName(nodes, key), { op: 'vpc_put', vpc, force: false }), (o) => {
+            if (!o.ok) say(`  ${o.key}: SYNC FAILED: ${o.error}`);
+          }),
+        );
+    const synced = opts.dryrun ? nodes.filter(answered) : nodes.filter((n) => put.some((r) => r.key === n.name && r.ok));
+    const leavers = opts.leaving.filter(answered);
+    const self = host.self.nodename;
+    const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
+    const applied = await phase('apply', () =>
+      fanout(
+        targets,
+        opts.limit,
+        (key): Promise<ApplyResult> => {
+          if (key === self) return reconcile(host, name, layersChange(LAYERS), opts.dryrun);
+          const leaver = leavers.find((n) => n.name === key);
+          if (leaver) return opts.dryrun ? Promise.resolve({ node: key, ops: [], commands: [], applied: false }) : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
+          return peers.call<ApplyResult>(byName(nodes, key), { op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun });
+        },
+        (o) => report(leavers.some((n) => n.name === o.key) ? 'left,' : opts.dryrun ? 'would apply' : 'converged,', changes)(o),
+      ),
+    );
+    if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);
+    if (!selfMember && !opts.dryrun) {
+      const mine = await forget(host, name);
+      say(`  ${self}: left, ${changes(mine)}`);
+    }
+    const members = nodes.length + (selfMember ? 1 : 0);
+    const ok = applied.filter((r) => r.ok && !leavers.some((n) => n.name === r.key)).length;
+    const leftOk = applied.filter((r) => r.ok && leavers.some((n) => n.name === r.key)).length;
+    const changed = applied.reduce((n, r) => n + (r.ok ? r.value.ops.length : 0), 0);
+    say(
+      `${name}: ${ok} of ${members} hosts converged${opts.leaving.length > 0 ? `, ${leftOk} of ${opts.leaving.length} leaving hosts cleaned up` : ''}, ` +
+        `${changed} change${changed === 1 ? '' : 's'} (${((Date.now() - started) / 1000).toFixed(2)}s; ` +
+        `connect ${timing.connect}ms, sync ${timing.sync ?? 0}ms, apply ${timing.apply}ms)`,
+    );
+    return ok === members && leftOk === opts.leaving.length ? 0 : 1;
+  } finally {
+    peers.close();
+  }
+}
+
+export async function clusterStatus(host: Host, name: string): Promise<Outcome<TunnelStatus[]>[]> {
+  const vpc = requireVpc(host, name);
+  const nodes = memberNodes(host, vpc);
+  const peers = new Peers(host.home);
+  try {
+    return await fanout([host.self.nodename, ...nodes.map((n) => n.name)], DEFAULT_CONCURRENCY, (key) =>
+      key === host.self.nodename ? status(host, name) : peers.call<TunnelStatus[]>(byName(nodes, key), { op: 'vpc_status', vpc: name }),
+    );
+  } finally {
+    peers.close();
+  }
+}
+
+/** Print what one host did (or would do) for a VPC. */
+export function printApply(r: ApplyResult): void {
+  for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
+  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${changes(r)}${r.applied ? ' applied' : ' planned'}`}`);
+}
+
+export async function teardownAll(host: Host, name: string, mode: 'collapse' | 'destroy', force: boolean, dryrun: boolean): Promise<number> {
+  const vpc = requireVpc(host, name);
+  const nodes = memberNodes(host, vpc);
+  const peers = new Peers(host.home);
+  try {
+    const reach = await fanout(nodes.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call(byName(nodes, key), { op: 'hello' }));
+    const missing = reach.filter((r) => !r.ok);
+    if (missing.length > 0 && !force) {
+      throw new UserError(`cannot ${mode} ${name}: ${missing.map((r) => `${r.key} is unreachable`).join(', ')}; nothing was changed (force=1 goes ahead without them)`);
+    }
+    const op = mode === 'collapse' ? 'vpc_collapse' : 'vpc_forget';
+    const reachable = nodes.filter((n) => !missing.some((r) => r.key === n.name));
+    const results = dryrun
+      ? []
+      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), report(mode === 'collapse' ? 'collapsed,' : 'destroyed,', changes));
+    const mine = mode === 'collapse' ? await collapse(host, name, dryrun) : await forget(host, name, dryrun);
+    const failed = results.filter((r) => !r.ok).length + missing.length;
+    printApply(mine);
+    say(`${name}: ${mode === 'collapse' ? 'collapsed' : 'destroyed'} on ${nodes.length + 1 - failed} of ${nodes.length + 1} hosts`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    peers.close();
+  }
+}
