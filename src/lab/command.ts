@@ -1,6 +1,6 @@
 /** `meshvpc lab`: build, use and tear down a cluster of namespace hosts. */
 import { spawn } from 'node:child_process';
-import type { Invocation } from '../cli/args.js';
+import { parseArgs, Params, type Invocation } from '../cli/args.js';
 import { printRows, say } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
@@ -22,11 +22,30 @@ function pick(id: string | undefined): LabState {
   return found;
 }
 
+/**
+ * `lab up hosts=3` reads better than `lab mode=up hosts=3`: a leading mode
+ * word is accepted, and the arguments after it are parsed as usual.
+ */
+function normalise(inv: Invocation): { mode: string; p: Params; rest: readonly string[] } {
+  const first = inv.rest[0];
+  if (first !== undefined && !inv.params.has('mode') && (MODES as readonly string[]).includes(first)) {
+    const again = parseArgs(['lab', ...inv.rest.slice(1)]);
+    for (const k of inv.params.keys()) {
+      if (again.params.has(k)) throw new UserError(`argument ${k} given twice`);
+    }
+    return { mode: first, p: mergeParams(inv.params, again.params), rest: again.rest };
+  }
+  const mode = inv.params.require('mode', `use one of ${MODES.join(', ')}`);
+  return { mode, p: inv.params, rest: inv.rest };
+}
+
+function mergeParams(a: Params, b: Params): Params {
+  return new Params(new Map([...a.keys().map((k): [string, string] => [k, a.get(k) as string]), ...b.keys().map((k): [string, string] => [k, b.get(k) as string])]));
+}
+
 export async function run(inv: Invocation): Promise<number> {
-  const p = inv.params;
-  const mode = inv.rest[0] && !p.has('mode') ? inv.rest[0] : p.require('mode', `use one of ${MODES.join(', ')}`);
+  const { mode, p, rest } = normalise(inv);
   if (!(MODES as readonly string[]).includes(mode)) throw new UserError(`unknown lab mode ${v.shown(mode)}; modes: ${MODES.join(', ')}`);
-  const rest = inv.rest[0] === mode ? inv.rest.slice(1) : inv.rest;
   if (process.getuid?.() !== 0) throw new UserError('the lab needs root (network namespaces, mounts, sshd)');
   switch (mode) {
     case 'up': {
