@@ -37,19 +37,21 @@ its ED25519 cluster key once. Running it again updates the addresses and keeps t
 mode=list
     The known hosts: name, addresses, SSH endpoint, platform, host key fingerprint.
 mode=remove node=NAME|ADDR
-    Forget a host on both sides (refused while it is a VPC member, unless force=1).
+    Take the host out of every VPC it is in, then forget it on both sides.
 mode=repin node=NAME|ADDR
     Accept a peer's new SSH host key after a reinstall (prints old and new fingerprints).`,
   },
   vpc: {
     summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon',
     usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...',
-    body: `mode=init vpc_name=NAME node_member=all|A,B,... peer_network=CIDR [mtu=N] [underlay=v4|v6]
+    body: `mode=init vpc_name=NAME node_member=all|A,B,... peer_network=CIDR [mtu=N] [underlay=v4|v6] [firewall=1|0]
     Define a VPC on this host. node_member=all means this host and every known node.
     peer_network holds one /30 (IPv6: /126) per pair of members for the tunnel ends.
     mtu= fixes the tunnel MTU (default: underlay MTU of the route to each peer - 50 on
     IPv4, - 70 on IPv6). underlay= picks the tunnel address family (default: IPv6 when
-    every member has an IPv6 address, else IPv4).
+    every member has an IPv6 address, else IPv4). firewall=1 (default) drops VXLAN
+    (UDP 4789) from anyone but the members (nftables on Linux); firewall=0 turns that
+    off for every VPC on the host.
 mode=init_peers vpc_name=NAME
     Allocate the peer map: one VXLAN id (unique across all VPCs) and one /30 per pair.
     Existing pairs keep their ids and addresses. Prints the map.
@@ -70,6 +72,12 @@ mode=down vpc_name=NAME
 mode=deploy vpc_name=NAME [node_member=... peer_network=... to define it first]
     From one host: check every member answers, init_peers, sync, then all members apply
     concurrently (a line per host as it finishes, then a summary). Idempotent.
+mode=join vpc_name=NAME node=NODE[,NODE...]
+    Add known nodes to a running VPC: only their pairs are allocated and only their
+    tunnels created; existing tunnels keep their ids, addresses and interfaces.
+mode=leave vpc_name=NAME node=NODE[,NODE...]
+    Remove members: their tunnels go from every other member, their pairs are freed,
+    and they forget the VPC. (node mode=remove does this for every VPC of the node.)
 mode=status vpc_name=NAME
     Per host and tunnel: present, up, MTU, split horizon, round-trip time.
 mode=list
@@ -81,7 +89,9 @@ mode=destroy vpc_name=NAME
 mode=remove vpc_name=NAME
     Remove this host's network for the VPC and forget it here only.
 mode=init_rc vpc_name=NAME
-    Boot persistence (see the README).`,
+    Boot persistence: Linux writes and enables the systemd unit meshvpc-NAME.service
+    (start: mode=apply, stop: mode=down); FreeBSD writes /usr/local/etc/rc.d/meshvpc_NAME
+    and enables it with sysrc. dryrun=1 prints the file instead.`,
   },
   jcreate: {
     summary: 'create a container attached to a VPC',
