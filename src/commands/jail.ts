@@ -87,11 +87,15 @@ export function jstart(inv: Invocation): Promise<number> {
   });
 }
 
+/** Stopping needs no bridge or MTU: the pair and the namespace (or jail) just go. */
+function stop(host: Host, j: JailRecord): Promise<void> {
+  return host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+}
+
 export function jstop(inv: Invocation): Promise<number> {
   const name = named(inv, 'jstop');
   return withHost(inv, async (host) => {
-    const j = requireJail(host, name);
-    await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+    await stop(host, requireJail(host, name));
     say(`${name}: stopped`);
     return 0;
   });
@@ -100,8 +104,7 @@ export function jstop(inv: Invocation): Promise<number> {
 export function jremove(inv: Invocation): Promise<number> {
   const name = named(inv, 'jremove');
   return withHost(inv, async (host) => {
-    const j = requireJail(host, name);
-    await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+    await stop(host, requireJail(host, name));
     host.db.transaction(() => repo.deleteJail(host.db, name))();
     say(`${name}: removed`);
     return 0;

@@ -50,6 +50,21 @@ export async function jailPing(lab: LabState, host: number, jail: string, target
   return mv(lab, host, 'jexec', `jname=${jail}`, 'ping', '-c', '2', '-i', '0.2', '-W', '2', ...extra, target);
 }
 
+/**
+ * Ping until it answers or `seconds` pass. For checks right after a guest was
+ * cut off: its neighbour entries sit in FAILED and the guest's kernel retries
+ * ARP on its own timer, which is not meshvpc's to shorten.
+ */
+export async function eventuallyReaches(lab: LabState, host: number, jail: string, target: string, seconds = 6): Promise<ExecResult> {
+  const deadline = Date.now() + seconds * 1000;
+  let r = await jailPing(lab, host, jail, target);
+  while (r.code !== 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 500));
+    r = await jailPing(lab, host, jail, target);
+  }
+  return r;
+}
+
 /** Each host adds every other, exactly as the article does. */
 export async function joinAll(lab: LabState): Promise<void> {
   for (const h of lab.hosts) {

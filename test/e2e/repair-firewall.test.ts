@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabState } from '../../src/lab/lab.js';
-import { jailPing, links, ok, sh, shOk, withLab } from './lab-helpers.js';
+import { eventuallyReaches, jailPing, links, ok, sh, shOk, withLab } from './lab-helpers.js';
 
 const guest = (h: number): string => `203.0.113.${h}`;
 const INTRUDER_MAC = '02:00:00:00:00:99';
@@ -51,14 +51,8 @@ test('apply repairs drift, restores a rebooted host, and changes nothing when al
     await shOk(lab, 3, 'ip', 'link', 'del', 'dev', 'vpc1');
     assert.notEqual((await jailPing(lab, 3, 'j3', guest(1))).code, 0, 'host3 is cut off');
     await ok(lab, 3, 'vpc', 'mode=apply', 'vpc_name=vpc1');
-    // The cut-off ping above left j3's neighbour entries FAILED; the guest's
-    // ARP retries on its own timer, so allow it a few seconds.
     for (const o of [1, 2]) {
-      let r = await jailPing(lab, 3, 'j3', guest(o));
-      for (let i = 0; i < 10 && r.code !== 0; i++) {
-        await new Promise((res) => setTimeout(res, 500));
-        r = await jailPing(lab, 3, 'j3', guest(o));
-      }
+      const r = await eventuallyReaches(lab, 3, 'j3', guest(o));
       assert.equal(r.code, 0, `j3 reaches j${o} after the reboot: ${r.stdout}${r.stderr}`);
     }
   });

@@ -293,6 +293,20 @@ describe('allocatePeerMap: stability', () => {
     for (const p of h5) assert.deepEqual({ addrA: p.addrA, addrB: p.addrB, prefix: p.prefix }, blockFor(n, p.slot));
   });
 
+  test('a member replaced in one step: its slots and VNIs go straight to the newcomer', () => {
+    const three = alloc(['h1', 'h2', 'h3'], n);
+    const swapped = alloc(['h1', 'h3', 'h4'], n, three);
+    assert.deepEqual(
+      swapped.map((p) => [p.a, p.b, p.vni, p.slot]),
+      [
+        ['h1', 'h4', 100, 0],
+        ['h1', 'h3', 101, 1],
+        ['h3', 'h4', 102, 2],
+      ],
+    );
+    assert.deepEqual(swapped[1], three[1]);
+  });
+
   test('existing pairs whose slot no longer fits the network are re-allocated inside it', () => {
     const small = net('10.0.0.0/29');
     const stale: Pair[] = [{ a: 'a', b: 'b', vni: 300, slot: 9, ...blockFor(net('10.0.0.0/24'), 9) }];
@@ -398,7 +412,12 @@ describe('allocatePeerMap: random add/remove sequences (property style)', () => 
       for (let step = 0; step < 25; step++) {
         const next = new Set(members);
         const outside = POOL.filter((h) => !next.has(h));
-        if ((rnd() < 0.6 || next.size < 2) && outside.length > 0) next.add(pick(outside));
+        const r = rnd();
+        if (r < 0.15 && next.size > 0 && outside.length > 0) {
+          // One member leaves and another joins in the same allocation.
+          next.delete(pick([...next]));
+          next.add(pick(outside));
+        } else if ((r < 0.7 || next.size < 2) && outside.length > 0) next.add(pick(outside));
         else if (next.size > 0) next.delete(pick([...next]));
         const nextMembers = [...next];
         const ctx = `seq ${seq} step ${step} net ${n.address}/${n.prefix} members ${nextMembers.join(',')}`;
@@ -428,11 +447,21 @@ describe('allocatePeerMap: random add/remove sequences (property style)', () => 
         for (const p of map) {
           if (next.has(p.a) && next.has(p.b)) assert.deepEqual(byKey(pairs).get(pairKey(p.a, p.b)), p, `kept pair lost: ${ctx}`);
         }
-        // Fresh pairs take the lowest free slots: the slots in use never exceed what a compact map needs
-        // plus the holes left by kept pairs.
-        const maxSlot = Math.max(-1, ...pairs.map((p) => p.slot));
-        const keptMax = Math.max(-1, ...pairs.filter((p) => old.has(pairKey(p.a, p.b))).map((p) => p.slot));
-        assert.ok(maxSlot <= Math.max(keptMax, pairs.length - 1), `slots not compact: ${ctx}`);
+        // Fresh pairs take the lowest slots and VNIs that neither kept pairs nor other VPCs use.
+        const kept = pairs.filter((p) => old.has(pairKey(p.a, p.b)));
+        const fresh = pairs.filter((p) => !old.has(pairKey(p.a, p.b)));
+        const lowestFree = (used: Set<number>, from: number, count: number): number[] => {
+          const out: number[] = [];
+          for (let x = from; out.length < count; x++) if (!used.has(x)) out.push(x);
+          return out;
+        };
+        const sorted = (xs: number[]): number[] => [...xs].sort((x, y) => x - y);
+        assert.deepEqual(sorted(fresh.map((p) => p.slot)), lowestFree(new Set(kept.map((p) => p.slot)), 0, fresh.length), `slots not lowest free: ${ctx}`);
+        assert.deepEqual(
+          sorted(fresh.map((p) => p.vni)),
+          lowestFree(new Set([...taken, ...kept.map((p) => p.vni)]), VNI_MIN, fresh.length),
+          `VNIs not lowest free: ${ctx}`,
+        );
         map = pairs;
         members = nextMembers;
       }

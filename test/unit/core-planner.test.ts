@@ -517,7 +517,6 @@ describe('plan: guest ports follow the segment MTU', () => {
 describe('plan: op order for FreeBSD 15 (no addresses on bridge members)', () => {
   test(
     'bridging tunnels that hold addresses removes each address before the tunnel joins the bridge',
-    { todo: 'bug: plan() emits set_master (attach phase) before del_addr (address phase); FreeBSD 15 refuses addm of a member that holds an address (docs/freebsd.md: "Move tunnel addresses off members before addm")' },
     () => {
       const o = converge(spec());
       const ops = plan(bridged({ owned: specNames(spec()) }), o);

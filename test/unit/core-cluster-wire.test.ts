@@ -1,0 +1,302 @@
+/** src/cluster/wire.ts: requests from other hosts are validated like typed input. */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { requestFromWire, vpcFromWire } from '../../src/cluster/wire.js';
+import { allocatePeerMap } from '../../src/core/peermap.js';
+import { network } from '../../src/core/validate.js';
+import { UserError } from '../../src/core/errors.js';
+
+const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+
+const PAIRS = allocatePeerMap({ members: ['h1', 'h2', 'h3'], network: network('10.100.0.0/24', 'peer_network'), existing: [], takenVnis: new Set() });
+
+type Json = Record<string, unknown>;
+
+const vpcJson = (over: Json = {}): Json => ({
+  name: 'vpc1',
+  peerNetwork: '10.100.0.0/24',
+  family: 4,
+  mtu: null,
+  firewall: true,
+  members: [
+    { node: 'h1', underlay: '192.0.2.1' },
+    { node: 'h2', underlay: '192.0.2.2' },
+    { node: 'h3', underlay: '192.0.2.3' },
+  ],
+  pairs: PAIRS,
+  ...over,
+});
+
+const introJson = (over: Json = {}): Json => ({
+  nodename: 'h2',
+  ip4: '192.0.2.2',
+  ip6: '2001:db8::2',
+  hostKey: KEY,
+  publicKey: `ssh-ed25519 ${KEY} root@h2`,
+  platform: 'linux',
+  sshPort: 22,
+  sshUser: 'root',
+  sshAddress: '192.0.2.2',
+  ...over,
+});
+
+const wire = (x: unknown): string => JSON.stringify(x);
+
+function refused(text: string, message: RegExp): void {
+  assert.throws(
+    () => requestFromWire(text),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError, `${text.slice(0, 120)}: expected a UserError, got ${String(e)}`);
+      assert.match(e.message, message, text.slice(0, 200));
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    },
+  );
+}
+
+const put = (vpc: Json): string => wire({ op: 'vpc_put', vpc, force: false });
+
+describe('requestFromWire: valid requests', () => {
+  test('hello and jail_list', () => {
+    assert.deepEqual(requestFromWire('{"op":"hello"}'), { op: 'hello' });
+    assert.deepEqual(requestFromWire('{"op":"jail_list","ignored":1}'), { op: 'jail_list' });
+  });
+
+  test('pair: the introduction is validated and normalised', () => {
+    const req = requestFromWire(wire({ op: 'pair', node: introJson({ ip6: '2001:DB8:0::2' }) }));
+    assert.deepEqual(req, {
+      op: 'pair',
+      node: {
+        nodename: 'h2',
+        ip4: '192.0.2.2',
+        ip6: '2001:db8::2',
+        hostKey: KEY,
+        publicKey: `ssh-ed25519 ${KEY}`,
+        platform: 'linux',
+        sshPort: 22,
+        sshUser: 'root',
+        sshAddress: '192.0.2.2',
+      },
+    });
+  });
+
+  test('pair: absent addresses are null', () => {
+    const req = requestFromWire(wire({ op: 'pair', node: introJson({ ip4: null, ip6: undefined, platform: 'freebsd' }) }));
+    assert.ok(req.op === 'pair');
+    assert.equal(req.node.ip4, null);
+    assert.equal(req.node.ip6, null);
+    assert.equal(req.node.platform, 'freebsd');
+  });
+
+  test('unpair, vpc_collapse, vpc_forget, vpc_status', () => {
+    assert.deepEqual(requestFromWire('{"op":"unpair","node":"h3"}'), { op: 'unpair', node: 'h3' });
+    for (const op of ['vpc_collapse', 'vpc_forget', 'vpc_status']) {
+      assert.deepEqual(requestFromWire(wire({ op, vpc: 'vpc1' })), { op, vpc: 'vpc1' });
+    }
+  });
+
+  test('vpc_apply: layers and dryrun', () => {
+    assert.deepEqual(requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: ['vxlan', 'bridge'], dryrun: true })), {
+      op: 'vpc_apply',
+      vpc: 'vpc1',
+      layers: ['vxlan', 'bridge'],
+      dryrun: true,
+    });
+    assert.deepEqual(requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [] })), { op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false });
+  });
+
+  test('vpc_put: a full definition round-trips', () => {
+    const req = requestFromWire(wire({ op: 'vpc_put', vpc: vpcJson(), force: true }));
+    assert.ok(req.op === 'vpc_put');
+    assert.equal(req.force, true);
+    assert.deepEqual(req.vpc, vpcJson());
+  });
+
+  test('only a literal true forces or dry-runs', () => {
+    for (const v of [1, 'true', 'yes', null]) {
+      const p = requestFromWire(wire({ op: 'vpc_put', vpc: vpcJson(), force: v }));
+      assert.ok(p.op === 'vpc_put' && p.force === false, String(v));
+      const a = requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: v }));
+      assert.ok(a.op === 'vpc_apply' && a.dryrun === false, String(v));
+    }
+  });
+});
+
+describe('vpcFromWire', () => {
+  test('normalises the peer network and IPv6 addresses', () => {
+    const v6Pairs = allocatePeerMap({ members: ['h1', 'h2'], network: network('2001:db8:f::/64', 'p'), existing: [], takenVnis: new Set() });
+    const vpc = vpcFromWire(
+      vpcJson({
+        peerNetwork: '2001:DB8:F::/64',
+        family: 6,
+        mtu: 1400,
+        members: [
+          { node: 'h1', underlay: '2001:DB8::1' },
+          { node: 'h2', underlay: '2001:db8::2' },
+        ],
+        pairs: v6Pairs.map((p) => ({ ...p, addrA: p.addrA.toUpperCase() })),
+      }),
+    );
+    assert.equal(vpc.peerNetwork, '2001:db8:f::/64');
+    assert.equal(vpc.family, 6);
+    assert.equal(vpc.mtu, 1400);
+    assert.deepEqual(vpc.members, [
+      { node: 'h1', underlay: '2001:db8::1' },
+      { node: 'h2', underlay: '2001:db8::2' },
+    ]);
+    assert.deepEqual(vpc.pairs, v6Pairs);
+  });
+
+  test('the VXLAN firewall is on unless a literal false turns it off', () => {
+    assert.equal(vpcFromWire(vpcJson({ firewall: false })).firewall, false);
+    for (const x of [true, undefined, null, 0, 'no', 'false']) {
+      assert.equal(vpcFromWire(vpcJson({ firewall: x })).firewall, true, JSON.stringify(x));
+    }
+  });
+
+  test('drops fields it does not know', () => {
+    const vpc = vpcFromWire(vpcJson({ extra: 'x', pairs: PAIRS.map((p) => ({ ...p, junk: 1 })) }));
+    assert.deepEqual(Object.keys(vpc).sort(), ['family', 'firewall', 'members', 'mtu', 'name', 'pairs', 'peerNetwork']);
+    assert.deepEqual(vpc.pairs, PAIRS);
+  });
+
+  const bad: Array<[string, Json, RegExp]> = [
+    ['a bad vpc name', { name: 'vpc;rm -rf /' }, /invalid vpc_name "vpc;rm -rf \/"/],
+    ['a reserved vpc name', { name: 'lo' }, /reserved/],
+    ['a long vpc name', { name: 'a'.repeat(16) }, /invalid vpc_name/],
+    ['a numeric name', { name: 42 }, /bad request: name is not a string/],
+    ['host bits in the peer network', { peerNetwork: '10.100.0.1/24' }, /host bits are set/],
+    ['a malformed peer network', { peerNetwork: '10.100.0.0/24; id' }, /invalid peer_network/],
+    ['family 5', { family: 5 }, /family must be 4 or 6/],
+    ['family as a string', { family: '4' }, /family out of range/],
+    ['mtu too small', { mtu: 1000 }, /mtu out of range/],
+    ['mtu not an integer', { mtu: 1450.5 }, /mtu out of range/],
+    ['mtu missing', { mtu: undefined }, /mtu out of range/],
+    ['members not a list', { members: 'h1,h2' }, /members is not a list/],
+    ['a member that is not an object', { members: ['h1'] }, /member is not an object/],
+    ['a member name with a command substitution', { members: [{ node: '$(reboot)', underlay: '192.0.2.1' }] }, /invalid nodename "\$\(reboot\)"/],
+    ['a member name with backticks', { members: [{ node: '`id`', underlay: '192.0.2.1' }] }, /invalid nodename/],
+    ['a member with a bad underlay', { members: [{ node: 'h1', underlay: '192.0.2.1 -o ProxyCommand=x' }] }, /invalid node "192\.0\.2\.1 -o ProxyCommand=x"/],
+    ['a member with a zone id', { members: [{ node: 'h1', underlay: 'fe80::1%eth0' }] }, /invalid node "fe80::1%eth0"/],
+    ['a numeric underlay', { members: [{ node: 'h1', underlay: 3221225985 }] }, /underlay is not a string/],
+    ['pairs not a list', { pairs: {} }, /pairs is not a list/],
+    ['a pair that is null', { pairs: [null] }, /pair is not an object/],
+    ['a pair end with a newline', { pairs: [{ ...PAIRS[0], a: 'h1\nh2' }] }, /invalid nodename "h1\\nh2"/],
+    ['VNI below the range', { pairs: [{ ...PAIRS[0], vni: 99 }] }, /vni out of range/],
+    ['VNI above 24 bits', { pairs: [{ ...PAIRS[0], vni: 16777216 }] }, /vni out of range/],
+    ['VNI as a string', { pairs: [{ ...PAIRS[0], vni: '100' }] }, /vni out of range/],
+    ['a negative slot', { pairs: [{ ...PAIRS[0], slot: -1 }] }, /slot out of range/],
+    ['a fractional slot', { pairs: [{ ...PAIRS[0], slot: 0.5 }] }, /slot out of range/],
+    ['a pair address that is not one', { pairs: [{ ...PAIRS[0], addrA: '10.100.0.1/30' }] }, /invalid node "10\.100\.0\.1\/30"/],
+    ['a pair prefix of 129', { pairs: [{ ...PAIRS[0], prefix: 129 }] }, /prefix out of range/],
+  ];
+  for (const [what, over, message] of bad) {
+    test(`refuses ${what}`, () => {
+      assert.throws(
+        () => vpcFromWire(vpcJson(over)),
+        (e: unknown) => e instanceof UserError && message.test(e.message) && !/\n/.test(e.message),
+      );
+      refused(put(vpcJson(over)), message);
+    });
+  }
+
+  test('refuses a vpc that is not an object', () => {
+    for (const x of [null, 'vpc1', [], 3]) {
+      assert.throws(() => vpcFromWire(x), /bad request: vpc is not an object/);
+    }
+  });
+
+  test(
+    'refuses pair addresses outside the peer network',
+    { todo: 'bug: vpcFromWire checks each pair field alone: addrA/addrB outside peerNetwork (here the underlay 192.0.2.0/24 of a 10.100.0.0/24 VPC) are accepted, stored, and later put on the tunnels' },
+    () => {
+      assert.throws(() => vpcFromWire(vpcJson({ pairs: [{ ...PAIRS[0], addrA: '192.0.2.2', addrB: '192.0.2.3' }] })), UserError);
+    },
+  );
+});
+
+describe('requestFromWire: refusals', () => {
+  test('malformed JSON', () => {
+    for (const text of ['', '{', 'op=hello', "{'op':'hello'}", '{"op":"hello"} trailing', '\u0000']) refused(text, /^bad request: not JSON$/);
+  });
+
+  test('not an object', () => {
+    for (const text of ['null', '[]', '"hello"', '42', 'true']) refused(text, /^bad request: request is not an object$/);
+  });
+
+  test('op missing or not a string', () => {
+    refused('{}', /^bad request: op is not a string$/);
+    refused('{"op":1}', /^bad request: op is not a string$/);
+    refused('{"op":["hello"]}', /^bad request: op is not a string$/);
+  });
+
+  test('unknown op, shown quoted on one line', () => {
+    refused('{"op":"shell"}', /^bad request: unknown op "shell"$/);
+    refused('{"op":"__proto__"}', /unknown op "__proto__"/);
+    refused(wire({ op: 'x\n; reboot' }), /^bad request: unknown op "x\\n; reboot"$/);
+    refused(wire({ op: 'x'.repeat(100) }), new RegExp(`unknown op "${'x'.repeat(40)}\\.\\.\\."$`));
+  });
+
+  const vpcOps = ['vpc_collapse', 'vpc_forget', 'vpc_status'];
+  const badNames: Array<[unknown, RegExp]> = [
+    ['vpc1;reboot', /invalid vpc_name "vpc1;reboot"/],
+    ['$(id)', /invalid vpc_name "\$\(id\)"/],
+    ['`id`', /invalid vpc_name "`id`"/],
+    ['vpc 1', /invalid vpc_name "vpc 1"/],
+    ["vpc'", /invalid vpc_name "vpc'"/],
+    ['../etc', /invalid vpc_name "\.\.\/etc"/],
+    ['vxlan100', /reserved/],
+    ['a'.repeat(16), /invalid vpc_name "a{16}"/],
+    [42, /vpc is not a string/],
+    [null, /vpc is not a string/],
+  ];
+  for (const op of [...vpcOps, 'vpc_apply']) {
+    for (const [name, message] of badNames) {
+      test(`${op} refuses vpc ${JSON.stringify(name)}`, () => {
+        refused(wire({ op, vpc: name, layers: [] }), message);
+      });
+    }
+  }
+
+  test('vpc_apply refuses unknown layers and a non-list', () => {
+    refused(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: ['vxlan', 'firewall'] }), /^bad request: unknown layer$/);
+    refused(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: 'vxlan' }), /layers is not a list/);
+    refused(wire({ op: 'vpc_apply', vpc: 'vpc1' }), /layers is not a list/);
+  });
+
+  test('unpair refuses a bad node name', () => {
+    refused(wire({ op: 'unpair', node: 'h1 h2' }), /invalid nodename "h1 h2"/);
+    refused(wire({ op: 'unpair', node: '' }), /invalid nodename ""/);
+    refused(wire({ op: 'unpair' }), /node is not a string/);
+  });
+
+  const badIntro: Array<[string, Json, RegExp]> = [
+    ['a nodename with ;', { nodename: 'h2;id' }, /invalid nodename "h2;id"/],
+    ['a long nodename', { nodename: 'a'.repeat(64) }, /invalid nodename "a{40}\.\.\."/],
+    ['an octal ip4', { ip4: '010.0.0.1' }, /invalid nodeip "010\.0\.0\.1"/],
+    ['an ip6 in the ip4 field', { ip4: '2001:db8::2' }, /invalid nodeip/],
+    ['a scoped ip6', { ip6: 'fe80::2%eth0' }, /invalid nodeip6 "fe80::2%eth0"/],
+    ['a numeric ip4', { ip4: 3221225986 }, /ip4 is not a string/],
+    ['a host key with spaces', { hostKey: `${KEY} x` }, /hostKey is not a base64 SSH key/],
+    ['a host key with a newline', { hostKey: `${KEY}\ncommand="id"` }, /hostKey is not a base64 SSH key/],
+    ['a short host key', { hostKey: 'AAAA' }, /hostKey is not a base64 SSH key/],
+    ['an RSA public key', { publicKey: `ssh-rsa ${KEY}` }, /publicKey is not a string/],
+    ['a public key with options', { publicKey: `command="sh" ssh-ed25519 ${KEY}` }, /publicKey/],
+    ['a public key blob with a quote', { publicKey: `ssh-ed25519 ${KEY}"` }, /publicKey is not a base64 SSH key/],
+    ['an unknown platform', { platform: 'windows' }, /unknown platform "windows"/],
+    ['port 0', { sshPort: 0 }, /sshPort out of range/],
+    ['port 65536', { sshPort: 65536 }, /sshPort out of range/],
+    ['port as a string', { sshPort: '22' }, /sshPort out of range/],
+    ['a user with a space', { sshUser: 'root -oProxyCommand=x' }, /invalid user/],
+    ['an upper-case user', { sshUser: 'Root' }, /invalid user "Root"/],
+    ['an ssh address that is a name', { sshAddress: 'evil.example' }, /invalid node "evil\.example"/],
+    ['an ssh address with an option', { sshAddress: '-oProxyCommand=id' }, /invalid node/],
+    ['node not an object', { __replace: 'h2' }, /node is not an object/],
+  ];
+  for (const [what, over, message] of badIntro) {
+    test(`pair refuses ${what}`, () => {
+      const node = '__replace' in over ? over.__replace : introJson(over);
+      refused(wire({ op: 'pair', node }), message);
+    });
+  }
+});
