@@ -27,6 +27,7 @@ export async function fanout<T>(
       onDone?.(outcome);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, keys.length)) }, worker));
+  const workers = Number.isFinite(limit) ? Math.max(1, Math.min(Math.floor(limit), keys.length)) : 1;
+  await Promise.all(Array.from({ length: workers }, worker));
   return results;
 }

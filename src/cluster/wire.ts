@@ -7,6 +7,7 @@ import * as v from '../core/validate.js';
 import type { Pair } from '../core/peermap.js';
 import { VNI_MAX, VNI_MIN } from '../core/peermap.js';
 import type { Member, VpcWithMap } from '../core/types.js';
+import { checkVpc } from '../core/consistency.js';
 import type { Layer, NodeIntro, Request } from './protocol.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 
@@ -79,7 +80,7 @@ export function vpcFromWire(x: unknown): VpcWithMap {
       prefix: int(po.prefix, 'prefix', 0, 128),
     };
   });
-  return {
+  return checkVpc({
     name: v.vpcName(str(o.name, 'name')),
     peerNetwork: v.cidrText(net),
     family,
@@ -87,7 +88,7 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     firewall: o.firewall !== false,
     members,
     pairs,
-  };
+  });
 }
 
 const LAYERS: readonly Layer[] = ['vxlan', 'bridge'];

@@ -132,7 +132,7 @@ export const network = (value: string, key: string): Cidr => cidr(value, key, tr
 export const interfaceAddress = (value: string, key: string): Cidr => {
   const c = cidr(value, key, false);
   const host = ipaddr.parse(c.address);
-  if (c.family === 4 && (c.prefix > 32 || host.range() === 'unspecified')) {
+  if (host.range() === 'unspecified') {
     throw new UserError(`invalid ${key} ${shown(value)}: use a host address with its prefix such as 10.10.11.1/24`);
   }
   return c;

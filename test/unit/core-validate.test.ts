@@ -243,7 +243,6 @@ describe('interfaceAddress', () => {
   }
   test(
     'refuses the IPv6 unspecified address as it refuses 0.0.0.0',
-    { todo: 'bug: interfaceAddress("::/64") is accepted; only IPv4 is checked for the unspecified address (c.family === 4 && ...), so "::" reaches `ip addr add`' },
     () => {
       refuses(() => v.interfaceAddress('::/64', 'bridge_ips'), '::/64', /host address/);
     },
