@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { stableMac } from '../core/mac.js';
 import type { Invocation } from '../cli/args.js';
 import { printRows, say } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
@@ -41,7 +42,7 @@ async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
   if (!bridge || bridge.kind !== 'bridge') {
     throw new UserError(`${j.interface} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${j.interface} mode=init_bridge first`);
   }
-  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, address: j.ip4Addr };
+  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, address: j.ip4Addr, mac: stableMac(`guest/${host.self.nodename}/${j.name}`) };
 }
 
 async function start(host: Host, j: JailRecord): Promise<void> {

@@ -17,7 +17,14 @@ export type Op =
       readonly mtu: number;
       readonly alias: string;
     }
-  | { readonly op: 'create_bridge'; readonly name: string; readonly mtu: number; readonly alias: string }
+  | {
+      readonly op: 'create_bridge';
+      readonly name: string;
+      readonly mtu: number;
+      readonly alias: string;
+      /** Fixed, so the bridge does not take (and change with) its ports' addresses. */
+      readonly mac?: string;
+    }
   | { readonly op: 'delete_link'; readonly name: string }
   | { readonly op: 'set_mtu'; readonly name: string; readonly mtu: number }
   | { readonly op: 'set_alias'; readonly name: string; readonly alias: string }

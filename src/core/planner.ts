@@ -56,7 +56,7 @@ function planBridge(b: BridgeSpec, o: ObservedLink | undefined, p: Phases): void
     throw new UserError(`interface ${b.name} exists and is not a bridge: rename it or choose another vpc_name`);
   }
   if (!o) {
-    p.create.push({ op: 'create_bridge', name: b.name, mtu: b.mtu, alias: b.alias });
+    p.create.push({ op: 'create_bridge', name: b.name, mtu: b.mtu, alias: b.alias, mac: b.mac });
   } else {
     if (o.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: b.name, mtu: b.mtu });
     if (o.alias !== b.alias) p.tune.push({ op: 'set_alias', name: b.name, alias: b.alias });

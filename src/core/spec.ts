@@ -5,6 +5,7 @@
 import { tunnelsOf, type Pair } from './peermap.js';
 import { segmentMtu, tunnelMtu } from './mtu.js';
 import { VXLAN_PORT } from './ops.js';
+import { stableMac } from './mac.js';
 
 export interface TunnelSpec {
   readonly name: string;
@@ -22,6 +23,7 @@ export interface TunnelSpec {
 
 export interface BridgeSpec {
   readonly name: string;
+  readonly mac: string;
   readonly mtu: number;
   readonly alias: string;
   readonly addresses: readonly string[];
@@ -94,6 +96,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
   const bridge: BridgeSpec | null = bridged
     ? {
         name: input.vpc,
+        mac: stableMac(`bridge/${input.self}/${input.vpc}`),
         mtu,
         alias: bridgeAlias(input.vpc),
         // Bridge ports must not hold addresses (FreeBSD 15 refuses them), so the

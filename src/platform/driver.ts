@@ -19,6 +19,8 @@ export interface GuestSpec {
   readonly hostIf: string;
   /** Address for eth0 inside the guest, CIDR form, or null for none (ip4_addr=0). */
   readonly address: string | null;
+  /** MAC of eth0, stable across restarts (see core/mac.ts). */
+  readonly mac?: string;
 }
 
 export interface NetworkDriver {

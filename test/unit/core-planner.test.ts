@@ -7,6 +7,7 @@ import { buildHostSpec, specNames, type HostSpec, type HostSpecInput } from '../
 import { allocatePeerMap, type Pair } from '../../src/core/peermap.js';
 import { network } from '../../src/core/validate.js';
 import { UserError } from '../../src/core/errors.js';
+import { stableMac } from '../../src/core/mac.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -205,7 +206,7 @@ describe('plan: an empty host', () => {
   test('bridge layer: bridge first, every tunnel joins it isolated, addresses only on the bridge, bridge up last', () => {
     const ops = plan(bridged(), EMPTY);
     assert.deepEqual(ops, [
-      { op: 'create_bridge', name: 'vpc1', mtu: 1450, alias: 'vpc-vpc1' },
+      { op: 'create_bridge', name: 'vpc1', mtu: 1450, alias: 'vpc-vpc1', mac: stableMac('bridge/h1/vpc1') },
       { op: 'create_vxlan', name: 'vxlan100', vni: 100, local: '192.0.2.1', remote: '192.0.2.2', port: 4789, udp6zerocsumrx: false, mtu: 1450, alias: 'tunnel-to-h2' },
       { op: 'create_vxlan', name: 'vxlan101', vni: 101, local: '192.0.2.1', remote: '192.0.2.3', port: 4789, udp6zerocsumrx: false, mtu: 1450, alias: 'tunnel-to-h3' },
       { op: 'set_master', name: 'vxlan100', master: 'vpc1' },

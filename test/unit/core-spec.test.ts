@@ -4,6 +4,7 @@ import { buildHostSpec, bridgeAlias, specNames, tunnelAlias, tunnelName, type Ho
 import { allocatePeerMap, type Pair } from '../../src/core/peermap.js';
 import { network } from '../../src/core/validate.js';
 import { VXLAN_PORT } from '../../src/core/ops.js';
+import { stableMac } from '../../src/core/mac.js';
 
 const V4_UNDERLAY = new Map([
   ['h1', '192.0.2.1'],
@@ -173,6 +174,7 @@ describe('buildHostSpec: bridge', () => {
     );
     assert.deepEqual(spec.bridge, {
       name: 'vpc1',
+      mac: stableMac('bridge/h1/vpc1'),
       mtu: 1450,
       alias: 'vpc-vpc1',
       addresses: ['10.10.11.1/24', '10.100.0.1/30', '10.100.0.5/30'],
@@ -187,7 +189,7 @@ describe('buildHostSpec: bridge', () => {
       input({ layers: { vxlan: false, bridge: true }, bridgeIps: ['10.10.11.1/24', '10.10.12.1/24'], underlayMtu: new Map([['h2', 9000], ['h3', 9000]]) }),
     );
     assert.deepEqual(spec.tunnels, []);
-    assert.deepEqual(spec.bridge, { name: 'vpc1', mtu: 8950, alias: 'vpc-vpc1', addresses: ['10.10.11.1/24', '10.10.12.1/24'] });
+    assert.deepEqual(spec.bridge, { name: 'vpc1', mac: stableMac('bridge/h1/vpc1'), mtu: 8950, alias: 'vpc-vpc1', addresses: ['10.10.11.1/24', '10.10.12.1/24'] });
   });
 
   test('a lone host (no peers) gets the default MTU for its family', () => {

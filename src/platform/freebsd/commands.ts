@@ -118,7 +118,9 @@ export const bridgeCloneCommand = (): string[] => ['ifconfig', 'bridge', 'create
 
 /**
  * After `ifconfig bridge create` printed `created`: take the VPC's name, then
- * set the MTU explicitly so the first port added cannot impose its own.
+ * set the MTU explicitly so the first port added cannot impose its own. The
+ * op's MAC is not applied: if_bridge picks its own address at creation and,
+ * unlike Linux, does not change it as ports come and go.
  */
 export function bridgeSetupCommands(created: string, op: Extract<Op, { op: 'create_bridge' }>): string[][] {
   return [ifconfig(created, 'name', op.name), ifconfig(op.name, 'mtu', op.mtu, 'description', op.alias)];
@@ -223,7 +225,7 @@ export function guestSetupCommands(g: GuestSpec, aHalf: string): string[][] {
     jexec(g.name, 'ifconfig', bHalf, 'name', GUEST_IF),
     jexec(g.name, 'ifconfig', 'lo0', 'up'),
     // The in-jail end keeps no MTU promise of its own: set it (freebsd.md pitfall 7).
-    jexec(g.name, 'ifconfig', GUEST_IF, 'mtu', g.mtu, 'up'),
+    jexec(g.name, 'ifconfig', GUEST_IF, 'mtu', g.mtu, ...(g.mac ? ['ether', g.mac] : []), 'up'),
     ...(g.address ? [['jexec', g.name, ...addAddrCommand(GUEST_IF, g.address)]] : []),
   ];
 }

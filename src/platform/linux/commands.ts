@@ -18,7 +18,13 @@ export function linuxCommands(op: Op): string[][] {
         link(op.name, 'alias', op.alias),
       ];
     case 'create_bridge':
-      return [['ip', 'link', 'add', op.name, 'type', 'bridge'], link(op.name, 'mtu', op.mtu), link(op.name, 'alias', op.alias)];
+      return [
+        ['ip', 'link', 'add', op.name, 'type', 'bridge'],
+        // Set after creation: only a MAC set on a live bridge stops it following its ports.
+        ...(op.mac ? [link(op.name, 'address', op.mac)] : []),
+        link(op.name, 'mtu', op.mtu),
+        link(op.name, 'alias', op.alias),
+      ];
     case 'delete_link':
       return [['ip', 'link', 'del', 'dev', op.name]];
     case 'set_mtu':
@@ -45,7 +51,7 @@ export function linuxGuestStart(g: GuestSpec): string[][] {
   const inside = (...rest: string[]): string[] => ['ip', '-n', g.name, ...rest];
   return [
     ['ip', 'netns', 'add', g.name],
-    ['ip', 'link', 'add', g.hostIf, 'mtu', String(g.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(g.mtu), 'netns', g.name],
+    ['ip', 'link', 'add', g.hostIf, 'mtu', String(g.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(g.mtu), ...(g.mac ? ['address', g.mac] : []), 'netns', g.name],
     link(g.hostIf, 'alias', `guest-${g.name}`),
     link(g.hostIf, 'master', g.bridge),
     link(g.hostIf, 'up'),
