@@ -32,8 +32,9 @@ export type Op =
   | { readonly op: 'add_addr'; readonly name: string; readonly cidr: string }
   | { readonly op: 'del_addr'; readonly name: string; readonly cidr: string }
   | { readonly op: 'set_master'; readonly name: string; readonly master: string }
-  | { readonly op: 'set_nomaster'; readonly name: string }
+  /** Port changes name the bridge too: FreeBSD makes them through the bridge (`ifconfig BR deletem X`). */
+  | { readonly op: 'set_nomaster'; readonly name: string; readonly bridge: string }
   /** Split horizon: an isolated (FreeBSD: private) port never forwards to another. */
-  | { readonly op: 'set_isolated'; readonly name: string; readonly on: boolean };
+  | { readonly op: 'set_isolated'; readonly name: string; readonly bridge: string; readonly on: boolean };
 
 export type OpKind = Op['op'];

@@ -81,9 +81,9 @@ function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: Brid
   const master = o?.master ?? null;
   if (bridge) {
     if (master !== bridge.name) p.attach.push({ op: 'set_master', name: t.name, master: bridge.name });
-    if (master !== bridge.name || !o?.isolated) p.attach.push({ op: 'set_isolated', name: t.name, on: true });
+    if (master !== bridge.name || !o?.isolated) p.attach.push({ op: 'set_isolated', name: t.name, bridge: bridge.name, on: true });
   } else if (master !== null) {
-    p.attach.push({ op: 'set_nomaster', name: t.name });
+    p.attach.push({ op: 'set_nomaster', name: t.name, bridge: master });
   }
   addAddressOps(p, addressOps(t.name, bridge ? NO_ADDRESSES : [t.address], o?.addresses ?? NO_ADDRESSES));
   if (!o?.up) p.up.push({ op: 'set_up', name: t.name });
@@ -101,7 +101,7 @@ function planGuestPorts(b: BridgeSpec, guests: readonly string[], wanted: Readon
     if (wanted.has(link.name) || link.kind === 'vxlan' || (!onBridge && !known)) continue;
     if (link.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: link.name, mtu: b.mtu });
     if (!onBridge) p.attach.push({ op: 'set_master', name: link.name, master: b.name });
-    if (link.isolated) p.attach.push({ op: 'set_isolated', name: link.name, on: false });
+    if (link.isolated) p.attach.push({ op: 'set_isolated', name: link.name, bridge: b.name, on: false });
     if (known && !link.up) p.up.push({ op: 'set_up', name: link.name });
   }
 }

@@ -210,9 +210,9 @@ describe('plan: an empty host', () => {
       { op: 'create_vxlan', name: 'vxlan100', vni: 100, local: '192.0.2.1', remote: '192.0.2.2', port: 4789, udp6zerocsumrx: false, mtu: 1450, alias: 'tunnel-to-h2' },
       { op: 'create_vxlan', name: 'vxlan101', vni: 101, local: '192.0.2.1', remote: '192.0.2.3', port: 4789, udp6zerocsumrx: false, mtu: 1450, alias: 'tunnel-to-h3' },
       { op: 'set_master', name: 'vxlan100', master: 'vpc1' },
-      { op: 'set_isolated', name: 'vxlan100', on: true },
+      { op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: true },
       { op: 'set_master', name: 'vxlan101', master: 'vpc1' },
-      { op: 'set_isolated', name: 'vxlan101', on: true },
+      { op: 'set_isolated', name: 'vxlan101', bridge: 'vpc1', on: true },
       { op: 'add_addr', name: 'vpc1', cidr: '10.10.11.1/24' },
       { op: 'add_addr', name: 'vpc1', cidr: '10.100.0.1/30' },
       { op: 'add_addr', name: 'vpc1', cidr: '10.100.0.5/30' },
@@ -313,20 +313,20 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
       [
         { op: 'create_vxlan', name: 'vxlan101', vni: 101, local: '192.0.2.1', remote: '192.0.2.3', port: 4789, udp6zerocsumrx: false, mtu: 1450, alias: 'tunnel-to-h3' },
         { op: 'set_master', name: 'vxlan101', master: 'vpc1' },
-        { op: 'set_isolated', name: 'vxlan101', on: true },
+        { op: 'set_isolated', name: 'vxlan101', bridge: 'vpc1', on: true },
         { op: 'set_up', name: 'vxlan101' },
       ],
     ],
     ['a wrong tunnel MTU', s, with_(good, 'vxlan100', (l) => ({ ...l, mtu: 1500 })), [{ op: 'set_mtu', name: 'vxlan100', mtu: 1450 }]],
     ['a wrong bridge MTU', s, with_(good, 'vpc1', (l) => ({ ...l, mtu: 1500 })), [{ op: 'set_mtu', name: 'vpc1', mtu: 1450 }]],
-    ['isolated off', s, with_(good, 'vxlan101', (l) => ({ ...l, isolated: false })), [{ op: 'set_isolated', name: 'vxlan101', on: true }]],
+    ['isolated off', s, with_(good, 'vxlan101', (l) => ({ ...l, isolated: false })), [{ op: 'set_isolated', name: 'vxlan101', bridge: 'vpc1', on: true }]],
     [
       'a tunnel that left the bridge',
       s,
       with_(good, 'vxlan100', (l) => ({ ...l, master: null, isolated: false })),
       [
         { op: 'set_master', name: 'vxlan100', master: 'vpc1' },
-        { op: 'set_isolated', name: 'vxlan100', on: true },
+        { op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: true },
       ],
     ],
     ['a wrong tunnel alias', s, with_(good, 'vxlan100', (l) => ({ ...l, alias: 'x' })), [{ op: 'set_alias', name: 'vxlan100', alias: 'tunnel-to-h2' }]],
@@ -356,7 +356,7 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
       'an unbridged tunnel put on some bridge',
       vxlanOnly,
       with_(goodTunnels, 'vxlan100', (l) => ({ ...l, master: 'br9' })),
-      [{ op: 'set_nomaster', name: 'vxlan100' }],
+      [{ op: 'set_nomaster', name: 'vxlan100', bridge: 'br9' }],
     ],
   ];
   for (const [what, sp, observed, want] of cases) {
@@ -372,7 +372,7 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
     { op: 'delete_link', name },
     { op: 'create_vxlan', name, vni, local: '192.0.2.1', remote, port: 4789, udp6zerocsumrx: false, mtu: 1450, alias },
     { op: 'set_master', name, master: 'vpc1' },
-    { op: 'set_isolated', name, on: true },
+    { op: 'set_isolated', name, bridge: 'vpc1', on: true },
     ...(upAfter ? [{ op: 'set_up', name } as Op] : []),
   ];
   const vx = (change: Partial<NonNullable<ObservedLink['vxlan']>>) => (l: ObservedLink): ObservedLink => ({

@@ -4,7 +4,6 @@ import { observedFrom } from '../../src/core/observed.js';
 import type { Op } from '../../src/core/ops.js';
 import { plan } from '../../src/core/planner.js';
 import {
-  UnknownBridgeError,
   freebsdBatchCommands,
   freebsdGuestStart,
   freebsdGuestStop,
@@ -18,7 +17,6 @@ import { parseIfconfig } from '../../src/platform/freebsd/parse.js';
 import { argvLine } from '../../src/platform/recording.js';
 import { fixture, threeHostSpec } from './freebsd-helpers.js';
 
-const none = new Map<string, string | null>();
 const lines = (cmds: string[][]): string[] => cmds.map(argvLine);
 
 test('one op, one ifconfig command', () => {
@@ -38,37 +36,24 @@ test('one op, one ifconfig command', () => {
     [{ op: 'del_addr', name: 'vpc1', cidr: 'fd00:10::1/64' }, ['ifconfig vpc1 inet6 fd00:10::1 -alias']],
     [{ op: 'set_master', name: 'vxlan100', master: 'vpc1' }, ['ifconfig vpc1 addm vxlan100']],
   ];
-  for (const [op, want] of cases) assert.deepEqual(lines(freebsdOpCommands(op, none)), want, op.op);
+  for (const [op, want] of cases) assert.deepEqual(lines(freebsdOpCommands(op)), want, op.op);
 });
 
-test('port changes go through the bridge the port is in', () => {
-  const masters = new Map<string, string | null>([['vxlan100', 'vpc1'], ['vxlan101', null]]);
-  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_isolated', name: 'vxlan100', on: true }, masters)), ['ifconfig vpc1 private vxlan100']);
-  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_isolated', name: 'vxlan100', on: false }, masters)), ['ifconfig vpc1 -private vxlan100']);
-  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_nomaster', name: 'vxlan100' }, masters)), ['ifconfig vpc1 deletem vxlan100']);
-  // Not in a bridge: nothing to leave, and nothing to make private.
-  assert.deepEqual(freebsdOpCommands({ op: 'set_nomaster', name: 'vxlan101' }, masters), []);
-  assert.throws(() => freebsdOpCommands({ op: 'set_isolated', name: 'vxlan101', on: true }, masters), /not a port of any bridge/);
-  assert.throws(() => freebsdOpCommands({ op: 'set_isolated', name: 'vxlan9', on: true }, masters), UnknownBridgeError);
+test('port changes go through the bridge the op names', () => {
+  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: true })), ['ifconfig vpc1 private vxlan100']);
+  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: false })), ['ifconfig vpc1 -private vxlan100']);
+  assert.deepEqual(lines(freebsdOpCommands({ op: 'set_nomaster', name: 'vxlan100', bridge: 'vpc1' })), ['ifconfig vpc1 deletem vxlan100']);
 });
 
-test('a batch resolves bridges from its own set_master ops, then from observation', () => {
+test('a planned drift repair on FreeBSD: port flags through the bridge, in plan order', () => {
   const observed = observedFrom(parseIfconfig(fixture('host1-ipv6-14-drift.txt')));
   const ops: Op[] = [
     { op: 'set_master', name: 'vxlan101', master: 'vpc1' },
-    { op: 'set_isolated', name: 'vxlan101', on: true },
-    { op: 'set_isolated', name: 'vxlan100', on: true },
-    { op: 'delete_link', name: 'vpc1' },
-    { op: 'set_nomaster', name: 'vxlan100' },
+    { op: 'set_isolated', name: 'vxlan101', bridge: 'vpc1', on: true },
+    { op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: true },
   ];
-  assert.deepEqual(lines(freebsdBatchCommands(ops, observed)), [
-    'ifconfig vpc1 addm vxlan101',
-    'ifconfig vpc1 private vxlan101',
-    'ifconfig vpc1 private vxlan100',
-    'ifconfig vpc1 destroy',
-    // The bridge is gone, so its former port is in none: nothing to run.
-  ]);
-  assert.throws(() => freebsdBatchCommands([{ op: 'set_isolated', name: 'vxlan100', on: true }]), UnknownBridgeError);
+  assert.ok(observed.has('vpc1'));
+  assert.deepEqual(lines(freebsdBatchCommands(ops)), ['ifconfig vpc1 addm vxlan101', 'ifconfig vpc1 private vxlan101', 'ifconfig vpc1 private vxlan100']);
 });
 
 test('kernel modules are loaded once, before the first clone, and only if there is one', () => {

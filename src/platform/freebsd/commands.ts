@@ -15,14 +15,8 @@
  *   with the printed name.
  *
  * - Bridge ports are changed through the bridge (`ifconfig BR private X`,
- *   `ifconfig BR deletem X`) while the planner's set_isolated / set_nomaster
- *   ops only name the port. The bridge is looked up in a membership map that
- *   starts from what the host reported (observe) and follows the ops of the
- *   batch in order: a set_master earlier in the batch is what usually answers
- *   (the planner emits set_master right before set_isolated for a new port);
- *   observation answers drift repairs, where only the flag is missing.
+ *   `ifconfig BR deletem X`); the planner's port ops name the bridge for that.
  */
-import type { Observed } from '../../core/observed.js';
 import type { Op } from '../../core/ops.js';
 import type { GuestSpec } from '../driver.js';
 
@@ -46,51 +40,6 @@ const hostPart = (cidr: string): string => cidr.split('/')[0] ?? cidr;
 
 /** Ops whose first command creates a clone, so the kernel modules must be there. */
 export const needsModules = (op: Op): boolean => op.op === 'create_vxlan' || op.op === 'create_bridge';
-
-/** Ops that are carried out through the port's bridge and so need to know it. */
-export const needsBridge = (op: Op): boolean => op.op === 'set_isolated' || op.op === 'set_nomaster';
-
-/**
- * The bridge each interface is a port of: a string, null for "no bridge", and
- * absent for "not known" (the driver then asks the host).
- */
-export type Masters = ReadonlyMap<string, string | null>;
-
-export function mastersFrom(observed: Observed): Map<string, string | null> {
-  return new Map([...observed.values()].map((l) => [l.name, l.master]));
-}
-
-/** Membership after `op` has been carried out. */
-export function nextMasters(op: Op, masters: Masters): Map<string, string | null> {
-  const next = new Map(masters);
-  switch (op.op) {
-    case 'create_vxlan':
-    case 'create_bridge':
-      next.set(op.name, null);
-      break;
-    case 'set_master':
-      next.set(op.name, op.master);
-      break;
-    case 'set_nomaster':
-      next.set(op.name, null);
-      break;
-    case 'delete_link':
-      next.delete(op.name);
-      // A destroyed bridge releases its ports; they stay, unbridged.
-      for (const [name, master] of next) if (master === op.name) next.set(name, null);
-      break;
-    default:
-      break;
-  }
-  return next;
-}
-
-export class UnknownBridgeError extends Error {
-  constructor(readonly port: string) {
-    super(`cannot tell which bridge ${port} is a port of: observe the host first, or put its set_master op in the same batch`);
-    this.name = 'UnknownBridgeError';
-  }
-}
 
 /**
  * The create command of one tunnel: every parameter in one call, since a
@@ -132,11 +81,7 @@ export const addAddrCommand = (name: string, cidr: string): string[] => ifconfig
  * The commands of one op, without the module load (see freebsdBatchCommands).
  * create_bridge is shown with NEW_BRIDGE for the printed clone name.
  */
-export function freebsdOpCommands(op: Op, masters: Masters): string[][] {
-  const bridgeOf = (port: string): string | null => {
-    if (!masters.has(port)) throw new UnknownBridgeError(port);
-    return masters.get(port) ?? null;
-  };
+export function freebsdOpCommands(op: Op): string[][] {
   switch (op.op) {
     case 'create_vxlan':
       return [vxlanCreateCommand(op)];
@@ -157,36 +102,20 @@ export function freebsdOpCommands(op: Op, masters: Masters): string[][] {
       return [ifconfig(op.name, familyOf(op.cidr), hostPart(op.cidr), '-alias')];
     case 'set_master':
       return [ifconfig(op.master, 'addm', op.name)];
-    case 'set_nomaster': {
-      const bridge = bridgeOf(op.name);
-      return bridge === null ? [] : [ifconfig(bridge, 'deletem', op.name)];
-    }
-    case 'set_isolated': {
-      const bridge = bridgeOf(op.name);
-      if (bridge === null) throw new Error(`${op.name} is not a port of any bridge, so it cannot be made ${op.on ? '' : 'non-'}private`);
-      return [ifconfig(bridge, op.on ? 'private' : '-private', op.name)];
-    }
+    case 'set_nomaster':
+      return [ifconfig(op.bridge, 'deletem', op.name)];
+    case 'set_isolated':
+      return [ifconfig(op.bridge, op.on ? 'private' : '-private', op.name)];
   }
 }
 
 /**
- * The commands an apply of `ops` runs on a host whose state was `observed`,
- * for display and golden files: the module load before the first clone,
- * bridge names for port changes resolved as the batch goes.
+ * The commands an apply of `ops` runs, for display and golden files: the
+ * module load before the first clone, then each op's commands.
  */
-export function freebsdBatchCommands(ops: readonly Op[], observed: Observed = new Map()): string[][] {
-  let masters: Masters = mastersFrom(observed);
-  let loaded = false;
-  const out: string[][] = [];
-  for (const op of ops) {
-    if (needsModules(op) && !loaded) {
-      out.push(kldloadCommand());
-      loaded = true;
-    }
-    out.push(...freebsdOpCommands(op, masters));
-    masters = nextMasters(op, masters);
-  }
-  return out;
+export function freebsdBatchCommands(ops: readonly Op[]): string[][] {
+  const first = ops.findIndex(needsModules);
+  return ops.flatMap((op, i) => [...(i === first ? [kldloadCommand()] : []), ...freebsdOpCommands(op)]);
 }
 
 export const epairCloneCommand = (): string[] => ['ifconfig', 'epair', 'create'];

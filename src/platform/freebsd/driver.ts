@@ -12,14 +12,10 @@ import {
   guestSetupCommands,
   jlsCommand,
   kldloadCommand,
-  mastersFrom,
-  needsBridge,
   needsModules,
-  nextMasters,
   observeCommand,
   pingCommand,
   routeGetCommand,
-  type Masters,
 } from './commands.js';
 import { parseClonedName, parseIfconfig, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
 
@@ -46,23 +42,16 @@ const VXLAN_NAME = /^vxlan\d+$/;
 const ALREADY_GONE = /not found|does not exist/;
 
 export function freebsdDriver(exec: Executor): NetworkDriver {
-  /**
-   * Bridge membership as last observed and changed since by apply(). It lets
-   * set_isolated / set_nomaster (which only name the port) find the bridge
-   * without reading the host again; apply() reads it when an entry is missing.
-   */
-  let masters: Masters = new Map();
   /** vxlan interfaces the host reported, for the RUNNING check after `up`. */
   let vxlans = new Set<string>();
   let modulesLoaded = false;
-  /** commandsFor() renders ops one at a time in the order a dry run prints them. */
-  let display: { masters: Masters; loaded: boolean } | null = null;
+  /** commandsFor() renders ops one at a time; the module load shows once, before the first clone. */
+  let displayLoaded: boolean | null = null;
 
   const readHost = async (): Promise<Observed> => {
     const observed = observedFrom(parseIfconfig(await runChecked(exec, observeCommand())));
-    masters = mastersFrom(observed);
     vxlans = new Set([...observed.values()].filter((l) => l.kind === 'vxlan').map((l) => l.name));
-    display = null;
+    displayLoaded = null;
     return observed;
   };
 
@@ -94,12 +83,8 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
       await runChecked(exec, kldloadCommand());
       modulesLoaded = true;
     }
-    if (needsBridge(op) && !masters.has(op.name)) await readHost();
-    // Still unknown after reading the host: the port does not exist, so it is in no bridge.
-    if (op.op === 'set_nomaster' && !masters.has(op.name)) return;
     if (op.op === 'create_bridge') await createBridge(op);
-    else await runAll(freebsdOpCommands(op, masters));
-    masters = nextMasters(op, masters);
+    else await runAll(freebsdOpCommands(op));
     if (op.op === 'set_up' && (batchVxlans.has(op.name) || vxlans.has(op.name) || VXLAN_NAME.test(op.name))) {
       await checkRunning(op.name);
     }
@@ -117,15 +102,14 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
   return {
     platform: 'freebsd',
     commandsFor(op) {
-      const state = display ?? { masters, loaded: modulesLoaded };
-      const cmds = [...(needsModules(op) && !state.loaded ? [kldloadCommand()] : []), ...freebsdOpCommands(op, state.masters)];
-      display = { masters: nextMasters(op, state.masters), loaded: state.loaded || needsModules(op) };
-      return cmds;
+      const loaded = displayLoaded ?? modulesLoaded;
+      displayLoaded = loaded || needsModules(op);
+      return [...(needsModules(op) && !loaded ? [kldloadCommand()] : []), ...freebsdOpCommands(op)];
     },
     async apply(ops) {
       const batchVxlans = new Set(ops.flatMap((o) => (o.op === 'create_vxlan' ? [o.name] : [])));
       for (const op of ops) await applyOne(op, batchVxlans);
-      display = null;
+      displayLoaded = null;
     },
     observe: readHost,
     async underlayMtu(remote) {
