@@ -81,6 +81,7 @@ const applyLock = (name: string): string => `apply:${name}`;
  * and changes nothing, not even the request.
  */
 export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false): Promise<ApplyResult> {
+  requireVpc(host, name);
   if (dryrun) return reconcileLocked(host, name, change, true);
   return withLock(host.db, applyLock(name), 'apply', async () => {
     const result = await reconcileLocked(host, name, change, false);

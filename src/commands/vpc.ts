@@ -4,7 +4,7 @@ import { printRows, say, type Record_ } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
-import type { Member, VpcDef, VpcWithMap } from '../core/types.js';
+import type { Member, NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
 import { openHost, parsePlatform, type Host } from './host.js';
@@ -58,6 +58,10 @@ export async function run(inv: Invocation): Promise<number> {
   const force = p.flag('force');
   const host = await openHost(platform);
   try {
+    // A missing VPC is bad input too: refuse it before a lock is written.
+    if (m === 'deploy') checkDeployDefinition(host, name, p);
+    if (m === 'join' || m === 'leave') memberChange(host, requireVpc(host, name), m, nodeRefs);
+    if (m !== 'init' && m !== 'list' && m !== 'deploy') requireVpc(host, name);
     const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force });
     return CLUSTER_MODES.includes(m) && !dryrun ? await withLock(host.db, `op:${name}`, `vpc mode=${m}`, act) : await act();
   } finally {
@@ -116,10 +120,25 @@ async function runMode(host: Host, m: Mode, name: string, p: Params, a: ModeArgs
   }
 }
 
+/** deploy either defines a VPC (node_member=, peer_network=) or repeats an existing one's definition. */
+function checkDeployDefinition(host: Host, name: string, p: Params): void {
+  const vpc = repo.getVpc(host.db, name);
+  if (!vpc && !p.has('peer_network')) {
+    throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
+  }
+  if (!vpc) return;
+  const asked = p.has('peer_network') ? defineVpc(host, name, p) : null;
+  const same = (x: VpcDef): boolean =>
+    x.peerNetwork === vpc.peerNetwork && x.family === vpc.family && x.mtu === vpc.mtu && x.firewall === vpc.firewall &&
+    x.members.map((m) => m.node).join() === vpc.members.map((m) => m.node).join();
+  if (asked && !same(asked)) {
+    throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`);
+  }
+}
+
 async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise<number> {
   let vpc = repo.getVpc(host.db, name);
   if (!vpc) {
-    if (!p.has('peer_network')) throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
     const def = defineVpc(host, name, p);
     if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
     vpc = { ...def, pairs: [] };
@@ -132,10 +151,16 @@ async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise
  * their tunnels created. leave: remove hosts; their pairs are freed, their
  * tunnels removed on every other member, and they forget the VPC.
  */
-async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a: ModeArgs): Promise<number> {
-  const vpc = requireVpc(host, name);
+interface MemberChange {
+  readonly next: VpcWithMap;
+  readonly leaving: NodeRecord[];
+}
+
+/** The VPC after a join or leave; every refusal (unknown node, not a member, too small) happens here. */
+function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs: readonly string[]): MemberChange {
+  const name = vpc.name;
   const self = host.self.nodename;
-  const nodes = a.nodeRefs.map((ref) => {
+  const nodes = refs.map((ref) => {
     if (ref === self || ref === host.self.ip4 || ref === host.self.ip6) return null;
     const n = repo.findNode(host.db, ref);
     if (!n) throw new UserError(`unknown node ${v.shown(ref)}: add it first with meshvpc node mode=add node=ADDRESS`);
@@ -157,11 +182,14 @@ async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a
     if (missing.length > 0) throw new UserError(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a member of ${name}`);
     members = vpc.members.filter((m) => !names.includes(m.node));
   }
-  const next: VpcWithMap = { ...vpc, members };
   // Capacity is checked before anything is stored.
   allocatePeerMap({ members: members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name) });
+  return { next: { ...vpc, members }, leaving: mode === 'leave' ? nodes.filter((n) => n !== null) : [] };
+}
+
+async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a: ModeArgs): Promise<number> {
+  const { next, leaving } = memberChange(host, requireVpc(host, name), mode, a.nodeRefs);
   if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, next))();
-  const leaving = mode === 'leave' ? nodes.filter((n) => n !== null) : [];
   // A host that leaves still has to tell the others: it converges them, then forgets.
   return converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving });
 }

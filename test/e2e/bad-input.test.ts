@@ -4,18 +4,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LabState } from '../../src/lab/lab.js';
 import { joinAll, mv, ok, shOk, withLab } from './lab-helpers.js';
 
-/** Every row of every table, in a stable order. */
+/**
+ * The database file's bytes (and its WAL's, if any), then every row of every
+ * table in a stable order, so a failure says what changed.
+ */
 function dump(lab: LabState, host: number): string {
-  const db = new Database(join(lab.hosts[host - 1]?.dir ?? '', 'db', 'meshvpc.sqlite'), { readonly: true });
+  const path = join(lab.hosts[host - 1]?.dir ?? '', 'db', 'meshvpc.sqlite');
+  // An empty WAL is no content: our own read-only look below leaves one behind.
+  const bytes = [path, `${path}-wal`].map((f) => (existsSync(f) && statSync(f).size > 0 ? createHash('sha256').update(readFileSync(f)).digest('hex') : '-'));
+  const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    return JSON.stringify(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()]));
+    return JSON.stringify([bytes, tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()])]);
   } finally {
     db.close();
   }
@@ -56,6 +63,10 @@ const CASES: [string[], string | RegExp][] = [
   [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=203.0.113.1/40'], 'invalid bridge_ips "203.0.113.1/40"'],
   [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=203.0.113.1'], 'invalid bridge_ips "203.0.113.1"'],
   [['vpc', 'mode=deploy', 'vpc_name=vpc9'], 'no VPC named vpc9 here'],
+  [['vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', NET], 'vpc1 already exists with another definition'],
+  [['vpc', 'mode=join', 'vpc_name=vpc1', 'node=host2'], 'host2 already is a member of vpc1'],
+  [['vpc', 'mode=leave', 'vpc_name=vpc1', 'node=ghost'], 'unknown node "ghost"'],
+  [['vpc', 'mode=join', 'vpc_name=vpc1'], 'missing node='],
   [['vpc', 'mode=list', 'display=name,bogus'], 'invalid display column "bogus"'],
   [['vpc', 'mode=list', 'dryrun=maybe'], 'invalid dryrun "maybe"'],
   [['jcreate', 'jname=bad name', 'interface=vpc1', 'vnet=1'], 'invalid jname "bad name"'],
