@@ -5,8 +5,7 @@
  * Hand-written because no CLI library speaks `key=value`; it is 40 lines and
  * unit tested.
  */
-import { UserError } from '../core/errors.js';
-import { shown } from '../core/validate.js';
+import { shown, UserError } from '../core/errors.js';
 
 export interface Invocation {
   readonly command: string | null;

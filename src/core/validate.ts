@@ -4,15 +4,9 @@
  * names the bad value and what is allowed.
  */
 import ipaddr from 'ipaddr.js';
-import { UserError } from './errors.js';
+import { shown, UserError } from './errors.js';
 
-const MAX_SHOWN = 40;
-
-/** Quote a bad value for an error message without letting it spoil the line. */
-export function shown(value: string): string {
-  const clean = JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}...` : value);
-  return clean;
-}
+export { shown };
 
 function check(re: RegExp, what: string, allowed: string) {
   return (value: string, key = what): string => {
