@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import ssh2 from 'ssh2';
+import { ssh2 } from '../core/lazy.js';
 
 export const keyPath = (home: string): string => join(home, 'id_ed25519');
 
@@ -16,7 +16,7 @@ export function ensureIdentity(home: string, comment: string): { created: boolea
   const priv = keyPath(home);
   if (!existsSync(priv)) {
     mkdirSync(home, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const pair = ssh2().utils.generateKeyPairSync('ed25519', { comment });
     writeFileSync(priv, pair.private, { mode: 0o600 });
     writeFileSync(`${priv}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
     return { created: true, publicKey: pair.public.trim() };

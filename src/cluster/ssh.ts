@@ -6,7 +6,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import type { Client } from 'ssh2';
+import { ssh2 } from '../core/lazy.js';
 import { fingerprint } from './keys.js';
 import { UserError } from '../core/errors.js';
 
@@ -36,7 +37,7 @@ const CONNECT_TIMEOUT_MS = Number(process.env.MESHVPC_SSH_TIMEOUT_MS) || 8000;
 
 export function connect(target: SshTarget, check: HostCheck, auth: readonly AuthMethod[]): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
+    const client = new (ssh2().Client)();
     let seen = '';
     let refused: string | null = null;
     client.on('ready', () =>
@@ -72,7 +73,7 @@ export function connect(target: SshTarget, check: HostCheck, auth: readonly Auth
   });
 }
 
-function execOn(client: ssh2.Client, command: string, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function execOn(client: Client, command: string, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
       if (err) return reject(err);

@@ -1,12 +1,12 @@
 /**
- * Address arithmetic on top of ipaddr.js (parsing) with BigInt (offsets), so
+ * Address arithmetic on top of ipaddr().js (parsing) with BigInt (offsets), so
  * the same code serves IPv4 and IPv6 peer networks of any prefix length.
  */
-import ipaddr from 'ipaddr.js';
+import { ipaddr } from './lazy.js';
 import type { Cidr } from './validate.js';
 
 export function toBigInt(address: string): bigint {
-  const bytes = ipaddr.parse(address).toByteArray();
+  const bytes = ipaddr().parse(address).toByteArray();
   return bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
 }
 
@@ -18,7 +18,7 @@ export function fromBigInt(value: bigint, family: 4 | 6): string {
     bytes.unshift(Number(v & 0xffn));
     v >>= 8n;
   }
-  return ipaddr.fromByteArray(bytes).toString();
+  return ipaddr().fromByteArray(bytes).toString();
 }
 
 export const familyBits = (family: 4 | 6): number => (family === 4 ? 32 : 128);
@@ -35,8 +35,8 @@ export function nth(net: Cidr, offset: bigint): string {
 
 export function contains(net: Cidr, address: string): boolean {
   try {
-    const parsed = ipaddr.parse(address);
-    const base = ipaddr.parse(net.address);
+    const parsed = ipaddr().parse(address);
+    const base = ipaddr().parse(net.address);
     if (parsed.kind() !== base.kind()) return false;
     return parsed.match(base, net.prefix);
   } catch {

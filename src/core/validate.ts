@@ -3,7 +3,7 @@
  * before they reach a command line, an SSH request or SQL, so that the error
  * names the bad value and what is allowed.
  */
-import ipaddr from 'ipaddr.js';
+import { ipaddr } from './lazy.js';
 import { shown, UserError } from './errors.js';
 
 export { shown };
@@ -62,11 +62,11 @@ export function boolFlag(value: string, key: string): boolean {
 }
 
 export function isIPv4(value: string): boolean {
-  return /^[0-9.]{7,15}$/.test(value) && ipaddr.IPv4.isValidFourPartDecimal(value);
+  return /^[0-9.]{7,15}$/.test(value) && ipaddr().IPv4.isValidFourPartDecimal(value);
 }
 
 export function isIPv6(value: string): boolean {
-  return /^[0-9a-fA-F:.]{2,45}$/.test(value) && value.includes(':') && ipaddr.IPv6.isValid(value);
+  return /^[0-9a-fA-F:.]{2,45}$/.test(value) && value.includes(':') && ipaddr().IPv6.isValid(value);
 }
 
 export function ipv4(value: string, key = 'nodeip'): string {
@@ -76,13 +76,13 @@ export function ipv4(value: string, key = 'nodeip'): string {
 
 export function ipv6(value: string, key = 'nodeip6'): string {
   if (!isIPv6(value)) throw new UserError(`invalid ${key} ${shown(value)}: use an IPv6 address such as 2001:db8::10`);
-  return ipaddr.IPv6.parse(value).toString();
+  return ipaddr().IPv6.parse(value).toString();
 }
 
 /** An address of either family, normalised (IPv6 compressed, lower case). */
 export function address(value: string, key = 'node'): string {
   if (isIPv4(value)) return value;
-  if (isIPv6(value)) return ipaddr.IPv6.parse(value).toString();
+  if (isIPv6(value)) return ipaddr().IPv6.parse(value).toString();
   throw new UserError(`invalid ${key} ${shown(value)}: use an IPv4 or IPv6 address`);
 }
 
@@ -109,11 +109,11 @@ function cidr(value: string, key: string, requireNetwork: boolean): Cidr {
   const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : bad('the address part is not an IPv4 or IPv6 address');
   const max = family === 4 ? 32 : 128;
   if (prefix > max) bad(`the prefix length must be 0-${max}`);
-  const normal = family === 4 ? addr : ipaddr.IPv6.parse(addr).toString();
+  const normal = family === 4 ? addr : ipaddr().IPv6.parse(addr).toString();
   if (requireNetwork) {
-    const parsed = ipaddr.parse(normal);
-    const net = ipaddr.parseCIDR(`${normal}/${prefix}`);
-    const base = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${normal}/${prefix}`) : ipaddr.IPv6.networkAddressFromCIDR(`${normal}/${prefix}`);
+    const parsed = ipaddr().parse(normal);
+    const net = ipaddr().parseCIDR(`${normal}/${prefix}`);
+    const base = family === 4 ? ipaddr().IPv4.networkAddressFromCIDR(`${normal}/${prefix}`) : ipaddr().IPv6.networkAddressFromCIDR(`${normal}/${prefix}`);
     if (base.toString() !== parsed.toString()) bad(`host bits are set; the network is ${base.toString()}/${net[1]}`);
   }
   return { family, address: normal, prefix };
@@ -125,7 +125,7 @@ export const network = (value: string, key: string): Cidr => cidr(value, key, tr
 /** An interface address in CIDR form (10.10.11.1/24). */
 export const interfaceAddress = (value: string, key: string): Cidr => {
   const c = cidr(value, key, false);
-  const host = ipaddr.parse(c.address);
+  const host = ipaddr().parse(c.address);
   if (host.range() === 'unspecified') {
     throw new UserError(`invalid ${key} ${shown(value)}: use a host address with its prefix such as 10.10.11.1/24`);
   }

@@ -117,7 +117,7 @@ test('dryrun prints the commands and changes nothing', { timeout: 120_000 }, asy
     const before = dump(lab, 1);
     const out = await ok(lab, 1, 'vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'dryrun=1');
     assert.match(out, /\[dryrun\] ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2 dstport 4789 nolearning/);
-    assert.match(out, /\[dryrun\] bridge link set dev vxlan100 isolated on/);
+    assert.match(out, /\[dryrun\] ip link set dev vxlan100 type bridge_slave isolated on/);
     // The FreeBSD commands for the same host, planned on Linux.
     const bsd = await ok(lab, 1, 'vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'platform=freebsd', 'dryrun=1');
     assert.match(bsd, /\[dryrun\] ifconfig vxlan100 create vxlanid 100 vxlanlocal 192\.0\.2\.1 vxlanremote 192\.0\.2\.2 vxlanlocalport 4789 vxlanremoteport 4789 -vxlanlearn mtu 1450/);

@@ -30,7 +30,7 @@ test('apply repairs drift, restores a rebooted host, and changes nothing when al
     const plan = await ok(lab, 2, 'vpc', 'mode=apply', 'vpc_name=vpc1', 'dryrun=1');
     assert.match(plan, new RegExp(`\\[dryrun\\] ip link add ${t1} type vxlan`));
     assert.match(plan, new RegExp(`\\[dryrun\\] ip link set dev ${t2} mtu 1450`));
-    assert.match(plan, new RegExp(`\\[dryrun\\] bridge link set dev ${t2} isolated on`));
+    assert.match(plan, new RegExp(`\\[dryrun\\] ip link set dev ${t2} type bridge_slave isolated on`));
     await ok(lab, 2, 'vpc', 'mode=apply', 'vpc_name=vpc1');
     const repaired = await links(lab, 2, 'type', 'vxlan');
     assert.deepEqual(repaired.map((l) => l.ifname).sort(), [t1, t2].sort());

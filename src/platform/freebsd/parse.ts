@@ -5,7 +5,7 @@
  * flags line, no "ifmaxaddr 0"). Parsers read flag NAMES, never hex values,
  * and skip lines they do not know, so a new line in a later release is harmless.
  */
-import ipaddr from 'ipaddr.js';
+import { ipaddr } from '../../core/lazy.js';
 import type { LinkKind, ObservedLink, ObservedVxlan } from '../../core/observed.js';
 
 /** One interface's lines: the header and everything indented below it. */
@@ -60,7 +60,7 @@ export function maskToPrefix(mask: string): number {
 
 /** Addresses as the core writes them: IPv6 compressed and lower case (RFC 5952). */
 function normalAddress(address: string): string {
-  return address.includes(':') && ipaddr.IPv6.isValid(address) ? ipaddr.IPv6.parse(address).toString() : address;
+  return address.includes(':') && ipaddr().IPv6.isValid(address) ? ipaddr().IPv6.parse(address).toString() : address;
 }
 
 /** `[2001:db8::1]` or `192.0.2.1` from the vxlan status line; empty means "not set". */

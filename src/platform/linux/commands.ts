@@ -43,7 +43,8 @@ export function linuxCommands(op: Op): string[][] {
     case 'set_nomaster':
       return [link(op.name, 'nomaster')];
     case 'set_isolated':
-      return [['bridge', 'link', 'set', 'dev', op.name, 'isolated', op.on ? 'on' : 'off']];
+      // The ip form of `bridge link set dev X isolated on`, so a whole apply fits one ip batch.
+      return [link(op.name, 'type', 'bridge_slave', 'isolated', op.on ? 'on' : 'off')];
   }
 }
 

@@ -5,16 +5,21 @@ import { runChecked, type Executor } from '../exec.js';
 import { linuxCommands, linuxGuestStart } from './commands.js';
 import { parseIpLinks, parsePingRtt, parseRouteGet } from './parse.js';
 import { nftScript } from './nft.js';
+import { batchError, batchScript } from './batch.js';
 
 export function linuxDriver(exec: Executor): NetworkDriver {
   const runAll = async (cmds: string[][]): Promise<void> => {
-    for (const argv of cmds) await runChecked(exec, argv);
+    if (cmds.length === 0) return;
+    const result = await exec.run(['ip', '-batch', '-'], batchScript(cmds));
+    if (result.code !== 0) throw batchError(cmds, result);
   };
+  /** Device MTUs seen by this driver: peers on one subnet share a device, so it is read once. */
+  const deviceMtu = new Map<string, number>();
   return {
     platform: 'linux',
     commandsFor: linuxCommands,
     async apply(ops) {
-      for (const op of ops) await runAll(linuxCommands(op));
+      await runAll(ops.flatMap(linuxCommands));
     },
     async observe() {
       return observedFrom(parseIpLinks(await runChecked(exec, ['ip', '-json', '-details', 'addr', 'show'])));
@@ -22,14 +27,18 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     async underlayMtu(remote) {
       const route = parseRouteGet(await runChecked(exec, ['ip', '-json', 'route', 'get', remote]));
       if (route.mtu) return route.mtu;
+      const known = deviceMtu.get(route.dev);
+      if (known) return known;
       const [dev] = parseIpLinks(await runChecked(exec, ['ip', '-json', 'link', 'show', 'dev', route.dev]));
       if (!dev) throw new Error(`cannot read the MTU of ${route.dev}`);
+      deviceMtu.set(route.dev, dev.mtu);
       return dev.mtu;
     },
     guestStartCommands: linuxGuestStart,
     async guestStart(g: GuestSpec) {
       try {
-        await runAll(linuxGuestStart(g));
+        // One by one: these use `ip -n`, a global option a batch line cannot carry.
+        for (const argv of linuxGuestStart(g)) await runChecked(exec, argv);
       } catch (e) {
         await this.guestStop(g);
         throw e;
