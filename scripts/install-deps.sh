@@ -16,6 +16,7 @@ have nsenter   || need_pkgs+=(util-linux)
 have unshare   || need_pkgs+=(util-linux)
 have nft       || need_pkgs+=(nftables)
 have ps        || need_pkgs+=(procps)
+[ -x /usr/bin/time ] || need_pkgs+=(time)   # GNU time: peak RSS in the benchmarks
 have make      || need_pkgs+=(make)
 have g++       || need_pkgs+=(g++)
 have python3   || need_pkgs+=(python3)
