@@ -30,6 +30,12 @@ test('first contact by key, wrong password refused, host key pinned, cluster key
     const authorized = await shOk(lab, 2, 'cat', '/root/.ssh/authorized_keys');
     assert.match(authorized, /^restrict,command="meshvpc remote" ssh-ed25519 \S+ meshvpc:host1$/m);
 
+    // Keys and state are root's alone.
+    const modes = await shOk(lab, 1, 'stat', '-c', '%n %a', '/var/db/meshvpc', '/var/db/meshvpc/id_ed25519', '/var/db/meshvpc/meshvpc.sqlite', '/root/.ssh/authorized_keys');
+    for (const line of modes.trim().split('\n')) assert.match(line, / (600|700)$/, `mode of ${line}`);
+    const wal = await sh(lab, 1, 'stat', '-c', '%a', '/var/db/meshvpc/meshvpc.sqlite-wal');
+    if (wal.code === 0) assert.equal(wal.stdout.trim(), '600', 'the WAL too');
+
     // A wrong password and no key: refused, nothing recorded.
     const wrong = await execOn(lab, 3, ['meshvpc', 'node', 'mode=add', 'node=192.0.2.1'], { MESHVPC_PASSWORD: 'not-the-password' });
     assert.notEqual(wrong.code, 0);
