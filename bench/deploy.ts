@@ -53,13 +53,14 @@ export interface Phases {
   readonly applyMs: number;
 }
 
-const SUMMARY = /: (\d+) of (\d+) hosts converged, (\d+) changes? \(([\d.]+)s; connect (\d+)ms, sync (\d+)ms, apply (\d+)ms\)/;
+// Since sync and apply became one request per peer the line reads "sync+apply Nms"; sync is then 0.
+const SUMMARY = /: (\d+) of (\d+) hosts converged, (\d+) changes? \(([\d.]+)s; connect (\d+)ms, (?:sync (\d+)ms, apply|sync\+apply) (\d+)ms\)/;
 
 export function parseSummary(out: string): Phases | null {
   const m = SUMMARY.exec(out);
   if (!m) return null;
   const n = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
-  return { converged: n[0], members: n[1], changes: n[2], seconds: n[3], connectMs: n[4], syncMs: n[5], applyMs: n[6] };
+  return { converged: n[0], members: n[1], changes: n[2], seconds: n[3], connectMs: n[4], syncMs: n[5] || 0, applyMs: n[6] };
 }
 
 const slowestHost = (out: string): number | null => {

@@ -23,8 +23,12 @@ export type Request =
   | { readonly op: 'pair'; readonly node: NodeIntro }
   | { readonly op: 'unpair'; readonly node: string }
   | { readonly op: 'vpc_put'; readonly vpc: VpcWithMap; readonly force: boolean }
-  /** Turn layers on (up) and reconcile; with no layers, just reconcile what is asked already. */
-  | { readonly op: 'vpc_apply'; readonly vpc: string; readonly layers: readonly Layer[]; readonly dryrun: boolean }
+  /**
+   * Turn layers on (up) and reconcile; with no layers, just reconcile what is asked already.
+   * With a definition, accept it first (as vpc_put would): deploy syncs and applies in one
+   * remote process per peer instead of two.
+   */
+  | { readonly op: 'vpc_apply'; readonly vpc: string; readonly layers: readonly Layer[]; readonly dryrun: boolean; readonly definition?: VpcWithMap }
   | { readonly op: 'vpc_collapse'; readonly vpc: string }
   | { readonly op: 'vpc_forget'; readonly vpc: string }
   | { readonly op: 'vpc_status'; readonly vpc: string }

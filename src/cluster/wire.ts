@@ -121,6 +121,7 @@ export function requestFromWire(text: string): Request {
           return l as Layer;
         }),
         dryrun: o.dryrun === true,
+        ...(o.definition === undefined ? {} : { definition: vpcFromWire(o.definition) }),
       };
     case 'vpc_collapse':
     case 'vpc_forget':

@@ -46,6 +46,8 @@ async function handle(host: Host, req: Request): Promise<unknown> {
     case 'vpc_put':
       return { result: accept(host, req.vpc, req.force) };
     case 'vpc_apply':
+      if (req.definition && req.definition.name !== req.vpc) throw new UserError(`bad request: definition of ${req.definition.name} sent to apply ${req.vpc}`);
+      if (req.definition && !req.dryrun) accept(host, req.definition, false);
       return reconcile(host, req.vpc, layersChange(req.layers), req.dryrun);
     case 'vpc_collapse':
       return repo.getVpc(host.db, req.vpc) ? collapse(host, req.vpc) : { node: host.self.nodename, ops: [], commands: [], applied: true };

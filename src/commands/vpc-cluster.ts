@@ -87,8 +87,9 @@ export interface ConvergeOptions {
 
 /**
  * Bring every member to the VPC as this host holds it: check who answers,
- * allocate the map (only new pairs), send it to every member, and have every
- * member apply concurrently, while leaving hosts forget it. Used by deploy,
+ * allocate the map (only new pairs), then have every member accept the map
+ * and apply it, concurrently and in one request each, while leaving hosts
+ * forget it. Used by deploy,
  * join and leave; a second run changes nothing.
  */
 export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOptions): Promise<number> {
@@ -116,14 +117,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     );
     const answered = (n: NodeRecord): boolean => reach.some((r) => r.key === n.name && r.ok);
     const vpc = await phase('init_peers', async () => allocate(host, initial, opts.dryrun));
-    const put = opts.dryrun
-      ? []
-      : await phase('sync', () =>
-          fanout(nodes.filter(answered).map((n) => n.name), opts.limit, (key) => peers.call(byName(nodes, key), { op: 'vpc_put', vpc, force: false }), (o) => {
-            if (!o.ok) say(`  ${o.key}: SYNC FAILED: ${o.error}`);
-          }),
-        );
-    const synced = opts.dryrun ? nodes.filter(answered) : nodes.filter((n) => put.some((r) => r.key === n.name && r.ok));
+    const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
@@ -135,7 +129,8 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
           if (key === self) return reconcile(host, name, layersChange(LAYERS), opts.dryrun);
           const leaver = leavers.find((n) => n.name === key);
           if (leaver) return opts.dryrun ? Promise.resolve({ node: key, ops: [], commands: [], applied: false }) : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
-          return peers.call<ApplyResult>(byName(nodes, key), { op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun });
+          // The definition rides along: each peer accepts and applies it in one remote process.
+          return peers.call<ApplyResult>(byName(nodes, key), { op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun, definition: vpc });
         },
         (o) => report(leavers.some((n) => n.name === o.key) ? 'left,' : opts.dryrun ? 'would apply' : 'converged,', changes)(o),
       ),
@@ -152,7 +147,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     say(
       `${name}: ${ok} of ${members} hosts converged${opts.leaving.length > 0 ? `, ${leftOk} of ${opts.leaving.length} leaving hosts cleaned up` : ''}, ` +
         `${changed} change${changed === 1 ? '' : 's'} (${((Date.now() - started) / 1000).toFixed(2)}s; ` +
-        `connect ${timing.connect}ms, sync ${timing.sync ?? 0}ms, apply ${timing.apply}ms)`,
+        `connect ${timing.connect}ms, sync+apply ${timing.apply}ms)`,
     );
     return ok === members && leftOk === opts.leaving.length ? 0 : 1;
   } finally {

@@ -95,6 +95,12 @@ describe('requestFromWire: valid requests', () => {
     }
   });
 
+  test('vpc_apply with a definition: checked like vpc_put, carried along', () => {
+    const req = requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: ['bridge'], dryrun: false, definition: vpcJson() }));
+    assert.ok(req.op === 'vpc_apply' && req.definition?.name === 'vpc1' && req.definition.pairs.length > 0);
+    assert.throws(() => requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], definition: vpcJson({ name: 'bad;name' }) })), UserError);
+  });
+
   test('vpc_apply: layers and dryrun', () => {
     assert.deepEqual(requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: ['vxlan', 'bridge'], dryrun: true })), {
       op: 'vpc_apply',
