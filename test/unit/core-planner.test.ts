@@ -4,48 +4,15 @@ import { plan, planTeardown } from '../../src/core/planner.js';
 import { observedFrom, type Observed, type ObservedLink, type LinkKind } from '../../src/core/observed.js';
 import type { Op } from '../../src/core/ops.js';
 import { buildHostSpec, specNames, type HostSpec, type HostSpecInput } from '../../src/core/spec.js';
-import { allocatePeerMap, type Pair } from '../../src/core/peermap.js';
-import { network } from '../../src/core/validate.js';
+import { pairsFor, specInput, V6 } from './spec-fixtures.js';
 import { UserError } from '../../src/core/errors.js';
 import { stableMac } from '../../src/core/mac.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures
 
-const V4 = new Map([
-  ['h1', '192.0.2.1'],
-  ['h2', '192.0.2.2'],
-  ['h3', '192.0.2.3'],
-  ['h4', '192.0.2.4'],
-]);
-const V6 = new Map([
-  ['h1', '2001:db8::1'],
-  ['h2', '2001:db8::2'],
-  ['h3', '2001:db8::3'],
-  ['h4', '2001:db8::4'],
-]);
-
-function pairsFor(members: string[], existing: readonly Pair[] = []): Pair[] {
-  return allocatePeerMap({ members, network: network('10.100.0.0/24', 'peer_network'), existing, takenVnis: new Set() });
-}
-
 function spec(over: Partial<HostSpecInput> = {}): HostSpec {
-  return buildHostSpec({
-    vpc: 'vpc1',
-    self: 'h1',
-    pairs: pairsFor(['h1', 'h2', 'h3']),
-    family: 4,
-    underlay: V4,
-    underlayMtu: new Map([
-      ['h2', 9000],
-      ['h3', 1500],
-    ]),
-    mtu: null,
-    layers: { vxlan: true, bridge: false },
-    bridgeIps: [],
-    owned: [],
-    ...over,
-  });
+  return buildHostSpec(specInput({ underlayMtu: new Map([['h2', 9000], ['h3', 1500]]), ...over }));
 }
 
 const bridged = (over: Partial<HostSpecInput> = {}): HostSpec =>

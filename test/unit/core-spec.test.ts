@@ -1,44 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildHostSpec, bridgeAlias, specNames, tunnelAlias, tunnelName, type HostSpecInput } from '../../src/core/spec.js';
-import { allocatePeerMap, type Pair } from '../../src/core/peermap.js';
-import { network } from '../../src/core/validate.js';
+import { buildHostSpec, bridgeAlias, specNames, tunnelAlias, tunnelName } from '../../src/core/spec.js';
 import { VXLAN_PORT } from '../../src/core/ops.js';
 import { stableMac } from '../../src/core/mac.js';
+import { pairsFor, specInput, V6 } from './spec-fixtures.js';
 
-const V4_UNDERLAY = new Map([
-  ['h1', '192.0.2.1'],
-  ['h2', '192.0.2.2'],
-  ['h3', '192.0.2.3'],
-]);
-const V6_UNDERLAY = new Map([
-  ['h1', '2001:db8::1'],
-  ['h2', '2001:db8::2'],
-  ['h3', '2001:db8::3'],
-]);
-
-function pairsFor(members: string[], peerNetwork = '10.100.0.0/24'): Pair[] {
-  return allocatePeerMap({ members, network: network(peerNetwork, 'peer_network'), existing: [], takenVnis: new Set() });
-}
-
-function input(over: Partial<HostSpecInput> = {}): HostSpecInput {
-  return {
-    vpc: 'vpc1',
-    self: 'h1',
-    pairs: pairsFor(['h1', 'h2', 'h3']),
-    family: 4,
-    underlay: V4_UNDERLAY,
-    underlayMtu: new Map([
-      ['h2', 1500],
-      ['h3', 1500],
-    ]),
-    mtu: null,
-    layers: { vxlan: true, bridge: false },
-    bridgeIps: [],
-    owned: [],
-    ...over,
-  };
-}
+/** h1's view of vpc1 (see spec-fixtures.ts). */
+const input = specInput;
 
 describe('names', () => {
   test('tunnel, alias and bridge alias naming', () => {
@@ -97,7 +65,7 @@ describe('buildHostSpec: tunnels', () => {
 
   test('IPv6 underlay: MTU 1430, udp6zerocsumrx, /126 addresses from an IPv6 peer network', () => {
     const spec = buildHostSpec(
-      input({ family: 6, underlay: V6_UNDERLAY, pairs: pairsFor(['h1', 'h2', 'h3'], '2001:db8:ffff::/64') }),
+      input({ family: 6, underlay: V6, pairs: pairsFor(['h1', 'h2', 'h3'], [], '2001:db8:ffff::/64') }),
     );
     assert.deepEqual(
       spec.tunnels.map((t) => [t.local, t.remote, t.mtu, t.udp6zerocsumrx, t.address, t.port]),
@@ -109,7 +77,7 @@ describe('buildHostSpec: tunnels', () => {
   });
 
   test('IPv6 underlay with an IPv4 peer network keeps /30 tunnel addresses', () => {
-    const spec = buildHostSpec(input({ family: 6, underlay: V6_UNDERLAY }));
+    const spec = buildHostSpec(input({ family: 6, underlay: V6 }));
     assert.deepEqual(spec.tunnels.map((t) => t.address), ['10.100.0.1/30', '10.100.0.5/30']);
     assert.ok(spec.tunnels.every((t) => t.mtu === 1430));
   });
@@ -120,7 +88,7 @@ describe('buildHostSpec: tunnels', () => {
     const jumbo = buildHostSpec(input({ underlayMtu: new Map([['h2', 9000], ['h3', 9000]]) }));
     assert.deepEqual(jumbo.tunnels.map((t) => t.mtu), [8950, 8950]);
     const smallV6 = buildHostSpec(
-      input({ family: 6, underlay: V6_UNDERLAY, underlayMtu: new Map([['h2', 1400], ['h3', 9000]]) }),
+      input({ family: 6, underlay: V6, underlayMtu: new Map([['h2', 1400], ['h3', 9000]]) }),
     );
     assert.deepEqual(smallV6.tunnels.map((t) => t.mtu), [1330, 1330]);
   });
@@ -195,7 +163,7 @@ describe('buildHostSpec: bridge', () => {
   test('a lone host (no peers) gets the default MTU for its family', () => {
     const v4 = buildHostSpec(input({ pairs: [], layers: { vxlan: true, bridge: true } }));
     assert.equal(v4.bridge?.mtu, 1450);
-    const v6 = buildHostSpec(input({ pairs: [], family: 6, underlay: V6_UNDERLAY, layers: { vxlan: true, bridge: true } }));
+    const v6 = buildHostSpec(input({ pairs: [], family: 6, underlay: V6, layers: { vxlan: true, bridge: true } }));
     assert.equal(v6.bridge?.mtu, 1430);
     const explicit = buildHostSpec(input({ pairs: [], mtu: 8000, layers: { vxlan: true, bridge: true } }));
     assert.equal(explicit.bridge?.mtu, 8000);

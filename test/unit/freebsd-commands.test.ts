@@ -15,7 +15,7 @@ import {
 } from '../../src/platform/freebsd/commands.js';
 import { parseIfconfig } from '../../src/platform/freebsd/parse.js';
 import { argvLine } from '../../src/platform/recording.js';
-import { fixture, threeHostSpec } from './freebsd-helpers.js';
+import { fixture, GUEST, GUEST_SETUP_LINES, threeHostSpec } from './freebsd-helpers.js';
 
 const lines = (cmds: string[][]): string[] => cmds.map(argvLine);
 
@@ -78,19 +78,8 @@ for (const family of [6, 4] as const) {
 }
 
 test('guest start: epair, MTUs before addm, vnet jail, eth0 inside', () => {
-  const g = { name: 'web1', bridge: 'vpc1', mtu: 1430, hostIf: 'mvweb1a', address: '10.10.11.1/24' };
-  assert.deepEqual(lines(guestSetupCommands(g, 'epair3a')), [
-    'ifconfig epair3a name mvweb1a',
-    'ifconfig mvweb1a mtu 1430 description guest-web1',
-    'ifconfig epair3b mtu 1430',
-    'ifconfig vpc1 addm mvweb1a',
-    'ifconfig mvweb1a up',
-    'jail -c name=web1 path=/ host.hostname=web1 vnet persist allow.raw_sockets vnet.interface=epair3b',
-    'jexec web1 ifconfig epair3b name eth0',
-    'jexec web1 ifconfig lo0 up',
-    'jexec web1 ifconfig eth0 mtu 1430 up',
-    'jexec web1 ifconfig eth0 inet 10.10.11.1/24 alias',
-  ]);
+  const g = GUEST;
+  assert.deepEqual(lines(guestSetupCommands(g, 'epair3a')), GUEST_SETUP_LINES);
   const shown = lines(freebsdGuestStart({ ...g, address: 'fd00:10::5/64' }));
   assert.equal(shown[0], 'ifconfig epair create');
   assert.equal(shown[1], 'ifconfig epairNa name mvweb1a');

@@ -10,7 +10,7 @@ import { specNames } from '../../src/core/spec.js';
 import { freebsdBatchCommands } from '../../src/platform/freebsd/commands.js';
 import { TunnelNotRunningError, freebsdDriver } from '../../src/platform/freebsd/driver.js';
 import { RecordingExecutor, argvLine } from '../../src/platform/recording.js';
-import { fixture, ifconfigBlock, threeHostSpec } from './freebsd-helpers.js';
+import { fixture, GUEST, GUEST_SETUP_LINES, ifconfigBlock, threeHostSpec } from './freebsd-helpers.js';
 
 const OBSERVE = ['ifconfig', '-a', '-v'];
 
@@ -150,25 +150,11 @@ test('destroy: the teardown plan destroys the tunnels and the bridge', async () 
   assert.deepEqual(planTeardown('vpc1', specNames(spec), rest), []);
 });
 
-const GUEST = { name: 'web1', bridge: 'vpc1', mtu: 1430, hostIf: 'mvweb1a', address: '10.10.11.1/24' };
-
 test('guest start: a vnet jail on an epair whose host end takes the recorded name', async () => {
   const exec = host(fixture('host1-ipv6-14.txt'));
   const driver = freebsdDriver(exec);
   await driver.guestStart(GUEST);
-  assert.deepEqual(exec.lines(), [
-    'ifconfig epair create',
-    'ifconfig epair3a name mvweb1a',
-    'ifconfig mvweb1a mtu 1430 description guest-web1',
-    'ifconfig epair3b mtu 1430',
-    'ifconfig vpc1 addm mvweb1a',
-    'ifconfig mvweb1a up',
-    'jail -c name=web1 path=/ host.hostname=web1 vnet persist allow.raw_sockets vnet.interface=epair3b',
-    'jexec web1 ifconfig epair3b name eth0',
-    'jexec web1 ifconfig lo0 up',
-    'jexec web1 ifconfig eth0 mtu 1430 up',
-    'jexec web1 ifconfig eth0 inet 10.10.11.1/24 alias',
-  ]);
+  assert.deepEqual(exec.lines(), ['ifconfig epair create', ...GUEST_SETUP_LINES]);
   assert.deepEqual(driver.guestStartCommands(GUEST).map(argvLine).slice(0, 2), ['ifconfig epair create', 'ifconfig epairNa name mvweb1a']);
   assert.deepEqual(driver.guestExecArgv('web1', ['ping', '-c', '1', '10.10.11.254']), ['jexec', 'web1', 'ping', '-c', '1', '10.10.11.254']);
 });

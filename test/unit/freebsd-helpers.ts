@@ -53,3 +53,18 @@ export function threeHostSpec(self: string, family: 4 | 6, opts: SpecOptions = {
     owned: opts.owned ?? [],
   });
 }
+
+/** A guest on vpc1 and what setting it up runs once `ifconfig epair create` printed epair3a. */
+export const GUEST = { name: 'web1', bridge: 'vpc1', mtu: 1430, hostIf: 'mvweb1a', address: '10.10.11.1/24' };
+export const GUEST_SETUP_LINES: readonly string[] = [
+  'ifconfig epair3a name mvweb1a',
+  'ifconfig mvweb1a mtu 1430 description guest-web1',
+  'ifconfig epair3b mtu 1430',
+  'ifconfig vpc1 addm mvweb1a',
+  'ifconfig mvweb1a up',
+  'jail -c name=web1 path=/ host.hostname=web1 vnet persist allow.raw_sockets vnet.interface=epair3b',
+  'jexec web1 ifconfig epair3b name eth0',
+  'jexec web1 ifconfig lo0 up',
+  'jexec web1 ifconfig eth0 mtu 1430 up',
+  'jexec web1 ifconfig eth0 inet 10.10.11.1/24 alias',
+];
