@@ -57,9 +57,17 @@ export function sshHostKey(): string {
  */
 export const REMOTE_COMMAND = 'meshvpc remote';
 
+/**
+ * The entry binds the key to the node it was registered for: sshd runs
+ * `meshvpc remote caller=NODE` whatever the client asks, so the remote side
+ * knows who is calling without believing the request. Node names are
+ * validated DNS labels, safe inside the quoted command.
+ */
 export function authorizedKeyLine(publicKey: string, nodename: string): string {
-  return `restrict,command="${REMOTE_COMMAND}" ssh-ed25519 ${keyBlob(publicKey)} meshvpc:${nodename}`;
+  return `restrict,command="${REMOTE_COMMAND} caller=${nodename}" ssh-ed25519 ${keyBlob(publicKey)} meshvpc:${nodename}`;
 }
+
+const LEGACY_LINE = /^restrict,command="meshvpc remote" (ssh-ed25519 [A-Za-z0-9+/=]+) meshvpc:([A-Za-z0-9.-]+)$/;
 
 function authorizedKeysPath(): string {
   return join(process.env.HOME || homedir(), '.ssh', 'authorized_keys');
@@ -74,13 +82,44 @@ export function deauthorize(nodename: string): void {
   editAuthorizedKeys(nodename, null);
 }
 
+function readAuthorizedKeys(): string[] {
+  const path = authorizedKeysPath();
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
+}
+
+/** The key blob a node's entry holds: the key that node authenticates with. */
+export function authorizedBlob(nodename: string): string | null {
+  const line = readAuthorizedKeys().find((l) => l.endsWith(` meshvpc:${nodename}`));
+  return line ? (/ ssh-ed25519 ([A-Za-z0-9+/=]+) /.exec(line)?.[1] ?? null) : null;
+}
+
+/**
+ * Entries written by meshvpc 0.1 carry no caller: rewrite them bound to the
+ * node their marker names (the node they were registered for). Returns how
+ * many were upgraded.
+ */
+export function upgradeAuthorizedKeys(): number {
+  const old = readAuthorizedKeys();
+  let changed = 0;
+  const next = old.map((l) => {
+    const m = LEGACY_LINE.exec(l);
+    if (!m) return l;
+    changed++;
+    return authorizedKeyLine(m[1] as string, m[2] as string);
+  });
+  if (changed > 0) writeAuthorizedKeys(next);
+  return changed;
+}
+
 function editAuthorizedKeys(nodename: string, line: string | null): void {
+  const marker = ` meshvpc:${nodename}`;
+  const kept = readAuthorizedKeys().filter((l) => !l.endsWith(marker));
+  writeAuthorizedKeys([...kept, ...(line ? [line] : [])]);
+}
+
+function writeAuthorizedKeys(next: readonly string[]): void {
   const path = authorizedKeysPath();
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const old = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
-  const marker = ` meshvpc:${nodename}`;
-  const kept = old.filter((l) => !l.endsWith(marker));
-  const next = [...kept, ...(line ? [line] : [])];
   const tmp = `${path}.meshvpc-tmp`;
   writeFileSync(tmp, next.map((l) => `${l}\n`).join(''), { mode: 0o600 });
   renameSync(tmp, path);

@@ -5,9 +5,9 @@
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { Pair } from '../core/peermap.js';
-import { VNI_MAX, VNI_MIN } from '../core/peermap.js';
+import { pairsNeeded, VNI_MAX, VNI_MIN } from '../core/peermap.js';
 import type { Member, VpcWithMap } from '../core/types.js';
-import { checkVpc } from '../core/consistency.js';
+import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import type { Layer, NodeIntro, Request } from './protocol.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 
@@ -26,10 +26,14 @@ const int = (x: unknown, what: string, min: number, max: number): number => {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new UserError(`bad request: ${what} out of range`);
   return x;
 };
-const arr = (x: unknown, what: string): unknown[] => {
+const arr = (x: unknown, what: string, max: number): unknown[] => {
   if (!Array.isArray(x)) throw new UserError(`bad request: ${what} is not a list`);
+  if (x.length > max) throw new UserError(`bad request: ${x.length} ${what}, at most ${max} are allowed`);
   return x;
 };
+
+/** A request larger than this is refused before it is parsed: a full 256-member map is ~5 MB. */
+export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const platform = (x: unknown): Platform => {
   const p = str(x, 'platform');
   if (!(PLATFORMS as readonly string[]).includes(p)) throw new UserError(`bad request: unknown platform ${v.shown(p)}`);
@@ -64,11 +68,11 @@ export function vpcFromWire(x: unknown): VpcWithMap {
   const net = v.network(str(o.peerNetwork, 'peerNetwork'), 'peer_network');
   const family = int(o.family, 'family', 4, 6);
   if (family !== 4 && family !== 6) throw new UserError('bad request: family must be 4 or 6');
-  const members = arr(o.members, 'members').map((m): Member => {
+  const members = arr(o.members, 'members', MAX_MEMBERS).map((m): Member => {
     const mo = obj(m, 'member');
     return { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')) };
   });
-  const pairs = arr(o.pairs, 'pairs').map((p): Pair => {
+  const pairs = arr(o.pairs, 'pairs', pairsNeeded(MAX_MEMBERS)).map((p): Pair => {
     const po = obj(p, 'pair');
     return {
       a: v.nodeName(str(po.a, 'pair.a')),
@@ -94,6 +98,7 @@ export function vpcFromWire(x: unknown): VpcWithMap {
 const LAYERS: readonly Layer[] = ['vxlan', 'bridge'];
 
 export function requestFromWire(text: string): Request {
+  if (text.length > MAX_REQUEST_BYTES) throw new UserError(`bad request: ${text.length} bytes, at most ${MAX_REQUEST_BYTES} are allowed`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -116,7 +121,7 @@ export function requestFromWire(text: string): Request {
       return {
         op,
         vpc: v.vpcName(str(o.vpc, 'vpc')),
-        layers: arr(o.layers, 'layers').map((l) => {
+        layers: arr(o.layers, 'layers', LAYERS.length).map((l) => {
           if (!(LAYERS as readonly unknown[]).includes(l)) throw new UserError('bad request: unknown layer');
           return l as Layer;
         }),

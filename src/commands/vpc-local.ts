@@ -5,7 +5,7 @@
  */
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
-import { buildHostSpec, specNames, type HostSpec } from '../core/spec.js';
+import { buildHostSpec, guestAlias, specNames, type HostSpec } from '../core/spec.js';
 import { pairKey, type Pair } from '../core/peermap.js';
 import type { Op } from '../core/ops.js';
 import type { VpcLocal, VpcWithMap } from '../core/types.js';
@@ -54,7 +54,8 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
-    guests: repo.listJails(host.db).filter((j) => j.interface === vpc.name).map((j) => j.hostIf),
+    guests: repo.listJails(host.db).filter((j) => j.interface === vpc.name).map((j) => ({ name: j.hostIf, alias: guestAlias(j.name) })),
+    peerNetwork: vpc.peerNetwork,
   });
 }
 

@@ -5,20 +5,31 @@
  * checked as a whole before it is stored.
  */
 import { UserError } from './errors.js';
-import { blockFor } from './peermap.js';
+import { blockFor, capacity, pairsNeeded } from './peermap.js';
 import type { VpcWithMap } from './types.js';
 import { network } from './validate.js';
+import { checkPeerNetwork, checkPeerNetworkAgainstUnderlay, checkUnderlayAddress } from './addrules.js';
+
+/** Far above any real VPC (the etcd backend aims at 64 hosts), far below what hurts a host. */
+export const MAX_MEMBERS = 256;
 
 export function checkVpc(vpc: VpcWithMap): VpcWithMap {
   const bad = (why: string): never => {
     throw new UserError(`bad VPC definition for ${vpc.name}: ${why}`);
   };
-  const net = network(vpc.peerNetwork, 'peer_network');
+  const net = checkPeerNetwork(network(vpc.peerNetwork, 'peer_network'));
+  if (vpc.members.length > MAX_MEMBERS) bad(`${vpc.members.length} members, at most ${MAX_MEMBERS} are allowed`);
   const members = new Set(vpc.members.map((m) => m.node));
   if (members.size !== vpc.members.length) bad('a member is listed twice');
   for (const m of vpc.members) {
     if (m.underlay.includes(':') !== (vpc.family === 6)) bad(`member ${m.node} has an IPv${vpc.family === 6 ? 4 : 6} underlay address in an IPv${vpc.family} VPC`);
+    checkUnderlayAddress(m.underlay, `underlay of ${m.node}`);
   }
+  const underlays = new Set(vpc.members.map((m) => m.underlay));
+  if (underlays.size !== vpc.members.length) bad('two members share an underlay address');
+  checkPeerNetworkAgainstUnderlay(net, vpc.members);
+  const fits = capacity(net);
+  if (vpc.pairs.length > pairsNeeded(vpc.members.length)) bad(`${vpc.pairs.length} pairs for ${vpc.members.length} members (at most ${pairsNeeded(vpc.members.length)})`);
   const vnis = new Set<number>();
   const slots = new Set<number>();
   for (const p of vpc.pairs) {
@@ -27,6 +38,8 @@ export function checkVpc(vpc: VpcWithMap): VpcWithMap {
     if (!members.has(p.a) || !members.has(p.b)) bad(`${label} names a host that is not a member`);
     if (vnis.has(p.vni)) bad(`VXLAN id ${p.vni} is used twice`);
     if (slots.has(p.slot)) bad(`block ${p.slot} is used twice`);
+    // A slot past the end would wrap the address arithmetic onto any address at all.
+    if (!Number.isSafeInteger(p.slot) || p.slot < 0 || p.slot >= fits) bad(`${label} has block ${p.slot}, but ${vpc.peerNetwork} holds blocks 0-${fits - 1}`);
     vnis.add(p.vni);
     slots.add(p.slot);
     const want = blockFor(net, p.slot);

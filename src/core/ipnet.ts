@@ -30,6 +30,8 @@ export function size(net: Cidr): bigint {
 
 /** The address `offset` places after the start of the network. */
 export function nth(net: Cidr, offset: bigint): string {
+  // Wrapping would hand out an address outside the network (any address at all).
+  if (offset < 0n || offset >= size(net)) throw new RangeError(`offset ${offset} is outside ${net.address}/${net.prefix}`);
   return fromBigInt(toBigInt(net.address) + offset, net.family);
 }
 

@@ -7,7 +7,26 @@
 import { UserError } from './errors.js';
 import type { Observed, ObservedLink } from './observed.js';
 import type { Op } from './ops.js';
-import type { BridgeSpec, HostSpec, TunnelSpec } from './spec.js';
+import type { BridgeSpec, GuestPort, HostSpec, TunnelSpec } from './spec.js';
+import { bridgeAlias, TUNNEL_ALIAS_PREFIX } from './spec.js';
+import { overlaps } from './addrules.js';
+import { cidrText, interfaceAddress } from './validate.js';
+
+/**
+ * Ownership. meshvpc marks what it creates (tunnels carry the alias
+ * `tunnel-to-PEER`, a VPC's bridge `vpc-NAME`; on FreeBSD the description)
+ * and touches a link only when the mark is there. A name taken by anything
+ * else is refused before any change, never adopted, changed or deleted.
+ */
+const markedTunnel = (o: ObservedLink): boolean => o.kind === 'vxlan' && (o.alias ?? '').startsWith(TUNNEL_ALIAS_PREFIX);
+const markedBridge = (o: ObservedLink, vpc: string): boolean => o.kind === 'bridge' && o.alias === bridgeAlias(vpc);
+
+function foreign(o: ObservedLink, wanted: string): never {
+  throw new UserError(
+    `interface ${o.name} already exists on this host and is not meshvpc's (${o.kind}${o.alias ? `, alias ${JSON.stringify(o.alias)}` : ', no meshvpc alias'}): ` +
+      `meshvpc will not take it over; rename or remove it, or choose another ${wanted}`,
+  );
+}
 
 /** Kernels add link-local IPv6 addresses by themselves; they are not ours to manage. */
 const isLinkLocal = (cidr: string): boolean => /^fe[89ab][0-9a-f]:/i.test(cidr);
@@ -51,21 +70,19 @@ function addAddressOps(p: Phases, ops: readonly Op[]): void {
   for (const op of ops) (op.op === 'del_addr' ? p.unaddress : p.address).push(op);
 }
 
-function planBridge(b: BridgeSpec, o: ObservedLink | undefined, p: Phases): void {
-  if (o && o.kind !== 'bridge') {
-    throw new UserError(`interface ${b.name} exists and is not a bridge: rename it or choose another vpc_name`);
-  }
+function planBridge(b: BridgeSpec, vpc: string, o: ObservedLink | undefined, p: Phases): void {
+  if (o && !markedBridge(o, vpc)) foreign(o, 'vpc_name');
   if (!o) {
     p.create.push({ op: 'create_bridge', name: b.name, mtu: b.mtu, alias: b.alias, mac: b.mac });
   } else {
     if (o.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: b.name, mtu: b.mtu });
-    if (o.alias !== b.alias) p.tune.push({ op: 'set_alias', name: b.name, alias: b.alias });
   }
   addAddressOps(p, addressOps(b.name, b.addresses, o?.addresses ?? NO_ADDRESSES));
   if (!o?.up) p.up.push({ op: 'set_up', name: b.name });
 }
 
 function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: BridgeSpec | null, p: Phases): void {
+  if (found && !markedTunnel(found)) foreign(found, 'VXLAN id (it names the tunnel)');
   let o = found;
   if (o && !sameVxlan(t, o)) {
     // VNI, endpoints and port cannot change on a live vxlan device: replace it.
@@ -94,15 +111,36 @@ function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: Brid
  * known guests whose port fell off the bridge (the bridge was rebuilt) rejoin
  * it as ordinary, non-isolated ports.
  */
-function planGuestPorts(b: BridgeSpec, guests: readonly string[], wanted: ReadonlySet<string>, observed: Observed, p: Phases): void {
-  for (const link of observed.values()) {
-    const known = guests.includes(link.name);
+function planGuestPorts(b: BridgeSpec, guests: readonly GuestPort[], observed: Observed, p: Phases): void {
+  for (const g of guests) {
+    const link = observed.get(g.name);
+    // Only meshvpc's own guest ports; a port someone else put on the bridge is theirs.
+    if (!link || link.alias !== g.alias || link.kind === 'vxlan' || link.kind === 'bridge') continue;
     const onBridge = link.master === b.name;
-    if (wanted.has(link.name) || link.kind === 'vxlan' || (!onBridge && !known)) continue;
+    if (link.master !== null && !onBridge) continue;
     if (link.mtu !== b.mtu) p.tune.push({ op: 'set_mtu', name: link.name, mtu: b.mtu });
     if (!onBridge) p.attach.push({ op: 'set_master', name: link.name, master: b.name });
     if (link.isolated) p.attach.push({ op: 'set_isolated', name: link.name, bridge: b.name, on: false });
-    if (known && !link.up) p.up.push({ op: 'set_up', name: link.name });
+    if (!link.up) p.up.push({ op: 'set_up', name: link.name });
+  }
+}
+
+/**
+ * The VPC's tunnel network must not overlap a subnet on an interface that is
+ * not this VPC's (the underlay, a LAN): routes to the peers would point into it.
+ */
+function checkPeerNetwork(spec: HostSpec, observed: Observed): void {
+  // Only when something is built: taking a VPC down must always be possible.
+  if (!spec.peerNetwork || (spec.tunnels.length === 0 && !spec.bridge)) return;
+  const net = interfaceAddress(spec.peerNetwork, 'peer_network');
+  for (const link of observed.values()) {
+    const mine = (link.name === spec.vpc && markedBridge(link, spec.vpc)) || (markedTunnel(link) && (spec.owned.includes(link.name) || spec.tunnels.some((t) => t.name === link.name)));
+    if (mine) continue;
+    for (const a of link.addresses) {
+      if (overlaps(net, interfaceAddress(a, 'address'))) {
+        throw new UserError(`invalid peer_network ${JSON.stringify(spec.peerNetwork)}: it overlaps ${cidrText(interfaceAddress(a, 'address'))} on ${link.name} of this host; choose a network the hosts do not use`);
+      }
+    }
   }
 }
 
@@ -110,17 +148,19 @@ export function plan(spec: HostSpec, observed: Observed): Op[] {
   const p: Phases = { remove: [], create: [], tune: [], unaddress: [], attach: [], address: [], up: [] };
   const wanted = new Set([...spec.tunnels.map((t) => t.name), ...(spec.bridge ? [spec.bridge.name] : [])]);
   const bridgeName = spec.bridge?.name ?? spec.vpc;
+  checkPeerNetwork(spec, observed);
   for (const link of observed.values()) {
-    const ours = spec.owned.includes(link.name) || (link.kind === 'vxlan' && link.master === bridgeName);
-    if (ours && !wanted.has(link.name) && (link.kind === 'vxlan' || link.kind === 'bridge')) {
-      p.remove.push({ op: 'delete_link', name: link.name });
-    }
+    if (wanted.has(link.name)) continue;
+    // Deleted only with meshvpc's mark: a recorded name someone else has since taken stays.
+    const ourTunnel = markedTunnel(link) && (spec.owned.includes(link.name) || link.master === bridgeName);
+    const ourBridge = link.name === bridgeName && spec.owned.includes(link.name) && markedBridge(link, spec.vpc);
+    if (ourTunnel || ourBridge) p.remove.push({ op: 'delete_link', name: link.name });
   }
   // The bridge first, so tunnels can join it; its MTU is set explicitly so a
   // new port cannot drag it up or down.
-  if (spec.bridge) planBridge(spec.bridge, observed.get(spec.bridge.name), p);
+  if (spec.bridge) planBridge(spec.bridge, spec.vpc, observed.get(spec.bridge.name), p);
   for (const t of spec.tunnels) planTunnel(t, observed.get(t.name), spec.bridge, p);
-  if (spec.bridge) planGuestPorts(spec.bridge, spec.guests ?? [], wanted, observed, p);
+  if (spec.bridge) planGuestPorts(spec.bridge, spec.guests ?? [], observed, p);
   // Bring tunnels up before the bridge so the bridge comes up with its ports.
   const up = [...p.up.filter((o) => o.name !== spec.bridge?.name), ...p.up.filter((o) => o.name === spec.bridge?.name)];
   return [...p.remove, ...p.create, ...p.tune, ...p.unaddress, ...p.attach, ...p.address, ...up];
@@ -128,5 +168,5 @@ export function plan(spec: HostSpec, observed: Observed): Op[] {
 
 /** The ops that tear one VPC's network down on a host, whatever state it is in. */
 export function planTeardown(vpc: string, owned: readonly string[], observed: Observed): Op[] {
-  return plan({ vpc, tunnels: [], bridge: null, owned }, observed);
+  return plan({ vpc, tunnels: [], bridge: null, owned, peerNetwork: null }, observed);
 }

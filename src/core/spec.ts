@@ -29,14 +29,22 @@ export interface BridgeSpec {
   readonly addresses: readonly string[];
 }
 
+/** A container's host-side port and the alias meshvpc gave it (its mark). */
+export interface GuestPort {
+  readonly name: string;
+  readonly alias: string;
+}
+
 export interface HostSpec {
   readonly vpc: string;
+  /** The VPC's tunnel network; the planner refuses it when it overlaps a subnet the host has elsewhere. */
+  readonly peerNetwork: string | null;
   readonly tunnels: readonly TunnelSpec[];
   readonly bridge: BridgeSpec | null;
   /** Interfaces earlier applies created for this VPC: the only ones the planner may delete. */
   readonly owned: readonly string[];
   /** Host-side ends of this VPC's containers: kept on the bridge (after a bridge is rebuilt, say). */
-  readonly guests?: readonly string[];
+  readonly guests?: readonly GuestPort[];
 }
 
 export interface Layers {
@@ -58,11 +66,14 @@ export interface HostSpecInput {
   readonly layers: Layers;
   readonly bridgeIps: readonly string[];
   readonly owned: readonly string[];
-  readonly guests?: readonly string[];
+  readonly guests?: readonly GuestPort[];
+  readonly peerNetwork?: string;
 }
 
 export const tunnelName = (vni: number): string => `vxlan${vni}`;
-export const tunnelAlias = (peer: string): string => `tunnel-to-${peer}`;
+export const TUNNEL_ALIAS_PREFIX = 'tunnel-to-';
+export const tunnelAlias = (peer: string): string => `${TUNNEL_ALIAS_PREFIX}${peer}`;
+export const guestAlias = (jname: string): string => `guest-${jname}`;
 export const bridgeAlias = (vpc: string): string => `vpc-${vpc}`;
 const DEFAULT_UNDERLAY_MTU = 1500;
 
@@ -104,7 +115,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
         addresses: [...input.bridgeIps, ...tunnels.map((t) => t.address)],
       }
     : null;
-  return { vpc: input.vpc, tunnels, bridge, owned: input.owned, guests: input.guests ?? [] };
+  return { vpc: input.vpc, peerNetwork: input.peerNetwork ?? null, tunnels, bridge, owned: input.owned, guests: input.guests ?? [] };
 }
 
 /** Names an apply of this spec leaves in place, recorded as owned for the next apply. */

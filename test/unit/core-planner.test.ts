@@ -296,8 +296,7 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
         { op: 'set_isolated', name: 'vxlan100', bridge: 'vpc1', on: true },
       ],
     ],
-    ['a wrong tunnel alias', s, with_(good, 'vxlan100', (l) => ({ ...l, alias: 'x' })), [{ op: 'set_alias', name: 'vxlan100', alias: 'tunnel-to-h2' }]],
-    ['a missing bridge alias', s, with_(good, 'vpc1', (l) => ({ ...l, alias: null })), [{ op: 'set_alias', name: 'vpc1', alias: 'vpc-vpc1' }]],
+    ['a tunnel alias naming an old peer', s, with_(good, 'vxlan100', (l) => ({ ...l, alias: 'tunnel-to-old' })), [{ op: 'set_alias', name: 'vxlan100', alias: 'tunnel-to-h2' }]],
     ['a stray address on the bridge', s, with_(good, 'vpc1', (l) => ({ ...l, addresses: [...l.addresses, '10.9.9.9/24'] })), [{ op: 'del_addr', name: 'vpc1', cidr: '10.9.9.9/24' }]],
     ['a stray address on a bridged tunnel', s, with_(good, 'vxlan100', (l) => ({ ...l, addresses: ['10.100.0.1/30'] })), [{ op: 'del_addr', name: 'vxlan100', cidr: '10.100.0.1/30' }]],
     ['a missing bridge address', s, with_(good, 'vpc1', (l) => ({ ...l, addresses: l.addresses.filter((a) => a !== '10.10.11.1/24') })), [{ op: 'add_addr', name: 'vpc1', cidr: '10.10.11.1/24' }]],
@@ -353,7 +352,6 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
     ['the Linux default port 8472', with_(good, 'vxlan100', vx({ port: 8472 }))],
     ['learning on', with_(good, 'vxlan100', vx({ learning: true }))],
     ['udp6zerocsumrx on an IPv4 tunnel', with_(good, 'vxlan100', vx({ udp6zerocsumrx: true }))],
-    ['a non-vxlan interface with the tunnel name', with_(good, 'vxlan100', (l) => ({ ...l, kind: 'other', vxlan: null }))],
   ];
   for (const [what, observed] of replacements) {
     test(`${what} -> delete_link + create_vxlan`, () => {
@@ -364,15 +362,16 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
   }
 
   test('an owned tunnel that is no longer wanted is deleted (VPC without bridge)', () => {
-    const o = observedFrom([...goodTunnels.values(), link('vxlan150', 'vxlan', { vxlan: { vni: 150, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } })]);
+    const o = observedFrom([...goodTunnels.values(), link('vxlan150', 'vxlan', { alias: 'tunnel-to-h9', vxlan: { vni: 150, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } })]);
     const s2 = spec({ owned: ['vxlan100', 'vxlan101', 'vxlan150'] });
     assert.deepEqual(plan(s2, o), [{ op: 'delete_link', name: 'vxlan150' }]);
   });
 
-  test('a foreign vxlan on our bridge is removed; one on another bridge is not', () => {
-    const vx200 = link('vxlan200', 'vxlan', { master: 'vpc1', isolated: true, vxlan: { vni: 200, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } });
-    const vx300 = link('vxlan300', 'vxlan', { master: 'vpc2', isolated: true, vxlan: { vni: 300, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } });
-    const o = observedFrom([...good.values(), link('vpc2', 'bridge'), vx200, vx300]);
+  test('an unrecorded meshvpc tunnel on our bridge is removed; one on another bridge or without the mark is not', () => {
+    const unmarked = link('vxlan250', 'vxlan', { master: 'vpc1', vxlan: { vni: 250, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } });
+    const vx200 = link('vxlan200', 'vxlan', { master: 'vpc1', alias: 'tunnel-to-h9', isolated: true, vxlan: { vni: 200, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } });
+    const vx300 = link('vxlan300', 'vxlan', { master: 'vpc2', alias: 'tunnel-to-h9', isolated: true, vxlan: { vni: 300, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } });
+    const o = observedFrom([...good.values(), link('vpc2', 'bridge'), vx200, vx300, unmarked]);
     assert.deepEqual(plan(s, o), [{ op: 'delete_link', name: 'vxlan200' }]);
   });
 
@@ -386,15 +385,37 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
 });
 
 describe('plan: refusals', () => {
-  for (const kind of ['other', 'veth', 'vxlan', 'epair'] as const) {
+  const foreign = (name: string) => (e: unknown): boolean =>
+    e instanceof UserError && new RegExp(`interface ${name} already exists on this host and is not meshvpc's`).test(e.message) && !e.message.includes('\n');
+  for (const kind of ['other', 'veth', 'vxlan', 'epair', 'bridge'] as const) {
     test(`a ${kind} interface named like the VPC is refused with a UserError naming it`, () => {
       const o = observedFrom([...BASE, link('vpc1', kind)]);
-      assert.throws(
-        () => plan(bridged(), o),
-        (e: unknown) => e instanceof UserError && /interface vpc1 exists and is not a bridge/.test(e.message),
-      );
+      assert.throws(() => plan(bridged(), o), foreign('vpc1'));
     });
   }
+
+  test('a bridge with another alias (a user\'s own bridge of that name) is refused, not adopted', () => {
+    const o = observedFrom([...BASE, link('vpc1', 'bridge', { alias: 'office-lan', addresses: ['203.0.113.77/24'] })]);
+    assert.throws(() => plan(bridged(), o), foreign('vpc1'));
+    assert.throws(() => plan(bridged(), o), /alias "office-lan"/);
+  });
+
+  for (const [what, l] of [
+    ['a foreign vxlan (another id, no alias)', link('vxlan100', 'vxlan', { vxlan: { vni: 4242, local: null, remote: null, port: 8472, learning: true, udp6zerocsumrx: false } })],
+    ['a foreign vxlan with our exact parameters but no mark', link('vxlan100', 'vxlan', { vxlan: { vni: 100, local: '192.0.2.1', remote: '192.0.2.2', port: 4789, learning: false, udp6zerocsumrx: false } })],
+    ['a non-vxlan interface', link('vxlan100', 'other')],
+  ] as const) {
+    test(`the tunnel name taken by ${what} is refused`, () => {
+      assert.throws(() => plan(spec(), observedFrom([...BASE, l])), foreign('vxlan100'));
+    });
+  }
+
+  test('a peer network overlapping a subnet of another interface is refused, naming both', () => {
+    const o = observedFrom([link('eth0', 'other', { addresses: ['10.100.0.9/24'] })]);
+    assert.throws(() => plan(spec({ peerNetwork: '10.100.0.0/24' }), o), /invalid peer_network "10\.100\.0\.0\/24": it overlaps 10\.100\.0\.9\/24 on eth0/);
+    // Taking the VPC down is still possible.
+    assert.deepEqual(plan(spec({ peerNetwork: '10.100.0.0/24', layers: { vxlan: false, bridge: false } }), o), []);
+  });
 
   test('without a bridge layer such an interface is not our business', () => {
     const o = observedFrom([...BASE, link('vpc1', 'other')]);
@@ -406,7 +427,7 @@ describe('planTeardown', () => {
   const s = bridged();
   const owned = specNames(s);
   const other = link('vpc2', 'bridge', { alias: 'vpc-vpc2', addresses: ['10.20.0.1/24'] });
-  const otherTunnel = link('vxlan200', 'vxlan', { master: 'vpc2', isolated: true, vxlan: { vni: 200, local: '192.0.2.1', remote: '192.0.2.2', port: 4789, learning: false, udp6zerocsumrx: false } });
+  const otherTunnel = link('vxlan200', 'vxlan', { master: 'vpc2', alias: 'tunnel-to-h2', isolated: true, vxlan: { vni: 200, local: '192.0.2.1', remote: '192.0.2.2', port: 4789, learning: false, udp6zerocsumrx: false } });
   const loneTunnel = link('vxlan300', 'vxlan', { vxlan: { vni: 300, local: '192.0.2.1', remote: '192.0.2.3', port: 4789, learning: false, udp6zerocsumrx: false } });
   const guest = link('vj1', 'veth', { master: 'vpc1', mtu: 1450 });
   const populated = observedFrom([...converge(s).values(), other, otherTunnel, loneTunnel, guest]);
@@ -446,12 +467,19 @@ describe('planTeardown', () => {
 });
 
 describe('plan: guest ports follow the segment MTU', () => {
-  const small = bridged({ underlayMtu: new Map([['h2', 1500], ['h3', 1500]]) });
-  const big = bridged({ underlayMtu: new Map([['h2', 9000], ['h3', 9000]]), owned: specNames(small) });
+  const ports = [
+    { name: 'vj1', alias: 'guest-j1' },
+    { name: 'vj2', alias: 'guest-j2' },
+    { name: 'epair3a', alias: 'guest-j3' },
+  ];
+  const small = bridged({ underlayMtu: new Map([['h2', 1500], ['h3', 1500]]), guests: ports });
+  const big = bridged({ underlayMtu: new Map([['h2', 9000], ['h3', 9000]]), owned: specNames(small), guests: ports });
   const guests = [
-    link('vj1', 'veth', { master: 'vpc1', mtu: 1450 }),
-    link('vj2', 'veth', { master: 'vpc1', mtu: 8950 }),
-    link('vjx', 'veth', { master: 'vpc2', mtu: 1450 }),
+    link('vj1', 'veth', { master: 'vpc1', alias: 'guest-j1', mtu: 1450 }),
+    link('vj2', 'veth', { master: 'vpc1', alias: 'guest-j2', mtu: 8950 }),
+    link('vjx', 'veth', { master: 'vpc2', alias: 'guest-jx', mtu: 1450 }),
+    // Someone else's port on our bridge: not meshvpc's to retune.
+    link('vuser', 'veth', { master: 'vpc1', mtu: 1500, isolated: true }),
     link('vpc2', 'bridge', { mtu: 1450 }),
   ];
   const o = observedFrom([...converge(small).values(), ...guests]);
@@ -477,7 +505,7 @@ describe('plan: guest ports follow the segment MTU', () => {
   });
 
   test('an epair guest (FreeBSD) is treated the same', () => {
-    const withEpair = observedFrom([...converge(small).values(), link('epair3a', 'epair', { master: 'vpc1', mtu: 1500 })]);
+    const withEpair = observedFrom([...converge(small).values(), link('epair3a', 'epair', { master: 'vpc1', alias: 'guest-j3', mtu: 1500 })]);
     assert.deepEqual(plan(small, withEpair), [{ op: 'set_mtu', name: 'epair3a', mtu: 1450 }]);
   });
 });

@@ -19,6 +19,7 @@
  */
 import type { Op } from '../../core/ops.js';
 import type { GuestSpec } from '../driver.js';
+import { guestAlias } from '../../core/spec.js';
 
 /** if_epair is not needed for tunnels but loading it with the others saves a step at the first guest. */
 export const KERNEL_MODULES = ['if_vxlan', 'if_bridge', 'if_epair'] as const;
@@ -138,7 +139,7 @@ export function guestSetupCommands(g: GuestSpec, aHalf: string): string[][] {
   return [
     // Renamed first, so a failure later can still destroy the pair by name.
     ifconfig(aHalf, 'name', g.hostIf),
-    ifconfig(g.hostIf, 'mtu', g.mtu, 'description', `guest-${g.name}`),
+    ifconfig(g.hostIf, 'mtu', g.mtu, 'description', guestAlias(g.name)),
     ifconfig(bHalf, 'mtu', g.mtu),
     ifconfig(g.bridge, 'addm', g.hostIf),
     ifconfig(g.hostIf, 'up'),

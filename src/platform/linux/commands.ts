@@ -1,6 +1,7 @@
 /** iproute2 argv for each planner op and guest step (pure; the driver runs them). */
 import type { Op } from '../../core/ops.js';
 import type { GuestSpec } from '../driver.js';
+import { guestAlias } from '../../core/spec.js';
 
 const link = (name: string, ...rest: (string | number)[]): string[] => ['ip', 'link', 'set', 'dev', name, ...rest.map(String)];
 const isV6Cidr = (cidr: string): boolean => cidr.includes(':');
@@ -53,7 +54,7 @@ export function linuxGuestStart(g: GuestSpec): string[][] {
   return [
     ['ip', 'netns', 'add', g.name],
     ['ip', 'link', 'add', g.hostIf, 'mtu', String(g.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(g.mtu), ...(g.mac ? ['address', g.mac] : []), 'netns', g.name],
-    link(g.hostIf, 'alias', `guest-${g.name}`),
+    link(g.hostIf, 'alias', guestAlias(g.name)),
     link(g.hostIf, 'master', g.bridge),
     link(g.hostIf, 'up'),
     inside('link', 'set', 'dev', 'lo', 'up'),

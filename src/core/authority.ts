@@ -1,0 +1,98 @@
+/**
+ * What a peer may say. Every cluster key is bound (by its authorized_keys
+ * entry) to the node it was registered for, so a request arrives with the
+ * caller's name fixed by sshd, not by the request. A host speaks only for
+ * itself; a VPC is changed only by its members; a definition's underlay
+ * addresses must be the ones this host knows for those nodes.
+ */
+import { UserError } from './errors.js';
+import type { NodeRecord, SelfNode, VpcDef } from './types.js';
+
+export type Caller =
+  /** A cluster key, bound to this node by its authorized_keys entry. */
+  | { readonly kind: 'member'; readonly node: string }
+  /** Someone who logged in as root with a password or their own key: could run anything anyway. */
+  | { readonly kind: 'root' }
+  /** A cluster key whose entry predates caller binding (meshvpc 0.1): read-only until upgraded. */
+  | { readonly kind: 'legacy' };
+
+function refuse(why: string): never {
+  throw new UserError(`refused: ${why}`);
+}
+
+export function callerLabel(c: Caller): string {
+  return c.kind === 'member' ? c.node : c.kind === 'root' ? 'root login' : 'an unbound cluster key';
+}
+
+/** Requests that change nothing may come from any cluster member. */
+export function requireBound(c: Caller, what: string): void {
+  if (c.kind === 'legacy') {
+    refuse(`${what} needs a cluster key bound to its node; this host's entries were written by meshvpc 0.1 and have just been upgraded: run the command again`);
+  }
+}
+
+/**
+ * `pair`: a member may (re)register only itself, with the key it
+ * authenticated with, and not with another node's addresses.
+ */
+export function checkPair(
+  c: Caller,
+  intro: { readonly nodename: string; readonly ip4: string | null; readonly ip6: string | null; readonly sshAddress: string; readonly publicKeyBlob: string },
+  authenticatedBlob: string | null,
+  self: SelfNode,
+  nodes: readonly NodeRecord[],
+): void {
+  requireBound(c, 'pair');
+  if (intro.nodename === self.nodename) refuse(`${intro.nodename} is this host's own name`);
+  if (c.kind === 'member') {
+    if (intro.nodename !== c.node) refuse(`${c.node} may only speak for itself, not for ${intro.nodename}`);
+    if (authenticatedBlob !== intro.publicKeyBlob) refuse(`${c.node} offered a cluster key other than the one it authenticated with`);
+  }
+  const mine = [self.ip4, self.ip6].filter((a): a is string => a !== null);
+  for (const addr of [intro.ip4, intro.ip6, intro.sshAddress]) {
+    if (addr === null) continue;
+    if (mine.includes(addr)) refuse(`${intro.nodename} claims ${addr}, which is this host's own address`);
+    const owner = nodes.find((n) => n.name !== intro.nodename && (n.ip4 === addr || n.ip6 === addr || n.sshAddress === addr));
+    if (owner) refuse(`${intro.nodename} claims ${addr}, which belongs to ${owner.name}`);
+  }
+}
+
+/** `unpair`: a member may only take itself out. */
+export function checkUnpair(c: Caller, node: string): void {
+  requireBound(c, 'unpair');
+  if (c.kind === 'member' && c.node !== node) refuse(`${c.node} may only remove itself, not ${node}`);
+}
+
+/**
+ * A VPC is changed (defined, applied, collapsed, forgotten) only by one of its
+ * members as this host knows them; a VPC unknown here only by a member of the
+ * definition offered, which must include this host.
+ */
+export function checkVpcChange(c: Caller, self: string, stored: VpcDef | null, incoming: VpcDef | null, what: string): void {
+  requireBound(c, what);
+  if (c.kind !== 'member') return;
+  const name = stored?.name ?? incoming?.name ?? '?';
+  if (stored) {
+    if (!stored.members.some((m) => m.node === c.node)) refuse(`${c.node} is not a member of ${name} here, so it may not ${what} it`);
+    return;
+  }
+  if (!incoming) return;
+  if (!incoming.members.some((m) => m.node === c.node)) refuse(`${c.node} is not a member of the ${name} it sent`);
+  if (!incoming.members.some((m) => m.node === self)) refuse(`${name} as sent by ${c.node} does not include ${self}`);
+}
+
+/**
+ * Every member of a definition must be a node this host knows, at the
+ * underlay address this host knows for it: a definition cannot point a
+ * tunnel at an address of the sender's choosing.
+ */
+export function checkUnderlays(def: VpcDef, self: SelfNode, nodes: readonly NodeRecord[]): void {
+  for (const m of def.members) {
+    const known = m.node === self.nodename ? self : nodes.find((n) => n.name === m.node);
+    if (!known) refuse(`member ${m.node} of ${def.name} is not a node known here (meshvpc node mode=add)`);
+    const want = def.family === 6 ? known.ip6 : known.ip4;
+    if (want !== m.underlay) {
+      refuse(`member ${m.node} of ${def.name} has underlay ${m.underlay}, but ${m.node}'s IPv${def.family} address here is ${want ?? 'not set'}`);
+    }
+  }
+}
