@@ -20,10 +20,7 @@ const loaders: Record<string, () => Promise<CommandRun>> = {
   jwhereis: async () => (await import('../commands/jail.js')).jwhereis,
   jexec: async () => (await import('../commands/jail.js')).jexec,
   lab: async () => (await import('../lab/command.js')).run,
-  remote: async () => {
-    const { run } = await import('../commands/remote.js');
-    return () => run();
-  },
+  remote: async () => (await import('../commands/remote.js')).run,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

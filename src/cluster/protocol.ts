@@ -19,7 +19,8 @@ export interface NodeIntro extends SelfNode {
 export type Layer = 'vxlan' | 'bridge';
 
 export type Request =
-  | { readonly op: 'hello' }
+  /** With a VPC name, the answer lists the VXLAN ids this host cannot give that VPC. */
+  | { readonly op: 'hello'; readonly vpc?: string }
   | { readonly op: 'pair'; readonly node: NodeIntro }
   | { readonly op: 'unpair'; readonly node: string }
   | { readonly op: 'vpc_put'; readonly vpc: VpcWithMap; readonly force: boolean }
@@ -34,10 +35,18 @@ export type Request =
   | { readonly op: 'vpc_status'; readonly vpc: string }
   | { readonly op: 'jail_list' };
 
+/** A VXLAN id in use on a host, and by what: another VPC, or an interface meshvpc does not own. */
+export interface UsedVni {
+  readonly vni: number;
+  readonly by: string;
+}
+
 export interface Hello extends SelfNode {
   readonly platform: Platform;
   readonly publicKey: string;
   readonly version: string;
+  /** Absent from meshvpc 0.1 hosts. */
+  readonly usedVnis?: readonly UsedVni[];
 }
 
 export type Response = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string };

@@ -109,6 +109,7 @@ export function requestFromWire(text: string): Request {
   const op = str(o.op, 'op');
   switch (op) {
     case 'hello':
+      return o.vpc === undefined ? { op } : { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
     case 'jail_list':
       return { op };
     case 'pair':

@@ -5,25 +5,42 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
-import { authorize, deauthorize, readPublicKey } from '../cluster/keys.js';
+import { authorize, authorizedBlob, deauthorize, keyBlob, readPublicKey, upgradeAuthorizedKeys } from '../cluster/keys.js';
 import type { Hello, Request, Response } from '../cluster/protocol.js';
-import { requestFromWire } from '../cluster/wire.js';
+import { MAX_REQUEST_BYTES, requestFromWire } from '../cluster/wire.js';
 import * as repo from '../store/repo.js';
 import { openHost, type Host } from './host.js';
-import { accept, collapse, forget, layersChange, reconcile, status } from './vpc-local.js';
+import { accept, collapse, forget, layersChange, preflight, reconcile, status, usedVnis } from './vpc-local.js';
 import { VERSION } from '../cli/version.js';
+import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
+import type { VpcWithMap } from '../core/types.js';
+import { nodeName } from '../core/validate.js';
+import type { Invocation } from '../cli/args.js';
 
-export function hello(host: Host): Hello {
-  return { ...host.self, platform: host.driver.platform, publicKey: readPublicKey(host.home), version: VERSION };
+export async function hello(host: Host, vpc?: string): Promise<Hello> {
+  return {
+    ...host.self,
+    platform: host.driver.platform,
+    publicKey: readPublicKey(host.home),
+    version: VERSION,
+    ...(vpc === undefined ? {} : { usedVnis: await usedVnis(host, vpc) }),
+  };
 }
 
-async function handle(host: Host, req: Request): Promise<unknown> {
+/** A definition from a peer: it must come from a member, and name known nodes at known addresses. */
+function checkDefinition(host: Host, caller: Caller, def: VpcWithMap, what: string): void {
+  checkVpcChange(caller, host.self.nodename, repo.getVpc(host.db, def.name), def, what);
+  checkUnderlays(def, host.self, repo.listNodes(host.db));
+}
+
+async function handle(host: Host, caller: Caller, req: Request): Promise<unknown> {
+  const stored = (name: string): VpcWithMap | null => repo.getVpc(host.db, name);
   switch (req.op) {
     case 'hello':
-      return hello(host);
+      return hello(host, req.vpc);
     case 'pair': {
       const n = req.node;
-      if (n.nodename === host.self.nodename) throw new UserError(`${n.nodename} is this host's own name`);
+      checkPair(caller, { ...n, publicKeyBlob: keyBlob(n.publicKey) }, caller.kind === 'member' ? authorizedBlob(caller.node) : null, host.self, repo.listNodes(host.db));
       host.db.transaction(() => {
         repo.putNode(host.db, {
           name: n.nodename,
@@ -40,19 +57,32 @@ async function handle(host: Host, req: Request): Promise<unknown> {
       return hello(host);
     }
     case 'unpair':
+      checkUnpair(caller, req.node);
       repo.deleteNode(host.db, req.node);
       deauthorize(req.node);
       return { removed: req.node };
     case 'vpc_put':
+      checkDefinition(host, caller, req.vpc, 'define');
+      await preflight(host, req.vpc, {});
       return { result: accept(host, req.vpc, req.force) };
-    case 'vpc_apply':
-      if (req.definition && req.definition.name !== req.vpc) throw new UserError(`bad request: definition of ${req.definition.name} sent to apply ${req.vpc}`);
-      if (req.definition && !req.dryrun) accept(host, req.definition, false);
-      return reconcile(host, req.vpc, layersChange(req.layers), req.dryrun);
+    case 'vpc_apply': {
+      const def = req.definition;
+      if (def && def.name !== req.vpc) throw new UserError(`bad request: definition of ${def.name} sent to apply ${req.vpc}`);
+      if (def) checkDefinition(host, caller, def, 'apply');
+      else checkVpcChange(caller, host.self.nodename, stored(req.vpc), null, 'apply');
+      const change = layersChange(req.layers);
+      // Nothing is stored until the whole change is known to be possible here.
+      if (def) await preflight(host, def, change);
+      if (def && !req.dryrun) accept(host, def, false);
+      return reconcile(host, req.vpc, change, req.dryrun, def);
+    }
     case 'vpc_collapse':
-      return repo.getVpc(host.db, req.vpc) ? collapse(host, req.vpc) : { node: host.self.nodename, ops: [], commands: [], applied: true };
-    case 'vpc_forget':
-      return repo.getVpc(host.db, req.vpc) ? forget(host, req.vpc) : { node: host.self.nodename, ops: [], commands: [], applied: true };
+    case 'vpc_forget': {
+      const here = stored(req.vpc);
+      checkVpcChange(caller, host.self.nodename, here, null, req.op === 'vpc_collapse' ? 'collapse' : 'forget');
+      if (!here) return { node: host.self.nodename, ops: [], commands: [], applied: true };
+      return req.op === 'vpc_collapse' ? collapse(host, req.vpc) : forget(host, req.vpc);
+    }
     case 'vpc_status':
       return status(host, req.vpc);
     case 'jail_list': {
@@ -62,13 +92,37 @@ async function handle(host: Host, req: Request): Promise<unknown> {
   }
 }
 
-export async function run(): Promise<number> {
+/**
+ * Who is calling. sshd runs the forced command of the caller's authorized_keys
+ * entry (`meshvpc remote caller=NODE`) and sets SSH_ORIGINAL_COMMAND; a root
+ * login by password or the admin's own key runs `meshvpc remote` plainly.
+ */
+export function callerOf(inv: Invocation, env: NodeJS.ProcessEnv): Caller {
+  const bound = inv.params.get('caller');
+  if (bound !== undefined) return { kind: 'member', node: nodeName(bound, 'caller') };
+  return env.SSH_ORIGINAL_COMMAND !== undefined ? { kind: 'legacy' } : { kind: 'root' };
+}
+
+function readRequest(): string {
+  const buf = readFileSync(0);
+  if (buf.length > MAX_REQUEST_BYTES) throw new UserError(`bad request: ${buf.length} bytes, at most ${MAX_REQUEST_BYTES} are allowed`);
+  return buf.toString('utf8');
+}
+
+export async function run(inv: Invocation): Promise<number> {
   let response: Response;
   let host: Host | null = null;
   try {
-    const req = requestFromWire(readFileSync(0, 'utf8'));
+    inv.params.only(['caller'], 'remote');
+    const caller = callerOf(inv, process.env);
+    const req = requestFromWire(readRequest());
+    if (caller.kind === 'legacy') {
+      // Entries from meshvpc 0.1: bind them now; this request may only read.
+      upgradeAuthorizedKeys();
+      if (!['hello', 'jail_list', 'vpc_status'].includes(req.op)) requireBound(caller, req.op);
+    }
     host = await openHost();
-    response = { ok: true, result: await handle(host, req) };
+    response = { ok: true, result: await handle(host, caller, req) };
   } catch (e) {
     response = { ok: false, error: e instanceof Error ? e.message : String(e) };
   } finally {

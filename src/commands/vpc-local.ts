@@ -14,6 +14,9 @@ import type { Host } from './host.js';
 import type { Layer } from '../cluster/protocol.js';
 import { withLock } from '../store/lock.js';
 import { firewallPolicy } from '../core/firewall.js';
+import { checkPeerNetworkAgainstOthers } from '../core/addrules.js';
+import { network } from '../core/validate.js';
+import type { UsedVni } from '../cluster/protocol.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -81,9 +84,10 @@ const applyLock = (name: string): string => `apply:${name}`;
  * alters the request first (layers on or off, bridge addresses); dryrun plans
  * and changes nothing, not even the request.
  */
-export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false): Promise<ApplyResult> {
+export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false, offered?: VpcWithMap): Promise<ApplyResult> {
+  // A dry run may plan a definition this host has not stored (a first deploy with dryrun=1).
+  if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
   requireVpc(host, name);
-  if (dryrun) return reconcileLocked(host, name, change, true);
   return withLock(host.db, applyLock(name), 'apply', async () => {
     const result = await reconcileLocked(host, name, change, false);
     await refreshFirewall(host);
@@ -91,8 +95,8 @@ export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = 
   });
 }
 
-async function reconcileLocked(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean): Promise<ApplyResult> {
-  const vpc = requireVpc(host, name);
+async function reconcileLocked(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap): Promise<ApplyResult> {
+  const vpc = offered ?? requireVpc(host, name);
   if ((change.vxlan || change.bridge) && vpc.pairs.length === 0 && vpc.members.length > 1) {
     throw new UserError(`${name} has no peer map yet: run meshvpc vpc vpc_name=${name} mode=init_peers (and mode=sync) first`);
   }
@@ -108,6 +112,45 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   await host.driver.apply(ops);
   repo.putLocal(host.db, name, { ...local, owned: keep });
   return { node: host.self.nodename, ops, commands, applied: true };
+}
+
+/**
+ * Everything a definition would need here, checked before anything is stored:
+ * the interface names it would take (both layers, whatever is asked now) are
+ * free or meshvpc's, its peer network overlaps no subnet of this host.
+ * Planning throws the refusal; nothing is applied.
+ */
+export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<VpcLocal>): Promise<void> {
+  checkAgainstOtherVpcs(host, vpc);
+  await reconcileLocked(host, vpc.name, { ...change, vxlan: true, bridge: true }, true, vpc);
+}
+
+/** VXLAN ids this host cannot give a VPC: other VPCs' ids, and ids or tunnel names held by interfaces that are not this VPC's. */
+export async function usedVnis(host: Host, name: string): Promise<UsedVni[]> {
+  const byVpc = repo.listVpcs(host.db).filter((x) => x.name !== name).flatMap((x) => x.pairs.map((p) => ({ vni: p.vni, by: `VPC ${x.name}` })));
+  const mine = new Set(repo.getLocal(host.db, name).owned);
+  const byLink = [...(await host.driver.observe()).values()].flatMap((l) => {
+    if (mine.has(l.name)) return [];
+    const named = /^vxlan(\d{1,8})$/.exec(l.name);
+    return [
+      ...(l.vxlan ? [{ vni: l.vxlan.vni, by: `interface ${l.name}` }] : []),
+      ...(named ? [{ vni: Number(named[1]), by: `interface ${l.name}` }] : []),
+    ];
+  });
+  return [...byVpc, ...byLink];
+}
+
+/** Another VPC on this host may not share the VXLAN ids or the tunnel address space. */
+function checkAgainstOtherVpcs(host: Host, incoming: VpcWithMap): void {
+  const others = repo.listVpcs(host.db).filter((x) => x.name !== incoming.name);
+  checkPeerNetworkAgainstOthers(
+    network(incoming.peerNetwork, 'peer_network'),
+    others.map((o) => ({ name: o.name, net: network(o.peerNetwork, 'peer_network') })),
+  );
+  for (const p of incoming.pairs) {
+    const other = others.find((o) => o.pairs.some((q) => q.vni === p.vni));
+    if (other) throw new UserError(`VXLAN id ${p.vni} of ${incoming.name} is already used by ${other.name} on ${host.self.nodename}`);
+  }
 }
 
 export function layersChange(layers: readonly Layer[]): Partial<VpcLocal> {
@@ -159,12 +202,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean): 'creat
   return db
     .transaction((): 'created' | 'updated' | 'unchanged' => {
       const here = repo.getVpc(db, incoming.name);
-      const taken = repo.vnisOutside(db, incoming.name);
-      const clash = incoming.pairs.find((p) => taken.has(p.vni));
-      if (clash) {
-        const other = repo.listVpcs(db).find((v) => v.name !== incoming.name && v.pairs.some((p) => p.vni === clash.vni));
-        throw new UserError(`VXLAN id ${clash.vni} of ${incoming.name} is already used by ${other?.name ?? 'another VPC'} on ${host.self.nodename}`);
-      }
+      // Checked again inside the transaction: two deploys may race for one id.
+      checkAgainstOtherVpcs(host, incoming);
       if (here && !force) {
         const conflicts: string[] = [];
         if (here.peerNetwork !== incoming.peerNetwork) conflicts.push(`peer_network ${here.peerNetwork} here, ${incoming.peerNetwork} offered`);
