@@ -1,5 +1,5 @@
 /** Shared by the freebsd-*.test.ts files: fixtures and the 3-host VPC they describe. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { allocatePeerMap } from '../../src/core/peermap.js';
 import { buildHostSpec, type HostSpec } from '../../src/core/spec.js';
 import { network } from '../../src/core/validate.js';
@@ -7,6 +7,25 @@ import { network } from '../../src/core/validate.js';
 /** Tests run from dist/test/unit; three levels up is the repository root. */
 export function fixture(name: string): string {
   return readFileSync(new URL(`../../../test/fixtures/freebsd/${name}`, import.meta.url), 'utf8');
+}
+
+const REAL = new URL('../../../test/fixtures/freebsd-real/', import.meta.url);
+
+/** The files of test/fixtures/freebsd-real (real output published by others), README aside. */
+export function realFixtureNames(): string[] {
+  return readdirSync(REAL).filter((f) => f !== 'README.md').sort();
+}
+
+/**
+ * A real capture without its leading `#@` lines (source, FreeBSD version,
+ * whitespace), which no FreeBSD command prints. Every capture must cite its source.
+ */
+export function realFixture(name: string): string {
+  const text = readFileSync(new URL(name, REAL), 'utf8');
+  const lines = text.split('\n');
+  const meta = lines.findIndex((l) => !l.startsWith('#@'));
+  if (!lines.slice(0, meta).some((l) => /^#@ source: \S/.test(l))) throw new Error(`${name} has no "#@ source:" line`);
+  return lines.slice(meta).join('\n');
 }
 
 /** The lines of one interface in `ifconfig -a` text, as `ifconfig NAME` prints them. */

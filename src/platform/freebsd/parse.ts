@@ -4,6 +4,8 @@
  * (13: ioctl ifconfig; 14: netlink ifconfig, LOWER_UP in the flags; 15: bridge
  * flags line, no "ifmaxaddr 0"). Parsers read flag NAMES, never hex values,
  * and skip lines they do not know, so a new line in a later release is harmless.
+ * What they refuse is text whose lines cannot be placed under an interface
+ * (see splitBlocks): guessing there misreports which interfaces a host has.
  */
 import { ipaddr } from '../../core/lazy.js';
 import type { LinkKind, ObservedLink, ObservedVxlan } from '../../core/observed.js';
@@ -16,11 +18,22 @@ interface Block {
   readonly lines: readonly string[];
 }
 
-/** `vxlan100: flags=1008943<UP,...,LOWER_UP> metric 0 mtu 1430`; the <...> part is absent when no flag is set. */
-const HEADER = /^([^\s:]+): flags=[0-9a-fA-F]+(?:<([^>]*)>)?(.*)$/;
+/**
+ * `vxlan100: flags=1008943<UP,...,LOWER_UP> metric 0 mtu 1430`; the <...> part
+ * is absent when no flag is set. A name may hold colons (iocage names its
+ * epairs `vnet0:6`, so the header reads `vnet0:6: flags=...`): the name is
+ * all the text before `: flags=`, colons included, not the text before the
+ * first colon.
+ */
+const HEADER = /^(\S+): flags=[0-9a-fA-F]+(?:<([^>]*)>)?(.*)$/;
 /** freebsd.md section 1; IPv6 addresses in brackets. */
 const VXLAN_STATUS = /^\tvxlan vni (\d+) local (\[[^\]]*\]|[^\s:]*):(\d*) (remote|group) (\[[^\]]*\]|[^\s:]*):(\d*)$/;
 const VXLAN_CONFIG = /^\t\tconfig: (no)?learning\b/;
+/**
+ * `\tmember: vnet0:4 flags=943<LEARNING,DISCOVER,PRIVATE,AUTOEDGE,AUTOPTP>`; the
+ * name may hold colons. What follows the flags (and the indented lines below:
+ * `ifmaxaddr`, port, STP role, FreeBSD 15's `vlan protocol 802.1q`) is not read.
+ */
 const MEMBER = /^\tmember: (\S+) flags=[0-9a-fA-F]+(?:<([A-Z0-9_,]*)>)?/;
 /** The bridge status block's first line, in case a bridge has no `groups:` line. */
 const BRIDGE_ID = /^\tid [0-9a-f:]+ priority \d+/;
@@ -29,24 +42,65 @@ const INET_CIDR = /^\tinet (\d+\.\d+\.\d+\.\d+)\/(\d+)/;
 const INET6 = /^\tinet6 ([0-9a-fA-F:.]+)(?:%\S+)?(?: prefixlen (\d+)|\/(\d+))/;
 const LINK_LOCAL = /^fe[89ab][0-9a-f]:/i;
 
+/**
+ * A line's indentation as ifconfig prints it: tabs. Output that went through a
+ * terminal and was pasted (never a live ifconfig) has the tabs expanded to
+ * spaces at 8-column stops; every 8 leading spaces are turned back into one
+ * tab, which restores the first level exactly (`\tmember:`, `\tinet`) and the
+ * vxlan `\t\tconfig:` line. Indentation of 1 to 7 spaces cannot come from a
+ * tab, so nothing tells which level such a line is on: refused rather than
+ * guessed, since a guess can hand a member or an address to the wrong interface.
+ */
+function tabIndented(line: string, lineNo: number): string {
+  const spaces = /^ */.exec(line)?.[0].length ?? 0;
+  if (spaces === 0) return line;
+  if (spaces < 8) {
+    throw new Error(
+      `ifconfig output line ${lineNo} is indented with ${spaces} space(s), not a tab: ` +
+        `cannot tell which interface it belongs to: ${JSON.stringify(line.trim())}`,
+    );
+  }
+  const tabs = Math.floor(spaces / 8);
+  return '\t'.repeat(tabs) + line.slice(tabs * 8);
+}
+
+/**
+ * An indented line belongs to the header above it. A line at column 0 that is
+ * not a header (a stray message) ends the interface before it, and an indented
+ * line under no header is refused: it means a header this reader did not
+ * understand, and taking its lines for the previous interface's (or dropping
+ * the interface) would misreport what the host has.
+ */
 function splitBlocks(text: string): Block[] {
-  const blocks: { name: string; flags: string[]; mtu: number; lines: string[] }[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '');
+  const blocks: Block[] = [];
+  let current: { name: string; flags: string[]; mtu: number; lines: string[] } | null = null;
+  text.split('\n').forEach((raw, i) => {
+    const untrimmed = raw.replace(/\r$/, '');
+    // Blank lines belong to no interface and end none.
+    if (untrimmed.trim() === '') return;
+    const line = tabIndented(untrimmed, i + 1);
     const header = HEADER.exec(line);
     if (header) {
       const mtu = /\bmtu (\d+)/.exec(header[3] ?? '');
-      blocks.push({
+      current = {
         name: header[1] as string,
         flags: (header[2] ?? '').split(',').filter((f) => f !== ''),
         mtu: mtu ? Number(mtu[1]) : 0,
         lines: [],
-      });
-    } else if (/^\s/.test(line) && blocks.length > 0) {
-      blocks[blocks.length - 1]?.lines.push(line);
+      };
+      blocks.push(current);
+    } else if (line.startsWith('\t')) {
+      if (!current) {
+        throw new Error(
+          `ifconfig output line ${i + 1} is indented but follows no interface header this reader understands: ` +
+            JSON.stringify(line.trim()),
+        );
+      }
+      current.lines.push(line);
+    } else {
+      current = null;
     }
-    // Anything else (blank lines, stray messages) belongs to no interface.
-  }
+  });
   return blocks;
 }
 
@@ -147,20 +201,42 @@ function parseBlock(b: Block, index: number): Parsed {
   };
 }
 
+/** A bridge port as its bridge's `member:` line shows it. */
+export interface BridgePort {
+  readonly bridge: string;
+  readonly name: string;
+  /** The PRIVATE member flag (Linux: isolated). */
+  readonly private: boolean;
+}
+
+function portsOf(parsed: readonly Parsed[]): BridgePort[] {
+  return parsed.flatMap((p) => p.members.map((m) => ({ bridge: p.link.name, name: m.name, private: m.private })));
+}
+
+/**
+ * The `member:` lines of every bridge in `ifconfig` text, in listing order,
+ * including ports the text does not describe themselves (`ifconfig BRIDGE`
+ * alone, or a cut listing).
+ */
+export function parseBridgePorts(text: string): BridgePort[] {
+  return portsOf(splitBlocks(text).map((b, i) => parseBlock(b, i + 1)));
+}
+
 /**
  * `ifconfig -a [-v]` (or `ifconfig [-v] NAME`) -> observed links. A port's
  * master and its isolation (the PRIVATE member flag) are read from the
  * bridge's `member:` lines: ifconfig prints nothing about it on the port.
  * FreeBSD's ifconfig prints no ifindex; `index` is the position in the
- * listing, which `-a` prints in ifindex order.
+ * listing, which `-a` prints in ifindex order. Throws on text whose lines
+ * cannot be placed under an interface (see splitBlocks and tabIndented).
  */
 export function parseIfconfig(text: string): ObservedLink[] {
   const parsed = splitBlocks(text).map((b, i) => parseBlock(b, i + 1));
-  const ports = new Map<string, { master: string; private: boolean }>();
-  for (const p of parsed) for (const m of p.members) ports.set(m.name, { master: p.link.name, private: m.private });
+  const ports = new Map<string, BridgePort>();
+  for (const port of portsOf(parsed)) ports.set(port.name, port);
   return parsed.map((p): ObservedLink => {
     const port = ports.get(p.link.name);
-    return { ...p.link, master: port?.master ?? null, isolated: port?.private ?? false };
+    return { ...p.link, master: port?.bridge ?? null, isolated: port?.private ?? false };
   });
 }
 
