@@ -251,10 +251,9 @@ test('driver: the underlay MTU of a route through a colon-named interface is rea
   assert.deepEqual(exec.lines(), ['route -n get -inet 10.0.0.1', 'ifconfig vnet0:6']);
 });
 
-test('driver: a colon-named guest port on the VPC bridge is retuned by name, the other colon names left alone', async () => {
-  const spec = threeHostSpec('node1', 4);
-  const bridgeMtu = spec.bridge?.mtu;
-  assert.equal(bridgeMtu, 1450);
+test('driver: a colon-named port is read by name; a foreign one on the VPC bridge is left alone, meshvpc\'s own guest port is retuned', async () => {
+  const base = threeHostSpec('node1', 4);
+  assert.equal(base.bridge?.mtu, 1450);
   // The VPC bridge as FreeBSD 14 prints it, with iocage's vnet0:7 as a PRIVATE member, then the real epairs.
   const vpc1 = [
     'vpc1: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1450',
@@ -270,13 +269,18 @@ test('driver: a colon-named guest port on the VPC bridge is retuned by name, the
   const driver = freebsdDriver(exec);
   const observed = await driver.observe();
   assert.deepEqual([...observed.keys()], ['vpc1', 'vnet0:6', 'vnet0:7', 'vnet0:8', 'vnet0:9']);
-  const colonOps = plan(spec, observed).filter((o: Op) => ('name' in o ? o.name : '').startsWith('vnet0:'));
-  assert.deepEqual(colonOps, [
+  const colonOps = (spec: typeof base): Op[] => plan(spec, observed).filter((o: Op) => ('name' in o ? o.name : '').startsWith('vnet0:'));
+  // iocage's port (description "associated with jail: lidarr ...") is not meshvpc's: untouched.
+  assert.deepEqual(colonOps(base), []);
+  // Had meshvpc started it (its mark in the description), it would be brought to the segment MTU and made non-private.
+  const ours = { ...base, guests: [{ name: 'vnet0:7', alias: 'associated with jail: lidarr as nic: epair0b' }] };
+  const ops = colonOps(ours);
+  assert.deepEqual(ops, [
     { op: 'set_mtu', name: 'vnet0:7', mtu: 1450 },
     { op: 'set_isolated', name: 'vnet0:7', bridge: 'vpc1', on: false },
   ]);
   exec.clear();
-  await driver.apply(colonOps);
+  await driver.apply(ops);
   assert.deepEqual(exec.argvs, [
     ['ifconfig', 'vnet0:7', 'mtu', '1450'],
     ['ifconfig', 'vpc1', '-private', 'vnet0:7'],
