@@ -29,7 +29,15 @@ export type Request =
    * With a definition, accept it first (as vpc_put would): deploy syncs and applies in one
    * remote process per peer instead of two.
    */
-  | { readonly op: 'vpc_apply'; readonly vpc: string; readonly layers: readonly Layer[]; readonly dryrun: boolean; readonly definition?: VpcWithMap }
+  | {
+      readonly op: 'vpc_apply';
+      readonly vpc: string;
+      readonly layers: readonly Layer[];
+      readonly dryrun: boolean;
+      readonly definition?: VpcWithMap;
+      /** VXLAN ids of pairs the initiator re-allocated because another VPC or interface holds them somewhere. */
+      readonly renumber?: readonly number[];
+    }
   | { readonly op: 'vpc_collapse'; readonly vpc: string }
   | { readonly op: 'vpc_forget'; readonly vpc: string }
   | { readonly op: 'vpc_status'; readonly vpc: string }

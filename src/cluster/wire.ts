@@ -8,6 +8,7 @@ import type { Pair } from '../core/peermap.js';
 import { pairsNeeded, VNI_MAX, VNI_MIN } from '../core/peermap.js';
 import type { Member, VpcWithMap } from '../core/types.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
+import { checkUnderlayAddress } from '../core/addrules.js';
 import type { Layer, NodeIntro, Request } from './protocol.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 
@@ -52,8 +53,8 @@ function intro(x: unknown): NodeIntro {
   const ip6 = optStr(o.ip6, 'ip6');
   return {
     nodename: v.nodeName(str(o.nodename, 'nodename')),
-    ip4: ip4 === null ? null : v.ipv4(ip4),
-    ip6: ip6 === null ? null : v.ipv6(ip6),
+    ip4: ip4 === null ? null : checkUnderlayAddress(v.ipv4(ip4), 'ip4'),
+    ip6: ip6 === null ? null : checkUnderlayAddress(v.ipv6(ip6), 'ip6'),
     hostKey: keyBase64(o.hostKey, 'hostKey'),
     publicKey: `ssh-ed25519 ${keyBase64(/^ssh-ed25519 (\S+)/.exec(str(o.publicKey, 'publicKey'))?.[1], 'publicKey')}`,
     platform: platform(o.platform),
@@ -128,6 +129,7 @@ export function requestFromWire(text: string): Request {
         }),
         dryrun: o.dryrun === true,
         ...(o.definition === undefined ? {} : { definition: vpcFromWire(o.definition) }),
+        ...(o.renumber === undefined ? {} : { renumber: arr(o.renumber, 'renumber', pairsNeeded(MAX_MEMBERS)).map((x) => int(x, 'renumber', VNI_MIN, VNI_MAX)) }),
       };
     case 'vpc_collapse':
     case 'vpc_forget':

@@ -7,13 +7,14 @@ import { ensureIdentity, fingerprint, keyBlob } from '../cluster/keys.js';
 import { openDb, homeDir } from '../store/db.js';
 import * as repo from '../store/repo.js';
 import { UserError } from '../core/errors.js';
+import { checkUnderlayAddress } from '../core/addrules.js';
 
 export async function run(inv: Invocation): Promise<number> {
   const p = inv.params;
   p.only(['nodename', 'nodeip', 'nodeip6'], 'initenv');
   const nodename = v.nodeName(p.get('nodename') ?? hostname().split('.')[0] ?? '', 'nodename');
-  const ip4 = p.has('nodeip') && p.get('nodeip') !== '0' ? v.ipv4(p.get('nodeip') as string, 'nodeip') : null;
-  const ip6 = p.has('nodeip6') && p.get('nodeip6') !== '0' ? v.ipv6(p.get('nodeip6') as string, 'nodeip6') : null;
+  const ip4 = p.has('nodeip') && p.get('nodeip') !== '0' ? checkUnderlayAddress(v.ipv4(p.get('nodeip') as string, 'nodeip'), 'nodeip') : null;
+  const ip6 = p.has('nodeip6') && p.get('nodeip6') !== '0' ? checkUnderlayAddress(v.ipv6(p.get('nodeip6') as string, 'nodeip6'), 'nodeip6') : null;
   const home = homeDir();
   const db = openDb(home);
   try {

@@ -16,6 +16,8 @@ import { Peers } from '../cluster/peers.js';
 import type { GuestSpec } from '../platform/driver.js';
 import * as repo from '../store/repo.js';
 import { openHost, parsePlatform, type Host } from './host.js';
+import { checkHostAddress } from '../core/addrules.js';
+import { guestAlias } from '../core/spec.js';
 
 /** Host-side interface names must fit 15 characters whatever the container's name. */
 export function hostIfFor(jname: string): string {
@@ -42,34 +44,64 @@ async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
   if (!bridge || bridge.kind !== 'bridge') {
     throw new UserError(`${j.interface} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${j.interface} mode=init_bridge first`);
   }
-  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, address: j.ip4Addr, mac: stableMac(`guest/${host.self.nodename}/${j.name}`) };
+  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, addresses: addressesOf(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`) };
+}
+
+const addressesOf = (j: JailRecord): string[] => [j.ip4Addr, j.ip6Addr].filter((a): a is string => a !== null);
+
+/**
+ * The names a container takes (its namespace or jail, its host-side port)
+ * must be free or meshvpc's: refused before anything is recorded or started.
+ */
+async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
+  const holder = await host.driver.guestIdentity(j.name);
+  if (holder !== null) {
+    if (holder === j.guestId) throw new UserError(`${j.name} is already running`);
+    throw new UserError(`a ${host.driver.platform === 'linux' ? 'network namespace' : 'jail'} named ${j.name} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`);
+  }
+  const port = (await host.driver.observe()).get(j.hostIf);
+  if (port && port.alias !== guestAlias(j.name)) {
+    throw new UserError(`interface ${j.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`);
+  }
 }
 
 async function start(host: Host, j: JailRecord): Promise<void> {
-  if ((await host.driver.runningGuests()).includes(j.name)) throw new UserError(`${j.name} is already running`);
-  await host.driver.guestStart(await guestOf(host, j));
+  await checkNamesFree(host, j);
+  const id = await host.driver.guestStart(await guestOf(host, j));
+  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, id))();
 }
 
 export function jcreate(inv: Invocation): Promise<number> {
   const p = inv.params;
-  p.only(['jname', 'interface', 'vnet', 'ip4_addr', 'runasap'], 'jcreate');
+  p.only(['jname', 'interface', 'vnet', 'ip4_addr', 'ip6_addr', 'runasap'], 'jcreate');
   const name = v.jailName(p.require('jname', 'name the container, e.g. jname=jail1'), 'jname');
   const iface = v.vpcName(p.require('interface', 'the VPC to attach to, e.g. interface=vpc1'), 'interface');
   if (!p.flag('vnet')) throw new UserError('vnet=1 is required: containers join a VPC with their own network stack');
   const ip4 = p.get('ip4_addr') ?? '0';
-  const address = ip4 === '0' ? null : v.cidrText(v.interfaceAddress(ip4, 'ip4_addr'));
+  const address = ip4 === '0' ? null : v.cidrText(checkHostAddress(v.interfaceAddress(ip4, 'ip4_addr'), 'ip4_addr', 4));
+  const ip6 = p.get('ip6_addr') ?? '0';
+  const address6 = ip6 === '0' ? null : v.cidrText(checkHostAddress(v.interfaceAddress(ip6, 'ip6_addr'), 'ip6_addr', 6));
   const runasap = p.flag('runasap');
   return withHost(inv, async (host) => {
     if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`);
     if (!repo.getVpc(host.db, iface)) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`);
-    const record: JailRecord = { name, interface: iface, ip4Addr: address, hostIf: hostIfFor(name), vnet: true };
-    if (runasap) await guestOf(host, record); // refuse before recording anything if the bridge is missing
+    const record: JailRecord = { name, interface: iface, ip4Addr: address, ip6Addr: address6, hostIf: hostIfFor(name), vnet: true, guestId: null };
+    // Refuse before recording anything: a missing bridge, a name someone else holds.
+    if (runasap) await guestOf(host, record);
+    await checkNamesFree(host, record);
     host.db.transaction(() => repo.putJail(host.db, record))();
-    say(`${name}: created on ${host.self.nodename}, interface ${iface}${address ? `, eth0 ${address}` : ''}`);
     if (runasap) {
-      await start(host, record);
-      say(`${name}: started`);
+      try {
+        await start(host, record);
+      } catch (e) {
+        // A container that could not start is not kept half made.
+        host.db.transaction(() => repo.deleteJail(host.db, name))();
+        throw e;
+      }
     }
+    const shownAddrs = addressesOf(record).join(', ');
+    say(`${name}: created on ${host.self.nodename}, interface ${iface}${shownAddrs ? `, eth0 ${shownAddrs}` : ''}`);
+    if (runasap) say(`${name}: started`);
     return 0;
   });
 }
@@ -88,9 +120,15 @@ export function jstart(inv: Invocation): Promise<number> {
   });
 }
 
-/** Stopping needs no bridge or MTU: the pair and the namespace (or jail) just go. */
-function stop(host: Host, j: JailRecord): Promise<void> {
-  return host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, address: j.ip4Addr });
+/**
+ * Stopping needs no bridge or MTU: the pair and the namespace (or jail) go,
+ * but only the ones meshvpc started; anything else under those names is left
+ * alone and named.
+ */
+async function stop(host: Host, j: JailRecord): Promise<void> {
+  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j) }, j.guestId);
+  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, null))();
+  for (const s of spared) process.stderr.write(`meshvpc: ${s} is not meshvpc's; left alone\n`);
 }
 
 export function jstop(inv: Invocation): Promise<number> {
@@ -121,6 +159,7 @@ export function jls(inv: Invocation): Promise<number> {
       node: host.self.nodename,
       interface: j.interface,
       ip4_addr: j.ip4Addr ?? '0',
+      ip6_addr: j.ip6Addr ?? '0',
       vnet: j.vnet,
       status: running.has(j.name) ? 'On' : 'Off',
       host_if: j.hostIf,

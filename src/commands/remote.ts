@@ -73,7 +73,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       const change = layersChange(req.layers);
       // Nothing is stored until the whole change is known to be possible here.
       if (def) await preflight(host, def, change);
-      if (def && !req.dryrun) accept(host, def, false);
+      if (def && !req.dryrun) accept(host, def, false, req.renumber);
       return reconcile(host, req.vpc, change, req.dryrun, def);
     }
     case 'vpc_collapse':

@@ -8,14 +8,14 @@
 import { say } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
-import { allocatePeerMap } from '../core/peermap.js';
+import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
 import { fanout, type Outcome } from '../cluster/fanout.js';
 import { Peers } from '../cluster/peers.js';
-import type { Layer } from '../cluster/protocol.js';
+import type { Hello, Layer } from '../cluster/protocol.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { collapse, forget, layersChange, reconcile, requireVpc, status, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+import { accept, collapse, forget, layersChange, preflight, reconcile, requireVpc, status, usedVnis, type ApplyResult, type TunnelStatus } from './vpc-local.js';
 
 export const DEFAULT_CONCURRENCY = 16;
 const LAYERS: Layer[] = ['vxlan', 'bridge'];
@@ -55,6 +55,43 @@ export function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): VpcWithM
   return { ...vpc, pairs };
 }
 
+/**
+ * Cluster-wide allocation (the embedded backend's scheme). The initiator
+ * gathers every member's taken VXLAN ids (other VPCs, foreign interfaces) and
+ * allocates around all of them; pairs that hold an id taken elsewhere are
+ * moved (they cannot have worked on that host). Each member re-checks inside
+ * its own transaction when it accepts the map, so of two VPCs racing for one
+ * id a member takes only one; the loser sees the refusal, re-gathers and
+ * re-allocates just those pairs from a start derived from the VPC and the
+ * pair, so two losers do not pick the same id again.
+ */
+interface Allocation {
+  readonly vpc: VpcWithMap;
+  /** Old ids of pairs that were moved: the members may accept the change. */
+  readonly renumbered: readonly number[];
+}
+
+function allocateAround(vpc: VpcWithMap, used: ReadonlyMap<number, string>, lost: ReadonlySet<number>, hashed: boolean): Allocation {
+  const kept = vpc.pairs.filter((p) => !used.has(p.vni) && !lost.has(p.vni));
+  const pairs = allocatePeerMap({
+    members: vpc.members.map((x) => x.node),
+    network: v.network(vpc.peerNetwork, 'peer_network'),
+    existing: kept,
+    takenVnis: new Set([...used.keys(), ...lost]),
+    ...(hashed ? { vniStart: hashedVniStart(vpc.name) } : {}),
+  });
+  return { vpc: { ...vpc, pairs }, renumbered: vpc.pairs.filter((p) => !kept.includes(p)).map((p) => p.vni) };
+}
+
+/** Ids a refusal says another VPC took first: "VXLAN id 106 of b13 is already used by a23 on host2". */
+export function lostVnis(name: string, errors: readonly string[]): Set<number> {
+  const re = new RegExp(`VXLAN id (\\d+) of ${name} is already used by`);
+  return new Set(errors.flatMap((e) => {
+    const m = re.exec(e);
+    return m ? [Number(m[1])] : [];
+  }));
+}
+
 export async function sync(host: Host, name: string, force: boolean, dryrun: boolean): Promise<number> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
@@ -81,6 +118,8 @@ export async function sync(host: Host, name: string, force: boolean, dryrun: boo
 export interface ConvergeOptions {
   readonly dryrun: boolean;
   readonly limit: number;
+  /** The VPC is not stored here yet: every member checks it before anything is stored anywhere. */
+  readonly isNew?: boolean;
   /** Hosts that were members and are leaving: their network for the VPC is taken down and forgotten. */
   readonly leaving: readonly NodeRecord[];
 }
@@ -110,31 +149,52 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
   };
   try {
     say(`${name}: checking ${everyone.length} peer${everyone.length === 1 ? '' : 's'}`);
-    const reach = await phase('connect', () =>
-      fanout(everyone.map((n) => n.name), opts.limit, (key) => peers.call(byName(everyone, key), { op: 'hello' }), (o) => {
-        if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
-      }),
-    );
-    const answered = (n: NodeRecord): boolean => reach.some((r) => r.key === n.name && r.ok);
-    const vpc = await phase('init_peers', async () => allocate(host, initial, opts.dryrun));
+    const gather = async (): Promise<{ reach: Outcome<Hello>[]; used: Map<number, string> }> => {
+      const reach = await fanout(everyone.map((n) => n.name), opts.limit, (key) => peers.call<Hello>(byName(everyone, key), { op: 'hello', vpc: name }));
+      const used = new Map<number, string>();
+      for (const u of await usedVnis(host, name)) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
+      for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
+      return { reach, used };
+    };
+    const first = await phase('connect', gather);
+    for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
+    const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
+    let alloc = await phase('init_peers', async () => allocateAround(initial, first.used, new Set(), false));
     const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
+    if (opts.isNew && !opts.dryrun) await phase('check', () => checkEverywhere(host, peers, alloc.vpc, synced, opts.limit));
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
-    const applied = await phase('apply', () =>
+    const applyAll = (a: Allocation): Promise<Outcome<ApplyResult>[]> =>
       fanout(
         targets,
         opts.limit,
-        (key): Promise<ApplyResult> => {
-          if (key === self) return reconcile(host, name, layersChange(LAYERS), opts.dryrun);
+        async (key): Promise<ApplyResult> => {
+          if (key === self) {
+            if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered);
+            return reconcile(host, name, layersChange(LAYERS), opts.dryrun, a.vpc);
+          }
           const leaver = leavers.find((n) => n.name === key);
-          if (leaver) return opts.dryrun ? Promise.resolve({ node: key, ops: [], commands: [], applied: false }) : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
+          if (leaver) return opts.dryrun ? { node: key, ops: [], commands: [], applied: false } : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
           // The definition rides along: each peer accepts and applies it in one remote process.
-          return peers.call<ApplyResult>(byName(nodes, key), { op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun, definition: vpc });
+          return peers.call<ApplyResult>(byName(nodes, key), {
+            op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun, definition: a.vpc,
+            ...(a.renumbered.length > 0 ? { renumber: a.renumbered } : {}),
+          });
         },
         (o) => report(leavers.some((n) => n.name === o.key) ? 'left,' : opts.dryrun ? 'would apply' : 'converged,', changes)(o),
-      ),
-    );
+      );
+    let applied = await phase('apply', () => applyAll(alloc));
+    for (let round = 1; round <= MAX_REALLOCATIONS && !opts.dryrun; round++) {
+      const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r.error])));
+      if (lost.size === 0) break;
+      say(`${name}: VXLAN id${lost.size === 1 ? '' : 's'} ${[...lost].join(', ')} taken meanwhile by another VPC; allocating others (round ${round})`);
+      const again = await gather();
+      const next = allocateAround(alloc.vpc, again.used, lost, true);
+      alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
+      applied = await applyAll(alloc);
+    }
+    const vpc = alloc.vpc;
     if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);
     if (!selfMember && !opts.dryrun) {
       const mine = await forget(host, name);
@@ -147,11 +207,32 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     say(
       `${name}: ${ok} of ${members} hosts converged${opts.leaving.length > 0 ? `, ${leftOk} of ${opts.leaving.length} leaving hosts cleaned up` : ''}, ` +
         `${changed} change${changed === 1 ? '' : 's'} (${((Date.now() - started) / 1000).toFixed(2)}s; ` +
-        `connect ${timing.connect}ms, sync+apply ${timing.apply}ms)`,
+        `connect ${timing.connect}ms, ${timing.check === undefined ? '' : `check ${timing.check}ms, `}sync+apply ${timing.apply}ms)`,
     );
     return ok === members && leftOk === opts.leaving.length ? 0 : 1;
   } finally {
     peers.close();
+  }
+}
+
+/** Races between deploys of different VPCs settle in one round; more means something else is wrong. */
+const MAX_REALLOCATIONS = 3;
+
+/**
+ * A new VPC is checked on every member that answers (names free, addresses
+ * sane, ids free) before any of them, or this host, stores it: a refusal
+ * anywhere leaves no trace anywhere.
+ */
+async function checkEverywhere(host: Host, peers: Peers, vpc: VpcWithMap, nodes: readonly NodeRecord[], limit: number): Promise<void> {
+  const self = host.self.nodename;
+  const keys = [...(vpc.members.some((m) => m.node === self) ? [self] : []), ...nodes.map((n) => n.name)];
+  const results = await fanout(keys, limit, async (key) => {
+    if (key === self) return preflight(host, vpc, layersChange(LAYERS));
+    await peers.call(byName(nodes, key), { op: 'vpc_apply', vpc: vpc.name, layers: LAYERS, dryrun: true, definition: vpc });
+  });
+  const refused = results.filter((r) => !r.ok);
+  if (refused.length > 0) {
+    throw new UserError(`cannot deploy ${vpc.name}: ${refused.map((r) => (r.ok ? '' : `${r.key}: ${r.error.replace(new RegExp(`^${r.key}: `), '')}`)).join('; ')}; nothing was stored on any host`);
   }
 }
 

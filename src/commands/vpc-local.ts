@@ -197,7 +197,7 @@ function samePair(x: Pair, y: Pair): boolean {
  * renumbered pair or a VXLAN id another VPC here uses is a conflict, which
  * `force` overrides (except the VNI clash, which would break the other VPC).
  */
-export function accept(host: Host, incoming: VpcWithMap, force: boolean): 'created' | 'updated' | 'unchanged' {
+export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumber: readonly number[] = []): 'created' | 'updated' | 'unchanged' {
   const db = host.db;
   return db
     .transaction((): 'created' | 'updated' | 'unchanged' => {
@@ -213,7 +213,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean): 'creat
         const mine = new Map(here.pairs.map((p) => [pairKey(p.a, p.b), p]));
         for (const p of incoming.pairs) {
           const old = mine.get(pairKey(p.a, p.b));
-          if (old && !samePair(old, p)) conflicts.push(`pair ${p.a}-${p.b} is VXLAN ${old.vni} here, ${p.vni} offered`);
+          // A pair the initiator moved off an id taken elsewhere (it never worked) may change.
+          if (old && !samePair(old, p) && !renumber.includes(old.vni)) conflicts.push(`pair ${p.a}-${p.b} is VXLAN ${old.vni} here, ${p.vni} offered`);
         }
         if (conflicts.length > 0) {
           throw new UserError(`conflicting definition of ${incoming.name} on ${host.self.nodename}: ${conflicts.join('; ')} (force=1 overrides)`);

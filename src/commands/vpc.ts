@@ -11,6 +11,7 @@ import { openHost, parsePlatform, type Host } from './host.js';
 import { down, forget, layersChange, reconcile, requireVpc } from './vpc-local.js';
 import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
+import { checkHostAddress, checkPeerNetwork, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
 
 const MODES = [
   'init', 'init_peers', 'sync', 'init_vxlan', 'init_bridge', 'destroy_vxlan', 'destroy_bridge', 'apply', 'down',
@@ -50,7 +51,7 @@ export async function run(inv: Invocation): Promise<number> {
   p.only(ARGS[m], `vpc mode=${m}`);
   // Everything typed is checked before any state is opened.
   const name = m === 'list' ? '' : v.vpcName(p.require('vpc_name', 'name the VPC, e.g. vpc_name=vpc1'), 'vpc_name');
-  const bridgeIps = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => v.cidrText(v.interfaceAddress(x, k))) : null;
+  const bridgeIps = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => v.cidrText(checkHostAddress(v.interfaceAddress(x, k), k))) : null;
   const nodeRefs = m === 'join' || m === 'leave' ? v.list(p.require('node', 'the node(s) joining or leaving, e.g. node=host4'), 'node', v.nodeRef) : [];
   const limit = v.integer(p.get('concurrency') ?? process.env.MESHVPC_CONCURRENCY ?? String(DEFAULT_CONCURRENCY), 'concurrency', 1, 256);
   const dryrun = p.flag('dryrun');
@@ -137,13 +138,10 @@ function checkDeployDefinition(host: Host, name: string, p: Params): void {
 }
 
 async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise<number> {
-  let vpc = repo.getVpc(host.db, name);
-  if (!vpc) {
-    const def = defineVpc(host, name, p);
-    if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
-    vpc = { ...def, pairs: [] };
-  }
-  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [] });
+  const stored = repo.getVpc(host.db, name);
+  // A new VPC is stored only once every member has checked it (converge does both).
+  const vpc = stored ?? { ...defineVpc(host, name, p), pairs: [] };
+  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [], isNew: stored === null });
 }
 
 /**
@@ -258,6 +256,12 @@ function resolveMembers(host: Host, spec: string, underlay: string | undefined):
 function defineVpc(host: Host, name: string, p: Params): VpcDef {
   const net = v.network(p.require('peer_network', 'the network for tunnel endpoints, e.g. peer_network=10.100.0.0/24'), 'peer_network');
   const { members, family } = resolveMembers(host, p.require('node_member', 'all, or a comma separated list of nodes'), p.get('underlay'));
+  checkPeerNetwork(net);
+  checkPeerNetworkAgainstUnderlay(net, members);
+  checkPeerNetworkAgainstOthers(
+    net,
+    repo.listVpcs(host.db).filter((o) => o.name !== name).map((o) => ({ name: o.name, net: v.network(o.peerNetwork, 'peer_network') })),
+  );
   const mtu = p.has('mtu') ? v.mtu(p.get('mtu') as string, 'mtu') : null;
   const firewall = p.has('firewall') ? v.boolFlag(p.get('firewall') as string, 'firewall') : true;
   // Fail now rather than at init_peers when the network cannot hold the pairs.

@@ -54,6 +54,21 @@ export interface AllocateInput {
   readonly existing: readonly Pair[];
   /** VNIs taken by the other VPCs of the cluster. */
   readonly takenVnis: ReadonlySet<number>;
+  /**
+   * Where a new pair starts looking for a free VNI (default: the lowest free
+   * one). After a race, a start derived from the VPC and the pair keeps two
+   * VPCs that lost the same id from picking the same next one.
+   */
+  readonly vniStart?: (a: string, b: string) => number;
+}
+
+/** A start in VNI_MIN..VNI_MAX derived from a VPC and a pair (FNV-1a): spread out, the same on every run. */
+export function hashedVniStart(vpc: string): (a: string, b: string) => number {
+  return (a, b) => {
+    let h = 0x811c9dc5;
+    for (const ch of `${vpc}\u0000${a}\u0000${b}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    return VNI_MIN + (h % (VNI_MAX - VNI_MIN + 1));
+  };
 }
 
 export function allocatePeerMap(input: AllocateInput): Pair[] {
@@ -84,14 +99,24 @@ export function allocatePeerMap(input: AllocateInput): Pair[] {
         continue;
       }
       while (usedSlots.has(nextSlot)) nextSlot++;
-      while (usedVnis.has(nextVni)) nextVni++;
-      if (nextVni > VNI_MAX) throw new UserError(`no free VXLAN id left (all of ${VNI_MIN}-${VNI_MAX} are taken)`);
+      const vni = input.vniStart ? probe(usedVnis, input.vniStart(a, b)) : (nextVni = probe(usedVnis, nextVni));
       usedSlots.add(nextSlot);
-      usedVnis.add(nextVni);
-      result.push({ a, b, vni: nextVni, slot: nextSlot, ...blockFor(input.network, nextSlot) });
+      usedVnis.add(vni);
+      result.push({ a, b, vni, slot: nextSlot, ...blockFor(input.network, nextSlot) });
     }
   }
   return result.sort((x, y) => x.slot - y.slot);
+}
+
+/** The first free VNI at or after `from`, wrapping once around the range. */
+function probe(used: ReadonlySet<number>, from: number): number {
+  const span = VNI_MAX - VNI_MIN + 1;
+  const start = Math.min(Math.max(from, VNI_MIN), VNI_MAX) - VNI_MIN;
+  for (let i = 0; i < span; i++) {
+    const vni = VNI_MIN + ((start + i) % span);
+    if (!used.has(vni)) return vni;
+  }
+  throw new UserError(`no free VXLAN id left (all of ${VNI_MIN}-${VNI_MAX} are taken)`);
 }
 
 /** The tunnels one host terminates, seen from that host. */

@@ -54,6 +54,9 @@ export interface JailRecord {
   readonly name: string;
   readonly interface: string;
   readonly ip4Addr: string | null;
+  readonly ip6Addr: string | null;
+  /** Identity of the running namespace/jail meshvpc started (null: not started by this meshvpc). */
+  readonly guestId: string | null;
   readonly hostIf: string;
   readonly vnet: boolean;
 }

@@ -17,8 +17,8 @@ export interface GuestSpec {
   readonly mtu: number;
   /** The host-side end of the pair (veth / epair "a" half). */
   readonly hostIf: string;
-  /** Address for eth0 inside the guest, CIDR form, or null for none (ip4_addr=0). */
-  readonly address: string | null;
+  /** Addresses for eth0 inside the guest, CIDR form (ip4_addr=, ip6_addr=); none for ip4_addr=0. */
+  readonly addresses: readonly string[];
   /** MAC of eth0, stable across restarts (see core/mac.ts). */
   readonly mac?: string;
 }
@@ -32,8 +32,20 @@ export interface NetworkDriver {
   /** MTU of the path to an underlay address: the route's MTU, else its device's. */
   underlayMtu(remote: string): Promise<number>;
   guestStartCommands(guest: GuestSpec): string[][];
-  guestStart(guest: GuestSpec): Promise<void>;
-  guestStop(guest: GuestSpec): Promise<void>;
+  /**
+   * Start a guest whose name is free (the caller checked guestIdentity) and
+   * return its identity (Linux: the namespace's inode; FreeBSD: the jail's id).
+   * On failure it removes only what this call created.
+   */
+  guestStart(guest: GuestSpec): Promise<string>;
+  /**
+   * Stop the guest only if it is still the one meshvpc started (same
+   * identity); its host-side port only if it carries meshvpc's mark. Returns
+   * what it left alone because it was not meshvpc's.
+   */
+  guestStop(guest: GuestSpec, identity: string | null): Promise<string[]>;
+  /** The identity of whatever guest (namespace, jail) holds this name now, or null. */
+  guestIdentity(name: string): Promise<string | null>;
   /** Names of running guests. */
   runningGuests(): Promise<string[]>;
   /** The argv that runs a command inside a guest. */

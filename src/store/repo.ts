@@ -154,6 +154,8 @@ const toJail = (r: Row): JailRecord => ({
   name: s(r.name),
   interface: s(r.interface),
   ip4Addr: sn(r.ip4_addr),
+  ip6Addr: sn(r.ip6_addr),
+  guestId: sn(r.guest_id),
   hostIf: s(r.host_if),
   vnet: Number(r.vnet) === 1,
 });
@@ -168,13 +170,19 @@ export function getJail(db: Db, name: string): JailRecord | null {
 }
 
 export function putJail(db: Db, j: JailRecord): void {
-  db.prepare('INSERT INTO jail (name, interface, ip4_addr, host_if, vnet) VALUES (?, ?, ?, ?, ?)').run(
+  db.prepare('INSERT INTO jail (name, interface, ip4_addr, ip6_addr, guest_id, host_if, vnet) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
     j.name,
     j.interface,
     j.ip4Addr,
+    j.ip6Addr,
+    j.guestId,
     j.hostIf,
     j.vnet ? 1 : 0,
   );
+}
+
+export function setJailGuestId(db: Db, name: string, guestId: string | null): void {
+  db.prepare('UPDATE jail SET guest_id = ? WHERE name = ?').run(guestId, name);
 }
 
 export function deleteJail(db: Db, name: string): void {

@@ -73,4 +73,10 @@ export const MIGRATIONS: readonly string[] = [
   -- Whether VXLAN from outside the VPC's members is dropped (nftables on Linux).
   ALTER TABLE vpc ADD COLUMN firewall INTEGER NOT NULL DEFAULT 1;
   `,
+  `
+  -- A container's IPv6 address (ip6_addr=), and the identity of the namespace
+  -- or jail meshvpc started for it: stop and remove touch only that one.
+  ALTER TABLE jail ADD COLUMN ip6_addr TEXT;
+  ALTER TABLE jail ADD COLUMN guest_id TEXT;
+  `,
 ];

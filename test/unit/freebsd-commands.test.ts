@@ -80,12 +80,12 @@ for (const family of [6, 4] as const) {
 test('guest start: epair, MTUs before addm, vnet jail, eth0 inside', () => {
   const g = GUEST;
   assert.deepEqual(lines(guestSetupCommands(g, 'epair3a')), GUEST_SETUP_LINES);
-  const shown = lines(freebsdGuestStart({ ...g, address: 'fd00:10::5/64' }));
+  const shown = lines(freebsdGuestStart({ ...g, addresses: ['fd00:10::5/64'] }));
   assert.equal(shown[0], 'ifconfig epair create');
   assert.equal(shown[1], 'ifconfig epairNa name mvweb1a');
   assert.ok(shown.includes('ifconfig epairNb mtu 1430'));
   assert.equal(shown.at(-1), 'jexec web1 ifconfig eth0 inet6 fd00:10::5/64 alias');
-  assert.equal(lines(freebsdGuestStart({ ...g, address: null })).at(-1), 'jexec web1 ifconfig eth0 mtu 1430 up');
+  assert.equal(lines(freebsdGuestStart({ ...g, addresses: [] })).at(-1), 'jexec web1 ifconfig eth0 mtu 1430 up');
   assert.deepEqual(lines(freebsdGuestStop(g)), ['jail -r web1', 'ifconfig mvweb1a destroy']);
   assert.equal(otherHalf('epair10a'), 'epair10b');
   assert.throws(() => otherHalf('bridge0'), /expected epairNa/);

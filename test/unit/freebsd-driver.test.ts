@@ -9,8 +9,9 @@ import { plan, planTeardown } from '../../src/core/planner.js';
 import { specNames } from '../../src/core/spec.js';
 import { freebsdBatchCommands } from '../../src/platform/freebsd/commands.js';
 import { TunnelNotRunningError, freebsdDriver } from '../../src/platform/freebsd/driver.js';
+import { parseJlsIds } from '../../src/platform/freebsd/jls.js';
 import { RecordingExecutor, argvLine } from '../../src/platform/recording.js';
-import { fixture, GUEST, GUEST_SETUP_LINES, ifconfigBlock, threeHostSpec } from './freebsd-helpers.js';
+import { fixture, GUEST, GUEST_SETUP_LINES, ifconfigBlock, realFixture, threeHostSpec } from './freebsd-helpers.js';
 
 const OBSERVE = ['ifconfig', '-a', '-v'];
 
@@ -150,22 +151,26 @@ test('destroy: the teardown plan destroys the tunnels and the bridge', async () 
   assert.deepEqual(planTeardown('vpc1', specNames(spec), rest), []);
 });
 
-test('guest start: a vnet jail on an epair whose host end takes the recorded name', async () => {
-  const exec = host(fixture('host1-ipv6-14.txt'));
+const JLS_IDS = ['jls', '--libxo', 'json', 'jid', 'name'];
+const jlsIds = (jails: { jid: string; name: string }[]): { stdout: string } => ({ stdout: JSON.stringify({ __version: '2', 'jail-information': { jail: jails } }) });
+const OUR_PORT = 'mvweb1a: flags=8863<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 1430\n\tdescription: guest-web1\n\tgroups: epair\n';
+
+test('guest start: a vnet jail on an epair whose host end takes the recorded name; returns the JID', async () => {
+  const exec = host(fixture('host1-ipv6-14.txt')).on(JLS_IDS, jlsIds([{ jid: '7', name: 'web1' }]));
   const driver = freebsdDriver(exec);
-  await driver.guestStart(GUEST);
-  assert.deepEqual(exec.lines(), ['ifconfig epair create', ...GUEST_SETUP_LINES]);
+  assert.equal(await driver.guestStart(GUEST), '7');
+  assert.deepEqual(exec.lines(), ['ifconfig epair create', ...GUEST_SETUP_LINES, 'jls --libxo json jid name']);
   assert.deepEqual(driver.guestStartCommands(GUEST).map(argvLine).slice(0, 2), ['ifconfig epair create', 'ifconfig epairNa name mvweb1a']);
   assert.deepEqual(driver.guestExecArgv('web1', ['ping', '-c', '1', '10.10.11.254']), ['jexec', 'web1', 'ping', '-c', '1', '10.10.11.254']);
 });
 
-test('guest start failure cleans up the jail and the pair', async () => {
-  const exec = host(fixture('host1-ipv6-14.txt')).on((argv) => argv[0] === 'jail' && argv[1] === '-c', {
-    code: 1,
-    stderr: 'jail: web1: vnet.interface: ifconfig epair3b vnet web1: No such file or directory\n',
-  });
+test('guest start failure cleans up the jail and the pair it made', async () => {
+  const exec = host(fixture('host1-ipv6-14.txt'))
+    .on((argv) => argv[0] === 'jail' && argv[1] === '-c', { code: 1, stderr: 'jail: web1: vnet.interface: ifconfig epair3b vnet web1: No such file or directory\n' })
+    .on(JLS_IDS, jlsIds([]))
+    .on(['ifconfig', 'mvweb1a'], { stdout: OUR_PORT });
   await assert.rejects(freebsdDriver(exec).guestStart(GUEST), /jail -c name=web1/);
-  assert.deepEqual(exec.lines().slice(-2), ['jail -r web1', 'ifconfig mvweb1a destroy']);
+  assert.deepEqual(exec.lines().slice(-1), ['ifconfig mvweb1a destroy']);
 
   const exec2 = new RecordingExecutor()
     .on(['ifconfig', 'epair', 'create'], { stdout: 'epair5a\n' })
@@ -174,20 +179,34 @@ test('guest start failure cleans up the jail and the pair', async () => {
   assert.deepEqual(exec2.lines(), ['ifconfig epair create', 'ifconfig epair5a name mvweb1a', 'ifconfig epair5a destroy']);
 });
 
-test('guest stop: jail -r, then destroy the pair; already gone is fine, other failures are not', async () => {
-  const exec = new RecordingExecutor();
-  await freebsdDriver(exec).guestStop(GUEST);
-  assert.deepEqual(exec.lines(), ['jail -r web1', 'ifconfig mvweb1a destroy']);
+test('guest stop: removes only the jail meshvpc started (same JID) and a port with its mark', async () => {
+  const exec = new RecordingExecutor().on(JLS_IDS, jlsIds([{ jid: '7', name: 'web1' }])).on(['ifconfig', 'mvweb1a'], { stdout: OUR_PORT });
+  assert.deepEqual(await freebsdDriver(exec).guestStop(GUEST, '7'), []);
+  assert.deepEqual(exec.lines(), ['jls --libxo json jid name', 'jail -r 7', 'ifconfig mvweb1a', 'ifconfig mvweb1a destroy']);
 
-  const gone = new RecordingExecutor()
-    .on(['jail', '-r', 'web1'], { code: 1, stderr: 'jail: "web1" not found\n' })
-    .on(['ifconfig', 'mvweb1a', 'destroy'], { code: 1, stderr: 'ifconfig: interface mvweb1a does not exist\n' });
-  await freebsdDriver(gone).guestStop(GUEST);
+  // A jail of that name someone else made (another JID), and a port without the mark: both left alone, and named.
+  const foreign = new RecordingExecutor()
+    .on(JLS_IDS, jlsIds([{ jid: '12', name: 'web1' }]))
+    .on(['ifconfig', 'mvweb1a'], { stdout: OUR_PORT.replace('guest-web1', 'my own pair') });
+  assert.deepEqual(await freebsdDriver(foreign).guestStop(GUEST, '7'), ['jail web1', 'interface mvweb1a']);
+  assert.ok(!foreign.lines().some((l) => l.startsWith('jail -r') || l.endsWith('destroy')), foreign.lines().join('; '));
 
-  const busy = new RecordingExecutor().on(['jail', '-r', 'web1'], { code: 1, stderr: 'jail: web1: Operation not permitted\n' });
-  await assert.rejects(freebsdDriver(busy).guestStop(GUEST), /jail -r web1: jail: web1: Operation not permitted/);
-  // The pair is still destroyed.
-  assert.deepEqual(busy.lines(), ['jail -r web1', 'ifconfig mvweb1a destroy']);
+  // Already gone is fine; another failure is reported, and the pair is still destroyed.
+  const gone = new RecordingExecutor().on(JLS_IDS, jlsIds([])).on(['ifconfig', 'mvweb1a'], { code: 1, stderr: 'ifconfig: interface mvweb1a does not exist\n' });
+  assert.deepEqual(await freebsdDriver(gone).guestStop(GUEST, '7'), []);
+  const busy = new RecordingExecutor()
+    .on(JLS_IDS, jlsIds([{ jid: '7', name: 'web1' }]))
+    .on(['jail', '-r', '7'], { code: 1, stderr: 'jail: 7: Operation not permitted\n' })
+    .on(['ifconfig', 'mvweb1a'], { stdout: OUR_PORT });
+  await assert.rejects(freebsdDriver(busy).guestStop(GUEST, '7'), /jail -r 7: jail: 7: Operation not permitted/);
+  assert.ok(busy.lines().includes('ifconfig mvweb1a destroy'));
+});
+
+test('guest identity: the JID from jls, or null; the real FreeBSD 15 jid/name capture parses', async () => {
+  const exec = new RecordingExecutor().on(JLS_IDS, jlsIds([{ jid: '3', name: 'db1' }]));
+  assert.equal(await freebsdDriver(exec).guestIdentity('db1'), '3');
+  assert.equal(await freebsdDriver(exec).guestIdentity('web1'), null);
+  assert.deepEqual(parseJlsIds(realFixture('jls-skhal-fbsd15-jidname.json')), [{ jid: '8', name: 'demo' }]);
 });
 
 test('running guests come from jls --libxo json', async () => {

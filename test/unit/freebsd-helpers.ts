@@ -74,7 +74,7 @@ export function threeHostSpec(self: string, family: 4 | 6, opts: SpecOptions = {
 }
 
 /** A guest on vpc1 and what setting it up runs once `ifconfig epair create` printed epair3a. */
-export const GUEST = { name: 'web1', bridge: 'vpc1', mtu: 1430, hostIf: 'mvweb1a', address: '10.10.11.1/24' };
+export const GUEST = { name: 'web1', bridge: 'vpc1', mtu: 1430, hostIf: 'mvweb1a', addresses: ['10.10.11.1/24'] };
 export const GUEST_SETUP_LINES: readonly string[] = [
   'ifconfig epair3a name mvweb1a',
   'ifconfig mvweb1a mtu 1430 description guest-web1',

@@ -156,7 +156,7 @@ export function guestSetupCommands(g: GuestSpec, aHalf: string): string[][] {
     jexec(g.name, 'ifconfig', 'lo0', 'up'),
     // The in-jail end keeps no MTU promise of its own: set it (freebsd.md pitfall 7).
     jexec(g.name, 'ifconfig', GUEST_IF, 'mtu', g.mtu, ...(g.mac ? ['ether', g.mac] : []), 'up'),
-    ...(g.address ? [['jexec', g.name, ...addAddrCommand(GUEST_IF, g.address)]] : []),
+    ...g.addresses.map((a) => ['jexec', g.name, ...addAddrCommand(GUEST_IF, a)]),
   ];
 }
 

@@ -18,6 +18,8 @@ import {
   routeGetCommand,
 } from './commands.js';
 import { parseClonedName, parseIfconfig, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
+import { jlsIdsCommand, parseJlsIds } from './jls.js';
+import { guestAlias } from '../../core/spec.js';
 
 /**
  * pitfall 2 in freebsd.md: a second tunnel with the same VNI, local address
@@ -90,13 +92,28 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
     }
   };
 
-  const stopGuest = async (g: GuestSpec): Promise<void> => {
+  /** A jail's identity is its JID: a jail someone else made under the same name later has another. */
+  const jailId = async (name: string): Promise<string | null> => {
+    const jails = parseJlsIds(await runChecked(exec, jlsIdsCommand()));
+    return jails.find((j) => j.name === name)?.jid ?? null;
+  };
+
+  const stopGuest = async (g: GuestSpec, identity: string | null): Promise<string[]> => {
+    const spared: string[] = [];
     const failures: CommandError[] = [];
-    for (const argv of [['jail', '-r', g.name], ['ifconfig', g.hostIf, 'destroy']]) {
+    const run = async (argv: string[]): Promise<void> => {
       const r = await exec.run(argv);
       if (r.code !== 0 && !ALREADY_GONE.test(r.stderr)) failures.push(new CommandError(argv, r));
-    }
+    };
+    const jid = await jailId(g.name);
+    if (jid !== null && identity !== null && jid === identity) await run(['jail', '-r', jid]);
+    else if (jid !== null) spared.push(`jail ${g.name}`);
+    const shown = await exec.run(['ifconfig', g.hostIf]);
+    const port = shown.code === 0 ? parseIfconfig(shown.stdout).find((l) => l.name === g.hostIf) : undefined;
+    if (port && port.alias === guestAlias(g.name)) await run(['ifconfig', g.hostIf, 'destroy']);
+    else if (port) spared.push(`interface ${g.hostIf}`);
     if (failures[0]) throw failures[0];
+    return spared;
   };
 
   return {
@@ -120,6 +137,7 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
       return dev.mtu;
     },
     guestStartCommands: freebsdGuestStart,
+    guestIdentity: jailId,
     async guestStart(g) {
       const aHalf = parseClonedName(await runChecked(exec, epairCloneCommand()), 'epair');
       const [rename, ...rest] = guestSetupCommands(g, aHalf);
@@ -132,10 +150,13 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
       try {
         await runAll(rest);
       } catch (e) {
-        // The pair now has meshvpc's name: the ordinary stop cleans up whatever got this far.
-        await stopGuest(g).catch(() => undefined);
+        // The pair now has meshvpc's name and mark: the ordinary stop cleans up whatever got this far.
+        await stopGuest(g, await jailId(g.name).catch(() => null)).catch(() => undefined);
         throw e;
       }
+      const jid = await jailId(g.name);
+      if (jid === null) throw new Error(`jail ${g.name} is not running right after it was created`);
+      return jid;
     },
     guestStop: stopGuest,
     async runningGuests() {

@@ -50,15 +50,21 @@ export function linuxCommands(op: Op): string[][] {
 }
 
 export function linuxGuestStart(g: GuestSpec): string[][] {
+  return [linuxNetnsAdd(g), ...linuxGuestSetup(g)];
+}
+
+export const linuxNetnsAdd = (g: GuestSpec): string[] => ['ip', 'netns', 'add', g.name];
+
+/** Everything after the namespace exists: the veth pair, its mark (alias), the bridge, addresses. */
+export function linuxGuestSetup(g: GuestSpec): string[][] {
   const inside = (...rest: string[]): string[] => ['ip', '-n', g.name, ...rest];
   return [
-    ['ip', 'netns', 'add', g.name],
     ['ip', 'link', 'add', g.hostIf, 'mtu', String(g.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(g.mtu), ...(g.mac ? ['address', g.mac] : []), 'netns', g.name],
     link(g.hostIf, 'alias', guestAlias(g.name)),
     link(g.hostIf, 'master', g.bridge),
     link(g.hostIf, 'up'),
     inside('link', 'set', 'dev', 'lo', 'up'),
     inside('link', 'set', 'dev', 'eth0', 'up'),
-    ...(g.address ? [inside('addr', 'add', g.address, 'dev', 'eth0', ...(isV6Cidr(g.address) ? ['nodad'] : []))] : []),
+    ...g.addresses.map((a) => inside('addr', 'add', a, 'dev', 'eth0', ...(isV6Cidr(a) ? ['nodad'] : []))),
   ];
 }

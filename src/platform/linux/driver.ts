@@ -2,10 +2,21 @@
 import { observedFrom } from '../../core/observed.js';
 import type { NetworkDriver, GuestSpec } from '../driver.js';
 import { runChecked, type Executor } from '../exec.js';
-import { linuxCommands, linuxGuestStart } from './commands.js';
+import { linuxCommands, linuxGuestSetup, linuxGuestStart, linuxNetnsAdd } from './commands.js';
+import { guestAlias } from '../../core/spec.js';
 import { parseIpLinks, parsePingRtt, parseRouteGet } from './parse.js';
 import { nftScript } from './nft.js';
 import { batchError, batchScript } from './batch.js';
+
+/**
+ * A namespace's identity: the inode of its nsfs file (device:inode), which
+ * tells the namespace meshvpc made from one someone else made under the same
+ * name later. Null when no namespace has the name.
+ */
+async function netnsIdentity(exec: Executor, name: string): Promise<string | null> {
+  const r = await exec.run(['stat', '-L', '-c', '%d:%i', `/run/netns/${name}`]);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
 
 export function linuxDriver(exec: Executor): NetworkDriver {
   const runAll = async (cmds: string[][]): Promise<void> => {
@@ -35,22 +46,37 @@ export function linuxDriver(exec: Executor): NetworkDriver {
       return dev.mtu;
     },
     guestStartCommands: linuxGuestStart,
+    async guestIdentity(name) {
+      return netnsIdentity(exec, name);
+    },
     async guestStart(g: GuestSpec) {
+      // `ip netns add` refuses a name that exists: then nothing here is ours and nothing is undone.
+      await runChecked(exec, linuxNetnsAdd(g));
+      const identity = await netnsIdentity(exec, g.name);
+      if (!identity) throw new Error(`network namespace ${g.name} vanished right after it was created`);
       try {
         // One by one: these use `ip -n`, a global option a batch line cannot carry.
-        for (const argv of linuxGuestStart(g)) await runChecked(exec, argv);
+        for (const argv of linuxGuestSetup(g)) await runChecked(exec, argv);
       } catch (e) {
-        await this.guestStop(g);
+        await this.guestStop(g, identity);
         throw e;
       }
+      return identity;
     },
-    async guestStop(g: GuestSpec) {
+    async guestStop(g: GuestSpec, identity: string | null) {
+      const spared: string[] = [];
+      const port = parseIpLinks((await exec.run(['ip', '-json', 'link', 'show', 'dev', g.hostIf])).stdout || '[]')[0];
+      if (port && port.alias === guestAlias(g.name)) await exec.run(['ip', 'link', 'del', 'dev', g.hostIf]);
+      else if (port) spared.push(`interface ${g.hostIf}`);
+      const now = await netnsIdentity(exec, g.name);
+      if (now === null) return spared;
+      if (identity === null || now !== identity) return [...spared, `network namespace ${g.name}`];
       // Processes left inside keep a namespace alive after its name is gone.
       const pids = await exec.run(['ip', 'netns', 'pids', g.name]);
       const list = pids.code === 0 ? pids.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)) : [];
       if (list.length > 0) await exec.run(['kill', '-KILL', ...list]);
-      await exec.run(['ip', 'link', 'del', 'dev', g.hostIf]);
       await exec.run(['ip', 'netns', 'del', g.name]);
+      return spared;
     },
     async runningGuests() {
       const out = await runChecked(exec, ['ip', '-json', 'netns', 'list']);
