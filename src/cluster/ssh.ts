@@ -34,29 +34,54 @@ export interface Connection {
 }
 
 const CONNECT_TIMEOUT_MS = Number(process.env.MESHVPC_SSH_TIMEOUT_MS) || 8000;
+/**
+ * A remote call that outlives this is abandoned (the peer is reported
+ * unreachable and the caller's locks are released). Deploy's slowest call is
+ * an apply of a few hundred interfaces: seconds, not minutes.
+ */
+const CALL_DEADLINE_MS = Number(process.env.MESHVPC_CALL_DEADLINE_MS) || 120_000;
+/** A peer whose session died (kill -9, a cut cable) stops answering keepalives: noticed within ~interval x count. */
+const KEEPALIVE_MS = Number(process.env.MESHVPC_SSH_KEEPALIVE_MS) || 2000;
+const KEEPALIVE_COUNT = 3;
 
 export function connect(target: SshTarget, check: HostCheck, auth: readonly AuthMethod[]): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const client = new (ssh2().Client)();
     let seen = '';
     let refused: string | null = null;
+    let lost: Error | null = null;
+    const pending = new Set<(e: Error) => void>();
     client.on('ready', () =>
       resolve({
         hostKey: seen,
-        exec: (command, input) => execOn(client, command, input),
+        exec: (command, input) => {
+          if (lost) return Promise.reject(lost);
+          return execOn(client, command, input, target, pending);
+        },
         close: () => client.end(),
       }),
     );
     client.on('error', (err: Error & { level?: string }) => {
       if (refused) return reject(new UserError(refused, 3));
       const why = err.level === 'client-authentication' ? 'authentication failed' : err.message;
-      reject(new Error(`cannot reach ${target.label} (${target.address} port ${target.port}): ${why}`));
+      const e = new Error(`cannot reach ${target.label} (${target.address} port ${target.port}): ${why}`);
+      lost = e;
+      for (const fail of pending) fail(e);
+      reject(e);
+    });
+    // The connection went away under a running call (its session was killed, the peer rebooted).
+    client.on('close', () => {
+      const e = new Error(`lost ${target.label} (${target.address} port ${target.port}): the connection closed during a call`);
+      lost ??= e;
+      for (const fail of pending) fail(lost);
     });
     client.connect({
       host: target.address,
       port: target.port,
       username: target.user,
       readyTimeout: CONNECT_TIMEOUT_MS,
+      keepaliveInterval: KEEPALIVE_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT,
       algorithms: { serverHostKey: ['ssh-ed25519'] },
       hostVerifier: (key: Buffer) => {
         seen = key.toString('base64');
@@ -73,17 +98,49 @@ export function connect(target: SshTarget, check: HostCheck, auth: readonly Auth
   });
 }
 
-function execOn(client: Client, command: string, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * One command on an open connection, bounded: it fails when the connection
+ * dies, when the peer's session ends without an exit status (killed), or at
+ * the deadline, whichever comes first; it never waits forever.
+ */
+function execOn(
+  client: Client,
+  command: string,
+  input: string,
+  target: SshTarget,
+  pending: Set<(e: Error) => void>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (fn: () => void): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      pending.delete(fail);
+      fn();
+    };
+    const fail = (e: Error): void => finish(() => reject(e));
+    pending.add(fail);
+    const timer = setTimeout(() => {
+      fail(new Error(`${target.label} did not answer within ${Math.round(CALL_DEADLINE_MS / 1000)}s (MESHVPC_CALL_DEADLINE_MS); the call was abandoned`));
+      client.end();
+    }, CALL_DEADLINE_MS);
     client.exec(command, (err, stream) => {
-      if (err) return reject(err);
+      if (err) return fail(err);
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
+      let exitCode: number | null = null;
       stream.on('data', (b: Buffer) => out.push(b));
       stream.stderr.on('data', (b: Buffer) => errOut.push(b));
-      stream.on('close', (code: number | null) =>
-        resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() }),
-      );
+      stream.on('exit', (code: number | null) => {
+        exitCode = code;
+      });
+      stream.on('close', () => {
+        if (exitCode === null && out.length === 0) {
+          return fail(new Error(`lost ${target.label}: its session ended before meshvpc answered (killed?)`));
+        }
+        finish(() => resolve({ code: exitCode ?? 255, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() }));
+      });
       stream.end(input);
     });
   });

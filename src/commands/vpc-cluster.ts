@@ -194,7 +194,6 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
       applied = await applyAll(alloc);
     }
-    const vpc = alloc.vpc;
     if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);
     if (!selfMember && !opts.dryrun) {
       const mine = await forget(host, name);
