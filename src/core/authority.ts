@@ -82,17 +82,25 @@ export function checkVpcChange(c: Caller, self: string, stored: VpcDef | null, i
 }
 
 /**
- * Every member of a definition must be a node this host knows, at the
- * underlay address this host knows for it: a definition cannot point a
- * tunnel at an address of the sender's choosing.
+ * A member this host knows must appear at the underlay address this host
+ * knows for it (this host and its peers speak for themselves, not the
+ * sender). Members this host has never met (the article joins every host
+ * only to the one that deploys) are the sender's word, but may not claim an
+ * address of this host or of a host known here under another name.
  */
 export function checkUnderlays(def: VpcDef, self: SelfNode, nodes: readonly NodeRecord[]): void {
+  const addressesOf = (n: { readonly ip4: string | null; readonly ip6: string | null }): string[] => [n.ip4, n.ip6].filter((a): a is string => a !== null);
   for (const m of def.members) {
     const known = m.node === self.nodename ? self : nodes.find((n) => n.name === m.node);
-    if (!known) refuse(`member ${m.node} of ${def.name} is not a node known here (meshvpc node mode=add)`);
-    const want = def.family === 6 ? known.ip6 : known.ip4;
-    if (want !== m.underlay) {
-      refuse(`member ${m.node} of ${def.name} has underlay ${m.underlay}, but ${m.node}'s IPv${def.family} address here is ${want ?? 'not set'}`);
+    if (known) {
+      const want = def.family === 6 ? known.ip6 : known.ip4;
+      if (want !== m.underlay) {
+        refuse(`member ${m.node} of ${def.name} has underlay ${m.underlay}, but ${m.node}'s IPv${def.family} address here is ${want ?? 'not set'}`);
+      }
+      continue;
     }
+    if (addressesOf(self).includes(m.underlay)) refuse(`member ${m.node} of ${def.name} claims ${m.underlay}, which is ${self.nodename}'s own address`);
+    const owner = nodes.find((n) => addressesOf(n).includes(m.underlay) || n.sshAddress === m.underlay);
+    if (owner) refuse(`member ${m.node} of ${def.name} claims ${m.underlay}, which belongs to ${owner.name}`);
   }
 }

@@ -28,7 +28,7 @@ test('first contact by key, wrong password refused, host key pinned, cluster key
     assert.match(await ok(lab, 2, 'node', 'mode=list'), /host1/);
     // The peer got our cluster key restricted to meshvpc's remote calls.
     const authorized = await shOk(lab, 2, 'cat', '/root/.ssh/authorized_keys');
-    assert.match(authorized, /^restrict,command="meshvpc remote" ssh-ed25519 \S+ meshvpc:host1$/m);
+    assert.match(authorized, /^restrict,command="meshvpc remote caller=host1" ssh-ed25519 \S+ meshvpc:host1$/m);
 
     // Keys and state are root's alone.
     const modes = await shOk(lab, 1, 'stat', '-c', '%n %a', '/var/db/meshvpc', '/var/db/meshvpc/id_ed25519', '/var/db/meshvpc/meshvpc.sqlite', '/root/.ssh/authorized_keys');

@@ -1,7 +1,9 @@
 /** Shared by the e2e tests: a lab per test, torn down whatever happens. */
 import assert from 'node:assert/strict';
-import { createLab, destroyLab, execOn, meshvpc, type LabState, type Underlay } from '../../src/lab/lab.js';
-import type { ExecResult } from '../../src/platform/exec.js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createLab, destroyLab, execOn, meshvpc, onHost, type LabState, type Underlay } from '../../src/lab/lab.js';
+import { systemExecutor, type ExecResult } from '../../src/platform/exec.js';
 
 export async function withLab<T>(hosts: number, underlay: Underlay, fn: (lab: LabState) => Promise<T>): Promise<T> {
   const lab = await createLab({ hosts, underlay });
@@ -72,4 +74,40 @@ export async function joinAll(lab: LabState): Promise<void> {
       if (o.index !== h.index) await ok(lab, h.index, 'node', 'mode=add', `node=${o.ip6 ?? o.ip4}`);
     }
   }
+}
+
+/**
+ * Everything a refused command must leave as it was on a host: links (with
+ * details), addresses, namespaces, the processes in the host's and its
+ * namespaces' network stacks, the nftables ruleset, and every database row.
+ */
+export async function snapshot(lab: LabState, host: number): Promise<Record<string, unknown>> {
+  const h = lab.hosts[host - 1];
+  if (!h) throw new Error(`no host ${host}`);
+  const db = new Database(join(h.dir, 'db', 'meshvpc.sqlite'), { readonly: true, fileMustExist: true });
+  let rows: unknown;
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'lock' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    rows = tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()]);
+  } finally {
+    db.close();
+  }
+  const links = (JSON.parse(await shOk(lab, host, 'ip', '-d', '-j', 'link', 'show')) as Record<string, unknown>[]).map((l) => {
+    // Counters and carrier timing move on their own.
+    const { stats64: _s, operstate: _o, linkmode: _m, ...rest } = l as Record<string, unknown> & { stats64?: unknown; operstate?: unknown; linkmode?: unknown };
+    return rest;
+  });
+  const addrs = await shOk(lab, host, 'ip', '-j', 'addr', 'show');
+  const netns = (await shOk(lab, host, 'ip', 'netns', 'list')).split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort();
+  const pids = (await sh(lab, host, 'ip', 'netns', 'pids', h.netns)).stdout;
+  const nft = (await shOk(lab, host, 'nft', 'list', 'ruleset')).replace(/packets \d+ bytes \d+/g, 'packets N bytes N');
+  return { links, addrs: JSON.parse(addrs) as unknown, netns, pids, nft, rows };
+}
+
+/** One raw request to a peer's `meshvpc remote`, sent with `from`'s cluster key over real ssh. */
+export function rawRemote(lab: LabState, from: number, to: number, request: unknown): Promise<ExecResult> {
+  const target = lab.hosts[to - 1];
+  const addr = target?.ip4 ?? target?.ip6 ?? '';
+  const argv = ['ssh', '-i', '/var/db/meshvpc/id_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${addr}`, 'meshvpc', 'remote'];
+  return systemExecutor.run(onHost(lab, from, argv), JSON.stringify(request));
 }

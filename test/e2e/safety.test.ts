@@ -1,0 +1,151 @@
+/**
+ * Safe by construction, tried as an attacker and a careless user would: a
+ * member forging requests with its own cluster key, a user's own bridge,
+ * vxlan and namespace under names meshvpc wants, VPCs created on two hosts at
+ * once. After every refusal every host's links, addresses, namespaces,
+ * processes, firewall and database rows are compared with before.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LabState } from '../../src/lab/lab.js';
+import { joinAll, links, mv, ok, rawRemote, sh, shOk, snapshot, withLab } from './lab-helpers.js';
+
+const unchanged = async (lab: LabState, before: Record<string, unknown>[], what: string): Promise<void> => {
+  for (const h of lab.hosts) assert.deepEqual(await snapshot(lab, h.index), before[h.index - 1], `${what} changed host${h.index}`);
+};
+const snapshots = (lab: LabState): Promise<Record<string, unknown>[]> => Promise.all(lab.hosts.map((h) => snapshot(lab, h.index)));
+const remoteError = (stdout: string): string => (JSON.parse(stdout) as { ok: boolean; error?: string }).error ?? '';
+
+/** VXLAN ids of a host's vxlan devices; a duplicate would break one of the VPCs. */
+async function vnis(lab: LabState, host: number): Promise<number[]> {
+  return (await links(lab, host)).filter((l) => l.linkinfo?.info_kind === 'vxlan').map((l) => Number(l.linkinfo?.info_data?.id));
+}
+
+test('a member may say only what it may: forged maps, identities and VPC changes are refused with no change anywhere', { timeout: 240_000 }, async () => {
+  await withLab(3, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 2, 'vpc', 'mode=deploy', 'vpc_name=h23', 'node_member=host2,host3', 'peer_network=198.51.100.0/26');
+    const before = await snapshots(lab);
+
+    // The issue's request: a pair slot far outside the peer network, addresses of host1's underlay.
+    const evil = {
+      op: 'vpc_apply', vpc: 'evil2', layers: ['vxlan', 'bridge'], dryrun: false,
+      definition: {
+        name: 'evil2', peerNetwork: '198.51.100.128/25', family: 4, mtu: null, firewall: true,
+        members: [{ node: 'host2', underlay: '192.0.2.2' }, { node: 'host9', underlay: '192.0.2.9' }],
+        pairs: [{ a: 'host2', b: 'host9', vni: 701, slot: 1047734112, addrA: '192.0.2.1', addrB: '192.0.2.2', prefix: 30 }],
+      },
+    };
+    const cases: [string, number, unknown, RegExp][] = [
+      ['a slot outside the peer network', 1, evil, /block 1047734112, but 198\.51\.100\.128\/25 holds blocks 0-31|not a member/],
+      ['the slot in range but the addresses of the underlay', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [{ a: 'host1', b: 'host2', vni: 701, slot: 0, addrA: '192.0.2.1', addrB: '192.0.2.2', prefix: 30 }] } }, /block 0 of 198\.51\.100\.128\/25 is 198\.51\.100\.129\/30/],
+      ['an unknown member at a known host\'s address', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host2', underlay: '192.0.2.2' }, { node: 'host9', underlay: '192.0.2.3' }], pairs: [] } }, /member host9 of evil2 claims 192\.0\.2\.3, which belongs to host3/],
+      ['a member at an address that is not its own', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host1', underlay: '192.0.2.3' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /member host1 of evil2 has underlay 192\.0\.2\.3, but host1's IPv4 address here is 192\.0\.2\.1/],
+      ['a peer network holding the underlay', 1, { ...evil, definition: { ...evil.definition, peerNetwork: '192.0.2.0/28', members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /192\.0\.2\.0\/28.*contains host1's underlay address/],
+      ['a multicast peer network', 1, { ...evil, definition: { ...evil.definition, peerNetwork: '224.0.0.0/24', pairs: [] } }, /overlaps the multicast/],
+      ['host1 speaking for host3 (pair)', 1, { op: 'pair', node: { nodename: 'host3', ip4: '192.0.2.1', ip6: null, hostKey: 'A'.repeat(68), publicKey: `ssh-ed25519 ${'B'.repeat(68)}`, platform: 'linux', sshPort: 22, sshUser: 'root', sshAddress: '192.0.2.1' } }, /host1 may only speak for itself, not for host3/],
+      ['host1 re-pairing with another key', 1, { op: 'pair', node: { nodename: 'host1', ip4: '192.0.2.1', ip6: null, hostKey: 'A'.repeat(68), publicKey: `ssh-ed25519 ${'B'.repeat(68)}`, platform: 'linux', sshPort: 22, sshUser: 'root', sshAddress: '192.0.2.1' } }, /offered a cluster key other than the one it authenticated with/],
+      ['host1 unpairing host3', 1, { op: 'unpair', node: 'host3' }, /host1 may only remove itself, not host3/],
+      ['a non-member forgetting h23', 1, { op: 'vpc_forget', vpc: 'h23' }, /host1 is not a member of h23 here, so it may not forget it/],
+      ['a non-member collapsing h23', 1, { op: 'vpc_collapse', vpc: 'h23' }, /host1 is not a member of h23 here/],
+      ['a non-member forcing a new h23 map', 1, { op: 'vpc_put', force: true, vpc: { name: 'h23', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: true, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }, { node: 'host3', underlay: '192.0.2.3' }], pairs: [] } }, /host1 is not a member of h23 here, so it may not define it/],
+      ['a definition that does not include the receiver', 3, { op: 'vpc_put', force: false, vpc: { name: 'x12', peerNetwork: '198.51.100.128/26', family: 4, mtu: null, firewall: true, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /x12 as sent by host3 does not include host2|does not include host2/],
+      ['100,000 members', 1, { op: 'vpc_put', force: false, vpc: { name: 'big', peerNetwork: '10.0.0.0/8', family: 4, mtu: null, firewall: true, members: Array.from({ length: 100_000 }, (_, i) => ({ node: `n${i}`, underlay: '192.0.2.1' })), pairs: [] } }, /100000 members, at most 256 are allowed/],
+    ];
+    for (const [what, from, req, want] of cases) {
+      const r = await rawRemote(lab, from, 2, req);
+      assert.equal(r.code, 0, `${what}: ssh ran: ${r.stderr}`);
+      assert.match(remoteError(r.stdout), want, what);
+    }
+    await unchanged(lab, before, 'the forged requests');
+    // host3 still works with host2 after the attempt to steal its identity.
+    assert.match(await ok(lab, 3, 'vpc', 'mode=status', 'vpc_name=h23', '--json'), /"present": true/);
+  });
+});
+
+test('foreign objects under meshvpc names are refused up front, never changed or deleted', { timeout: 240_000 }, async () => {
+  await withLab(3, 'v4', async (lab) => {
+    await joinAll(lab);
+    // A user's own bridge with an address and a port, a user's own vxlan100 (id 4242), a user's namespace with a process.
+    await shOk(lab, 2, 'ip', 'link', 'add', 'bruser', 'type', 'bridge');
+    await shOk(lab, 2, 'ip', 'addr', 'add', '203.0.113.77/24', 'dev', 'bruser');
+    await shOk(lab, 2, 'ip', 'link', 'add', 'vuser', 'type', 'veth', 'peer', 'name', 'vuserp');
+    await shOk(lab, 2, 'ip', 'link', 'set', 'dev', 'vuser', 'master', 'bruser');
+    await shOk(lab, 2, 'bridge', 'link', 'set', 'dev', 'vuser', 'isolated', 'on');
+    await shOk(lab, 2, 'ip', 'link', 'add', 'vxlan100', 'type', 'vxlan', 'id', '4242', 'dstport', '4789', 'local', '192.0.2.2');
+    await shOk(lab, 2, 'ip', 'netns', 'add', 'userns');
+    await shOk(lab, 2, 'sh', '-c', 'ip netns exec userns sleep 600 >/dev/null 2>&1 & echo started');
+    const before = await snapshots(lab);
+
+    const r = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=bruser', 'node_member=all', 'peer_network=198.51.100.0/26');
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /^meshvpc: cannot deploy bruser: host2: .*interface bruser already exists on this host and is not meshvpc's.*nothing was stored on any host\n$/);
+    await unchanged(lab, before, 'deploy of a VPC named like a foreign bridge');
+
+    const j = await mv(lab, 2, 'jcreate', 'jname=userns', 'interface=bruser', 'vnet=1', 'runasap=1');
+    assert.notEqual(j.code, 0);
+    assert.match(j.stderr, /unknown interface bruser/);
+    // A VPC under another name works around everything foreign: its ids avoid the user's vxlan100.
+    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+    for (const h of [1, 2, 3]) assert.ok(!(await vnis(lab, h)).filter((x) => x !== 4242).includes(100), `host${h}: VNI 100 would take host2's vxlan100 name`);
+    const jr = await mv(lab, 2, 'jcreate', 'jname=userns', 'interface=vpc1', 'vnet=1', 'runasap=1');
+    assert.equal(jr.code, 2);
+    assert.match(jr.stderr, /^meshvpc: a network namespace named userns already exists on host2 and is not meshvpc's/);
+    assert.equal((await mv(lab, 2, 'jls', '--json')).stdout.includes('userns'), false, 'a refused jcreate keeps no record');
+    const rm = await mv(lab, 2, 'jremove', 'jname=userns');
+    assert.notEqual(rm.code, 0);
+    assert.match(rm.stderr, /no container named userns/);
+    await ok(lab, 1, 'vpc', 'mode=destroy', 'vpc_name=vpc1');
+    // Everything of the user's is exactly as it was (meshvpc's own objects are gone again).
+    const after = await snapshot(lab, 2);
+    const mine = (s: Record<string, unknown>): unknown => [(s.links as { ifname: string }[]).filter((l) => !/^(vpc1|vxlan1\d\d)$/.test(l.ifname) || l.ifname === 'vxlan100'), s.netns, s.pids];
+    assert.deepEqual(mine(after), mine(before[1] as Record<string, unknown>));
+    const userns = await sh(lab, 2, 'ip', 'netns', 'pids', 'userns');
+    assert.match(userns.stdout, /\d+/, "the user's process in userns still runs");
+  });
+});
+
+test('VXLAN ids are unique cluster-wide: the a23/b13 sequence converges, and two VPCs deployed at once from two hosts never share an id', { timeout: 600_000 }, async () => {
+  await withLab(3, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 2, 'vpc', 'mode=deploy', 'vpc_name=a23', 'node_member=host2,host3', 'peer_network=198.51.100.0/28');
+    const b = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=b13', 'node_member=all', 'peer_network=198.51.100.16/28');
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    assert.match(b.stdout, /b13: 3 of 3 hosts converged/);
+    for (const h of [1, 2, 3]) {
+      const ids = await vnis(lab, h);
+      assert.equal(new Set(ids).size, ids.length, `host${h}: duplicate VNI in ${ids.join(',')}`);
+    }
+    await ok(lab, 1, 'vpc', 'mode=destroy', 'vpc_name=b13');
+    await ok(lab, 2, 'vpc', 'mode=destroy', 'vpc_name=a23');
+
+    const rounds = Number(process.env.MESHVPC_RACE_ROUNDS) || 10;
+    for (let round = 1; round <= rounds; round++) {
+      const [x, y] = await Promise.all([
+        mv(lab, 1, 'vpc', 'mode=deploy', `vpc_name=x${round}`, 'node_member=all', 'peer_network=198.51.100.0/28'),
+        mv(lab, 2, 'vpc', 'mode=deploy', `vpc_name=y${round}`, 'node_member=all', 'peer_network=198.51.100.16/28'),
+      ]);
+      assert.equal(x.code, 0, `round ${round} x: ${x.stderr}${x.stdout}`);
+      assert.equal(y.code, 0, `round ${round} y: ${y.stderr}${y.stdout}`);
+      for (const h of [1, 2, 3]) {
+        const ids = await vnis(lab, h);
+        assert.equal(ids.length, 4, `round ${round} host${h}: 2 tunnels per VPC, got ${ids.join(',')}`);
+        assert.equal(new Set(ids).size, 4, `round ${round} host${h}: duplicate VNI in ${ids.join(',')}`);
+      }
+      const st = await mv(lab, 3, 'vpc', 'mode=status', `vpc_name=x${round}`, '--json');
+      assert.equal(st.code, 0, `round ${round}: x${round} converged everywhere: ${st.stdout}`);
+      await Promise.all([ok(lab, 1, 'vpc', 'mode=destroy', `vpc_name=x${round}`), ok(lab, 2, 'vpc', 'mode=destroy', `vpc_name=y${round}`)]);
+    }
+  });
+});
+
+test('a first deploy with dryrun=1 prints what every member would run and stores nothing', { timeout: 120_000 }, async () => {
+  await withLab(2, 'v4', async (lab) => {
+    await joinAll(lab);
+    const before = await snapshots(lab);
+    const out = await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26', 'dryrun=1');
+    assert.match(out, /\[dryrun\] host1: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2/);
+    assert.match(out, /\[dryrun\] host2: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.2 remote 192\.0\.2\.1/);
+    await unchanged(lab, before, 'a dry-run deploy');
+  });
+});
