@@ -163,7 +163,12 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
-    if (opts.isNew && !opts.dryrun) await phase('check', () => checkEverywhere(host, peers, alloc.vpc, synced, opts.limit));
+    const raced = opts.isNew && !opts.dryrun ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, synced, opts.limit)) : new Set<number>();
+    if (raced.size > 0) {
+      const again = await gather();
+      const next = allocateAround(alloc.vpc, again.used, raced, true);
+      alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
+    }
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
     const applyAll = (a: Allocation): Promise<Outcome<ApplyResult>[]> =>
       fanout(
@@ -222,17 +227,20 @@ const MAX_REALLOCATIONS = 3;
  * sane, ids free) before any of them, or this host, stores it: a refusal
  * anywhere leaves no trace anywhere.
  */
-async function checkEverywhere(host: Host, peers: Peers, vpc: VpcWithMap, nodes: readonly NodeRecord[], limit: number): Promise<void> {
+async function checkEverywhere(host: Host, peers: Peers, vpc: VpcWithMap, nodes: readonly NodeRecord[], limit: number): Promise<Set<number>> {
   const self = host.self.nodename;
   const keys = [...(vpc.members.some((m) => m.node === self) ? [self] : []), ...nodes.map((n) => n.name)];
   const results = await fanout(keys, limit, async (key) => {
     if (key === self) return preflight(host, vpc, layersChange(LAYERS));
     await peers.call(byName(nodes, key), { op: 'vpc_apply', vpc: vpc.name, layers: LAYERS, dryrun: true, definition: vpc });
   });
-  const refused = results.filter((r) => !r.ok);
+  // An id another VPC took meanwhile is not a refusal: the caller allocates around it.
+  const lost = lostVnis(vpc.name, results.flatMap((r) => (r.ok ? [] : [r.error])));
+  const refused = results.filter((r) => !r.ok && lostVnis(vpc.name, [r.error]).size === 0);
   if (refused.length > 0) {
     throw new UserError(`cannot deploy ${vpc.name}: ${refused.map((r) => (r.ok ? '' : `${r.key}: ${r.error.replace(new RegExp(`^${r.key}: `), '')}`)).join('; ')}; nothing was stored on any host`);
   }
+  return lost;
 }
 
 export async function clusterStatus(host: Host, name: string): Promise<Outcome<TunnelStatus[]>[]> {

@@ -68,7 +68,7 @@ const CASES: [string[], string | RegExp][] = [
   [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=fe80::/64'], /it overlaps the link-local/],
   [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=::ffff:0:0/104'], /IPv4-mapped/],
   [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=192.0.2.0/28'], /"192\.0\.2\.0\/28": it contains host1's underlay address 192\.0\.2\.1/],
-  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=198.51.100.0/24'], /it overlaps 198\.51\.100\.64\/26, the peer network of VPC vpc1/],
+  [['vpc', 'mode=init', 'vpc_name=vpc9', 'node_member=all', 'peer_network=198.51.100.0/24'], /it overlaps 198\.51\.100\.\d+\/26, the peer network of VPC vpc1/],
   [['vpc', 'mode=deploy', 'vpc_name=vpc9', 'node_member=all', 'peer_network=192.0.2.0/24'], /contains host1's underlay address/],
   [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=127.0.0.1/8'], /invalid bridge_ips "127\.0\.0\.1\/8": it is a loopback/],
   [['vpc', 'mode=init_bridge', 'vpc_name=vpc1', 'bridge_ips=224.0.0.1/24'], /it is a multicast/],

@@ -92,16 +92,20 @@ export async function snapshot(lab: LabState, host: number): Promise<Record<stri
   } finally {
     db.close();
   }
-  const links = (JSON.parse(await shOk(lab, host, 'ip', '-d', '-j', 'link', 'show')) as Record<string, unknown>[]).map((l) => {
-    // Counters and carrier timing move on their own.
-    const { stats64: _s, operstate: _o, linkmode: _m, ...rest } = l as Record<string, unknown> & { stats64?: unknown; operstate?: unknown; linkmode?: unknown };
-    return rest;
-  });
-  const addrs = await shOk(lab, host, 'ip', '-j', 'addr', 'show');
+  // Counters and carrier state move on their own.
+  const moving = new Set(['stats64', 'operstate', 'linkmode']);
+  const links = (JSON.parse(await shOk(lab, host, 'ip', '-d', '-j', 'link', 'show')) as Record<string, unknown>[]).map((l) =>
+    Object.fromEntries(Object.entries(l).filter(([k]) => !moving.has(k))),
+  );
+  // Global addresses only: link-local ones and their DAD state are the kernel's.
+  const addrs = (JSON.parse(await shOk(lab, host, 'ip', '-j', 'addr', 'show')) as { ifname: string; addr_info: { scope: string; local: string; prefixlen: number }[] }[]).map((l) => [
+    l.ifname,
+    l.addr_info.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`),
+  ]);
   const netns = (await shOk(lab, host, 'ip', 'netns', 'list')).split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort();
   const pids = (await sh(lab, host, 'ip', 'netns', 'pids', h.netns)).stdout;
   const nft = (await shOk(lab, host, 'nft', 'list', 'ruleset')).replace(/packets \d+ bytes \d+/g, 'packets N bytes N');
-  return { links, addrs: JSON.parse(addrs) as unknown, netns, pids, nft, rows };
+  return { links, addrs, netns, pids, nft, rows };
 }
 
 /** One raw request to a peer's `meshvpc remote`, sent with `from`'s cluster key over real ssh. */

@@ -5,7 +5,8 @@ import { runChecked, type Executor } from '../exec.js';
 import { linuxCommands, linuxGuestSetup, linuxGuestStart, linuxNetnsAdd } from './commands.js';
 import { guestAlias } from '../../core/spec.js';
 import { parseIpLinks, parsePingRtt, parseRouteGet } from './parse.js';
-import { nftScript } from './nft.js';
+import { NFT_COMMENT, NFT_TABLE, nftScript, nftTableIsOurs } from './nft.js';
+import { UserError } from '../../core/errors.js';
 import { batchError, batchScript } from './batch.js';
 
 /**
@@ -87,6 +88,11 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     firewall: {
       describe: nftScript,
       async apply(policy) {
+        const listed = await exec.run(['nft', 'list', 'table', 'inet', NFT_TABLE]);
+        if (listed.code === 0 && !nftTableIsOurs(listed.stdout)) {
+          if (!policy.enforce) return; // nothing to install, and it is not ours to remove
+          throw new UserError(`nftables table inet ${NFT_TABLE} exists and is not meshvpc's (no comment "${NFT_COMMENT}"): meshvpc will not replace it; rename it, or turn the VXLAN firewall off with firewall=0`);
+        }
         await runChecked(exec, ['nft', '-f', '-'], nftScript(policy));
       },
     },
