@@ -127,7 +127,11 @@ function checkDeployDefinition(host: Host, name: string, p: Params): void {
   if (!vpc && !p.has('peer_network')) {
     throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
   }
-  if (!vpc) return;
+  // A new definition is checked in full here, before the lock is written.
+  if (!vpc) {
+    defineVpc(host, name, p);
+    return;
+  }
   const asked = p.has('peer_network') ? defineVpc(host, name, p) : null;
   const same = (x: VpcDef): boolean =>
     x.peerNetwork === vpc.peerNetwork && x.family === vpc.family && x.mtu === vpc.mtu && x.firewall === vpc.firewall &&

@@ -305,3 +305,35 @@ describe('requestFromWire: refusals', () => {
     });
   }
 });
+
+describe('requestFromWire: a whole definition is checked, sizes are capped', () => {
+  const p0 = PAIRS[0] as (typeof PAIRS)[number];
+  test('a slot outside the peer network (the address arithmetic would wrap) is refused', () => {
+    refused(put(vpcJson({ pairs: [{ ...p0, slot: 1047734112, addrA: '192.0.2.1', addrB: '192.0.2.2' }] })), /block 1047734112, but 10\.100\.0\.0\/24 holds blocks 0-63/);
+    refused(put(vpcJson({ pairs: [{ ...p0, slot: 64 }] })), /holds blocks 0-63/);
+  });
+  test('addresses must be the ones the slot derives', () => {
+    refused(put(vpcJson({ pairs: [{ ...p0, addrA: '192.0.2.1' }] })), /block 0 of 10\.100\.0\.0\/24 is 10\.100\.0\.1\/30 and 10\.100\.0\.2\/30/);
+  });
+  test('special peer networks and underlays are refused', () => {
+    refused(put(vpcJson({ peerNetwork: '0.0.0.0/0', pairs: [] })), /overlaps the unspecified/);
+    refused(put(vpcJson({ peerNetwork: '224.0.0.0/24', pairs: [] })), /multicast/);
+    refused(put(vpcJson({ peerNetwork: '192.0.2.0/28', pairs: [] })), /contains h1's underlay address 192\.0\.2\.1/);
+    refused(put(vpcJson({ members: [{ node: 'h1', underlay: '127.0.0.1' }], pairs: [] })), /loopback/);
+    refused(put(vpcJson({ members: [{ node: 'h1', underlay: '192.0.2.1' }, { node: 'h2', underlay: '192.0.2.1' }], pairs: [] })), /two members share an underlay address/);
+    refused(wire({ op: 'pair', node: introJson({ ip4: '224.0.0.1' }) }), /invalid ip4 "224\.0\.0\.1"/);
+  });
+  test('more pairs than members allow, too many members, or too many bytes are refused before any work', () => {
+    refused(put(vpcJson({ members: [{ node: 'h1', underlay: '192.0.2.1' }, { node: 'h2', underlay: '192.0.2.2' }] })), /3 pairs for 2 members \(at most 1\)|not a member/);
+    const many = Array.from({ length: 100_000 }, (_, i) => ({ node: `n${i}`, underlay: '192.0.2.1' }));
+    refused(put(vpcJson({ members: many, pairs: [] })), /100000 members, at most 256 are allowed/);
+    refused(' '.repeat(8 * 1024 * 1024 + 1), /bytes, at most 8388608 are allowed/);
+  });
+  test('hello may name a VPC; vpc_apply may carry the ids the initiator renumbered', () => {
+    assert.deepEqual(requestFromWire(wire({ op: 'hello', vpc: 'vpc1' })), { op: 'hello', vpc: 'vpc1' });
+    refused(wire({ op: 'hello', vpc: 'a;b' }), /invalid vpc_name/);
+    const r = requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [100, 101] }));
+    assert.deepEqual(r, { op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [100, 101] });
+    refused(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [1] }), /renumber out of range/);
+  });
+});
