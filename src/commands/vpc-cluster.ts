@@ -43,16 +43,38 @@ function report<T>(verb: string, describe: (value: T) => string) {
 const changes = (r: ApplyResult): string => (r.ops.length === 0 ? 'no changes' : `${r.ops.length} change${r.ops.length === 1 ? '' : 's'}`);
 const byName = (nodes: readonly NodeRecord[], name: string): NodeRecord => nodes.find((n) => n.name === name) as NodeRecord;
 
-/** Allocate (or extend) the peer map and store it; existing pairs keep their ids and addresses. */
-export function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): VpcWithMap {
-  const pairs = allocatePeerMap({
-    members: vpc.members.map((x) => x.node),
-    network: v.network(vpc.peerNetwork, 'peer_network'),
-    existing: vpc.pairs,
-    takenVnis: repo.vnisOutside(host.db, vpc.name),
-  });
-  if (!dryrun) host.db.transaction(() => repo.putPairs(host.db, vpc.name, pairs))();
-  return { ...vpc, pairs };
+interface Gathered {
+  readonly reach: Outcome<Hello>[];
+  /** Every VXLAN id this VPC may not take, and where it is taken. */
+  readonly used: Map<number, string>;
+}
+
+/** Ask every host who answers which VXLAN ids it cannot give this VPC (and learn who answers at all). */
+async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[], name: string, limit: number): Promise<Gathered> {
+  const reach = await fanout(nodes.map((n) => n.name), limit, (key) => peers.call<Hello>(byName(nodes, key), { op: 'hello', vpc: name }));
+  const used = new Map<number, string>();
+  for (const u of await usedVnis(host, name)) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
+  for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
+  return { reach, used };
+}
+
+/**
+ * `init_peers`: allocate (or extend) the peer map around the ids every
+ * reachable member reports taken, and store it; existing pairs keep their ids
+ * and addresses unless another VPC or interface holds their id somewhere.
+ */
+export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Promise<VpcWithMap> {
+  const nodes = memberNodes(host, vpc);
+  const peers = new Peers(host.home);
+  try {
+    const { reach, used } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
+    for (const r of reach) if (!r.ok) process.stderr.write(`meshvpc: ${r.key}: UNREACHABLE: ${r.error} (its VXLAN ids are checked when the map is synced)\n`);
+    const a = allocateAround(vpc, used, new Set(), false);
+    if (!dryrun) accept(host, a.vpc, false, a.renumbered);
+    return a.vpc;
+  } finally {
+    peers.close();
+  }
 }
 
 /**
@@ -149,13 +171,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
   };
   try {
     say(`${name}: checking ${everyone.length} peer${everyone.length === 1 ? '' : 's'}`);
-    const gather = async (): Promise<{ reach: Outcome<Hello>[]; used: Map<number, string> }> => {
-      const reach = await fanout(everyone.map((n) => n.name), opts.limit, (key) => peers.call<Hello>(byName(everyone, key), { op: 'hello', vpc: name }));
-      const used = new Map<number, string>();
-      for (const u of await usedVnis(host, name)) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
-      for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
-      return { reach, used };
-    };
+    const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
     for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);

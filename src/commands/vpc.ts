@@ -8,7 +8,7 @@ import type { Member, NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
 import { openHost, parsePlatform, type Host } from './host.js';
-import { down, forget, layersChange, reconcile, requireVpc } from './vpc-local.js';
+import { down, forget, layersChange, preflight, reconcile, requireVpc } from './vpc-local.js';
 import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
 import { checkHostAddress, checkPeerNetwork, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
@@ -273,9 +273,11 @@ function defineVpc(host: Host, name: string, p: Params): VpcDef {
   return { name, peerNetwork: v.cidrText(net), family, mtu, firewall, members };
 }
 
-function init(host: Host, name: string, p: Params, dryrun: boolean): number {
+async function init(host: Host, name: string, p: Params, dryrun: boolean): Promise<number> {
   if (repo.getVpc(host.db, name)) throw new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`);
   const def = defineVpc(host, name, p);
+  // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
+  await preflight(host, { ...def, pairs: [] }, {});
   if (!dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
   say(`${dryrun ? '[dryrun] ' : ''}${name}: defined on ${host.self.nodename}: peer_network ${def.peerNetwork}, IPv${def.family} underlay, members ${def.members.map((x) => x.node).join(', ')}`);
   return 0;
@@ -297,8 +299,8 @@ function printMap(p: Params, vpc: VpcWithMap): void {
   );
 }
 
-function initPeers(host: Host, name: string, p: Params, dryrun: boolean): number {
-  const vpc = allocate(host, requireVpc(host, name), dryrun);
+async function initPeers(host: Host, name: string, p: Params, dryrun: boolean): Promise<number> {
+  const vpc = await allocate(host, requireVpc(host, name), dryrun);
   printMap(p, vpc);
   return 0;
 }

@@ -92,11 +92,7 @@ export async function snapshot(lab: LabState, host: number): Promise<Record<stri
   } finally {
     db.close();
   }
-  // Counters and carrier state move on their own.
-  const moving = new Set(['stats64', 'operstate', 'linkmode']);
-  const links = (JSON.parse(await shOk(lab, host, 'ip', '-d', '-j', 'link', 'show')) as Record<string, unknown>[]).map((l) =>
-    Object.fromEntries(Object.entries(l).filter(([k]) => !moving.has(k))),
-  );
+  const links = steady(JSON.parse(await shOk(lab, host, 'ip', '-d', '-j', 'link', 'show')));
   // Global addresses only: link-local ones and their DAD state are the kernel's.
   const addrs = (JSON.parse(await shOk(lab, host, 'ip', '-j', 'addr', 'show')) as { ifname: string; addr_info: { scope: string; local: string; prefixlen: number }[] }[]).map((l) => [
     l.ifname,
@@ -106,6 +102,20 @@ export async function snapshot(lab: LabState, host: number): Promise<Record<stri
   const pids = (await sh(lab, host, 'ip', 'netns', 'pids', h.netns)).stdout;
   const nft = (await shOk(lab, host, 'nft', 'list', 'ruleset')).replace(/packets \d+ bytes \d+/g, 'packets N bytes N');
   return { links, addrs, netns, pids, nft, rows };
+}
+
+/**
+ * What `ip -d -j link` says minus what moves by itself: counters, carrier
+ * state (NO-CARRIER, LOWER_UP, operstate) and the bridge's running timers.
+ */
+function steady(x: unknown): unknown {
+  if (Array.isArray(x)) return x.filter((f) => f !== 'NO-CARRIER' && f !== 'LOWER_UP').map(steady);
+  if (x === null || typeof x !== 'object') return x;
+  return Object.fromEntries(
+    Object.entries(x)
+      .filter(([k]) => !['stats64', 'operstate', 'linkmode'].includes(k) && !k.endsWith('_timer'))
+      .map(([k, v]) => [k, steady(v)]),
+  );
 }
 
 /** One raw request to a peer's `meshvpc remote`, sent with `from`'s cluster key over real ssh. */
