@@ -97,7 +97,7 @@ async function deployOnce(lab: LabState, mode: Mode, labS: number): Promise<Depl
   // is defined by them: every container reaches every other.
   const guests = lab.hosts.map((h) => guestOf(h.index));
   const tc = now();
-  await pool(guests, 4, (g) => mvOk(lab, g.host, 'jcreate', `jname=${g.jname}`, `ip4_addr=${g.address}/64`, 'interface=vpc1', 'vnet=1', 'runasap=1'));
+  await pool(guests, 4, (g) => mvOk(lab, g.host, 'jcreate', `jname=${g.jname}`, `ip6_addr=${g.address}/64`, 'interface=vpc1', 'vnet=1', 'runasap=1'));
   const containersMs = now() - tc;
   const reach = await allPairs(lab, guests, { deadlineS: 30, parallel: 8 });
   const neighFull = neighDelta(n0, neighStats());

@@ -95,11 +95,12 @@ mode=init_rc vpc_name=NAME
   },
   jcreate: {
     summary: 'create a container attached to a VPC',
-    usage: 'meshvpc jcreate jname=NAME interface=VPC vnet=1 [ip4_addr=0|A/N] [runasap=1]',
+    usage: 'meshvpc jcreate jname=NAME interface=VPC vnet=1 [ip4_addr=0|A/N] [ip6_addr=A/N] [runasap=1]',
     body: `A container is a network namespace (Linux) or vnet jail (FreeBSD) whose interface
 eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's MTU.
   ip4_addr=0      no address (set one yourself with jexec)
-  ip4_addr=A/N    give eth0 this address
+  ip4_addr=A/N    give eth0 this IPv4 address (unicast, not the network or broadcast address)
+  ip6_addr=A/N    give eth0 this IPv6 address as well (or instead)
   runasap=1       start it now`,
   },
   jstart: { summary: 'start a container', usage: 'meshvpc jstart jname=NAME', body: '' },

@@ -95,14 +95,19 @@ export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = 
   });
 }
 
+/** The plan for one VPC on this host as it is now; throws the planner's refusals (foreign names, overlaps). */
+async function planHere(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<{ spec: HostSpec; ops: Op[] }> {
+  const spec = await desiredSpec(host, vpc, local);
+  return { spec, ops: plan(spec, await host.driver.observe()) };
+}
+
 async function reconcileLocked(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap): Promise<ApplyResult> {
   const vpc = offered ?? requireVpc(host, name);
   if ((change.vxlan || change.bridge) && vpc.pairs.length === 0 && vpc.members.length > 1) {
     throw new UserError(`${name} has no peer map yet: run meshvpc vpc vpc_name=${name} mode=init_peers (and mode=sync) first`);
   }
   const local = { ...repo.getLocal(host.db, name), ...change };
-  const spec = await desiredSpec(host, vpc, local);
-  const ops = plan(spec, await host.driver.observe());
+  const { spec, ops } = await planHere(host, vpc, local);
   const commands = ops.flatMap((op) => host.driver.commandsFor(op));
   if (dryrun) return { node: host.self.nodename, ops, commands, applied: false };
   const keep = specNames(spec);
@@ -122,7 +127,7 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
  */
 export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<VpcLocal>): Promise<void> {
   checkAgainstOtherVpcs(host, vpc);
-  await reconcileLocked(host, vpc.name, { ...change, vxlan: true, bridge: true }, true, vpc);
+  await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
 }
 
 /** VXLAN ids this host cannot give a VPC: other VPCs' ids, and ids or tunnel names held by interfaces that are not this VPC's. */
