@@ -8,7 +8,7 @@
  * Every failure is a StorageError naming the file and the cause.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from './schema.js';
 import { HEADER_BYTES, headerProblem, newerCause } from './header.js';
@@ -57,19 +57,24 @@ export function openDb(home: string, access: Access): Db | null {
   }
 }
 
-/** The file as it is on disk, judged before SQLite may touch it. */
+/**
+ * The file as it is on disk, judged before SQLite may touch it. Read in this
+ * order (WAL, header, size) so that another command checkpointing meanwhile
+ * can only make the file look larger than its header says, never truncated.
+ */
 function checkFile(path: string): void {
-  const size = statSync(path).size;
+  const wal = `${path}-wal`;
+  const walSize = existsSync(wal) ? statSync(wal).size : 0;
   const head = Buffer.alloc(HEADER_BYTES);
   const fd = openSync(path, 'r');
   let read: number;
+  let size: number;
   try {
     read = readSync(fd, head, 0, HEADER_BYTES, 0);
+    size = fstatSync(fd).size;
   } finally {
     closeSync(fd);
   }
-  const wal = `${path}-wal`;
-  const walSize = existsSync(wal) ? statSync(wal).size : 0;
   const problem = headerProblem({ head: head.subarray(0, read), size, walSize }, SCHEMA_VERSION);
   if (problem) throw new StorageError(path, problem);
 }
