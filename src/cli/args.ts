@@ -1,9 +1,11 @@
 /**
  * CBSD-style arguments: `key=value` and `--key=value` (a bare `--flag` means
  * flag=1). Parameters come first; from the first token that is not one (or
- * after `--`) the rest is passed through untouched, for `jexec ... CMD ARGS`.
- * Hand-written because no CLI library speaks `key=value`; it is 40 lines and
- * unit tested.
+ * after `--`) the rest is passed through untouched, for `jexec ... CMD ARGS`;
+ * positionals.ts decides which commands may have such a rest. A single-dash
+ * option other than -h is refused: meshvpc has none, and ignoring one hides
+ * a typo. Hand-written because no CLI library speaks `key=value`; it is 40
+ * lines and unit tested.
  */
 import { shown, UserError } from '../core/errors.js';
 
@@ -33,6 +35,8 @@ export function parseArgs(argv: readonly string[]): Invocation {
       params.set(key, m[2] as string);
     } else if (tok === '-h') {
       params.set('help', '1');
+    } else if (tok.startsWith('-')) {
+      throw new UserError(`unknown option ${shown(tok)}: arguments are key=value or --key=value (meshvpc help)`);
     } else if (command === null && params.size === 0) {
       command = tok;
     } else {
@@ -44,7 +48,23 @@ export function parseArgs(argv: readonly string[]): Invocation {
 
 export class Params {
   private readonly used = new Set<string>();
+  /**
+   * Every column of the listing this invocation prints, set by options.ts from
+   * its table, so that display= may name a column no row happens to have.
+   */
+  listingColumns: readonly string[] = [];
   constructor(private readonly map: ReadonlyMap<string, string>) {}
+
+  /** These parameters and `more` together; a key in both is refused, as in parseArgs. */
+  merge(more: ReadonlyMap<string, string> | Params): Params {
+    const merged = new Map(this.map);
+    const entries = more instanceof Params ? more.map : more;
+    for (const [k, v] of entries) {
+      if (merged.has(k)) throw new UserError(`argument ${k} given twice`);
+      merged.set(k, v);
+    }
+    return new Params(merged);
+  }
 
   has(key: string): boolean {
     this.used.add(key);
@@ -79,7 +99,7 @@ export class Params {
     const common = ['json', 'header', 'display', 'help', 'dryrun', 'force', 'platform'];
     for (const k of this.map.keys()) {
       if (!allowed.includes(k) && !common.includes(k)) {
-        throw new UserError(`unknown argument ${k}= for ${context}; allowed: ${allowed.join(', ')}`);
+        throw new UserError(`unknown argument ${k}= for ${context}; ${allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'it takes none'}`);
       }
     }
   }

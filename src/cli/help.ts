@@ -1,4 +1,5 @@
 /** Help texts: one entry per command, with every mode and argument. */
+import { shown, UserError } from '../core/errors.js';
 
 interface CommandDoc {
   readonly summary: string;
@@ -7,13 +8,18 @@ interface CommandDoc {
 }
 
 const COMMON = `
-Common arguments:
-  --json | json=1        machine-readable output (listings and status)
+Common arguments (refused where they do not apply):
+  --json | json=1        machine-readable output (listings, status, jwhereis)
   header=0               listings without the heading line
   display=a,b,...        listings: choose and order the columns
-  dryrun=1               print the commands that would run; change nothing
-  force=1                act even when a peer is unreachable or disagrees
-  platform=linux|freebsd drive this host as that platform (default: from uname)
+  dryrun=1               vpc: print the commands that would run; change nothing
+  force=1                vpc sync/collapse/destroy, node remove: go on when a peer
+                         is unreachable or disagrees
+  platform=linux|freebsd vpc, containers: drive this host as that platform (default: from uname)
+
+Exit status: 0 done; 1 failed (e.g. a peer did not converge); 2 bad input (nothing
+changed); 3 a peer's host key changed; 4 busy (another command holds the VPC);
+5 this host's database cannot be used (full disk, read-only, corrupt, too new).
 `;
 
 export const COMMANDS: Readonly<Record<string, CommandDoc>> = {
@@ -131,7 +137,14 @@ mode list: labs that exist. mode down: tear every lab down.`,
     usage: 'meshvpc remote < request.json',
     body: '',
   },
+  help: { summary: 'explain a command', usage: 'meshvpc help [COMMAND] | meshvpc COMMAND --help', body: '' },
+  version: { summary: "print meshvpc's version", usage: 'meshvpc version | meshvpc --version', body: '' },
 };
+
+/** The error for a command (or help topic) that does not exist. */
+export function unknownCommand(name: string): UserError {
+  return new UserError(`unknown command ${shown(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (meshvpc help)`);
+}
 
 export function generalHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -149,6 +162,6 @@ ${COMMON}`;
 
 export function commandHelp(name: string): string {
   const d = COMMANDS[name];
-  if (!d) return `meshvpc: no help for ${JSON.stringify(name)}\n${generalHelp()}`;
+  if (!d) throw unknownCommand(name);
   return `${d.usage}\n\n${d.summary}\n${d.body ? `\n${d.body}\n` : ''}${COMMON}`;
 }

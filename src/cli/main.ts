@@ -1,10 +1,15 @@
 /**
- * Entry point: parse CBSD-style arguments and hand over to one command module,
- * loaded on demand so `meshvpc help` does not pay for SQLite, SSH or drivers.
+ * Entry point: parse CBSD-style arguments, refuse what no command would use
+ * (stray words, shared options a command ignores, bad flag values) before any
+ * state is opened, and hand over to one command module, loaded on demand so
+ * `meshvpc help` does not pay for SQLite, SSH or drivers.
  */
 import { UserError } from '../core/errors.js';
+import { isSqliteError, StorageError, storageError } from '../store/faults.js';
 import { parseArgs, type Invocation } from './args.js';
-import { COMMANDS, commandHelp, generalHelp } from './help.js';
+import { commandHelp, generalHelp, unknownCommand } from './help.js';
+import { checkSharedOptions } from './options.js';
+import { checkPositionals } from './positionals.js';
 
 export type CommandRun = (inv: Invocation) => Promise<number>;
 
@@ -23,36 +28,63 @@ const loaders: Record<string, () => Promise<CommandRun>> = {
   remote: async () => (await import('../commands/remote.js')).run,
 };
 
+function printHelp(topic: string | undefined): number {
+  process.stdout.write(topic === undefined ? generalHelp() : commandHelp(topic));
+  return 0;
+}
+
+async function printVersion(): Promise<number> {
+  process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
+  return 0;
+}
+
+/** Arguments without a command: `meshvpc`, `meshvpc --help [CMD]`, `meshvpc --version`. */
+async function withoutCommand(inv: Invocation): Promise<number> {
+  const keys = inv.params.keys();
+  const only = (key: string): boolean => keys.length === 1 && keys[0] === key && inv.params.flag(key);
+  if (keys.length === 0 && inv.rest.length === 0) return printHelp(undefined);
+  if (only('help') && inv.rest.length <= 1) return printHelp(inv.rest[0]);
+  if (only('version') && inv.rest.length === 0) return printVersion();
+  throw new UserError(`arguments before the command: write the command first, as in meshvpc vpc mode=list (meshvpc help)`);
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const inv = checkPositionals(parseArgs(argv));
+  const name = inv.command;
+  if (name === null) return withoutCommand(inv);
+  if (name === 'help') {
+    inv.params.only(['topic'], 'help');
+    checkSharedOptions(inv);
+    return printHelp(inv.params.get('topic'));
+  }
+  if (name !== 'version' && !loaders[name]) throw unknownCommand(name);
+  if (inv.params.flag('help')) return printHelp(name);
+  // version and remote take no arguments at all; the others check their own.
+  if (name === 'version' || name === 'remote') inv.params.only([], name);
+  checkSharedOptions(inv);
+  if (name === 'version') return printVersion();
+  return (await (loaders[name] as () => Promise<CommandRun>)())(inv);
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   // State, keys and the WAL files SQLite creates beside the database: root only.
   process.umask(0o077);
   try {
-    const inv = parseArgs(argv);
-    const name = inv.command;
-    if (name === null || name === 'help' || name === '--help') {
-      const topic = name === 'help' ? inv.rest[0] : undefined;
-      process.stdout.write(topic ? commandHelp(topic) : generalHelp());
-      return 0;
-    }
-    if (name === 'version' || name === '--version') {
-      process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
-      return 0;
-    }
-    const load = loaders[name];
-    if (!load) throw new UserError(`unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (meshvpc help)`);
-    if (inv.params.flag('help')) {
-      process.stdout.write(commandHelp(name));
-      return 0;
-    }
-    return await (await load())(inv);
+    return await run(argv);
   } catch (e) {
-    if (e instanceof UserError) {
-      process.stderr.write(`meshvpc: ${e.message}\n`);
-      return e.exitCode;
+    let err = e;
+    // A query failing inside a command (a full disk at commit): name the file and the cause.
+    if (isSqliteError(e)) {
+      err = storageError(e, (await import('../store/db.js')).dbPath());
     }
-    const msg = e instanceof Error ? e.message : String(e);
+    if (err instanceof UserError) {
+      process.stderr.write(`meshvpc: ${err.message.split('\n')[0]}\n`);
+      if (process.env.MESHVPC_DEBUG && err instanceof StorageError && err.original instanceof Error) process.stderr.write(`${err.original.stack}\n`);
+      return err.exitCode;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`meshvpc: ${msg.split('\n')[0]}\n`);
-    if (process.env.MESHVPC_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    if (process.env.MESHVPC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }

@@ -73,13 +73,21 @@ export async function driverFor(platform: Platform): Promise<NetworkDriver> {
   return platform === here ? driver : foreignDriver(driver, await nativeDriver(here));
 }
 
-export async function openHost(platform?: Platform): Promise<Host> {
+/**
+ * The host's state and driver. Listings pass access 'read': their database is
+ * opened read-only, so they work on a read-only state directory. Neither way
+ * creates a database: only initenv does.
+ */
+export async function openHost(platform?: Platform, access: 'read' | 'write' = 'write'): Promise<Host> {
   const home = homeDir();
-  const db = openDb(home);
+  const notInitialised = (): UserError =>
+    new UserError(`this host is not initialised (no state in ${home}): run meshvpc initenv nodename=NAME nodeip=ADDR first`);
+  const db = openDb(home, access);
+  if (!db) throw notInitialised();
   const self = getSelf(db);
   if (!self) {
     db.close();
-    throw new UserError(`this host is not initialised (no state in ${home}): run meshvpc initenv nodename=NAME nodeip=ADDR first`);
+    throw notInitialised();
   }
   return { db, home, self, driver: await driverFor(platform ?? hostPlatform()) };
 }

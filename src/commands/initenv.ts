@@ -16,7 +16,7 @@ export async function run(inv: Invocation): Promise<number> {
   const ip4 = p.has('nodeip') && p.get('nodeip') !== '0' ? checkUnderlayAddress(v.ipv4(p.get('nodeip') as string, 'nodeip'), 'nodeip') : null;
   const ip6 = p.has('nodeip6') && p.get('nodeip6') !== '0' ? checkUnderlayAddress(v.ipv6(p.get('nodeip6') as string, 'nodeip6'), 'nodeip6') : null;
   const home = homeDir();
-  const db = openDb(home);
+  const db = openDb(home, 'create');
   try {
     const old = repo.getSelf(db);
     if (old && old.nodename !== nodename && repo.listNodes(db).length > 0) {

@@ -24,8 +24,8 @@ export function hostIfFor(jname: string): string {
   return `vj${createHash('sha1').update(jname).digest('hex').slice(0, 10)}`;
 }
 
-async function withHost<T>(inv: Invocation, fn: (host: Host) => Promise<T>): Promise<T> {
-  const host = await openHost(parsePlatform(inv.params.get('platform'), false));
+async function withHost<T>(inv: Invocation, fn: (host: Host) => Promise<T>, access: 'read' | 'write' = 'write'): Promise<T> {
+  const host = await openHost(parsePlatform(inv.params.get('platform'), false), access);
   try {
     return await fn(host);
   } finally {
@@ -166,7 +166,7 @@ export function jls(inv: Invocation): Promise<number> {
     }));
     printRows(inv.params, rows, ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status']);
     return 0;
-  });
+  }, 'read');
 }
 
 export function jwhereis(inv: Invocation): Promise<number> {
@@ -192,7 +192,7 @@ export function jwhereis(inv: Invocation): Promise<number> {
     } finally {
       peers.close();
     }
-  });
+  }, 'read');
 }
 
 export function jexec(inv: Invocation): Promise<number> {

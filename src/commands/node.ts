@@ -23,7 +23,7 @@ export async function run(inv: Invocation): Promise<number> {
   if (mode === 'list') p.only(['mode'], 'node mode=list');
   else if (mode === 'add') p.only(['mode', 'node', 'port', 'user'], 'node mode=add');
   else p.only(['mode', 'node'], `node mode=${mode}`);
-  const host = await openHost();
+  const host = await openHost(undefined, mode === 'list' ? 'read' : 'write');
   try {
     if (mode === 'list') return list(host, inv);
     const ref = v.nodeRef(p.require('node', 'the address (or name) of the other host'), 'node');

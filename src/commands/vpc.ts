@@ -57,7 +57,7 @@ export async function run(inv: Invocation): Promise<number> {
   const dryrun = p.flag('dryrun');
   const platform = parsePlatform(p.get('platform'), dryrun);
   const force = p.flag('force');
-  const host = await openHost(platform);
+  const host = await openHost(platform, m === 'list' || m === 'status' ? 'read' : 'write');
   try {
     // A missing VPC is bad input too: refuse it before a lock is written.
     if (m === 'deploy') checkDeployDefinition(host, name, p);

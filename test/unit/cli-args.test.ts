@@ -202,3 +202,34 @@ describe('Params', () => {
     assert.throws(() => params.only(['mode', 'node', 'port', 'user'], 'node mode=add'), /unknown argument prot= for node mode=add; allowed: mode, node, port, user/);
   });
 });
+
+describe('parseArgs: single-dash options', () => {
+  for (const tok of ['-x', '-v', '-', '-json', '-1']) {
+    test(`${JSON.stringify(tok)} among parameters is refused, naming it`, () => {
+      refused(['vpc', 'mode=list', tok], new RegExp(`^unknown option ${JSON.stringify(tok)}: arguments are key=value or --key=value`));
+      refused([tok], /^unknown option/);
+    });
+  }
+
+  test('-x inside a command line to run is passed through', () => {
+    assert.deepEqual(parsed(['jexec', 'jname=j1', 'ls', '-x']).rest, ['ls', '-x']);
+  });
+});
+
+describe('Params.merge', () => {
+  const p = (entries: Record<string, string>): Params => new Params(new Map(Object.entries(entries)));
+
+  test('both sets of keys', () => {
+    const merged = p({ a: '1' }).merge(p({ b: '2' })).merge(new Map([['c', '3']]));
+    assert.deepEqual(merged.keys(), ['a', 'b', 'c']);
+    assert.equal(merged.get('c'), '3');
+  });
+
+  test('a key in both is refused', () => {
+    assert.throws(() => p({ a: '1' }).merge(p({ a: '2' })), (e: unknown) => e instanceof UserError && e.message === 'argument a given twice');
+  });
+
+  test('only: a command that takes no arguments says so', () => {
+    assert.throws(() => p({ x: '1' }).only([], 'remote'), (e: unknown) => e instanceof UserError && e.message === 'unknown argument x= for remote; it takes none');
+  });
+});

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { printRows, renderTable, say, type Record_ } from '../../src/cli/output.js';
+import { parseDisplay, printRows, renderTable, say, type Record_ } from '../../src/cli/output.js';
 import { parseArgs, type Params } from '../../src/cli/args.js';
 import { UserError } from '../../src/core/errors.js';
 
@@ -137,6 +137,27 @@ describe('printRows', () => {
     assert.equal(capture(() => printRows(params(), [], COLUMNS)), 'NAME  VNI  MEMBERS\n');
   });
 
+  test('header= takes 1 or 0 only', () => {
+    assert.throws(() => capture(() => printRows(params('header=x'), ROWS, COLUMNS)), (e: unknown) => e instanceof UserError && e.message === 'invalid header "x": use 1 or 0');
+    assert.throws(() => capture(() => printRows(params('header='), ROWS, COLUMNS)), /invalid header "": use 1 or 0/);
+  });
+
+  test('display= empty, or naming a column twice, is refused', () => {
+    assert.throws(() => capture(() => printRows(params('display='), ROWS, COLUMNS)), /^UserError: empty display=: name the columns, e\.g\. display=name,vni; available: name, vni, members, mtu, up$/);
+    assert.throws(() => capture(() => printRows(params('display=vni,vni'), ROWS, COLUMNS)), /display column "vni" given twice/);
+  });
+
+  test('with no rows, display= is still checked against the columns', () => {
+    assert.throws(() => capture(() => printRows(params('display=bogus'), [], COLUMNS)), /invalid display column "bogus"; available: name, vni, members$/);
+  });
+
+  test("the listing's other columns (set by options.ts) may be chosen though no row has them", () => {
+    const p = params('display=name,hostkey');
+    p.listingColumns = [...COLUMNS, 'hostkey'];
+    assert.equal(capture(() => printRows(p, [], COLUMNS)), 'NAME  HOSTKEY\n');
+    assert.equal(capture(() => printRows(p, [{ name: 'a' }], COLUMNS)), 'NAME  HOSTKEY\na     -\n');
+  });
+
   test('a bad json= value is refused', () => {
     assert.throws(() => capture(() => printRows(params('json=maybe'), ROWS, COLUMNS)), /invalid json "maybe": use 1 or 0/);
   });
@@ -150,5 +171,18 @@ describe('printRows', () => {
 describe('say', () => {
   test('one line to stdout', () => {
     assert.equal(capture(() => say('vpc1: done')), 'vpc1: done\n');
+  });
+});
+
+describe('parseDisplay', () => {
+  test('names in the order given, spaces trimmed', () => {
+    assert.deepEqual(parseDisplay(' b , a', ['a', 'b', 'c']), ['b', 'a']);
+  });
+
+  test('refusals name the value and the columns available', () => {
+    assert.throws(() => parseDisplay('', ['a', 'b']), (e: unknown) => e instanceof UserError && e.message === 'empty display=: name the columns, e.g. display=a,b; available: a, b');
+    assert.throws(() => parseDisplay('a,,b', ['a', 'b']), (e: unknown) => e instanceof UserError && e.message === 'invalid display column ""; available: a, b');
+    assert.throws(() => parseDisplay('a;id', ['a', 'b']), (e: unknown) => e instanceof UserError && e.message === 'invalid display column "a;id"; available: a, b');
+    assert.throws(() => parseDisplay('b,a,b', ['a', 'b']), (e: unknown) => e instanceof UserError && e.message === 'display column "b" given twice');
   });
 });
