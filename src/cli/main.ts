@@ -59,8 +59,8 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   if (name !== 'version' && !loaders[name]) throw unknownCommand(name);
   if (inv.params.flag('help')) return printHelp(name);
-  // version and remote take no arguments at all; the others check their own.
-  if (name === 'version' || name === 'remote') inv.params.only([], name);
+  // version takes no arguments at all; the others (remote: caller= only) check their own.
+  if (name === 'version') inv.params.only([], name);
   checkSharedOptions(inv);
   if (name === 'version') return printVersion();
   return (await (loaders[name] as () => Promise<CommandRun>)())(inv);

@@ -20,7 +20,7 @@ export const LISTINGS: Readonly<Record<string, readonly string[]>> = {
   'vpc mode=status': ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'error'],
   'vpc mode=init_peers': ['vni', 'node_a', 'addr_a', 'node_b', 'addr_b', 'underlay'],
   'node mode=list': ['name', 'ip4', 'ip6', 'ssh', 'platform', 'hostkey'],
-  jls: ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status', 'host_if'],
+  jls: ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status', 'ip6_addr', 'host_if'],
   'lab mode=up': ['host', 'name', 'address', 'netns', 'sshd_pid'],
   'lab mode=list': ['lab', 'hosts', 'underlay', 'dir'],
 };
