@@ -110,11 +110,12 @@ function readRequest(): string {
 }
 
 export async function run(inv: Invocation): Promise<number> {
+  // A wrong invocation is the installer's mistake, not a peer's request: the CLI's one-line error.
+  inv.params.only(['caller'], 'remote');
+  const caller = callerOf(inv, process.env);
   let response: Response;
   let host: Host | null = null;
   try {
-    inv.params.only(['caller'], 'remote');
-    const caller = callerOf(inv, process.env);
     const req = requestFromWire(readRequest());
     if (caller.kind === 'legacy') {
       // Entries from meshvpc 0.1: bind them now; this request may only read.

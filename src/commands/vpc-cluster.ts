@@ -64,7 +64,8 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
  * and addresses unless another VPC or interface holds their id somewhere.
  */
 export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Promise<VpcWithMap> {
-  const nodes = memberNodes(host, vpc);
+  // In the article's flow a host may not know every member: ask those it knows.
+  const nodes = vpc.members.flatMap((m) => (m.node === host.self.nodename ? [] : (repo.getNode(host.db, m.node) ?? [])));
   const peers = new Peers(host.home);
   try {
     const { reach, used } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
@@ -140,8 +141,13 @@ export async function sync(host: Host, name: string, force: boolean, dryrun: boo
 export interface ConvergeOptions {
   readonly dryrun: boolean;
   readonly limit: number;
-  /** The VPC is not stored here yet: every member checks it before anything is stored anywhere. */
-  readonly isNew?: boolean;
+  /**
+   * Hosts that do not hold the VPC yet (all members of a new VPC, the hosts
+   * joining): each checks it before anything is stored anywhere.
+   */
+  readonly newTo?: ReadonlySet<string>;
+  /** What the refusal says it could not do (deploy, join). */
+  readonly verb?: string;
   /** Hosts that were members and are leaving: their network for the VPC is taken down and forgotten. */
   readonly leaving: readonly NodeRecord[];
 }
@@ -179,7 +185,11 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
-    const raced = opts.isNew && !opts.dryrun ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, synced, opts.limit)) : new Set<number>();
+    const toCheck = opts.newTo ?? new Set<string>();
+    const raced =
+      toCheck.size > 0 && !opts.dryrun
+        ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, toCheck, synced.filter((n) => toCheck.has(n.name)), opts.limit, opts.verb ?? 'deploy'))
+        : new Set<number>();
     if (raced.size > 0) {
       const again = await gather();
       const next = allocateAround(alloc.vpc, again.used, raced, true);
@@ -239,13 +249,21 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
 const MAX_REALLOCATIONS = 3;
 
 /**
- * A new VPC is checked on every member that answers (names free, addresses
- * sane, ids free) before any of them, or this host, stores it: a refusal
- * anywhere leaves no trace anywhere.
+ * A VPC is checked on every host new to it that answers (names free,
+ * addresses sane, ids free) before any host stores it: a refusal anywhere
+ * leaves no trace anywhere.
  */
-async function checkEverywhere(host: Host, peers: Peers, vpc: VpcWithMap, nodes: readonly NodeRecord[], limit: number): Promise<Set<number>> {
+async function checkEverywhere(
+  host: Host,
+  peers: Peers,
+  vpc: VpcWithMap,
+  newTo: ReadonlySet<string>,
+  nodes: readonly NodeRecord[],
+  limit: number,
+  verb: string,
+): Promise<Set<number>> {
   const self = host.self.nodename;
-  const keys = [...(vpc.members.some((m) => m.node === self) ? [self] : []), ...nodes.map((n) => n.name)];
+  const keys = [...(newTo.has(self) && vpc.members.some((m) => m.node === self) ? [self] : []), ...nodes.map((n) => n.name)];
   const results = await fanout(keys, limit, async (key) => {
     if (key === self) return preflight(host, vpc, layersChange(LAYERS));
     await peers.call(byName(nodes, key), { op: 'vpc_apply', vpc: vpc.name, layers: LAYERS, dryrun: true, definition: vpc });
@@ -254,7 +272,7 @@ async function checkEverywhere(host: Host, peers: Peers, vpc: VpcWithMap, nodes:
   const lost = lostVnis(vpc.name, results.flatMap((r) => (r.ok ? [] : [r.error])));
   const refused = results.filter((r) => !r.ok && lostVnis(vpc.name, [r.error]).size === 0);
   if (refused.length > 0) {
-    throw new UserError(`cannot deploy ${vpc.name}: ${refused.map((r) => (r.ok ? '' : `${r.key}: ${r.error.replace(new RegExp(`^${r.key}: `), '')}`)).join('; ')}; nothing was stored on any host`);
+    throw new UserError(`cannot ${verb} ${vpc.name}: ${refused.map((r) => (r.ok ? '' : `${r.key}: ${r.error.replace(new RegExp(`^${r.key}: `), '')}`)).join('; ')}; nothing was stored on any host`);
   }
   return lost;
 }

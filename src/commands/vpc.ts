@@ -145,7 +145,8 @@ async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise
   const stored = repo.getVpc(host.db, name);
   // A new VPC is stored only once every member has checked it (converge does both).
   const vpc = stored ?? { ...defineVpc(host, name, p), pairs: [] };
-  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [], isNew: stored === null });
+  const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
+  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [], newTo });
 }
 
 /**
@@ -190,10 +191,12 @@ function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs:
 }
 
 async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a: ModeArgs): Promise<number> {
-  const { next, leaving } = memberChange(host, requireVpc(host, name), mode, a.nodeRefs);
-  if (!a.dryrun) host.db.transaction(() => repo.putVpc(host.db, next))();
-  // A host that leaves still has to tell the others: it converges them, then forgets.
-  return converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving });
+  const before = requireVpc(host, name);
+  const { next, leaving } = memberChange(host, before, mode, a.nodeRefs);
+  // Joining hosts check the VPC before anyone stores the new membership; this
+  // host stores it when it applies (or forgets it, if it is the one leaving).
+  const newTo = new Set(next.members.map((m) => m.node).filter((n) => !before.members.some((m) => m.node === n)));
+  return converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving, newTo, verb: mode });
 }
 
 /** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */

@@ -17,7 +17,8 @@ import { STORAGE_EXIT } from '../../src/store/faults.js';
 import { cli, contents, inMountNamespace, mountPoints, withTemp, type Run } from './cli-helpers.js';
 
 const INIT = ['initenv', 'nodename=h1', 'nodeip=192.0.2.1'];
-const DEFINE = (name: string): string[] => ['vpc', 'mode=init', `vpc_name=${name}`, 'node_member=all', 'peer_network=198.51.100.0/24'];
+/** Each VPC its own /26: two VPCs on one host may not share tunnel address space. */
+const DEFINE = (name: string): string[] => ['vpc', 'mode=init', `vpc_name=${name}`, 'node_member=all', `peer_network=198.51.100.${64 * (Number(name.slice(1)) - 1)}/26`];
 /** Pure listings: they must work wherever the database can be read. */
 const LISTINGS: string[][] = [
   ['vpc', 'mode=list', '--json'],
