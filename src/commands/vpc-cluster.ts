@@ -153,11 +153,11 @@ export interface ConvergeOptions {
 }
 
 /**
- * Bring every member to the VPC as this host holds it: check who answers,
- * allocate the map (only new pairs), then have every member accept the map
+ * Bring every member to the VPC as this host holds it: check who answers and
+ * which VXLAN ids they hold, allocate the map around those (only new pairs),
+ * have hosts new to the VPC check it, then have every member accept the map
  * and apply it, concurrently and in one request each, while leaving hosts
- * forget it. Used by deploy,
- * join and leave; a second run changes nothing.
+ * forget it. Used by deploy, join and leave; a second run changes nothing.
  */
 export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOptions): Promise<number> {
   const started = Date.now();
@@ -190,11 +190,12 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       toCheck.size > 0 && !opts.dryrun
         ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, toCheck, synced.filter((n) => toCheck.has(n.name)), opts.limit, opts.verb ?? 'deploy'))
         : new Set<number>();
-    if (raced.size > 0) {
-      const again = await gather();
-      const next = allocateAround(alloc.vpc, again.used, raced, true);
+    // Ids another VPC took since we gathered: gather again and move just those pairs.
+    const moveOff = async (lost: ReadonlySet<number>): Promise<void> => {
+      const next = allocateAround(alloc.vpc, (await gather()).used, lost, true);
       alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
-    }
+    };
+    if (raced.size > 0) await moveOff(raced);
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
     const applyAll = (a: Allocation): Promise<Outcome<ApplyResult>[]> =>
       fanout(
@@ -220,9 +221,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r.error])));
       if (lost.size === 0) break;
       say(`${name}: VXLAN id${lost.size === 1 ? '' : 's'} ${[...lost].join(', ')} taken meanwhile by another VPC; allocating others (round ${round})`);
-      const again = await gather();
-      const next = allocateAround(alloc.vpc, again.used, lost, true);
-      alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
+      await moveOff(lost);
       applied = await applyAll(alloc);
     }
     if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);

@@ -37,7 +37,7 @@ const REFUSED: Array<[string[], string | RegExp]> = [
   [['version', 'json=1'], /^json= does not apply to version; it applies to /],
   [['version', 'x=1'], 'unknown argument x= for version; it takes none'],
   [['remote', 'x=1'], 'unknown argument x= for remote; allowed: caller'],
-  [['remote', 'caller=a;b'], 'invalid caller "a;b"'],
+  [['remote', 'caller=a;b'], 'invalid caller "a;b": use 1-63 letters, digits, "." or "-", starting and ending with a letter or digit'],
   [['frob'], /^unknown command "frob"; commands: /],
   [['vpc', '--help=2'], 'invalid help "2": use 1 or 0'],
   [['jremove', 'jname=j1', 'dryrun=1'], 'dryrun= does not apply to jremove; it applies to vpc'],

@@ -21,90 +21,110 @@ async function vnis(lab: LabState, host: number): Promise<number[]> {
   return (await links(lab, host)).filter((l) => l.linkinfo?.info_kind === 'vxlan').map((l) => Number(l.linkinfo?.info_data?.id));
 }
 
-test('a member may say only what it may: forged maps, identities and VPC changes are refused with no change anywhere', { timeout: 240_000 }, async () => {
-  await withLab(3, 'v4', async (lab) => {
-    await joinAll(lab);
-    await ok(lab, 2, 'vpc', 'mode=deploy', 'vpc_name=h23', 'node_member=host2,host3', 'peer_network=198.51.100.0/26');
-    const before = await snapshots(lab);
+const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-    // The issue's request: a pair slot far outside the peer network, addresses of host1's underlay.
-    const evil = {
-      op: 'vpc_apply', vpc: 'evil2', layers: ['vxlan', 'bridge'], dryrun: false,
-      definition: {
-        name: 'evil2', peerNetwork: '198.51.100.128/25', family: 4, mtu: null, firewall: true,
-        members: [{ node: 'host2', underlay: '192.0.2.2' }, { node: 'host9', underlay: '192.0.2.9' }],
-        pairs: [{ a: 'host2', b: 'host9', vni: 701, slot: 1047734112, addrA: '192.0.2.1', addrB: '192.0.2.2', prefix: 30 }],
-      },
-    };
-    const cases: [string, number, unknown, RegExp][] = [
-      ['a slot outside the peer network', 1, evil, /block 1047734112, but 198\.51\.100\.128\/25 holds blocks 0-31|not a member/],
-      ['the slot in range but the addresses of the underlay', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [{ a: 'host1', b: 'host2', vni: 701, slot: 0, addrA: '192.0.2.1', addrB: '192.0.2.2', prefix: 30 }] } }, /block 0 of 198\.51\.100\.128\/25 is 198\.51\.100\.129\/30/],
-      ['an unknown member at a known host\'s address', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }, { node: 'host9', underlay: '192.0.2.3' }], pairs: [] } }, /member host9 of evil2 claims 192\.0\.2\.3, which belongs to host3/],
-      ['a member at an address that is not its own', 1, { ...evil, definition: { ...evil.definition, members: [{ node: 'host1', underlay: '192.0.2.3' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /member host1 of evil2 has underlay 192\.0\.2\.3, but host1's IPv4 address here is 192\.0\.2\.1/],
-      ['a peer network holding the underlay', 1, { ...evil, definition: { ...evil.definition, peerNetwork: '192.0.2.0/28', members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /192\.0\.2\.0\/28.*contains host1's underlay address/],
-      ['a multicast peer network', 1, { ...evil, definition: { ...evil.definition, peerNetwork: '224.0.0.0/24', pairs: [] } }, /overlaps the multicast/],
-      ['host1 speaking for host3 (pair)', 1, { op: 'pair', node: { nodename: 'host3', ip4: '192.0.2.1', ip6: null, hostKey: 'A'.repeat(68), publicKey: `ssh-ed25519 ${'B'.repeat(68)}`, platform: 'linux', sshPort: 22, sshUser: 'root', sshAddress: '192.0.2.1' } }, /host1 may only speak for itself, not for host3/],
-      ['host1 re-pairing with another key', 1, { op: 'pair', node: { nodename: 'host1', ip4: '192.0.2.1', ip6: null, hostKey: 'A'.repeat(68), publicKey: `ssh-ed25519 ${'B'.repeat(68)}`, platform: 'linux', sshPort: 22, sshUser: 'root', sshAddress: '192.0.2.1' } }, /offered a cluster key other than the one it authenticated with/],
-      ['host1 unpairing host3', 1, { op: 'unpair', node: 'host3' }, /host1 may only remove itself, not host3/],
-      ['a non-member forgetting h23', 1, { op: 'vpc_forget', vpc: 'h23' }, /host1 is not a member of h23 here, so it may not forget it/],
-      ['a non-member collapsing h23', 1, { op: 'vpc_collapse', vpc: 'h23' }, /host1 is not a member of h23 here/],
-      ['a non-member forcing a new h23 map', 1, { op: 'vpc_put', force: true, vpc: { name: 'h23', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: true, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }, { node: 'host3', underlay: '192.0.2.3' }], pairs: [] } }, /host1 is not a member of h23 here, so it may not define it/],
-      ['a definition that does not include the receiver', 1, { op: 'vpc_put', force: false, vpc: { name: 'x13', peerNetwork: '198.51.100.128/26', family: 4, mtu: null, firewall: true, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host3', underlay: '192.0.2.3' }], pairs: [] } }, /x13 as sent by host1 does not include host2/],
-      ['a definition from a host that is not in it', 3, { op: 'vpc_put', force: false, vpc: { name: 'x12', peerNetwork: '198.51.100.128/26', family: 4, mtu: null, firewall: true, members: [{ node: 'host1', underlay: '192.0.2.1' }, { node: 'host2', underlay: '192.0.2.2' }], pairs: [] } }, /host3 is not a member of the x12 it sent/],
-      ['100,000 members', 1, { op: 'vpc_put', force: false, vpc: { name: 'big', peerNetwork: '10.0.0.0/8', family: 4, mtu: null, firewall: true, members: Array.from({ length: 100_000 }, (_, i) => ({ node: `n${i}`, underlay: '192.0.2.1' })), pairs: [] } }, /100000 members, at most 256 are allowed/],
-    ];
-    for (const [what, from, req, want] of cases) {
-      const r = await rawRemote(lab, from, 2, req);
-      assert.equal(r.code, 0, `${what}: ssh ran: ${r.stderr}`);
-      assert.match(remoteError(r.stdout), want, what);
-    }
-    await unchanged(lab, before, 'the forged requests');
-    // host3 still works with host2 after the attempt to steal its identity.
-    assert.match(await ok(lab, 3, 'vpc', 'mode=status', 'vpc_name=h23', '--json'), /"present": true/);
+for (const underlay of ['v4', 'v6'] as const) {
+  const fam = underlay === 'v4' ? 4 : 6;
+  const U = (i: number): string => (underlay === 'v4' ? `192.0.2.${i}` : `2001:db8:0:1::${i}`);
+  const underlayNet = underlay === 'v4' ? '192.0.2.0/28' : '2001:db8:0:1::/124';
+  const pairIntro = (nodename: string, addr: string): unknown => ({
+    nodename, ip4: underlay === 'v4' ? addr : null, ip6: underlay === 'v6' ? addr : null, hostKey: 'A'.repeat(68),
+    publicKey: `ssh-ed25519 ${'B'.repeat(68)}`, platform: 'linux', sshPort: 22, sshUser: 'root', sshAddress: addr,
   });
-});
 
-test('foreign objects under meshvpc names are refused up front, never changed or deleted', { timeout: 240_000 }, async () => {
-  await withLab(3, 'v4', async (lab) => {
-    await joinAll(lab);
-    // A user's own bridge with an address and a port, a user's own vxlan100 (id 4242), a user's namespace with a process.
-    await shOk(lab, 2, 'ip', 'link', 'add', 'bruser', 'type', 'bridge');
-    await shOk(lab, 2, 'ip', 'addr', 'add', '203.0.113.77/24', 'dev', 'bruser');
-    await shOk(lab, 2, 'ip', 'link', 'add', 'vuser', 'type', 'veth', 'peer', 'name', 'vuserp');
-    await shOk(lab, 2, 'ip', 'link', 'set', 'dev', 'vuser', 'master', 'bruser');
-    await shOk(lab, 2, 'bridge', 'link', 'set', 'dev', 'vuser', 'isolated', 'on');
-    await shOk(lab, 2, 'ip', 'link', 'add', 'vxlan100', 'type', 'vxlan', 'id', '4242', 'dstport', '4789', 'local', '192.0.2.2');
-    await shOk(lab, 2, 'ip', 'netns', 'add', 'userns');
-    await shOk(lab, 2, 'sh', '-c', 'ip netns exec userns sleep 600 >/dev/null 2>&1 & echo started');
-    const before = await snapshots(lab);
+  test(`a member may say only what it may (${underlay} underlay): forged maps, identities and VPC changes are refused with no change anywhere`, { timeout: 240_000 }, async () => {
+    await withLab(3, underlay, async (lab) => {
+      await joinAll(lab);
+      await ok(lab, 2, 'vpc', 'mode=deploy', 'vpc_name=h23', 'node_member=host2,host3', 'peer_network=198.51.100.0/26');
+      const before = await snapshots(lab);
 
-    const r = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=bruser', 'node_member=all', 'peer_network=198.51.100.0/26');
-    assert.equal(r.code, 2, r.stderr + r.stdout);
-    assert.match(r.stderr, /^meshvpc: cannot deploy bruser: host2: .*interface bruser already exists on this host and is not meshvpc's.*nothing was stored on any host\n$/);
-    await unchanged(lab, before, 'deploy of a VPC named like a foreign bridge');
-
-    const j = await mv(lab, 2, 'jcreate', 'jname=userns', 'interface=bruser', 'vnet=1', 'runasap=1');
-    assert.notEqual(j.code, 0);
-    assert.match(j.stderr, /unknown interface bruser/);
-    // A VPC under another name works around everything foreign: its ids avoid the user's vxlan100.
-    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
-    for (const h of [1, 2, 3]) assert.ok(!(await vnis(lab, h)).filter((x) => x !== 4242).includes(100), `host${h}: VNI 100 would take host2's vxlan100 name`);
-    const jr = await mv(lab, 2, 'jcreate', 'jname=userns', 'interface=vpc1', 'vnet=1', 'runasap=1');
-    assert.equal(jr.code, 2);
-    assert.match(jr.stderr, /^meshvpc: a network namespace named userns already exists on host2 and is not meshvpc's/);
-    assert.equal((await mv(lab, 2, 'jls', '--json')).stdout.includes('userns'), false, 'a refused jcreate keeps no record');
-    const rm = await mv(lab, 2, 'jremove', 'jname=userns');
-    assert.notEqual(rm.code, 0);
-    assert.match(rm.stderr, /no container named userns/);
-    await ok(lab, 1, 'vpc', 'mode=destroy', 'vpc_name=vpc1');
-    // Everything of the user's is exactly as it was (meshvpc's own objects are gone again).
-    const after = await snapshot(lab, 2);
-    const mine = (s: Record<string, unknown>): unknown => [(s.links as { ifname: string }[]).filter((l) => !/^(vpc1|vxlan1\d\d)$/.test(l.ifname) || l.ifname === 'vxlan100'), s.netns, s.pids];
-    assert.deepEqual(mine(after), mine(before[1] as Record<string, unknown>));
-    const userns = await sh(lab, 2, 'ip', 'netns', 'pids', 'userns');
-    assert.match(userns.stdout, /\d+/, "the user's process in userns still runs");
+      // The issue's request: a pair slot far outside the peer network, addresses of host1's underlay.
+      const evil = {
+        op: 'vpc_apply', vpc: 'evil2', layers: ['vxlan', 'bridge'], dryrun: false,
+        definition: {
+          name: 'evil2', peerNetwork: '198.51.100.128/25', family: fam, mtu: null, firewall: true,
+          members: [{ node: 'host2', underlay: U(2) }, { node: 'host9', underlay: U(9) }],
+          pairs: [{ a: 'host2', b: 'host9', vni: 701, slot: 1047734112, addrA: U(1), addrB: U(2), prefix: 30 }],
+        },
+      };
+      const def = (over: Record<string, unknown>): unknown => ({ ...evil, definition: { ...evil.definition, pairs: [], ...over } });
+      const m12 = [{ node: 'host1', underlay: U(1) }, { node: 'host2', underlay: U(2) }];
+      const put = (name: string, members: { node: string; underlay: string }[], force = false): unknown => ({
+        op: 'vpc_put', force, vpc: { name, peerNetwork: name === 'h23' ? '198.51.100.0/26' : '198.51.100.128/26', family: fam, mtu: null, firewall: true, members, pairs: [] },
+      });
+      const cases: [string, number, unknown, RegExp][] = [
+        ['a slot outside the peer network', 1, evil, /block 1047734112, but 198\.51\.100\.128\/25 holds blocks 0-31/],
+        ['the slot in range but the addresses of the underlay', 1, def({ members: m12, pairs: [{ a: 'host1', b: 'host2', vni: 701, slot: 0, addrA: U(1), addrB: U(2), prefix: 30 }] }), /block 0 of 198\.51\.100\.128\/25 is 198\.51\.100\.129\/30/],
+        ['an unknown member at a known host\'s address', 1, def({ members: [...m12, { node: 'host9', underlay: U(3) }] }), new RegExp(`member host9 of evil2 claims ${esc(U(3))}, which belongs to host3`)],
+        ['a member at an address that is not its own', 1, def({ members: [{ node: 'host1', underlay: U(3) }, { node: 'host2', underlay: U(2) }] }), new RegExp(`member host1 of evil2 has underlay ${esc(U(3))}, but host1's IPv${fam} address here is ${esc(U(1))}`)],
+        ['a peer network holding the underlay', 1, def({ peerNetwork: underlayNet, members: m12 }), new RegExp(`${esc(underlayNet)}.*contains host1's underlay address`)],
+        ['a multicast peer network', 1, def({ peerNetwork: underlay === 'v4' ? '224.0.0.0/24' : 'ff02::/120' }), /overlaps the multicast/],
+        ['host1 speaking for host3 (pair)', 1, { op: 'pair', node: pairIntro('host3', U(1)) }, /host1 may only speak for itself, not for host3/],
+        ['host1 re-pairing with another key', 1, { op: 'pair', node: pairIntro('host1', U(1)) }, /offered a cluster key other than the one it authenticated with/],
+        ['host1 unpairing host3', 1, { op: 'unpair', node: 'host3' }, /host1 may only remove itself, not host3/],
+        ['a non-member forgetting h23', 1, { op: 'vpc_forget', vpc: 'h23' }, /host1 is not a member of h23 here, so it may not forget it/],
+        ['a non-member collapsing h23', 1, { op: 'vpc_collapse', vpc: 'h23' }, /host1 is not a member of h23 here/],
+        ['a non-member applying h23', 1, { op: 'vpc_apply', vpc: 'h23', layers: [], dryrun: false }, /host1 is not a member of h23 here/],
+        ['a non-member forcing a new h23 map', 1, put('h23', [...m12, { node: 'host3', underlay: U(3) }], true), /host1 is not a member of h23 here, so it may not define it/],
+        ['a definition that does not include the receiver', 1, put('x13', [{ node: 'host1', underlay: U(1) }, { node: 'host3', underlay: U(3) }]), /x13 as sent by host1 does not include host2/],
+        ['a definition from a host that is not in it', 3, put('x12', m12), /host3 is not a member of the x12 it sent/],
+        ['100,000 members', 1, { op: 'vpc_put', force: false, vpc: { name: 'big', peerNetwork: '10.0.0.0/8', family: fam, mtu: null, firewall: true, members: Array.from({ length: 100_000 }, (_, i) => ({ node: `n${i}`, underlay: U(1) })), pairs: [] } }, /100000 members, at most 256 are allowed/],
+      ];
+      for (const [what, from, req, want] of cases) {
+        const r = await rawRemote(lab, from, 2, req);
+        assert.equal(r.code, 0, `${what}: ssh ran: ${r.stderr}`);
+        assert.match(remoteError(r.stdout), want, what);
+      }
+      await unchanged(lab, before, 'the forged requests');
+      // host3 still works with host2 after the attempt to steal its identity.
+      assert.match(await ok(lab, 3, 'vpc', 'mode=status', 'vpc_name=h23', '--json'), /"present": true/);
+    });
   });
-});
+}
+
+for (const [underlay, bridgeName, userNs] of [['v4', 'bruser', 'userns'], ['v6', 'office', 'tenant7']] as const) {
+  test(`foreign objects under meshvpc names are refused up front, never changed or deleted (${underlay} underlay, ${bridgeName}, ${userNs})`, { timeout: 240_000 }, async () => {
+    await withLab(3, underlay, async (lab) => {
+      await joinAll(lab);
+      // A user's own bridge with an address and a port, a user's own vxlan100 (id 4242), a user's namespace with a process.
+      await shOk(lab, 2, 'ip', 'link', 'add', bridgeName, 'type', 'bridge');
+      await shOk(lab, 2, 'ip', 'addr', 'add', '203.0.113.77/24', 'dev', bridgeName);
+      await shOk(lab, 2, 'ip', 'link', 'add', 'vuser', 'type', 'veth', 'peer', 'name', 'vuserp');
+      await shOk(lab, 2, 'ip', 'link', 'set', 'dev', 'vuser', 'master', bridgeName);
+      await shOk(lab, 2, 'bridge', 'link', 'set', 'dev', 'vuser', 'isolated', 'on');
+      await shOk(lab, 2, 'ip', 'link', 'add', 'vxlan100', 'type', 'vxlan', 'id', '4242', 'dstport', '4789', 'local', lab.hosts[1]?.ip4 ?? lab.hosts[1]?.ip6 ?? '');
+      await shOk(lab, 2, 'ip', 'netns', 'add', userNs);
+      await shOk(lab, 2, 'sh', '-c', `ip netns exec ${userNs} sleep 600 >/dev/null 2>&1 & echo started`);
+      const before = await snapshots(lab);
+
+      const r = await mv(lab, 1, 'vpc', 'mode=deploy', `vpc_name=${bridgeName}`, 'node_member=all', 'peer_network=198.51.100.0/26');
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(r.stderr, new RegExp(`^meshvpc: cannot deploy ${bridgeName}: host2: .*interface ${bridgeName} already exists on this host and is not meshvpc's.*nothing was stored on any host\n$`));
+      await unchanged(lab, before, 'deploy of a VPC named like a foreign bridge');
+
+      const j = await mv(lab, 2, 'jcreate', `jname=${userNs}`, `interface=${bridgeName}`, 'vnet=1', 'runasap=1');
+      assert.notEqual(j.code, 0);
+      assert.match(j.stderr, new RegExp(`unknown interface ${bridgeName}`));
+      // A VPC under another name works around everything foreign: its ids avoid the user's vxlan100.
+      await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+      for (const h of [1, 2, 3]) assert.ok(!(await vnis(lab, h)).filter((x) => x !== 4242).includes(100), `host${h}: VNI 100 would take host2's vxlan100 name`);
+      const jr = await mv(lab, 2, 'jcreate', `jname=${userNs}`, 'interface=vpc1', 'vnet=1', 'runasap=1');
+      assert.equal(jr.code, 2);
+      assert.match(jr.stderr, new RegExp(`^meshvpc: a network namespace named ${userNs} already exists on host2 and is not meshvpc's`));
+      assert.equal((await mv(lab, 2, 'jls', '--json')).stdout.includes(userNs), false, 'a refused jcreate keeps no record');
+      const rm = await mv(lab, 2, 'jremove', `jname=${userNs}`);
+      assert.notEqual(rm.code, 0);
+      assert.match(rm.stderr, new RegExp(`no container named ${userNs}`));
+      await ok(lab, 1, 'vpc', 'mode=destroy', 'vpc_name=vpc1');
+      // Everything of the user's is exactly as it was (meshvpc's own objects are gone again).
+      const after = await snapshot(lab, 2);
+      const mine = (s: Record<string, unknown>): unknown => [(s.links as { ifname: string }[]).filter((l) => !/^(vpc1|vxlan1\d\d)$/.test(l.ifname) || l.ifname === 'vxlan100'), s.netns, s.pids];
+      assert.deepEqual(mine(after), mine(before[1] as Record<string, unknown>));
+      const theirs = await sh(lab, 2, 'ip', 'netns', 'pids', userNs);
+      assert.match(theirs.stdout, /\d+/, `the user's process in ${userNs} still runs`);
+    });
+  });
+}
 
 test('VXLAN ids are unique cluster-wide: the a23/b13 sequence converges, and two VPCs deployed at once from two hosts never share an id', { timeout: 600_000 }, async () => {
   await withLab(3, 'v4', async (lab) => {
