@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LabState } from '../../src/lab/lab.js';
 import { joinAll, links, mv, ok, rawRemote, sh, shOk, snapshot, withLab } from './lab-helpers.js';
 
@@ -168,5 +170,36 @@ test('a first deploy with dryrun=1 prints what every member would run and stores
     assert.match(out, /\[dryrun\] host1: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2/);
     assert.match(out, /\[dryrun\] host2: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.2 remote 192\.0\.2\.1/);
     await unchanged(lab, before, 'a dry-run deploy');
+  });
+});
+
+test('a host joining a VPC whose name it uses for its own bridge is refused before anyone stores the membership', { timeout: 180_000 }, async () => {
+  await withLab(3, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2', 'peer_network=198.51.100.0/26');
+    await shOk(lab, 3, 'ip', 'link', 'add', 'vpc1', 'type', 'bridge');
+    const before = await snapshots(lab);
+    const r = await mv(lab, 1, 'vpc', 'mode=join', 'vpc_name=vpc1', 'node=host3');
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^meshvpc: cannot join vpc1: host3: .*interface vpc1 already exists on this host and is not meshvpc's.*nothing was stored on any host\n$/);
+    await unchanged(lab, before, 'a refused join');
+  });
+});
+
+test('a cluster key entry written by meshvpc 0.1 is bound on first use: the cluster keeps working and can be upgraded host by host', { timeout: 180_000 }, async () => {
+  await withLab(2, 'v4', async (lab) => {
+    await joinAll(lab);
+    const keys = join(lab.hosts[1]?.dir ?? '', 'root', '.ssh', 'authorized_keys');
+    // What meshvpc 0.1 wrote on host2 for host1: no caller= in the forced command.
+    writeFileSync(keys, readFileSync(keys, 'utf8').replace(/command="meshvpc remote caller=host1"/, 'command="meshvpc remote"'));
+    assert.match(readFileSync(keys, 'utf8'), /^restrict,command="meshvpc remote" ssh-ed25519 \S+ meshvpc:host1$/m);
+    // An unbound key may read but not change anything.
+    const forget = await rawRemote(lab, 1, 2, { op: 'vpc_forget', vpc: 'vpc1' });
+    assert.match(forget.stdout, /needs a cluster key bound to its node.*have just been upgraded: run the command again/);
+    assert.match(readFileSync(keys, 'utf8'), /^restrict,command="meshvpc remote caller=host1" ssh-ed25519 \S+ meshvpc:host1$/m);
+    // From then on the same key works, bound to host1.
+    const d = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /vpc1: 2 of 2 hosts converged/);
   });
 });
