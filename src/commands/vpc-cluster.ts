@@ -13,6 +13,7 @@ import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
 import { fanout, type Outcome } from '../cluster/fanout.js';
 import { Peers } from '../cluster/peers.js';
 import type { Hello, Layer } from '../cluster/protocol.js';
+import { VERSION } from '../cli/version.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, layersChange, preflight, reconcile, requireVpc, status, usedVnis, type ApplyResult, type TunnelStatus } from './vpc-local.js';
@@ -180,6 +181,10 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
     for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
+    // An older peer interoperates, but cannot say which ids it holds or accept a renumbered pair.
+    for (const o of first.reach) {
+      if (o.ok && o.value.usedVnis === undefined) say(`  ${o.key}: runs meshvpc ${o.value.version} (this host ${VERSION}): its VXLAN ids are checked only when it accepts the map; upgrade it`);
+    }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
     let alloc = await phase('init_peers', async () => allocateAround(initial, first.used, new Set(), false));
     const synced = nodes.filter(answered);
