@@ -181,9 +181,10 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
     for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
-    // An older peer interoperates, but cannot say which ids it holds or accept a renumbered pair.
+    // An older peer interoperates, but cannot say which ids it holds, dry-run a VPC it does not know, or accept a renumbered pair.
+    const older = new Set(first.reach.flatMap((o) => (o.ok && o.value.usedVnis === undefined ? [o.key] : [])));
     for (const o of first.reach) {
-      if (o.ok && o.value.usedVnis === undefined) say(`  ${o.key}: runs meshvpc ${o.value.version} (this host ${VERSION}): its VXLAN ids are checked only when it accepts the map; upgrade it`);
+      if (older.has(o.key) && o.ok) say(`  ${o.key}: runs meshvpc ${o.value.version} (this host ${VERSION}): it checks the VPC only when it applies it; upgrade it`);
     }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
     let alloc = await phase('init_peers', async () => allocateAround(initial, first.used, new Set(), false));
@@ -193,7 +194,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const toCheck = opts.newTo ?? new Set<string>();
     const raced =
       toCheck.size > 0 && !opts.dryrun
-        ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, toCheck, synced.filter((n) => toCheck.has(n.name)), opts.limit, opts.verb ?? 'deploy'))
+        ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, toCheck, synced.filter((n) => toCheck.has(n.name) && !older.has(n.name)), opts.limit, opts.verb ?? 'deploy'))
         : new Set<number>();
     // Ids another VPC took since we gathered: gather again and move just those pairs.
     const moveOff = async (lost: ReadonlySet<number>): Promise<void> => {

@@ -1,0 +1,68 @@
+/**
+ * Users upgrade a cluster one host at a time: a host still on the previous
+ * release (0.1.0, built here from this repository's own history) and hosts on
+ * this one interoperate in both directions. The old release runs on lab host
+ * 2 only: its private mount namespace sees the old build where the checkout
+ * that `meshvpc` on PATH points at is.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { systemExecutor, runChecked } from '../../src/platform/exec.js';
+import { links, mv, ok, withLab } from './lab-helpers.js';
+
+/** The commit that was released as 0.1.0 (the last of the first session). */
+const PREVIOUS = '3d0676e';
+
+test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
+  const installed = dirname(dirname(realpathSync((await runChecked(systemExecutor, ['sh', '-c', 'command -v meshvpc'])).trim())));
+  const has = await systemExecutor.run(['git', '-C', installed, 'cat-file', '-e', `${PREVIOUS}^{commit}`]);
+  if (has.code !== 0) {
+    t.skip(`this checkout (${installed}) has no git history of ${PREVIOUS}, the 0.1.0 release`);
+    return;
+  }
+  const old = mkdtempSync(join(tmpdir(), 'meshvpc-0.1.0-'));
+  try {
+    await runChecked(systemExecutor, ['sh', '-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'archive', installed, PREVIOUS, old]);
+    symlinkSync(join(installed, 'node_modules'), join(old, 'node_modules'));
+    await runChecked(systemExecutor, [process.execPath, join(installed, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(old, 'tsconfig.json')]);
+    // A directory to mount the real node_modules on: a symlink would point back into the shadowed checkout.
+    unlinkSync(join(old, 'node_modules'));
+    mkdirSync(join(old, 'node_modules'));
+    await withLab(3, 'v4', async (lab) => {
+      const h2 = lab.hosts[1];
+      assert.ok(h2);
+      const inHost2 = ['nsenter', '-t', String(h2.pid), '-m', '--'];
+      await runChecked(systemExecutor, [...inHost2, 'mount', '--bind', join(installed, 'node_modules'), join(old, 'node_modules')]);
+      await runChecked(systemExecutor, [...inHost2, 'mount', '--rbind', old, installed]);
+      assert.equal((await ok(lab, 2, 'version')).trim(), '0.1.0');
+      assert.notEqual((await ok(lab, 1, 'version')).trim(), '0.1.0');
+      for (const o of [2, 3]) await ok(lab, 1, 'node', 'mode=add', `node=192.0.2.${o}`);
+      await ok(lab, 2, 'node', 'mode=add', 'node=192.0.2.3');
+
+      // The old host deploys to new ones: its cluster key entries on them are bound on first use.
+      const fromOld = await mv(lab, 2, 'vpc', 'mode=deploy', 'vpc_name=vpc2', 'node_member=all', 'peer_network=198.51.100.64/26');
+      assert.equal(fromOld.code, 0, fromOld.stdout + fromOld.stderr);
+      assert.match(fromOld.stdout, /vpc2: 3 of 3 hosts converged/);
+      // A new host deploys to the old one, naming its version, and allocates around vpc2's ids.
+      const fromNew = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
+      assert.equal(fromNew.code, 0, fromNew.stdout + fromNew.stderr);
+      assert.match(fromNew.stdout, /host2: runs meshvpc 0\.1\.0 \(this host \d+\.\d+\.\d+\): it checks the VPC only when it applies it; upgrade it/);
+      assert.match(fromNew.stdout, /vpc1: 3 of 3 hosts converged/);
+      for (const h of [1, 2, 3]) {
+        const ids = (await links(lab, h)).filter((l) => l.linkinfo?.info_kind === 'vxlan').map((l) => Number(l.linkinfo?.info_data?.id));
+        assert.equal(ids.length, 4, `host${h}: ${ids.join(',')}`);
+        assert.equal(new Set(ids).size, 4, `host${h}: duplicate VNI in ${ids.join(',')}`);
+      }
+      for (const [h, vpc] of [[1, 'vpc1'], [3, 'vpc2']] as const) {
+        const status = JSON.parse(await ok(lab, h, 'vpc', 'mode=status', `vpc_name=${vpc}`, '--json')) as { present: boolean; up: boolean; rtt_ms: number | null }[];
+        assert.equal(status.length, 6);
+        assert.ok(status.every((s) => s.present && s.up && s.rtt_ms !== null), JSON.stringify(status));
+      }
+    });
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
+});
