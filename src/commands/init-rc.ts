@@ -3,16 +3,29 @@
  * re-applies the VPC (reconcile, so it also repairs whatever survived); the
  * FreeBSD driver writes an rc.d script instead.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { say } from '../cli/output.js';
+import { UserError } from '../core/errors.js';
 import { runChecked, systemExecutor } from '../platform/exec.js';
 import type { Host } from './host.js';
 import { requireVpc } from './vpc-local.js';
 
 export const unitName = (vpc: string): string => `meshvpc-${vpc}.service`;
 
+/** The line both boot files carry: a file at that path without it is someone else's. */
+export const BOOT_FILE_MARK = 'Written by meshvpc';
+
+/** Write a boot file only over nothing or over meshvpc's own. */
+export function writeOwnFile(path: string, content: string, mode: number): void {
+  if (existsSync(path) && !readFileSync(path, 'utf8').includes(BOOT_FILE_MARK)) {
+    throw new UserError(`${path} exists and was not written by meshvpc: meshvpc will not replace it; move it away first`);
+  }
+  writeFileSync(path, content, { mode });
+}
+
 export function systemdUnit(vpc: string, meshvpcPath: string): string {
-  return `[Unit]
+  return `# ${BOOT_FILE_MARK}; \`meshvpc vpc mode=init_rc vpc_name=${vpc}\` rewrites it.
+[Unit]
 Description=meshvpc VPC ${vpc}: VXLAN tunnels and bridge
 Wants=network-online.target
 After=network-online.target
@@ -40,7 +53,7 @@ export async function initRc(host: Host, name: string, dryrun: boolean): Promise
       say(`[dryrun] ${path}:\n${script}${enable.map((c) => `[dryrun] ${c.join(' ')}`).join('\n')}`);
       return 0;
     }
-    writeFileSync(path, script, { mode: 0o555 });
+    writeOwnFile(path, script, 0o555);
     for (const argv of enable) await runChecked(systemExecutor, argv);
     say(`${path} written and enabled`);
     return 0;
@@ -51,7 +64,7 @@ export async function initRc(host: Host, name: string, dryrun: boolean): Promise
     say(`[dryrun] ${path}:\n${unit}[dryrun] systemctl enable ${unitName(name)}`);
     return 0;
   }
-  writeFileSync(path, unit, { mode: 0o644 });
+  writeOwnFile(path, unit, 0o644);
   // Without a running systemd (containers, chroots) the unit is written and
   // will be enabled by the next `systemctl enable`; say so instead of failing.
   if (existsSync('/run/systemd/system')) {
