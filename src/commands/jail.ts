@@ -16,7 +16,7 @@ import { Peers } from '../cluster/peers.js';
 import type { GuestSpec } from '../platform/driver.js';
 import * as repo from '../store/repo.js';
 import { openHost, parsePlatform, type Host } from './host.js';
-import { checkHostAddress } from '../core/addrules.js';
+import { checkHostAddress, checkSegmentAddress } from '../core/addrules.js';
 import { guestAlias } from '../core/spec.js';
 
 /** Host-side interface names must fit 15 characters whatever the container's name. */
@@ -84,7 +84,10 @@ export function jcreate(inv: Invocation): Promise<number> {
   const runasap = p.flag('runasap');
   return withHost(inv, async (host) => {
     if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`);
-    if (!repo.getVpc(host.db, iface)) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`);
+    const vpc = repo.getVpc(host.db, iface);
+    if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`);
+    if (address) checkSegmentAddress(v.interfaceAddress(address, 'ip4_addr'), 'ip4_addr', vpc);
+    if (address6) checkSegmentAddress(v.interfaceAddress(address6, 'ip6_addr'), 'ip6_addr', vpc);
     const record: JailRecord = { name, interface: iface, ip4Addr: address, ip6Addr: address6, hostIf: hostIfFor(name), vnet: true, guestId: null };
     // Refuse before recording anything: a missing bridge, a name someone else holds.
     if (runasap) await guestOf(host, record);

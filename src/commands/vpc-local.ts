@@ -84,10 +84,11 @@ const applyLock = (name: string): string => `apply:${name}`;
  * alters the request first (layers on or off, bridge addresses); dryrun plans
  * and changes nothing, not even the request.
  */
-export function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false, offered?: VpcWithMap): Promise<ApplyResult> {
+export async function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false, offered?: VpcWithMap): Promise<ApplyResult> {
   // A dry run may plan a definition this host has not stored (a first deploy with dryrun=1).
   if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
-  requireVpc(host, name);
+  // Plan once before the lock too: a refusal (a foreign name, an overlap) then writes not even a lock row.
+  await reconcileLocked(host, name, change, true);
   return withLock(host.db, applyLock(name), 'apply', async () => {
     const result = await reconcileLocked(host, name, change, false);
     await refreshFirewall(host);

@@ -11,7 +11,7 @@ import { openHost, parsePlatform, type Host } from './host.js';
 import { down, forget, layersChange, preflight, reconcile, requireVpc } from './vpc-local.js';
 import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
-import { checkHostAddress, checkPeerNetwork, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
+import { checkHostAddress, checkPeerNetwork, checkSegmentAddress, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
 
 const MODES = [
   'init', 'init_peers', 'sync', 'init_vxlan', 'init_bridge', 'destroy_vxlan', 'destroy_bridge', 'apply', 'down',
@@ -63,6 +63,7 @@ export async function run(inv: Invocation): Promise<number> {
     if (m === 'deploy') checkDeployDefinition(host, name, p);
     if (m === 'join' || m === 'leave') memberChange(host, requireVpc(host, name), m, nodeRefs);
     if (m !== 'init' && m !== 'list' && m !== 'deploy') requireVpc(host, name);
+    for (const ip of bridgeIps ?? []) checkSegmentAddress(v.interfaceAddress(ip, 'bridge_ips'), 'bridge_ips', requireVpc(host, name));
     const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force });
     return CLUSTER_MODES.includes(m) && !dryrun ? await withLock(host.db, `op:${name}`, `vpc mode=${m}`, act) : await act();
   } finally {

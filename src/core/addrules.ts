@@ -101,6 +101,23 @@ export function checkPeerNetworkAgainstUnderlay(net: Cidr, underlays: readonly {
   if (hit) throw new UserError(`invalid ${key} ${shown(cidrText(net))}: it contains ${hit.node}'s underlay address ${hit.underlay}; choose a network apart from the hosts' own`);
 }
 
+/**
+ * An address on the VPC's segment (bridge_ips, a guest's eth0) must not be one
+ * of the tunnel ends (they live in the peer network, on every member's bridge)
+ * nor a member's underlay address.
+ */
+export function checkSegmentAddress(c: Cidr, key: string, vpc: { readonly name: string; readonly peerNetwork: string; readonly members: readonly { node: string; underlay: string }[] }): Cidr {
+  const value = shown(cidrText(c));
+  const addr = c.address;
+  const tunnels = vpc.peerNetwork;
+  const [base = '', bits = '0'] = tunnels.split('/');
+  const tunnelNet: Cidr = { family: base.includes(':') ? 6 : 4, address: base, prefix: Number(bits) };
+  if (containsAddress(tunnelNet, addr)) throw new UserError(`invalid ${key} ${value}: it lies in ${tunnels}, the peer network of ${vpc.name}, where the tunnel ends live; use another range`);
+  const m = vpc.members.find((x) => x.underlay === addr);
+  if (m) throw new UserError(`invalid ${key} ${value}: it is ${m.node}'s underlay address`);
+  return c;
+}
+
 /** Two VPCs on the same hosts cannot share tunnel address space. */
 export function checkPeerNetworkAgainstOthers(net: Cidr, others: readonly { name: string; net: Cidr }[], key = 'peer_network'): void {
   const hit = others.find((o) => overlaps(net, o.net));

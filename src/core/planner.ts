@@ -126,19 +126,23 @@ function planGuestPorts(b: BridgeSpec, guests: readonly GuestPort[], observed: O
 }
 
 /**
- * The VPC's tunnel network must not overlap a subnet on an interface that is
- * not this VPC's (the underlay, a LAN): routes to the peers would point into it.
+ * The VPC's tunnel network and bridge addresses must not overlap a subnet on
+ * an interface that is not this VPC's (the underlay, a LAN): routes to the
+ * peers, or to that LAN, would point into the VPC.
  */
 function checkPeerNetwork(spec: HostSpec, observed: Observed): void {
   // Only when something is built: taking a VPC down must always be possible.
   if (!spec.peerNetwork || (spec.tunnels.length === 0 && !spec.bridge)) return;
-  const net = interfaceAddress(spec.peerNetwork, 'peer_network');
+  const ours: [string, string][] = [['peer_network', spec.peerNetwork], ...(spec.bridge ? (spec.bridgeIps ?? []).map((b): [string, string] => ['bridge_ips', b]) : [])];
   for (const link of observed.values()) {
     const mine = (link.name === spec.vpc && markedBridge(link, spec.vpc)) || (markedTunnel(link) && (spec.owned.includes(link.name) || spec.tunnels.some((t) => t.name === link.name)));
     if (mine) continue;
     for (const a of link.addresses) {
-      if (overlaps(net, interfaceAddress(a, 'address'))) {
-        throw new UserError(`invalid peer_network ${JSON.stringify(spec.peerNetwork)}: it overlaps ${cidrText(interfaceAddress(a, 'address'))} on ${link.name} of this host; choose a network the hosts do not use`);
+      const theirs = interfaceAddress(a, 'address');
+      for (const [key, value] of ours) {
+        if (overlaps(interfaceAddress(value, key), theirs)) {
+          throw new UserError(`invalid ${key} ${JSON.stringify(value)}: it overlaps ${cidrText(theirs)} on ${link.name} of this host; choose a network the hosts do not use`);
+        }
       }
     }
   }

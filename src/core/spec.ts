@@ -39,6 +39,8 @@ export interface HostSpec {
   readonly vpc: string;
   /** The VPC's tunnel network; the planner refuses it when it overlaps a subnet the host has elsewhere. */
   readonly peerNetwork: string | null;
+  /** bridge_ips: checked the same way. */
+  readonly bridgeIps?: readonly string[];
   readonly tunnels: readonly TunnelSpec[];
   readonly bridge: BridgeSpec | null;
   /** Interfaces earlier applies created for this VPC: the only ones the planner may delete. */
@@ -115,7 +117,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
         addresses: [...input.bridgeIps, ...tunnels.map((t) => t.address)],
       }
     : null;
-  return { vpc: input.vpc, peerNetwork: input.peerNetwork ?? null, tunnels, bridge, owned: input.owned, guests: input.guests ?? [] };
+  return { vpc: input.vpc, peerNetwork: input.peerNetwork ?? null, bridgeIps: input.bridgeIps, tunnels, bridge, owned: input.owned, guests: input.guests ?? [] };
 }
 
 /** Names an apply of this spec leaves in place, recorded as owned for the next apply. */

@@ -102,3 +102,15 @@ describe('overlaps and the cross checks', () => {
     refused(() => rules.checkPeerNetworkAgainstHost(net('192.0.2.0/28'), [{ name: 'eth0', net: ifa('192.0.2.1/24') }], 'host1'), /on eth0 of host1/);
   });
 });
+
+describe('checkSegmentAddress', () => {
+  const vpc = { name: 'vpc1', peerNetwork: '198.51.100.0/26', members: [{ node: 'h1', underlay: '192.0.2.1' }] };
+  test('an address among the tunnel ends or at a member\'s underlay address is refused', () => {
+    refused(() => rules.checkSegmentAddress(ifa('198.51.100.1/24'), 'ip4_addr', vpc), /invalid ip4_addr "198\.51\.100\.1\/24": it lies in 198\.51\.100\.0\/26, the peer network of vpc1/);
+    refused(() => rules.checkSegmentAddress(ifa('192.0.2.1/24'), 'bridge_ips', vpc), /it is h1's underlay address/);
+  });
+  test('the rest of the segment is fine', () => {
+    assert.deepEqual(rules.checkSegmentAddress(ifa('198.51.100.65/26'), 'ip4_addr', vpc), ifa('198.51.100.65/26'));
+    assert.deepEqual(rules.checkSegmentAddress(ifa('fd00::5/64'), 'ip6_addr', vpc), ifa('fd00::5/64'));
+  });
+});

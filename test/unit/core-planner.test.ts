@@ -417,6 +417,14 @@ describe('plan: refusals', () => {
     assert.deepEqual(plan(spec({ peerNetwork: '10.100.0.0/24', layers: { vxlan: false, bridge: false } }), o), []);
   });
 
+  test('bridge_ips overlapping a subnet of another interface are refused, naming both', () => {
+    const o = observedFrom([link('eth0', 'other', { addresses: ['192.0.2.1/24'] })]);
+    assert.throws(() => plan(bridged({ peerNetwork: '10.100.0.0/24', bridgeIps: ['192.0.2.200/24'] }), o), /invalid bridge_ips "192\.0\.2\.200\/24": it overlaps 192\.0\.2\.1\/24 on eth0/);
+    // Its own bridge's addresses do not count against it.
+    const mine = converge(bridged({ peerNetwork: '10.100.0.0/24' }));
+    assert.deepEqual(plan(bridged({ peerNetwork: '10.100.0.0/24', owned: ['vpc1', 'vxlan100', 'vxlan101'] }), mine), []);
+  });
+
   test('without a bridge layer such an interface is not our business', () => {
     const o = observedFrom([...BASE, link('vpc1', 'other')]);
     assert.deepEqual(plan(spec({ layers: { vxlan: false, bridge: false } }), o), []);

@@ -27,6 +27,18 @@ export function linuxDriver(exec: Executor): NetworkDriver {
   };
   /** Device MTUs seen by this driver: peers on one subnet share a device, so it is read once. */
   const deviceMtu = new Map<string, number>();
+  const routeMtu = async (remote: string): Promise<number> => {
+    const route = parseRouteGet(await runChecked(exec, ['ip', '-json', 'route', 'get', remote]));
+    if (route.mtu) return route.mtu;
+    const known = deviceMtu.get(route.dev);
+    if (known) return known;
+    const [dev] = parseIpLinks(await runChecked(exec, ['ip', '-json', 'link', 'show', 'dev', route.dev]));
+    if (!dev) throw new Error(`cannot read the MTU of ${route.dev}`);
+    deviceMtu.set(route.dev, dev.mtu);
+    return dev.mtu;
+  };
+  /** Path MTU per underlay address, for the life of this driver (one command). */
+  const pathMtu = new Map<string, number>();
   return {
     platform: 'linux',
     commandsFor: linuxCommands,
@@ -37,14 +49,12 @@ export function linuxDriver(exec: Executor): NetworkDriver {
       return observedFrom(parseIpLinks(await runChecked(exec, ['ip', '-json', '-details', 'addr', 'show'])));
     },
     async underlayMtu(remote) {
-      const route = parseRouteGet(await runChecked(exec, ['ip', '-json', 'route', 'get', remote]));
-      if (route.mtu) return route.mtu;
-      const known = deviceMtu.get(route.dev);
-      if (known) return known;
-      const [dev] = parseIpLinks(await runChecked(exec, ['ip', '-json', 'link', 'show', 'dev', route.dev]));
-      if (!dev) throw new Error(`cannot read the MTU of ${route.dev}`);
-      deviceMtu.set(route.dev, dev.mtu);
-      return dev.mtu;
+      // One command plans more than once (a check before its lock, then the plan it applies): ask the kernel once.
+      const cached = pathMtu.get(remote);
+      if (cached !== undefined) return cached;
+      const mtu = await routeMtu(remote);
+      pathMtu.set(remote, mtu);
+      return mtu;
     },
     guestStartCommands: linuxGuestStart,
     async guestIdentity(name) {
