@@ -127,8 +127,17 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
  * Planning throws the refusal; nothing is applied.
  */
 export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<VpcLocal>): Promise<void> {
+  let refusal: unknown = null;
+  try {
+    await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
+  } catch (e) {
+    refusal = e;
+  }
+  // Read after the kernel: another VPC's tunnel exists only once its map is stored, so a tunnel
+  // name seen taken by a VPC being applied right now shows here as the VXLAN id it is, which the
+  // initiator allocates around, not as a foreign interface.
   checkAgainstOtherVpcs(host, vpc);
-  await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
+  if (refusal) throw refusal;
 }
 
 /** VXLAN ids this host cannot give a VPC: other VPCs' ids, and ids or tunnel names held by interfaces that are not this VPC's. */

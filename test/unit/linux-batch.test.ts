@@ -13,9 +13,9 @@ test('ops become one ip batch, one line per command, quoted where ip would split
     batchScript(cmds),
     [
       'link add vpc1 type bridge',
+      'link set dev vpc1 alias vpc-vpc1',
       'link set dev vpc1 address 02:00:00:00:00:01',
       'link set dev vpc1 mtu 1450',
-      'link set dev vpc1 alias vpc-vpc1',
       'link set dev vxlan100 type bridge_slave isolated on',
       'link set dev x alias "two words \\"quoted\\" #not-a-comment \\\\"',
       '',

@@ -15,16 +15,17 @@ export function linuxCommands(op: Op): string[][] {
           // Linux defaults to 8472; 4789 is the IANA port FreeBSD uses, so say it.
           'dstport', String(op.port), 'nolearning', ...(op.udp6zerocsumrx ? ['udp6zerocsumrx'] : []),
         ],
-        link(op.name, 'mtu', op.mtu),
+        // The mark right after the add: the moment a tunnel exists unmarked is as short as it can be.
         link(op.name, 'alias', op.alias),
+        link(op.name, 'mtu', op.mtu),
       ];
     case 'create_bridge':
       return [
         ['ip', 'link', 'add', op.name, 'type', 'bridge'],
+        link(op.name, 'alias', op.alias),
         // Set after creation: only a MAC set on a live bridge stops it following its ports.
         ...(op.mac ? [link(op.name, 'address', op.mac)] : []),
         link(op.name, 'mtu', op.mtu),
-        link(op.name, 'alias', op.alias),
       ];
     case 'delete_link':
       return [['ip', 'link', 'del', 'dev', op.name]];
