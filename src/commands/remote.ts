@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
 import { authorize, authorizedBlob, deauthorize, keyBlob, readPublicKey, upgradeAuthorizedKeys } from '../cluster/keys.js';
 import type { Hello, Request, Response } from '../cluster/protocol.js';
-import { MAX_REQUEST_BYTES, requestFromWire } from '../cluster/wire.js';
+import { requestFromWire } from '../cluster/wire.js';
 import * as repo from '../store/repo.js';
 import { openHost, type Host } from './host.js';
 import { accept, collapse, forget, layersChange, preflight, reconcile, status, usedVnis } from './vpc-local.js';
@@ -103,12 +103,6 @@ export function callerOf(inv: Invocation, env: NodeJS.ProcessEnv): Caller {
   return env.SSH_ORIGINAL_COMMAND !== undefined ? { kind: 'legacy' } : { kind: 'root' };
 }
 
-function readRequest(): string {
-  const buf = readFileSync(0);
-  if (buf.length > MAX_REQUEST_BYTES) throw new UserError(`bad request: ${buf.length} bytes, at most ${MAX_REQUEST_BYTES} are allowed`);
-  return buf.toString('utf8');
-}
-
 export async function run(inv: Invocation): Promise<number> {
   // A wrong invocation is the installer's mistake, not a peer's request: the CLI's one-line error.
   inv.params.only(['caller'], 'remote');
@@ -116,7 +110,7 @@ export async function run(inv: Invocation): Promise<number> {
   let response: Response;
   let host: Host | null = null;
   try {
-    const req = requestFromWire(readRequest());
+    const req = requestFromWire(readFileSync(0, 'utf8'));
     if (caller.kind === 'legacy') {
       // Entries from meshvpc 0.1: bind them now; this request may only read.
       upgradeAuthorizedKeys();
