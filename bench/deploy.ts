@@ -49,18 +49,20 @@ export interface Phases {
   readonly changes: number;
   readonly seconds: number;
   readonly connectMs: number;
+  /** A new VPC is checked on every member before anything is stored (0.2.0); 0 when absent. */
+  readonly checkMs: number;
   readonly syncMs: number;
   readonly applyMs: number;
 }
 
 // Since sync and apply became one request per peer the line reads "sync+apply Nms"; sync is then 0.
-const SUMMARY = /: (\d+) of (\d+) hosts converged, (\d+) changes? \(([\d.]+)s; connect (\d+)ms, (?:sync (\d+)ms, apply|sync\+apply) (\d+)ms\)/;
+const SUMMARY = /: (\d+) of (\d+) hosts converged, (\d+) changes? \(([\d.]+)s; connect (\d+)ms, (?:check (\d+)ms, )?(?:sync (\d+)ms, apply|sync\+apply) (\d+)ms\)/;
 
 export function parseSummary(out: string): Phases | null {
   const m = SUMMARY.exec(out);
   if (!m) return null;
-  const n = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
-  return { converged: n[0], members: n[1], changes: n[2], seconds: n[3], connectMs: n[4], syncMs: n[5] || 0, applyMs: n[6] };
+  const n = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number, number, number];
+  return { converged: n[0], members: n[1], changes: n[2], seconds: n[3], connectMs: n[4], checkMs: n[5], syncMs: n[6], applyMs: n[7] };
 }
 
 const slowestHost = (out: string): number | null => {
@@ -192,6 +194,7 @@ export function tables(runs: readonly DeployRun[]): { tables: Table[]; targets: 
       fmt(r.deployMs / 1000),
       p ? fmt(r.deployMs / 1000 - p.seconds) : null,
       p?.connectMs ?? null,
+      p?.checkMs ?? null,
       p?.syncMs ?? null,
       p?.applyMs ?? null,
       fmt(r.slowestHostS),
@@ -202,10 +205,10 @@ export function tables(runs: readonly DeployRun[]): { tables: Table[]; targets: 
   });
   const phases: Table = {
     title: 'Where deploy time goes (ms, from deploy\'s own summary line)',
-    columns: ['hosts', 'mode', 'wall s', 'start-up s', 'connect', 'sync', 'apply', 'slowest host s', 'initiator CPU s', 'no-op redeploy s', 'table full ARP/ND'],
+    columns: ['hosts', 'mode', 'wall s', 'start-up s', 'connect', 'check', 'sync', 'apply', 'slowest host s', 'initiator CPU s', 'no-op redeploy s', 'table full ARP/ND'],
     rows: phaseRows,
     note:
-      'start-up = wall time minus the time deploy reports for itself (Node start, module loading, database, lock). slowest host = the longest per-host apply deploy printed. ' +
+      'start-up = wall time minus the time deploy reports for itself (Node start, module loading, database, lock). check = every member checks a new VPC before anything is stored (0.2.0). slowest host = the longest per-host apply deploy printed. ' +
       'initiator CPU = user + system time of the deploying CLI (GNU time), the part of the work that does not spread over the hosts. ' +
       'table full = times the kernel\'s shared ARP/ND table was full from the deploy to the end of the pings (a lab limit; should be 0/0).',
   };
