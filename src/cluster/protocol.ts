@@ -5,6 +5,7 @@
  */
 import type { SelfNode, VpcWithMap } from '../core/types.js';
 import type { Platform } from '../platform/driver.js';
+import type { ObservedLink } from '../core/observed.js';
 
 export interface NodeIntro extends SelfNode {
   readonly hostKey: string;
@@ -55,6 +56,14 @@ export interface Hello extends SelfNode {
   readonly version: string;
   /** Absent from meshvpc 0.1 hosts. */
   readonly usedVnis?: readonly UsedVni[];
+  /**
+   * With a VPC name: the host's links that could stand in that VPC's way (one
+   * named like it, vxlan devices, links with addresses), its own links for
+   * the VPC left out. The initiator plans the VPC against them, so a name or
+   * subnet in the way is refused before any host stores anything, without a
+   * round trip of its own.
+   */
+  readonly links?: readonly ObservedLink[];
 }
 
 export type Response = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string };

@@ -9,7 +9,8 @@ import { pairsNeeded, VNI_MAX, VNI_MIN } from '../core/peermap.js';
 import type { Member, VpcWithMap } from '../core/types.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
-import type { Layer, NodeIntro, Request } from './protocol.js';
+import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
+import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 
 type Json = Record<string, unknown>;
@@ -97,6 +98,57 @@ export function vpcFromWire(x: unknown): VpcWithMap {
 }
 
 const LAYERS: readonly Layer[] = ['vxlan', 'bridge'];
+const LINK_KINDS: readonly LinkKind[] = ['vxlan', 'bridge', 'veth', 'epair', 'other'];
+/** A host with more interfaces that matter to one VPC than this is not one meshvpc plans for. */
+const MAX_LINKS = 4096;
+
+/** One link of a peer's hello, checked like everything else a peer says. */
+function linkFromWire(x: unknown): ObservedLink {
+  const o = obj(x, 'link');
+  const name = str(o.name, 'link name');
+  if (!/^[^\s/]{1,15}$/.test(name)) throw new UserError(`bad reply: interface name ${v.shown(name)}`);
+  const kind = str(o.kind, 'link kind');
+  if (!(LINK_KINDS as readonly string[]).includes(kind)) throw new UserError(`bad reply: interface kind ${v.shown(kind)}`);
+  const alias = optStr(o.alias, 'alias');
+  if (alias !== null && alias.length > 256) throw new UserError('bad reply: alias too long');
+  const master = optStr(o.master, 'master');
+  const vx = o.vxlan === null || o.vxlan === undefined ? null : obj(o.vxlan, 'vxlan');
+  return {
+    name,
+    index: 0,
+    kind: kind as LinkKind,
+    mtu: int(o.mtu, 'mtu', 0, 65536),
+    up: o.up === true,
+    running: o.running === true,
+    alias,
+    master,
+    isolated: o.isolated === true,
+    vxlan: vx
+      ? {
+          vni: int(vx.vni, 'vni', 0, VNI_MAX),
+          local: optStr(vx.local, 'local'),
+          remote: optStr(vx.remote, 'remote'),
+          port: int(vx.port, 'port', 0, 65535),
+          learning: vx.learning === true,
+          udp6zerocsumrx: vx.udp6zerocsumrx === true,
+        }
+      : null,
+    addresses: arr(o.addresses, 'addresses', 1024).map((a) => v.cidrText(v.interfaceAddress(str(a, 'address'), 'address'))),
+  };
+}
+
+/**
+ * The parts of a peer's hello that the initiator acts on (the ids it cannot
+ * give, the links in the way): a reply is validated like a request.
+ */
+export function helloFacts(x: Hello): Pick<Hello, 'usedVnis' | 'links'> {
+  const used = x.usedVnis === undefined ? undefined : arr(x.usedVnis, 'usedVnis', 1 << 20).map((u) => {
+    const uo = obj(u, 'used id');
+    return { vni: int(uo.vni, 'vni', 0, VNI_MAX), by: str(uo.by, 'by').slice(0, 200) };
+  });
+  const links = x.links === undefined ? undefined : arr(x.links, 'links', MAX_LINKS).map(linkFromWire);
+  return { ...(used ? { usedVnis: used } : {}), ...(links ? { links } : {}) };
+}
 
 export function requestFromWire(text: string): Request {
   if (text.length > MAX_REQUEST_BYTES) throw new UserError(`bad request: ${text.length} bytes, at most ${MAX_REQUEST_BYTES} are allowed`);

@@ -10,7 +10,7 @@ import type { Hello, Request, Response } from '../cluster/protocol.js';
 import { requestFromWire } from '../cluster/wire.js';
 import * as repo from '../store/repo.js';
 import { openHost, type Host } from './host.js';
-import { accept, collapse, forget, layersChange, preflight, reconcile, status, usedVnis } from './vpc-local.js';
+import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
 import { VERSION } from '../cli/version.js';
 import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
 import type { VpcWithMap } from '../core/types.js';
@@ -23,7 +23,7 @@ export async function hello(host: Host, vpc?: string): Promise<Hello> {
     platform: host.driver.platform,
     publicKey: readPublicKey(host.home),
     version: VERSION,
-    ...(vpc === undefined ? {} : { usedVnis: await usedVnis(host, vpc) }),
+    ...(vpc === undefined ? {} : await hostFacts(host, vpc)),
   };
 }
 
@@ -74,7 +74,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       // Nothing is stored until the whole change is known to be possible here.
       if (def) await preflight(host, def, change);
       if (def && !req.dryrun) accept(host, def, false, req.renumber);
-      return reconcile(host, req.vpc, change, req.dryrun, def);
+      return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def) : reconcile(host, req.vpc, change, req.dryrun);
     }
     case 'vpc_collapse':
     case 'vpc_forget': {

@@ -13,10 +13,14 @@ import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
 import { fanout, type Outcome } from '../cluster/fanout.js';
 import { Peers } from '../cluster/peers.js';
 import type { Hello, Layer } from '../cluster/protocol.js';
+import { helloFacts } from '../cluster/wire.js';
 import { VERSION } from '../cli/version.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { accept, collapse, forget, layersChange, preflight, reconcile, requireVpc, status, usedVnis, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, requireVpc, status, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+import { plan } from '../core/planner.js';
+import { observedFrom } from '../core/observed.js';
+import { buildHostSpec, type HostSpec } from '../core/spec.js';
 
 export const DEFAULT_CONCURRENCY = 16;
 const LAYERS: Layer[] = ['vxlan', 'bridge'];
@@ -52,9 +56,12 @@ interface Gathered {
 
 /** Ask every host who answers which VXLAN ids it cannot give this VPC (and learn who answers at all). */
 async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[], name: string, limit: number): Promise<Gathered> {
-  const reach = await fanout(nodes.map((n) => n.name), limit, (key) => peers.call<Hello>(byName(nodes, key), { op: 'hello', vpc: name }));
+  const reach = await fanout(nodes.map((n) => n.name), limit, async (key) => {
+    const h = await peers.call<Hello>(byName(nodes, key), { op: 'hello', vpc: name });
+    return { ...h, ...helloFacts(h) };
+  });
   const used = new Map<number, string>();
-  for (const u of await usedVnis(host, name)) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
+  for (const u of (await hostFacts(host, name)).usedVnis) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
   for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
   return { reach, used };
 }
@@ -181,7 +188,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
     for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
-    // An older peer interoperates, but cannot say which ids it holds, dry-run a VPC it does not know, or accept a renumbered pair.
+    // An older peer interoperates, but cannot say which ids it holds or what is in the way, or accept a renumbered pair.
     const older = new Set(first.reach.flatMap((o) => (o.ok && o.value.usedVnis === undefined ? [o.key] : [])));
     for (const o of first.reach) {
       if (older.has(o.key) && o.ok) say(`  ${o.key}: runs meshvpc ${o.value.version} (this host ${VERSION}): it checks the VPC only when it applies it; upgrade it`);
@@ -192,16 +199,12 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
     const toCheck = opts.newTo ?? new Set<string>();
-    const raced =
-      toCheck.size > 0 && !opts.dryrun
-        ? await phase('check', () => checkEverywhere(host, peers, alloc.vpc, toCheck, synced.filter((n) => toCheck.has(n.name) && !older.has(n.name)), opts.limit, opts.verb ?? 'deploy'))
-        : new Set<number>();
+    if (toCheck.size > 0 && !opts.dryrun) await phase('check', () => checkNewHosts(host, alloc.vpc, toCheck, first.reach, opts.verb ?? 'deploy'));
     // Ids another VPC took since we gathered: gather again and move just those pairs.
     const moveOff = async (lost: ReadonlySet<number>): Promise<void> => {
       const next = allocateAround(alloc.vpc, (await gather()).used, lost, true);
       alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
     };
-    if (raced.size > 0) await moveOff(raced);
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
     const applyAll = (a: Allocation): Promise<Outcome<ApplyResult>[]> =>
       fanout(
@@ -209,8 +212,9 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
         opts.limit,
         async (key): Promise<ApplyResult> => {
           if (key === self) {
+            // Checked before anything was stored (checkNewHosts) or already stored here: no second check.
             if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered);
-            return reconcile(host, name, layersChange(LAYERS), opts.dryrun, a.vpc);
+            return reconcileAccepted(host, name, layersChange(LAYERS), opts.dryrun, a.vpc);
           }
           const leaver = leavers.find((n) => n.name === key);
           if (leaver) return opts.dryrun ? { node: key, ops: [], commands: [], applied: false } : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
@@ -254,32 +258,47 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
 const MAX_REALLOCATIONS = 3;
 
 /**
- * A VPC is checked on every host new to it that answers (names free,
- * addresses sane, ids free) before any host stores it: a refusal anywhere
- * leaves no trace anywhere.
+ * A VPC is checked for every host new to it that answered (names free,
+ * addresses sane) before any host stores it: a refusal anywhere leaves no
+ * trace anywhere. This host plans for itself; for a peer it plans the peer's
+ * part of the VPC against the links the peer reported with its hello (the
+ * same planner, so the same refusals), which costs no round trip of its own.
+ * Each peer checks again for itself when it applies.
  */
-async function checkEverywhere(
-  host: Host,
-  peers: Peers,
-  vpc: VpcWithMap,
-  newTo: ReadonlySet<string>,
-  nodes: readonly NodeRecord[],
-  limit: number,
-  verb: string,
-): Promise<Set<number>> {
+async function checkNewHosts(host: Host, vpc: VpcWithMap, newTo: ReadonlySet<string>, reach: readonly Outcome<Hello>[], verb: string): Promise<void> {
   const self = host.self.nodename;
-  const keys = [...(newTo.has(self) && vpc.members.some((m) => m.node === self) ? [self] : []), ...nodes.map((n) => n.name)];
-  const results = await fanout(keys, limit, async (key) => {
-    if (key === self) return preflight(host, vpc, layersChange(LAYERS));
-    await peers.call(byName(nodes, key), { op: 'vpc_apply', vpc: vpc.name, layers: LAYERS, dryrun: true, definition: vpc });
-  });
-  // An id another VPC took meanwhile is not a refusal: the caller allocates around it.
-  const lost = lostVnis(vpc.name, results.flatMap((r) => (r.ok ? [] : [r.error])));
-  const refused = results.filter((r) => !r.ok && lostVnis(vpc.name, [r.error]).size === 0);
-  if (refused.length > 0) {
-    throw new UserError(`cannot ${verb} ${vpc.name}: ${refused.map((r) => (r.ok ? '' : `${r.key}: ${r.error.replace(new RegExp(`^${r.key}: `), '')}`)).join('; ')}; nothing was stored on any host`);
+  const refused: string[] = [];
+  const isMember = (n: string): boolean => vpc.members.some((m) => m.node === n);
+  if (newTo.has(self) && isMember(self)) {
+    await preflight(host, vpc, layersChange(LAYERS)).catch((e: unknown) => refused.push(`${self}: ${e instanceof Error ? e.message : String(e)}`));
   }
-  return lost;
+  for (const r of reach) {
+    // A 0.1 peer reports no links: it checks when it applies.
+    if (!r.ok || !r.value.links || !newTo.has(r.key) || !isMember(r.key)) continue;
+    try {
+      plan(peerSpec(vpc, r.key), observedFrom(r.value.links));
+    } catch (e) {
+      refused.push(`${r.key}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (refused.length > 0) throw new UserError(`cannot ${verb} ${vpc.name}: ${refused.join('; ')}; nothing was stored on any host`);
+}
+
+/** A peer's part of a VPC, both layers on, as far as this host can know it (MTUs aside, which only tune). */
+function peerSpec(vpc: VpcWithMap, node: string): HostSpec {
+  return buildHostSpec({
+    vpc: vpc.name,
+    self: node,
+    pairs: vpc.pairs,
+    family: vpc.family,
+    underlay: new Map(vpc.members.map((m) => [m.node, m.underlay])),
+    underlayMtu: new Map(),
+    mtu: vpc.mtu,
+    layers: { vxlan: true, bridge: true },
+    bridgeIps: [],
+    owned: [],
+    peerNetwork: vpc.peerNetwork,
+  });
 }
 
 export async function clusterStatus(host: Host, name: string): Promise<Outcome<TunnelStatus[]>[]> {

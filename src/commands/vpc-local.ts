@@ -17,6 +17,7 @@ import { firewallPolicy } from '../core/firewall.js';
 import { checkPeerNetworkAgainstOthers } from '../core/addrules.js';
 import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
+import type { ObservedLink } from '../core/observed.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -84,11 +85,20 @@ const applyLock = (name: string): string => `apply:${name}`;
  * alters the request first (layers on or off, bridge addresses); dryrun plans
  * and changes nothing, not even the request.
  */
-export async function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false, offered?: VpcWithMap): Promise<ApplyResult> {
-  // A dry run may plan a definition this host has not stored (a first deploy with dryrun=1).
-  if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
+export async function reconcile(host: Host, name: string, change: Partial<VpcLocal> = {}, dryrun = false): Promise<ApplyResult> {
   // Plan once before the lock too: a refusal (a foreign name, an overlap) then writes not even a lock row.
-  await reconcileLocked(host, name, change, true);
+  if (!dryrun) await reconcileLocked(host, name, change, true);
+  return reconcileAccepted(host, name, change, dryrun);
+}
+
+/**
+ * Reconcile a definition whose checks already ran (preflight before it was
+ * accepted), or dry-run one this host has not stored (`offered`: a first
+ * deploy with dryrun=1).
+ */
+export function reconcileAccepted(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap): Promise<ApplyResult> {
+  if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
+  requireVpc(host, name);
   return withLock(host.db, applyLock(name), 'apply', async () => {
     const result = await reconcileLocked(host, name, change, false);
     await refreshFirewall(host);
@@ -140,19 +150,34 @@ export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<Vpc
   if (refusal) throw refusal;
 }
 
-/** VXLAN ids this host cannot give a VPC: other VPCs' ids, and ids or tunnel names held by interfaces that are not this VPC's. */
-export async function usedVnis(host: Host, name: string): Promise<UsedVni[]> {
+export interface HostFacts {
+  /** VXLAN ids this host cannot give the VPC. */
+  readonly usedVnis: UsedVni[];
+  /** Links that could stand in the VPC's way (see Hello.links). */
+  readonly links: ObservedLink[];
+}
+
+/**
+ * What an initiator needs to know about this host before it allocates and
+ * checks a VPC: the VXLAN ids it cannot give (other VPCs' ids, ids or tunnel
+ * names held by interfaces that are not this VPC's) and the links that could
+ * stand in the VPC's way. One look at the kernel serves both.
+ */
+export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   const byVpc = repo.listVpcs(host.db).filter((x) => x.name !== name).flatMap((x) => x.pairs.map((p) => ({ vni: p.vni, by: `VPC ${x.name}` })));
   const mine = new Set(repo.getLocal(host.db, name).owned);
-  const byLink = [...(await host.driver.observe()).values()].flatMap((l) => {
-    if (mine.has(l.name)) return [];
+  const others = [...(await host.driver.observe()).values()].filter((l) => !mine.has(l.name));
+  const byLink = others.flatMap((l) => {
     const named = /^vxlan(\d{1,8})$/.exec(l.name);
     return [
       ...(l.vxlan ? [{ vni: l.vxlan.vni, by: `interface ${l.name}` }] : []),
       ...(named ? [{ vni: Number(named[1]), by: `interface ${l.name}` }] : []),
     ];
   });
-  return [...byVpc, ...byLink];
+  return {
+    usedVnis: [...byVpc, ...byLink],
+    links: others.filter((l) => l.name === name || l.kind === 'vxlan' || l.addresses.length > 0),
+  };
 }
 
 /** Another VPC on this host may not share the VXLAN ids or the tunnel address space. */

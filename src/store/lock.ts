@@ -1,8 +1,12 @@
 /**
- * Named locks in the host's database, so two meshvpc processes never change
- * the same VPC at once. A lock held by a process that died (SIGKILL, crash)
- * is taken over: its pid no longer exists.
+ * Named locks in the host's database, so two changes of one VPC never run at
+ * once, whether they come from two meshvpc processes or from one long-lived
+ * process (a server running two requests). Each acquisition has a token of
+ * its own: the holder is a token, not a pid, so the same process cannot take
+ * a lock twice. A lock whose process died (SIGKILL, crash) is taken over: its
+ * pid no longer exists.
  */
+import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
 import type { Db } from './db.js';
 
@@ -17,15 +21,21 @@ function alive(pid: number): boolean {
   }
 }
 
-function tryAcquire(db: Db, name: string, what: string): { pid: number; what: string; since: string } | null {
+interface Holder {
+  readonly pid: number;
+  readonly what: string;
+  readonly since: string;
+}
+
+function tryAcquire(db: Db, name: string, what: string, token: string): Holder | null {
   return db
     .transaction(() => {
       const row = db.prepare('SELECT pid, what, acquired_at FROM lock WHERE name = ?').get(name) as { pid: number; what: string; acquired_at: string } | undefined;
-      if (row && row.pid !== process.pid && alive(row.pid)) return { pid: row.pid, what: row.what, since: row.acquired_at };
+      if (row && alive(row.pid)) return { pid: row.pid, what: row.what, since: row.acquired_at };
       db.prepare(
-        `INSERT INTO lock (name, pid, what) VALUES (?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET pid = excluded.pid, what = excluded.what, acquired_at = datetime('now')`,
-      ).run(name, process.pid, what);
+        `INSERT INTO lock (name, pid, what, token) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET pid = excluded.pid, what = excluded.what, token = excluded.token, acquired_at = datetime('now')`,
+      ).run(name, process.pid, what, token);
       return null;
     })
     .immediate();
@@ -37,18 +47,20 @@ export function lockTimeoutMs(): number {
 
 /** Run `fn` holding the lock; wait up to the timeout for another holder, then fail clearly. */
 export async function withLock<T>(db: Db, name: string, what: string, fn: () => Promise<T>): Promise<T> {
+  const token = randomBytes(16).toString('hex');
   const deadline = Date.now() + lockTimeoutMs();
   for (;;) {
-    const holder = tryAcquire(db, name, what);
+    const holder = tryAcquire(db, name, what, token);
     if (!holder) break;
     if (Date.now() >= deadline) {
-      throw new UserError(`${name} is busy: pid ${holder.pid} (${holder.what}) has held it since ${holder.since} UTC; try again later`, 4);
+      const who = holder.pid === process.pid ? 'another operation of this process' : `pid ${holder.pid}`;
+      throw new UserError(`${name} is busy: ${who} (${holder.what}) has held it since ${holder.since} UTC; try again later`, 4);
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   try {
     return await fn();
   } finally {
-    db.prepare('DELETE FROM lock WHERE name = ? AND pid = ?').run(name, process.pid);
+    db.prepare('DELETE FROM lock WHERE name = ? AND token = ?').run(name, token);
   }
 }

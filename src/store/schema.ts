@@ -79,4 +79,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jail ADD COLUMN ip6_addr TEXT;
   ALTER TABLE jail ADD COLUMN guest_id TEXT;
   `,
+  `
+  -- Locks are owned by a token per acquisition, not by a pid: one long-lived
+  -- process (the server) running two changes of one VPC must serialise them.
+  ALTER TABLE lock ADD COLUMN token TEXT;
+  `,
 ];

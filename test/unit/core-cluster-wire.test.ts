@@ -1,7 +1,8 @@
 /** src/cluster/wire.ts: requests from other hosts are validated like typed input. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestFromWire, vpcFromWire } from '../../src/cluster/wire.js';
+import { helloFacts, requestFromWire, vpcFromWire } from '../../src/cluster/wire.js';
+import type { Hello } from '../../src/cluster/protocol.js';
 import { allocatePeerMap } from '../../src/core/peermap.js';
 import { network } from '../../src/core/validate.js';
 import { UserError } from '../../src/core/errors.js';
@@ -335,5 +336,30 @@ describe('requestFromWire: a whole definition is checked, sizes are capped', () 
     const r = requestFromWire(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [100, 101] }));
     assert.deepEqual(r, { op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [100, 101] });
     refused(wire({ op: 'vpc_apply', vpc: 'vpc1', layers: [], dryrun: false, renumber: [1] }), /renumber out of range/);
+  });
+});
+
+describe('helloFacts: a peer\'s reply is validated like a request', () => {
+  const hello = (over: Json): Hello => ({ nodename: 'h2', ip4: null, ip6: null, platform: 'linux', publicKey: 'k', version: '0.2.0', ...over }) as unknown as Hello;
+  const link = { name: 'eth0', index: 3, kind: 'other', mtu: 1500, up: true, running: true, alias: null, master: null, isolated: false, vxlan: null, addresses: ['192.0.2.2/24'] };
+  test('well-formed facts come back normalised; an old peer has none', () => {
+    assert.deepEqual(helloFacts(hello({})), {});
+    const f = helloFacts(hello({ usedVnis: [{ vni: 4242, by: 'interface vxlan100' }], links: [link, { ...link, name: 'vnet0:6', kind: 'epair', addresses: ['2001:DB8::1/64'] }] }));
+    assert.deepEqual(f.usedVnis, [{ vni: 4242, by: 'interface vxlan100' }]);
+    assert.deepEqual(f.links?.map((l) => [l.name, l.kind, l.addresses]), [['eth0', 'other', ['192.0.2.2/24']], ['vnet0:6', 'epair', ['2001:db8::1/64']]]);
+  });
+  test('garbage is refused, not planned against', () => {
+    for (const [bad, why] of [
+      [{ links: 'x' }, /links is not a list/],
+      [{ links: [{ ...link, name: 'a b' }] }, /interface name "a b"/],
+      [{ links: [{ ...link, name: 'x'.repeat(16) }] }, /interface name/],
+      [{ links: [{ ...link, kind: 'tun' }] }, /interface kind "tun"/],
+      [{ links: [{ ...link, addresses: ['not-an-address'] }] }, /invalid address/],
+      [{ links: [{ ...link, vxlan: { vni: -1, port: 4789 } }] }, /vni out of range/],
+      [{ usedVnis: [{ vni: 2 ** 25, by: 'x' }] }, /vni out of range/],
+      [{ links: Array.from({ length: 5000 }, () => link) }, /5000 links, at most 4096/],
+    ] as const) {
+      assert.throws(() => helloFacts(hello(bad as Json)), why, JSON.stringify(bad).slice(0, 80));
+    }
   });
 });
