@@ -11,17 +11,46 @@ import { ssh2 } from '../core/lazy.js';
 
 export const keyPath = (home: string): string => join(home, 'id_ed25519');
 
-/** Make the key pair once; later calls keep the existing one. */
-export function ensureIdentity(home: string, comment: string): { created: boolean; publicKey: string } {
-  const priv = keyPath(home);
-  if (!existsSync(priv)) {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+/**
+ * A key pair ssh2 can use. ssh2's generateKeyPairSync('ed25519') drops a
+ * leading zero byte of the public key about once in 256 keys (measured: 11 of
+ * 3,000): the public blob is 31 bytes instead of 32 and the private key does
+ * not parse, so such a host can never authenticate with its cluster key.
+ * Such a pair is thrown away and another made.
+ */
+export function generateClusterKey(comment: string): { private: string; public: string } {
+  for (let attempt = 0; attempt < 16; attempt++) {
     const pair = ssh2().utils.generateKeyPairSync('ed25519', { comment });
-    writeFileSync(priv, pair.private, { mode: 0o600 });
-    writeFileSync(`${priv}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
-    return { created: true, publicKey: pair.public.trim() };
+    if (usableKey(pair.private, pair.public)) return { private: pair.private, public: pair.public.trim() };
   }
-  return { created: false, publicKey: readFileSync(`${priv}.pub`, 'utf8').trim() };
+  throw new Error('could not generate a usable ED25519 key pair');
+}
+
+/** The private key parses and its public half is a whole 32-byte ED25519 key. */
+export function usableKey(privateKey: string, publicLine: string): boolean {
+  const parsed = ssh2().utils.parseKey(privateKey);
+  if (parsed instanceof Error || Array.isArray(parsed)) return false;
+  const blob = Buffer.from(/^ssh-ed25519 (\S+)/.exec(publicLine.trim())?.[1] ?? '', 'base64');
+  // string "ssh-ed25519" (4 + 11 bytes), string key (4 + 32 bytes)
+  return blob.length === 51 && parsed.getPublicSSH().equals(blob);
+}
+
+/**
+ * Make the key pair once; later calls keep the existing one, unless it is
+ * one of ssh2's unusable ones (made by meshvpc 0.1), which never worked and
+ * is replaced.
+ */
+export function ensureIdentity(home: string, comment: string): { created: boolean; replaced: boolean; publicKey: string } {
+  const priv = keyPath(home);
+  const exists = existsSync(priv);
+  if (exists && usableKey(readFileSync(priv, 'utf8'), readFileSync(`${priv}.pub`, 'utf8'))) {
+    return { created: false, replaced: false, publicKey: readFileSync(`${priv}.pub`, 'utf8').trim() };
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const pair = generateClusterKey(comment);
+  writeFileSync(priv, pair.private, { mode: 0o600 });
+  writeFileSync(`${priv}.pub`, `${pair.public}\n`, { mode: 0o644 });
+  return { created: true, replaced: exists, publicKey: pair.public };
 }
 
 export function readPrivateKey(home: string): Buffer {

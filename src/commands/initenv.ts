@@ -26,7 +26,7 @@ export async function run(inv: Invocation): Promise<number> {
     db.transaction(() => repo.putSelf(db, { nodename, ip4, ip6 }))();
     say(`${nodename}: ${old ? 'updated' : 'initialised'} in ${home}`);
     say(`  nodeip=${ip4 ?? '-'} nodeip6=${ip6 ?? '-'}`);
-    say(`  cluster key ${fingerprint(keyBlob(id.publicKey))}${id.created ? ' (new)' : ''}`);
+    say(`  cluster key ${fingerprint(keyBlob(id.publicKey))}${id.replaced ? ' (new: the old one was malformed and could never authenticate; add this host to its peers again with node mode=add)' : id.created ? ' (new)' : ''}`);
     return 0;
   } finally {
     db.close();

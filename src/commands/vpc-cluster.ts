@@ -86,6 +86,12 @@ export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Pr
   }
 }
 
+/** A peer map and the old ids of the pairs it moved (the members may accept that change). */
+interface Allocation {
+  readonly vpc: VpcWithMap;
+  readonly renumbered: readonly number[];
+}
+
 /**
  * Cluster-wide allocation (the embedded backend's scheme). The initiator
  * gathers every member's taken VXLAN ids (other VPCs, foreign interfaces) and
@@ -93,15 +99,9 @@ export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Pr
  * moved (they cannot have worked on that host). Each member re-checks inside
  * its own transaction when it accepts the map, so of two VPCs racing for one
  * id a member takes only one; the loser sees the refusal, re-gathers and
- * re-allocates just those pairs from a start derived from the VPC and the
- * pair, so two losers do not pick the same id again.
+ * re-allocates just those pairs (`lost`) from a start derived from the VPC
+ * and the pair (`hashed`), so two losers do not pick the same id again.
  */
-interface Allocation {
-  readonly vpc: VpcWithMap;
-  /** Old ids of pairs that were moved: the members may accept the change. */
-  readonly renumbered: readonly number[];
-}
-
 function allocateAround(vpc: VpcWithMap, used: ReadonlyMap<number, string>, lost: ReadonlySet<number>, hashed: boolean): Allocation {
   const kept = vpc.pairs.filter((p) => !used.has(p.vni) && !lost.has(p.vni));
   const pairs = allocatePeerMap({

@@ -7,36 +7,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { systemExecutor, runChecked } from '../../src/platform/exec.js';
+import { buildRelease, hasCommit, installedCheckout, RELEASE_0_1_0, runHostOn } from '../../src/lab/release.js';
 import { links, mv, ok, withLab } from './lab-helpers.js';
 
-/** The commit that was released as 0.1.0 (the last of the first session). */
-const PREVIOUS = '3d0676e';
-
 test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
-  const installed = dirname(dirname(realpathSync((await runChecked(systemExecutor, ['sh', '-c', 'command -v meshvpc'])).trim())));
-  const has = await systemExecutor.run(['git', '-C', installed, 'cat-file', '-e', `${PREVIOUS}^{commit}`]);
-  if (has.code !== 0) {
-    t.skip(`this checkout (${installed}) has no git history of ${PREVIOUS}, the 0.1.0 release`);
+  const installed = await installedCheckout();
+  if (!(await hasCommit(installed, RELEASE_0_1_0))) {
+    t.skip(`this checkout (${installed}) has no git history of ${RELEASE_0_1_0}, the 0.1.0 release`);
     return;
   }
-  const old = mkdtempSync(join(tmpdir(), 'meshvpc-0.1.0-'));
+  const old = await buildRelease(RELEASE_0_1_0);
   try {
-    await runChecked(systemExecutor, ['sh', '-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'archive', installed, PREVIOUS, old]);
-    symlinkSync(join(installed, 'node_modules'), join(old, 'node_modules'));
-    await runChecked(systemExecutor, [process.execPath, join(installed, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(old, 'tsconfig.json')]);
-    // A directory to mount the real node_modules on: a symlink would point back into the shadowed checkout.
-    unlinkSync(join(old, 'node_modules'));
-    mkdirSync(join(old, 'node_modules'));
     await withLab(3, 'v4', async (lab) => {
-      const h2 = lab.hosts[1];
-      assert.ok(h2);
-      const inHost2 = ['nsenter', '-t', String(h2.pid), '-m', '--'];
-      await runChecked(systemExecutor, [...inHost2, 'mount', '--bind', join(installed, 'node_modules'), join(old, 'node_modules')]);
-      await runChecked(systemExecutor, [...inHost2, 'mount', '--rbind', old, installed]);
+      await runHostOn(lab, 2, old);
       assert.equal((await ok(lab, 2, 'version')).trim(), '0.1.0');
       assert.notEqual((await ok(lab, 1, 'version')).trim(), '0.1.0');
       for (const o of [2, 3]) await ok(lab, 1, 'node', 'mode=add', `node=192.0.2.${o}`);
@@ -63,6 +46,6 @@ test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', {
       }
     });
   } finally {
-    rmSync(old, { recursive: true, force: true });
+    old.remove();
   }
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authorize, authorizedBlob, authorizedKeyLine, upgradeAuthorizedKeys } from '../../src/cluster/keys.js';
+import { authorize, authorizedBlob, authorizedKeyLine, ensureIdentity, generateClusterKey, upgradeAuthorizedKeys, usableKey } from '../../src/cluster/keys.js';
 import { callerOf } from '../../src/commands/remote.js';
 import { parseArgs } from '../../src/cli/args.js';
 
@@ -46,4 +46,28 @@ test('who is calling: bound by sshd, an old unbound entry, or a root login', () 
   assert.deepEqual(callerOf(parseArgs(['remote']), { SSH_ORIGINAL_COMMAND: 'meshvpc remote' }), { kind: 'legacy' });
   assert.deepEqual(callerOf(parseArgs(['remote']), {}), { kind: 'root' });
   assert.throws(() => callerOf(parseArgs(['remote', 'caller=a;b']), {}), /invalid caller/);
+});
+
+test('every generated cluster key is usable (ssh2 alone makes an unusable one about once in 256)', () => {
+  for (let i = 0; i < 3000; i++) {
+    const pair = generateClusterKey('t');
+    assert.ok(usableKey(pair.private, pair.public), pair.public);
+    assert.equal(Buffer.from(pair.public.split(' ')[1] ?? '', 'base64').length, 51);
+  }
+});
+
+test('an unusable key left by 0.1 is replaced at initenv; a usable one is kept', () => {
+  const home = mkdtempSync(join(tmpdir(), 'mvid-'));
+  try {
+    // What ssh2 made for some 0.1 hosts: a 31-byte public key and a private key that does not parse.
+    writeFileSync(join(home, 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n');
+    writeFileSync(join(home, 'id_ed25519.pub'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH6iOk0TsowzqnoKqPq52Xu4gO8aqAwsus1GWU3WWI5E= meshvpc@host1\n');
+    const first = ensureIdentity(home, 'meshvpc@host1');
+    assert.equal(first.replaced, true);
+    assert.ok(usableKey(readFileSync(join(home, 'id_ed25519'), 'utf8'), first.publicKey));
+    const again = ensureIdentity(home, 'meshvpc@host1');
+    assert.deepEqual(again, { created: false, replaced: false, publicKey: first.publicKey });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
