@@ -61,6 +61,7 @@ for (const underlay of ['v4', 'v6'] as const) {
         ['a member at an address that is not its own', 1, def({ members: [{ node: 'host1', underlay: U(3) }, { node: 'host2', underlay: U(2) }] }), new RegExp(`member host1 of evil2 has underlay ${esc(U(3))}, but host1's IPv${fam} address here is ${esc(U(1))}`)],
         ['a peer network holding the underlay', 1, def({ peerNetwork: underlayNet, members: m12 }), new RegExp(`${esc(underlayNet)}.*contains host1's underlay address`)],
         ['a multicast peer network', 1, def({ peerNetwork: underlay === 'v4' ? '224.0.0.0/24' : 'ff02::/120' }), /overlaps the multicast/],
+        ['a multicast underlay', 1, def({ members: [...m12, { node: 'host9', underlay: underlay === 'v4' ? '224.0.0.9' : 'ff02::9' }] }), /underlay of host9 .*it is a multicast .* address; tunnels need a unicast address/],
         ['host1 speaking for host3 (pair)', 1, { op: 'pair', node: pairIntro('host3', U(1)) }, /host1 may only speak for itself, not for host3/],
         ['host1 re-pairing with another key', 1, { op: 'pair', node: pairIntro('host1', U(1)) }, /offered a cluster key other than the one it authenticated with/],
         ['host1 unpairing host3', 1, { op: 'unpair', node: 'host3' }, /host1 may only remove itself, not host3/],
@@ -187,6 +188,16 @@ test('a host joining a VPC whose name it uses for its own bridge is refused befo
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /^meshvpc: cannot join vpc1: host3: .*interface vpc1 already exists on this host and is not meshvpc's.*nothing was stored on any host\n$/);
     await unchanged(lab, before, 'a refused join');
+    // A name taken by a non-bridge is refused the same way.
+    await shOk(lab, 3, 'ip', 'link', 'add', 'mydummy', 'type', 'veth', 'peer', 'name', 'mydummyp');
+    const d = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=mydummy', 'node_member=all', 'peer_network=198.51.100.64/26');
+    assert.equal(d.code, 2, d.stdout + d.stderr);
+    assert.match(d.stderr, /host3: .*interface mydummy already exists on this host and is not meshvpc's \(veth, no meshvpc alias\)/);
+    // Destroying the VPC everywhere leaves host3's own bridge of that name alone.
+    const host3Before = await snapshot(lab, 3);
+    await ok(lab, 1, 'vpc', 'mode=destroy', 'vpc_name=vpc1');
+    assert.deepEqual(await snapshot(lab, 3), host3Before);
+    assert.equal((await links(lab, 2)).some((l) => l.ifname === 'vpc1'), false, 'the VPC itself is gone from its members');
   });
 });
 
