@@ -2,7 +2,12 @@
  * Run one task per host with a bounded number in flight. A failed host never
  * stops the others; every host's outcome is returned (and reported as it ends).
  */
-export type Outcome<T> = { readonly key: string; readonly ok: true; readonly value: T; readonly ms: number } | { readonly key: string; readonly ok: false; readonly error: string; readonly ms: number };
+import { UserError, type ErrorDetail, type ErrorKind } from '../core/errors.js';
+
+export type Outcome<T> =
+  | { readonly key: string; readonly ok: true; readonly value: T; readonly ms: number }
+  /** kind and detail when the failure said what it was (a UserError, here or from a peer). */
+  | { readonly key: string; readonly ok: false; readonly error: string; readonly kind?: ErrorKind; readonly detail?: ErrorDetail; readonly ms: number };
 
 export async function fanout<T>(
   keys: readonly string[],
@@ -21,7 +26,8 @@ export async function fanout<T>(
       try {
         outcome = { key, ok: true, value: await task(key), ms: Date.now() - started };
       } catch (e) {
-        outcome = { key, ok: false, error: e instanceof Error ? e.message : String(e), ms: Date.now() - started };
+        const known = e instanceof UserError ? { kind: e.kind, ...(e.detail ? { detail: e.detail } : {}) } : {};
+        outcome = { key, ok: false, error: e instanceof Error ? e.message : String(e), ...known, ms: Date.now() - started };
       }
       results[i] = outcome;
       onDone?.(outcome);

@@ -7,6 +7,14 @@ import { connect, type AuthMethod, type Connection, type SshTarget } from './ssh
 import { REMOTE_COMMAND } from './keys.js';
 import type { NodeRecord } from '../core/types.js';
 import type { Request, Response } from './protocol.js';
+import { isErrorKind, UserError, type ErrorDetail } from '../core/errors.js';
+
+/** A reply's detail, checked like anything else a peer says: a few short strings and numbers. */
+function detailFromWire(x: unknown): ErrorDetail | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;
+  const entries = Object.entries(x).filter(([k, v]) => /^[a-z_]{1,32}$/.test(k) && ((typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 200)));
+  return entries.length > 0 && entries.length <= 16 ? (Object.fromEntries(entries) as ErrorDetail) : undefined;
+}
 
 export const targetOf = (n: NodeRecord): SshTarget => ({ address: n.sshAddress, port: n.sshPort, user: n.sshUser, label: n.name });
 
@@ -18,9 +26,10 @@ export async function request<T>(conn: Connection, req: Request, label: string):
     parsed = JSON.parse(r.stdout) as Response;
   } catch {
     const why = r.stderr.trim().split('\n').pop() || r.stdout.trim().split('\n').pop() || `exit status ${r.code}`;
-    throw new Error(`${label}: remote meshvpc did not answer: ${why}`);
+    throw new UserError(`${label}: remote meshvpc did not answer: ${why}`, 'failed');
   }
-  if (!parsed.ok) throw new Error(`${label}: ${parsed.error}`);
+  // A refusal keeps its kind (and detail) across the wire; a 0.1 peer sends neither.
+  if (!parsed.ok) throw new UserError(`${label}: ${parsed.error}`, isErrorKind(parsed.kind) ? parsed.kind : 'failed', detailFromWire(parsed.detail));
   return parsed.result as T;
 }
 

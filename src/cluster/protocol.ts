@@ -6,6 +6,7 @@
 import type { SelfNode, VpcWithMap } from '../core/types.js';
 import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
+import type { ErrorDetail, ErrorKind } from '../core/errors.js';
 
 export interface NodeIntro extends SelfNode {
   readonly hostKey: string;
@@ -66,4 +67,7 @@ export interface Hello extends SelfNode {
   readonly links?: readonly ObservedLink[];
 }
 
-export type Response = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string };
+export type Response =
+  | { readonly ok: true; readonly result: unknown }
+  /** kind and detail: absent from 0.1 peers. */
+  | { readonly ok: false; readonly error: string; readonly kind?: ErrorKind; readonly detail?: ErrorDetail };

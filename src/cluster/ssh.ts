@@ -62,16 +62,16 @@ export function connect(target: SshTarget, check: HostCheck, auth: readonly Auth
       }),
     );
     client.on('error', (err: Error & { level?: string }) => {
-      if (refused) return reject(new UserError(refused, 3));
+      if (refused) return reject(new UserError(refused, 'host_key'));
       const why = err.level === 'client-authentication' ? 'authentication failed' : err.message;
-      const e = new Error(`cannot reach ${target.label} (${target.address} port ${target.port}): ${why}`);
+      const e = new UserError(`cannot reach ${target.label} (${target.address} port ${target.port}): ${why}`, 'unreachable');
       lost = e;
       for (const fail of pending) fail(e);
       reject(e);
     });
     // The connection went away under a running call (its session was killed, the peer rebooted).
     client.on('close', () => {
-      const e = new Error(`lost ${target.label} (${target.address} port ${target.port}): the connection closed during a call`);
+      const e = new UserError(`lost ${target.label} (${target.address} port ${target.port}): the connection closed during a call`, 'unreachable');
       lost ??= e;
       for (const fail of pending) fail(lost);
     });
@@ -122,7 +122,7 @@ function execOn(
     const fail = (e: Error): void => finish(() => reject(e));
     pending.add(fail);
     const timer = setTimeout(() => {
-      fail(new Error(`${target.label} did not answer within ${Math.round(CALL_DEADLINE_MS / 1000)}s (MESHVPC_CALL_DEADLINE_MS); the call was abandoned`));
+      fail(new UserError(`${target.label} did not answer within ${Math.round(CALL_DEADLINE_MS / 1000)}s (MESHVPC_CALL_DEADLINE_MS); the call was abandoned`, 'unreachable'));
       client.end();
     }, CALL_DEADLINE_MS);
     client.exec(command, (err, stream) => {
@@ -137,7 +137,7 @@ function execOn(
       });
       stream.on('close', () => {
         if (exitCode === null && out.length === 0) {
-          return fail(new Error(`lost ${target.label}: its session ended before meshvpc answered (killed?)`));
+          return fail(new UserError(`lost ${target.label}: its session ended before meshvpc answered (killed?)`, 'unreachable'));
         }
         finish(() => resolve({ code: exitCode ?? 255, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() }));
       });

@@ -35,7 +35,7 @@ async function withHost<T>(inv: Invocation, fn: (host: Host) => Promise<T>, acce
 
 function requireJail(host: Host, name: string): JailRecord {
   const j = repo.getJail(host.db, name);
-  if (!j) throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`);
+  if (!j) throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`, 'not_found');
   return j;
 }
 
@@ -56,12 +56,12 @@ const addressesOf = (j: JailRecord): string[] => [j.ip4Addr, j.ip6Addr].filter((
 async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
   const holder = await host.driver.guestIdentity(j.name);
   if (holder !== null) {
-    if (holder === j.guestId) throw new UserError(`${j.name} is already running`);
-    throw new UserError(`a ${host.driver.platform === 'linux' ? 'network namespace' : 'jail'} named ${j.name} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`);
+    if (holder === j.guestId) throw new UserError(`${j.name} is already running`, 'conflict');
+    throw new UserError(`a ${host.driver.platform === 'linux' ? 'network namespace' : 'jail'} named ${j.name} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
   }
   const port = (await host.driver.observe()).get(j.hostIf);
   if (port && port.alias !== guestAlias(j.name)) {
-    throw new UserError(`interface ${j.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`);
+    throw new UserError(`interface ${j.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
   }
 }
 
@@ -83,9 +83,9 @@ export function jcreate(inv: Invocation): Promise<number> {
   const address6 = ip6 === '0' ? null : v.cidrText(checkHostAddress(v.interfaceAddress(ip6, 'ip6_addr'), 'ip6_addr', 6));
   const runasap = p.flag('runasap');
   return withHost(inv, async (host) => {
-    if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`);
+    if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
     const vpc = repo.getVpc(host.db, iface);
-    if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`);
+    if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`, 'not_found');
     if (address) checkSegmentAddress(v.interfaceAddress(address, 'ip4_addr'), 'ip4_addr', vpc);
     if (address6) checkSegmentAddress(v.interfaceAddress(address6, 'ip6_addr'), 'ip6_addr', vpc);
     const record: JailRecord = { name, interface: iface, ip4Addr: address, ip6Addr: address6, hostIf: hostIfFor(name), vnet: true, guestId: null };

@@ -33,7 +33,7 @@ export async function run(inv: Invocation): Promise<number> {
       return await add(host, ref, port, user);
     }
     const node = repo.findNode(host.db, ref);
-    if (!node) throw new UserError(`unknown node ${v.shown(ref)}; known: ${repo.listNodes(host.db).map((n) => n.name).join(', ') || 'none'}`);
+    if (!node) throw new UserError(`unknown node ${v.shown(ref)}; known: ${repo.listNodes(host.db).map((n) => n.name).join(', ') || 'none'}`, 'not_found');
     if (mode === 'remove') return await remove(host, node, p.flag('force'));
     return await repin(host, node);
   } finally {
@@ -103,7 +103,7 @@ async function remove(host: Host, node: NodeRecord, force: boolean): Promise<num
   for (const vpc of vpcs) {
     say(`${node.name}: leaving ${vpc.name}`);
     const code = await leaveVpc(host, vpc.name, node.name);
-    if (code !== 0 && !force) throw new UserError(`${node.name} did not leave ${vpc.name} cleanly; nothing more was changed (force=1 goes on)`, 1);
+    if (code !== 0 && !force) throw new UserError(`${node.name} did not leave ${vpc.name} cleanly; nothing more was changed (force=1 goes on)`, 'failed');
   }
   const peers = new Peers(host.home);
   try {

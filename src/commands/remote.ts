@@ -119,7 +119,10 @@ export async function run(inv: Invocation): Promise<number> {
     host = await openHost();
     response = { ok: true, result: await handle(host, caller, req) };
   } catch (e) {
-    response = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    response =
+      e instanceof UserError
+        ? { ok: false, error: e.message, kind: e.kind, ...(e.detail ? { detail: e.detail } : {}) }
+        : { ok: false, error: e instanceof Error ? e.message : String(e), kind: 'failed' };
   } finally {
     host?.db.close();
   }

@@ -6,7 +6,7 @@
  * status says whether every host converged.
  */
 import { say } from '../cli/output.js';
-import { UserError } from '../core/errors.js';
+import { UserError, type ErrorDetail, type ErrorKind } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
@@ -114,13 +114,20 @@ function allocateAround(vpc: VpcWithMap, used: ReadonlyMap<number, string>, lost
   return { vpc: { ...vpc, pairs }, renumbered: vpc.pairs.filter((p) => !kept.includes(p)).map((p) => p.vni) };
 }
 
-/** Ids a refusal says another VPC took first: "VXLAN id 106 of b13 is already used by a23 on host2". */
-export function lostVnis(name: string, errors: readonly string[]): Set<number> {
-  const re = new RegExp(`VXLAN id (\\d+) of ${name} is already used by`);
-  return new Set(errors.flatMap((e) => {
-    const m = re.exec(e);
-    return m ? [Number(m[1])] : [];
-  }));
+/**
+ * Ids the refusals say another VPC took first: a conflict carries the id as
+ * detail. A 0.1 peer sends only the text ("VXLAN id 106 of b13 is already
+ * used by a23 on host2"), which is read for that case alone.
+ */
+export function lostVnis(name: string, failures: readonly { readonly error: string; readonly kind?: ErrorKind; readonly detail?: ErrorDetail }[]): Set<number> {
+  const legacy = new RegExp(`VXLAN id (\\d+) of ${name} is already used by`);
+  return new Set(
+    failures.flatMap((f) => {
+      if (f.kind === 'conflict' && typeof f.detail?.vni === 'number') return [f.detail.vni];
+      const m = f.kind === undefined || f.kind === 'failed' ? legacy.exec(f.error) : null;
+      return m ? [Number(m[1])] : [];
+    }),
+  );
 }
 
 export async function sync(host: Host, name: string, force: boolean, dryrun: boolean): Promise<number> {
@@ -228,7 +235,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       );
     let applied = await phase('apply', () => applyAll(alloc));
     for (let round = 1; round <= MAX_REALLOCATIONS && !opts.dryrun; round++) {
-      const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r.error])));
+      const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r])));
       if (lost.size === 0) break;
       say(`${name}: VXLAN id${lost.size === 1 ? '' : 's'} ${[...lost].join(', ')} taken meanwhile by another VPC; allocating others (round ${round})`);
       await moveOff(lost);

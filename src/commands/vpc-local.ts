@@ -21,7 +21,7 @@ import type { ObservedLink } from '../core/observed.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
-  if (!vpc) throw new UserError(`no VPC named ${name} on ${host.self.nodename}: run meshvpc vpc mode=init vpc_name=${name} ... first`);
+  if (!vpc) throw new UserError(`no VPC named ${name} on ${host.self.nodename}: run meshvpc vpc mode=init vpc_name=${name} ... first`, 'not_found');
   return vpc;
 }
 
@@ -189,7 +189,7 @@ function checkAgainstOtherVpcs(host: Host, incoming: VpcWithMap): void {
   );
   for (const p of incoming.pairs) {
     const other = others.find((o) => o.pairs.some((q) => q.vni === p.vni));
-    if (other) throw new UserError(`VXLAN id ${p.vni} of ${incoming.name} is already used by ${other.name} on ${host.self.nodename}`);
+    if (other) throw new UserError(`VXLAN id ${p.vni} of ${incoming.name} is already used by ${other.name} on ${host.self.nodename}`, 'conflict', { vni: p.vni });
   }
 }
 

@@ -126,7 +126,7 @@ async function runMode(host: Host, m: Mode, name: string, p: Params, a: ModeArgs
 function checkDeployDefinition(host: Host, name: string, p: Params): void {
   const vpc = repo.getVpc(host.db, name);
   if (!vpc && !p.has('peer_network')) {
-    throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`);
+    throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`, 'not_found');
   }
   // A new definition is checked in full here, before the lock is written.
   if (!vpc) {
@@ -138,7 +138,7 @@ function checkDeployDefinition(host: Host, name: string, p: Params): void {
     x.peerNetwork === vpc.peerNetwork && x.family === vpc.family && x.mtu === vpc.mtu && x.firewall === vpc.firewall &&
     x.members.map((m) => m.node).join() === vpc.members.map((m) => m.node).join();
   if (asked && !same(asked)) {
-    throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`);
+    throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`, 'conflict');
   }
 }
 
@@ -167,14 +167,14 @@ function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs:
   const nodes = refs.map((ref) => {
     if (ref === self || ref === host.self.ip4 || ref === host.self.ip6) return null;
     const n = repo.findNode(host.db, ref);
-    if (!n) throw new UserError(`unknown node ${v.shown(ref)}: add it first with meshvpc node mode=add node=ADDRESS`);
+    if (!n) throw new UserError(`unknown node ${v.shown(ref)}: add it first with meshvpc node mode=add node=ADDRESS`, 'not_found');
     return n;
   });
   const names = nodes.map((n) => n?.name ?? self);
   let members: Member[];
   if (mode === 'join') {
     const already = names.filter((n) => vpc.members.some((m) => m.node === n));
-    if (already.length > 0) throw new UserError(`${already.join(', ')} already ${already.length === 1 ? 'is a member' : 'are members'} of ${name}`);
+    if (already.length > 0) throw new UserError(`${already.join(', ')} already ${already.length === 1 ? 'is a member' : 'are members'} of ${name}`, 'conflict');
     const added = nodes.map((n) => {
       const addr = n ? (vpc.family === 6 ? n.ip6 : n.ip4) : vpc.family === 6 ? host.self.ip6 : host.self.ip4;
       if (!addr) throw new UserError(`node ${n?.name ?? self} has no IPv${vpc.family} address for ${name}'s IPv${vpc.family} underlay`);
@@ -246,7 +246,7 @@ function resolveMembers(host: Host, spec: string, underlay: string | undefined):
     chosen = refs.map((ref) => {
       if (ref === self.name || ref === self.ip4 || ref === self.ip6) return self;
       const n = repo.findNode(host.db, ref);
-      if (!n) throw new UserError(`unknown node_member ${v.shown(ref)}: known nodes are ${[self.name, ...nodes.map((x) => x.name)].join(', ')} (add it with meshvpc node mode=add)`);
+      if (!n) throw new UserError(`unknown node_member ${v.shown(ref)}: known nodes are ${[self.name, ...nodes.map((x) => x.name)].join(', ')} (add it with meshvpc node mode=add)`, 'not_found');
       return n;
     });
     if (!chosen.includes(self)) throw new UserError(`node_member must include this host (${self.name}): a VPC is defined from one of its members`);
@@ -278,7 +278,7 @@ function defineVpc(host: Host, name: string, p: Params): VpcDef {
 }
 
 async function init(host: Host, name: string, p: Params, dryrun: boolean): Promise<number> {
-  if (repo.getVpc(host.db, name)) throw new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`);
+  if (repo.getVpc(host.db, name)) throw new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`, 'conflict');
   const def = defineVpc(host, name, p);
   // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
   await preflight(host, { ...def, pairs: [] }, {});

@@ -25,6 +25,7 @@ function foreign(o: ObservedLink, wanted: string): never {
   throw new UserError(
     `interface ${o.name} already exists on this host and is not meshvpc's (${o.kind}${o.alias ? `, alias ${JSON.stringify(o.alias)}` : ', no meshvpc alias'}): ` +
       `meshvpc will not take it over; rename or remove it, or choose another ${wanted}`,
+    'conflict',
   );
 }
 

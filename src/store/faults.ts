@@ -26,7 +26,7 @@ export class StorageError extends UserError {
     /** The error SQLite or the file system raised, for MESHVPC_DEBUG. */
     readonly original?: unknown,
   ) {
-    super(`database ${path}: ${reason}`, STORAGE_EXIT);
+    super(`database ${path}: ${reason}`, 'storage');
     this.name = 'StorageError';
   }
 }

@@ -54,7 +54,7 @@ export async function withLock<T>(db: Db, name: string, what: string, fn: () => 
     if (!holder) break;
     if (Date.now() >= deadline) {
       const who = holder.pid === process.pid ? 'another operation of this process' : `pid ${holder.pid}`;
-      throw new UserError(`${name} is busy: ${who} (${holder.what}) has held it since ${holder.since} UTC; try again later`, 4);
+      throw new UserError(`${name} is busy: ${who} (${holder.what}) has held it since ${holder.since} UTC; try again later`, 'busy');
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
