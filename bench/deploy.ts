@@ -13,6 +13,7 @@ import { neighDelta, neighStats, type NeighStats } from './lib/neigh.js';
 import { allPairs, type Guest } from './lib/reach.js';
 import { now, ratio, round } from './lib/stats.js';
 import type { Table } from './lib/table.js';
+import type { ConvergeResult } from '../src/commands/vpc-cluster.js';
 
 export type Mode = 'concurrent' | 'serial';
 
@@ -55,18 +56,23 @@ export interface Phases {
   readonly applyMs: number;
 }
 
-// Since sync and apply became one request per peer the line reads "sync+apply Nms"; sync is then 0.
-const SUMMARY = /: (\d+) of (\d+) hosts converged, (\d+) changes? \(([\d.]+)s; connect (\d+)ms, (?:check (\d+)ms, )?(?:sync (\d+)ms, apply|sync\+apply) (\d+)ms\)/;
-
-export function parseSummary(out: string): Phases | null {
-  const m = SUMMARY.exec(out);
-  if (!m) return null;
-  const n = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number, number, number];
-  return { converged: n[0], members: n[1], changes: n[2], seconds: n[3], connectMs: n[4], checkMs: n[5], syncMs: n[6], applyMs: n[7] };
+/** `vpc mode=deploy --json` prints the result as data; nothing here reads prose. */
+function parseResult(out: string): ConvergeResult | null {
+  try {
+    return JSON.parse(out) as ConvergeResult;
+  } catch {
+    return null;
+  }
 }
 
-const slowestHost = (out: string): number | null => {
-  const times = [...out.matchAll(/^\s+\S+: converged, .*\(([\d.]+)s\)$/gm)].map((m) => Number(m[1]));
+export function phasesOf(r: ConvergeResult | null): Phases | null {
+  if (!r) return null;
+  // Sync and apply are one request per peer since 0.1.0: sync is 0.
+  return { converged: r.converged, members: r.members, changes: r.changes, seconds: r.seconds, connectMs: r.timing.connectMs, checkMs: r.timing.checkMs ?? 0, syncMs: 0, applyMs: r.timing.applyMs };
+}
+
+const slowestHost = (r: ConvergeResult | null): number | null => {
+  const times = (r?.hosts ?? []).filter((h) => h.ok && h.role === 'member').map((h) => h.seconds);
   return times.length === 0 ? null : Math.max(...times);
 };
 
@@ -90,7 +96,7 @@ async function deployOnce(lab: LabState, mode: Mode, labS: number): Promise<Depl
   const nodeAddS = (now() - t) / 1000;
 
   const n0 = neighStats();
-  const args = ['vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', `peer_network=${PEER_NETWORK}`, ...(mode === 'serial' ? ['concurrency=1'] : [])];
+  const args = ['vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', `peer_network=${PEER_NETWORK}`, '--json', ...(mode === 'serial' ? ['concurrency=1'] : [])];
   const c0 = cpuSample();
   const d = await timedMvOk(lab, 1, ...args);
   const busy = cpuBusy(c0, cpuSample());
@@ -104,15 +110,16 @@ async function deployOnce(lab: LabState, mode: Mode, labS: number): Promise<Depl
   const reach = await allPairs(lab, guests, { deadlineS: 30, parallel: 8 });
   const neighFull = neighDelta(n0, neighStats());
 
-  const again = mode === 'concurrent' ? await timedMvOk(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1') : null;
+  const again = mode === 'concurrent' ? await timedMvOk(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', '--json') : null;
+  const result = parseResult(d.stdout);
   const run: DeployRun = {
     hosts: n,
     mode,
     labS,
     nodeAddS,
     deployMs: d.ms,
-    reported: parseSummary(d.stdout),
-    slowestHostS: slowestHost(d.stdout),
+    reported: phasesOf(result),
+    slowestHostS: slowestHost(result),
     cpuBusy: busy,
     initiatorCpuS: d.cpuS,
     maxRssKiB: d.maxRssKiB,
@@ -121,7 +128,7 @@ async function deployOnce(lab: LabState, mode: Mode, labS: number): Promise<Depl
     pairs: reach.pairs,
     unreached: reach.unreached,
     redeployMs: again?.ms ?? null,
-    redeployChanges: again ? (parseSummary(again.stdout)?.changes ?? null) : null,
+    redeployChanges: again ? (parseResult(again.stdout)?.changes ?? null) : null,
     redeployRssKiB: again?.maxRssKiB ?? null,
     neighFull,
   };

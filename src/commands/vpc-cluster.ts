@@ -167,14 +167,65 @@ export interface ConvergeOptions {
   readonly leaving: readonly NodeRecord[];
 }
 
+/** Progress of a convergence, one event per thing that happened, in order. */
+export type ConvergeEvent =
+  | { readonly type: 'checking'; readonly vpc: string; readonly peers: number }
+  | { readonly type: 'unreachable'; readonly host: string; readonly error: string }
+  | { readonly type: 'older_peer'; readonly host: string; readonly version: string; readonly ours: string }
+  | { readonly type: 'host'; readonly outcome: HostOutcome }
+  | { readonly type: 'reallocating'; readonly vpc: string; readonly vnis: readonly number[]; readonly round: number }
+  | { readonly type: 'dryrun_command'; readonly host: string; readonly argv: readonly string[] };
+
+/** One host's part in a convergence. */
+export interface HostOutcome {
+  readonly host: string;
+  /** member: brought to the VPC; leaving: took it down and forgot it. */
+  readonly role: 'member' | 'leaving';
+  readonly dryrun: boolean;
+  readonly ok: boolean;
+  readonly changes: number | null;
+  readonly error: string | null;
+  readonly kind: ErrorKind | null;
+  readonly seconds: number;
+}
+
+/** What `deploy`, `join` and `leave` did, as data (`--json` prints it). */
+export interface ConvergeResult {
+  readonly vpc: string;
+  readonly dryrun: boolean;
+  readonly members: number;
+  readonly converged: number;
+  readonly leaving: number;
+  readonly leftCleanly: number;
+  readonly changes: number;
+  readonly seconds: number;
+  readonly timing: { readonly connectMs: number; readonly checkMs: number | null; readonly applyMs: number };
+  /** Every host's last outcome (after any re-allocation round). */
+  readonly hosts: readonly HostOutcome[];
+  /** Everything converged and every leaving host cleaned up. */
+  readonly ok: boolean;
+}
+
+const hostOutcome = (o: Outcome<ApplyResult>, role: HostOutcome['role'], dryrun: boolean): HostOutcome => ({
+  host: o.key,
+  role,
+  dryrun,
+  ok: o.ok,
+  changes: o.ok ? o.value.ops.length : null,
+  error: o.ok ? null : o.error,
+  kind: o.ok ? null : (o.kind ?? 'failed'),
+  seconds: o.ms / 1000,
+});
+
 /**
  * Bring every member to the VPC as this host holds it: check who answers and
  * which VXLAN ids they hold, allocate the map around those (only new pairs),
  * have hosts new to the VPC check it, then have every member accept the map
  * and apply it, concurrently and in one request each, while leaving hosts
  * forget it. Used by deploy, join and leave; a second run changes nothing.
+ * Progress goes to `events`; nothing is printed here.
  */
-export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOptions): Promise<number> {
+export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOptions, events: (e: ConvergeEvent) => void = () => undefined): Promise<ConvergeResult> {
   const started = Date.now();
   const name = initial.name;
   const selfMember = initial.members.some((m) => m.node === host.self.nodename);
@@ -191,14 +242,14 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     }
   };
   try {
-    say(`${name}: checking ${everyone.length} peer${everyone.length === 1 ? '' : 's'}`);
+    events({ type: 'checking', vpc: name, peers: everyone.length });
     const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
-    for (const o of first.reach) if (!o.ok) say(`  ${o.key}: UNREACHABLE: ${o.error}`);
+    for (const o of first.reach) if (!o.ok) events({ type: 'unreachable', host: o.key, error: o.error });
     // An older peer interoperates, but cannot say which ids it holds or what is in the way, or accept a renumbered pair.
     const older = new Set(first.reach.flatMap((o) => (o.ok && o.value.usedVnis === undefined ? [o.key] : [])));
     for (const o of first.reach) {
-      if (older.has(o.key) && o.ok) say(`  ${o.key}: runs meshvpc ${o.value.version} (this host ${VERSION}): it checks the VPC only when it applies it; upgrade it`);
+      if (older.has(o.key) && o.ok) events({ type: 'older_peer', host: o.key, version: o.value.version, ours: VERSION });
     }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
     let alloc = await phase('init_peers', async () => allocateAround(initial, first.used, new Set(), false));
@@ -231,31 +282,42 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
             ...(a.renumbered.length > 0 ? { renumber: a.renumbered } : {}),
           });
         },
-        (o) => report(leavers.some((n) => n.name === o.key) ? 'left,' : opts.dryrun ? 'would apply' : 'converged,', changes)(o),
+        (o) => events({ type: 'host', outcome: hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun) }),
       );
     let applied = await phase('apply', () => applyAll(alloc));
     for (let round = 1; round <= MAX_REALLOCATIONS && !opts.dryrun; round++) {
       const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r])));
       if (lost.size === 0) break;
-      say(`${name}: VXLAN id${lost.size === 1 ? '' : 's'} ${[...lost].join(', ')} taken meanwhile by another VPC; allocating others (round ${round})`);
+      events({ type: 'reallocating', vpc: name, vnis: [...lost], round });
       await moveOff(lost);
       applied = await applyAll(alloc);
     }
-    if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) say(`  [dryrun] ${r.key}: ${c.map(quoteArg).join(' ')}`);
+    if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) events({ type: 'dryrun_command', host: r.key, argv: c });
+    const hosts = applied.map((o) => hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun));
     if (!selfMember && !opts.dryrun) {
+      // This host is the one leaving: it told the others, now it forgets.
+      const t = Date.now();
       const mine = await forget(host, name);
-      say(`  ${self}: left, ${changes(mine)}`);
+      const outcome = hostOutcome({ key: self, ok: true, value: mine, ms: Date.now() - t }, 'leaving', false);
+      events({ type: 'host', outcome });
+      hosts.push(outcome);
     }
     const members = nodes.length + (selfMember ? 1 : 0);
-    const ok = applied.filter((r) => r.ok && !leavers.some((n) => n.name === r.key)).length;
-    const leftOk = applied.filter((r) => r.ok && leavers.some((n) => n.name === r.key)).length;
-    const changed = applied.reduce((n, r) => n + (r.ok ? r.value.ops.length : 0), 0);
-    say(
-      `${name}: ${ok} of ${members} hosts converged${opts.leaving.length > 0 ? `, ${leftOk} of ${opts.leaving.length} leaving hosts cleaned up` : ''}, ` +
-        `${changed} change${changed === 1 ? '' : 's'} (${((Date.now() - started) / 1000).toFixed(2)}s; ` +
-        `connect ${timing.connect}ms, ${timing.check === undefined ? '' : `check ${timing.check}ms, `}sync+apply ${timing.apply}ms)`,
-    );
-    return ok === members && leftOk === opts.leaving.length ? 0 : 1;
+    const converged = hosts.filter((h) => h.ok && h.role === 'member').length;
+    const leftCleanly = hosts.filter((h) => h.ok && h.role === 'leaving' && h.host !== self).length;
+    return {
+      vpc: name,
+      dryrun: opts.dryrun,
+      members,
+      converged,
+      leaving: opts.leaving.length,
+      leftCleanly,
+      changes: hosts.reduce((n, h) => n + (h.role === 'member' || h.host !== self ? (h.changes ?? 0) : 0), 0),
+      seconds: (Date.now() - started) / 1000,
+      timing: { connectMs: timing.connect ?? 0, checkMs: timing.check ?? null, applyMs: timing.apply ?? 0 },
+      hosts,
+      ok: converged === members && leftCleanly === opts.leaving.length,
+    };
   } finally {
     peers.close();
   }

@@ -11,6 +11,7 @@ import { openHost, parsePlatform, type Host } from './host.js';
 import { down, forget, layersChange, preflight, reconcile, requireVpc } from './vpc-local.js';
 import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
+import { convergePrinter } from '../cli/converge-output.js';
 import { checkHostAddress, checkPeerNetwork, checkSegmentAddress, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
 
 const MODES = [
@@ -64,7 +65,7 @@ export async function run(inv: Invocation): Promise<number> {
     if (m === 'join' || m === 'leave') memberChange(host, requireVpc(host, name), m, nodeRefs);
     if (m !== 'init' && m !== 'list' && m !== 'deploy') requireVpc(host, name);
     for (const ip of bridgeIps ?? []) checkSegmentAddress(v.interfaceAddress(ip, 'bridge_ips'), 'bridge_ips', requireVpc(host, name));
-    const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force });
+    const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force, json: p.flag('json') });
     return CLUSTER_MODES.includes(m) && !dryrun ? await withLock(host.db, `op:${name}`, `vpc mode=${m}`, act) : await act();
   } finally {
     host.db.close();
@@ -77,6 +78,8 @@ interface ModeArgs {
   readonly limit: number;
   readonly dryrun: boolean;
   readonly force: boolean;
+  /** deploy, join, leave: print the result as JSON instead of progress lines. */
+  readonly json: boolean;
 }
 
 async function runMode(host: Host, m: Mode, name: string, p: Params, a: ModeArgs): Promise<number> {
@@ -147,7 +150,8 @@ async function deploy(host: Host, name: string, p: Params, a: ModeArgs): Promise
   // A new VPC is stored only once every member has checked it (converge does both).
   const vpc = stored ?? { ...defineVpc(host, name, p), pairs: [] };
   const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
-  return converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [], newTo });
+  const out = convergePrinter(a.json);
+  return out.done(await converge(host, vpc, { dryrun: a.dryrun, limit: a.limit, leaving: [], newTo }, out.events));
 }
 
 /**
@@ -197,13 +201,14 @@ async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', a
   // Joining hosts check the VPC before anyone stores the new membership; this
   // host stores it when it applies (or forgets it, if it is the one leaving).
   const newTo = new Set(next.members.map((m) => m.node).filter((n) => !before.members.some((m) => m.node === n)));
-  return converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving, newTo, verb: mode });
+  const out = convergePrinter(a.json);
+  return out.done(await converge(host, next, { dryrun: a.dryrun, limit: a.limit, leaving, newTo, verb: mode }, out.events));
 }
 
 /** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
 export function leaveVpc(host: Host, name: string, node: string): Promise<number> {
   return withLock(host.db, `op:${name}`, 'node mode=remove', () =>
-    changeMembers(host, name, 'leave', { bridgeIps: null, nodeRefs: [node], limit: DEFAULT_CONCURRENCY, dryrun: false, force: false }),
+    changeMembers(host, name, 'leave', { bridgeIps: null, nodeRefs: [node], limit: DEFAULT_CONCURRENCY, dryrun: false, force: false, json: false }),
   );
 }
 

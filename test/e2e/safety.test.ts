@@ -175,6 +175,15 @@ test('a first deploy with dryrun=1 prints what every member would run and stores
     assert.match(out, /\[dryrun\] host1: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.1 remote 192\.0\.2\.2/);
     assert.match(out, /\[dryrun\] host2: ip link add vxlan100 type vxlan id 100 local 192\.0\.2\.2 remote 192\.0\.2\.1/);
     await unchanged(lab, before, 'a dry-run deploy');
+    // The same deploy for real, its result as data.
+    const done = JSON.parse(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26', '--json')) as {
+      ok: boolean; converged: number; members: number; changes: number; hosts: { host: string; role: string; ok: boolean; changes: number }[];
+    };
+    assert.deepEqual([done.ok, done.converged, done.members], [true, 2, 2]);
+    assert.deepEqual(done.hosts.map((h) => [h.host, h.role, h.ok]).sort(), [['host1', 'member', true], ['host2', 'member', true]]);
+    assert.ok(done.hosts.every((h) => h.changes > 0) && done.changes === done.hosts.reduce((n, h) => n + h.changes, 0));
+    const again = JSON.parse(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', '--json')) as { ok: boolean; changes: number };
+    assert.deepEqual([again.ok, again.changes], [true, 0]);
   });
 });
 

@@ -73,8 +73,11 @@ describe('checkSharedOptions: where each option applies', () => {
     refused(['initenv', 'platform=freebsd'], /^platform= does not apply to initenv;/);
   });
 
-  test('json, header and display only on listings (json also on jwhereis)', () => {
-    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis$/);
+  test('json, header and display only on listings (json also on jwhereis, deploy, join and leave)', () => {
+    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave$/);
+    accepted(['vpc', 'mode=deploy', 'vpc_name=v', '--json']);
+    accepted(['vpc', 'mode=join', 'vpc_name=v', 'node=h4', '--json']);
+    refused(['vpc', 'mode=collapse', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=collapse;/);
     refused(['vpc', 'mode=deploy', 'vpc_name=v', 'header=0'], /^header= does not apply to vpc mode=deploy;/);
     refused(['jwhereis', 'db', 'display=x'], /^display= does not apply to jwhereis;/);
     refused(['help', 'vpc', '--json'], /^json= does not apply to help;/);

@@ -1,0 +1,54 @@
+/**
+ * How the CLI shows a convergence (deploy, join, leave): a line per event as
+ * it happens, then a summary line, exactly as meshvpc has always printed
+ * them; or, with --json, nothing along the way and the result as JSON.
+ */
+import type { ConvergeEvent, ConvergeResult, HostOutcome } from '../commands/vpc-cluster.js';
+import { quoteArg } from '../commands/vpc-cluster.js';
+import { say } from './output.js';
+
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+const changes = (n: number | null): string => (n === 0 || n === null ? 'no changes' : plural(n, 'change'));
+
+function hostLine(o: HostOutcome): string {
+  const secs = o.seconds.toFixed(2);
+  if (!o.ok) return `  ${o.host}: FAILED: ${o.error ?? ''} (${secs}s)`;
+  const verb = o.role === 'leaving' ? 'left,' : o.dryrun ? 'would apply' : 'converged,';
+  return `  ${o.host}: ${verb} ${changes(o.changes)} (${secs}s)`;
+}
+
+export function eventLine(e: ConvergeEvent): string {
+  switch (e.type) {
+    case 'checking':
+      return `${e.vpc}: checking ${plural(e.peers, 'peer')}`;
+    case 'unreachable':
+      return `  ${e.host}: UNREACHABLE: ${e.error}`;
+    case 'older_peer':
+      return `  ${e.host}: runs meshvpc ${e.version} (this host ${e.ours}): it checks the VPC only when it applies it; upgrade it`;
+    case 'host':
+      return hostLine(e.outcome);
+    case 'reallocating':
+      return `${e.vpc}: VXLAN id${e.vnis.length === 1 ? '' : 's'} ${e.vnis.join(', ')} taken meanwhile by another VPC; allocating others (round ${e.round})`;
+    case 'dryrun_command':
+      return `  [dryrun] ${e.host}: ${e.argv.map(quoteArg).join(' ')}`;
+  }
+}
+
+export function summaryLine(r: ConvergeResult): string {
+  const t = r.timing;
+  return (
+    `${r.vpc}: ${r.converged} of ${r.members} hosts converged${r.leaving > 0 ? `, ${r.leftCleanly} of ${r.leaving} leaving hosts cleaned up` : ''}, ` +
+    `${plural(r.changes, 'change')} (${r.seconds.toFixed(2)}s; connect ${t.connectMs}ms, ${t.checkMs === null ? '' : `check ${t.checkMs}ms, `}sync+apply ${t.applyMs}ms)`
+  );
+}
+
+/** The event sink and the final print for one convergence, as the user asked (`json`). */
+export function convergePrinter(json: boolean): { events: (e: ConvergeEvent) => void; done: (r: ConvergeResult) => number } {
+  return {
+    events: json ? () => undefined : (e) => say(eventLine(e)),
+    done: (r) => {
+      say(json ? JSON.stringify(r, null, 2) : summaryLine(r));
+      return r.ok ? 0 : 1;
+    },
+  };
+}
