@@ -211,7 +211,7 @@ export function tables(runs: readonly DeployRun[]): { tables: Table[]; targets: 
     ];
   });
   const phases: Table = {
-    title: 'Where deploy time goes (ms, from deploy\'s own summary line)',
+    title: 'Where deploy time goes (ms, from deploy\'s own result, --json)',
     columns: ['hosts', 'mode', 'wall s', 'start-up s', 'connect', 'check', 'sync', 'apply', 'slowest host s', 'initiator CPU s', 'no-op redeploy s', 'table full ARP/ND'],
     rows: phaseRows,
     note:
