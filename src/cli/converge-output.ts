@@ -3,7 +3,7 @@
  * it happens, then a summary line, exactly as meshvpc has always printed
  * them; or, with --json, nothing along the way and the result as JSON.
  */
-import type { ConvergeEvent, ConvergeResult, HostOutcome } from '../commands/vpc-cluster.js';
+import type { ConvergeEvent, ConvergeResult, HostOutcome, SyncOutcome, SyncResult } from '../commands/vpc-cluster.js';
 import { quoteArg } from '../commands/vpc-cluster.js';
 import { say } from './output.js';
 
@@ -48,6 +48,27 @@ export function convergePrinter(json: boolean): { events: (e: ConvergeEvent) => 
     events: json ? () => undefined : (e) => say(eventLine(e)),
     done: (r) => {
       say(json ? JSON.stringify(r, null, 2) : summaryLine(r));
+      return r.ok ? 0 : 1;
+    },
+  };
+}
+
+/** `sync`: a line per peer as it answers, then the summary; or the result as JSON. */
+export function syncLine(o: SyncOutcome): string {
+  const secs = o.seconds.toFixed(2);
+  return o.ok ? `  ${o.host}: synced: ${o.result ?? ''} (${secs}s)` : `  ${o.host}: FAILED: ${o.error ?? ''} (${secs}s)`;
+}
+
+export function syncSummary(r: SyncResult): string {
+  if (r.dryrun) return `[dryrun] would send ${r.vpc} (${plural(r.pairs, 'pair')}) to ${r.peers.join(', ') || 'no other member'}`;
+  return `${r.vpc}: synced to ${r.synced} of ${r.hosts.length} peers`;
+}
+
+export function syncPrinter(json: boolean): { events: (o: SyncOutcome) => void; done: (r: SyncResult) => number } {
+  return {
+    events: json ? () => undefined : (o) => say(syncLine(o)),
+    done: (r) => {
+      say(json ? JSON.stringify(r, null, 2) : syncSummary(r));
       return r.ok ? 0 : 1;
     },
   };

@@ -32,7 +32,7 @@ const JAIL_COMMANDS = ['jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis
  * display. An entry without mode= covers every mode of the command.
  */
 const HONOURED: Readonly<Record<string, readonly string[]>> = {
-  json: [...Object.keys(LISTINGS), 'jwhereis', 'vpc mode=deploy', 'vpc mode=join', 'vpc mode=leave'],
+  json: [...Object.keys(LISTINGS), 'jwhereis', 'vpc mode=deploy', 'vpc mode=join', 'vpc mode=leave', 'vpc mode=sync'],
   header: Object.keys(LISTINGS),
   display: Object.keys(LISTINGS),
   dryrun: ['vpc'],

@@ -130,24 +130,54 @@ export function lostVnis(name: string, failures: readonly { readonly error: stri
   );
 }
 
-export async function sync(host: Host, name: string, force: boolean, dryrun: boolean): Promise<number> {
+/** One peer's answer to `sync`: what it did with the definition, or why it refused. */
+export interface SyncOutcome {
+  readonly host: string;
+  readonly ok: boolean;
+  /** created, updated or unchanged. */
+  readonly result: string | null;
+  readonly error: string | null;
+  readonly kind: ErrorKind | null;
+  readonly seconds: number;
+}
+
+/** What `sync` did, as data (`--json` prints it). */
+export interface SyncResult {
+  readonly vpc: string;
+  readonly pairs: number;
+  readonly dryrun: boolean;
+  /** The members it was (or, dry, would be) sent to. */
+  readonly peers: readonly string[];
+  readonly hosts: readonly SyncOutcome[];
+  readonly synced: number;
+  readonly ok: boolean;
+}
+
+/** Send this host's definition and map of a VPC to every member; each peer's outcome goes to `events` as it ends. */
+export async function sync(host: Host, name: string, force: boolean, dryrun: boolean, events: (o: SyncOutcome) => void = () => undefined): Promise<SyncResult> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
-  if (dryrun) {
-    say(`[dryrun] would send ${name} (${vpc.pairs.length} pairs) to ${nodes.map((n) => n.name).join(', ') || 'no other member'}`);
-    return 0;
-  }
+  const base = { vpc: name, pairs: vpc.pairs.length, dryrun, peers: nodes.map((n) => n.name) };
+  if (dryrun) return { ...base, hosts: [], synced: 0, ok: true };
   const peers = new Peers(host.home);
+  const outcome = (o: Outcome<{ result: string }>): SyncOutcome => ({
+    host: o.key,
+    ok: o.ok,
+    result: o.ok ? o.value.result : null,
+    error: o.ok ? null : o.error,
+    kind: o.ok ? null : (o.kind ?? 'failed'),
+    seconds: o.ms / 1000,
+  });
   try {
     const results = await fanout(
       nodes.map((n) => n.name),
       DEFAULT_CONCURRENCY,
       (key) => peers.call<{ result: string }>(byName(nodes, key), { op: 'vpc_put', vpc, force }),
-      report('synced:', (r) => r.result),
+      (o) => events(outcome(o)),
     );
-    const failed = results.filter((r) => !r.ok).length;
-    say(`${name}: synced to ${results.length - failed} of ${results.length} peers`);
-    return failed === 0 ? 0 : 1;
+    const hosts = results.map(outcome);
+    const synced = hosts.filter((h) => h.ok).length;
+    return { ...base, hosts, synced, ok: synced === hosts.length };
   } finally {
     peers.close();
   }

@@ -11,7 +11,7 @@ import { openHost, parsePlatform, type Host } from './host.js';
 import { down, forget, layersChange, preflight, reconcile, requireVpc } from './vpc-local.js';
 import { allocate, clusterStatus, converge, DEFAULT_CONCURRENCY, printApply, sync, teardownAll } from './vpc-cluster.js';
 import { initRc } from './init-rc.js';
-import { convergePrinter } from '../cli/converge-output.js';
+import { convergePrinter, syncPrinter } from '../cli/converge-output.js';
 import { checkHostAddress, checkPeerNetwork, checkSegmentAddress, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
 
 const MODES = [
@@ -78,7 +78,7 @@ interface ModeArgs {
   readonly limit: number;
   readonly dryrun: boolean;
   readonly force: boolean;
-  /** deploy, join, leave: print the result as JSON instead of progress lines. */
+  /** deploy, join, leave, sync: print the result as JSON instead of progress lines. */
   readonly json: boolean;
 }
 
@@ -94,8 +94,10 @@ async function runMode(host: Host, m: Mode, name: string, p: Params, a: ModeArgs
       return init(host, name, p, a.dryrun);
     case 'init_peers':
       return initPeers(host, name, p, a.dryrun);
-    case 'sync':
-      return sync(host, name, a.force, a.dryrun);
+    case 'sync': {
+      const out = syncPrinter(a.json);
+      return out.done(await sync(host, name, a.force, a.dryrun, out.events));
+    }
     case 'init_vxlan':
       return local(reconcile(host, name, layersChange(['vxlan']), a.dryrun));
     case 'init_bridge':

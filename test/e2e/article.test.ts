@@ -41,6 +41,9 @@ async function walkthrough(underlay: Underlay): Promise<void> {
     assert.equal(map.length, 3, 'three pairs for three hosts');
     assert.equal(new Set(map.map((p) => p.vni)).size, 3, 'a VXLAN id per pair');
     assert.match(await ok(lab, 1, 'vpc', 'vpc_name=vpc1', 'mode=sync'), /synced to 2 of 2 peers/);
+    // The same, as data: every peer already holds this definition now.
+    const resync = JSON.parse(await ok(lab, 1, 'vpc', 'vpc_name=vpc1', 'mode=sync', '--json')) as { ok: boolean; synced: number; hosts: { host: string; result: string }[] };
+    assert.deepEqual([resync.ok, resync.synced, resync.hosts.map((h) => h.result)], [true, 2, ['unchanged', 'unchanged']]);
     // Every member now holds the same map.
     for (const h of [2, 3]) {
       const theirs = JSON.parse(await ok(lab, h, 'vpc', 'mode=list', '--json')) as { name: string; pairs: number }[];

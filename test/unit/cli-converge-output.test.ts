@@ -1,7 +1,7 @@
 /** deploy/join/leave print the lines they always printed, now from events and a result that --json prints as data. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventLine, summaryLine } from '../../src/cli/converge-output.js';
+import { eventLine, summaryLine, syncLine, syncSummary } from '../../src/cli/converge-output.js';
 import type { ConvergeResult, HostOutcome } from '../../src/commands/vpc-cluster.js';
 
 const host = (over: Partial<HostOutcome>): HostOutcome => ({ host: 'host2', role: 'member', dryrun: false, ok: true, changes: 12, error: null, kind: null, seconds: 0.254, ...over });
@@ -25,4 +25,14 @@ test('the summary line reads as before (benchmarks and users have read it for a 
   const r: ConvergeResult = { vpc: 'vpc1', dryrun: false, members: 3, converged: 3, leaving: 1, leftCleanly: 1, changes: 36, seconds: 1.104, timing: { connectMs: 516, checkMs: 284, applyMs: 293 }, hosts: [], ok: true };
   assert.equal(summaryLine(r), 'vpc1: 3 of 3 hosts converged, 1 of 1 leaving hosts cleaned up, 36 changes (1.10s; connect 516ms, check 284ms, sync+apply 293ms)');
   assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 1, timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 1 change (1.10s; connect 516ms, sync+apply 293ms)');
+});
+
+test('sync prints a line per peer and its summary as before, or the result as data', () => {
+  const o = { host: 'host2', ok: true, result: 'created', error: null, kind: null, seconds: 0.31 };
+  assert.equal(syncLine(o), '  host2: synced: created (0.31s)');
+  assert.equal(syncLine({ ...o, ok: false, result: null, error: 'host2: refused: x', kind: 'invalid' }), '  host2: FAILED: host2: refused: x (0.31s)');
+  const r = { vpc: 'vpc1', pairs: 3, dryrun: false, peers: ['host2', 'host3'], hosts: [o, { ...o, host: 'host3' }], synced: 2, ok: true };
+  assert.equal(syncSummary(r), 'vpc1: synced to 2 of 2 peers');
+  assert.equal(syncSummary({ ...r, dryrun: true, hosts: [], synced: 0 }), '[dryrun] would send vpc1 (3 pairs) to host2, host3');
+  assert.equal(syncSummary({ ...r, dryrun: true, pairs: 1, peers: [] }), '[dryrun] would send vpc1 (1 pair) to no other member');
 });
