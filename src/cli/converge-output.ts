@@ -42,16 +42,22 @@ export function summaryLine(r: ConvergeResult): string {
   );
 }
 
-/** The event sink and the final print for one convergence, as the user asked (`json`). */
-export function convergePrinter(json: boolean): { events: (e: ConvergeEvent) => void; done: (r: ConvergeResult) => number } {
+/**
+ * The event sink and the final print of one operation, as the user asked:
+ * a line per event and a summary, or (json) nothing along the way and the
+ * result as JSON. The exit status says whether everything went through.
+ */
+function printer<E, R extends { readonly ok: boolean }>(json: boolean, line: (e: E) => string, summary: (r: R) => string): { events: (e: E) => void; done: (r: R) => number } {
   return {
-    events: json ? () => undefined : (e) => say(eventLine(e)),
+    events: json ? () => undefined : (e) => say(line(e)),
     done: (r) => {
-      say(json ? JSON.stringify(r, null, 2) : summaryLine(r));
+      say(json ? JSON.stringify(r, null, 2) : summary(r));
       return r.ok ? 0 : 1;
     },
   };
 }
+
+export const convergePrinter = (json: boolean): ReturnType<typeof printer<ConvergeEvent, ConvergeResult>> => printer(json, eventLine, summaryLine);
 
 /** `sync`: a line per peer as it answers, then the summary; or the result as JSON. */
 export function syncLine(o: SyncOutcome): string {
@@ -64,12 +70,4 @@ export function syncSummary(r: SyncResult): string {
   return `${r.vpc}: synced to ${r.synced} of ${r.hosts.length} peers`;
 }
 
-export function syncPrinter(json: boolean): { events: (o: SyncOutcome) => void; done: (r: SyncResult) => number } {
-  return {
-    events: json ? () => undefined : (o) => say(syncLine(o)),
-    done: (r) => {
-      say(json ? JSON.stringify(r, null, 2) : syncSummary(r));
-      return r.ok ? 0 : 1;
-    },
-  };
-}
+export const syncPrinter = (json: boolean): ReturnType<typeof printer<SyncOutcome, SyncResult>> => printer(json, syncLine, syncSummary);
