@@ -123,13 +123,3 @@ export function checkPeerNetworkAgainstOthers(net: Cidr, others: readonly { name
   const hit = others.find((o) => overlaps(net, o.net));
   if (hit) throw new UserError(`invalid ${key} ${shown(cidrText(net))}: it overlaps ${cidrText(hit.net)}, the peer network of VPC ${hit.name}`);
 }
-
-/**
- * The peer network must not overlap a subnet the host already has on an
- * interface meshvpc does not manage (its underlay, a LAN): routes to the
- * peers would then point into the VPC.
- */
-export function checkPeerNetworkAgainstHost(net: Cidr, hostNets: readonly { name: string; net: Cidr }[], host: string, key = 'peer_network'): void {
-  const hit = hostNets.find((o) => overlaps(net, o.net));
-  if (hit) throw new UserError(`invalid ${key} ${shown(cidrText(net))}: it overlaps ${cidrText(hit.net)} on ${hit.name} of ${host}; choose a network the hosts do not use`);
-}

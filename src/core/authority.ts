@@ -20,10 +20,6 @@ function refuse(why: string): never {
   throw new UserError(`refused: ${why}`);
 }
 
-export function callerLabel(c: Caller): string {
-  return c.kind === 'member' ? c.node : c.kind === 'root' ? 'root login' : 'an unbound cluster key';
-}
-
 /** Requests that change nothing may come from any cluster member. */
 export function requireBound(c: Caller, what: string): void {
   if (c.kind === 'legacy') {
