@@ -9,7 +9,7 @@ import { plan, planTeardown } from '../../src/core/planner.js';
 import { specNames } from '../../src/core/spec.js';
 import { freebsdBatchCommands } from '../../src/platform/freebsd/commands.js';
 import { TunnelNotRunningError, freebsdDriver } from '../../src/platform/freebsd/driver.js';
-import { parseJlsIds } from '../../src/platform/freebsd/jls.js';
+import { parseJlsIds } from '../../src/platform/freebsd/parse.js';
 import { RecordingExecutor, argvLine } from '../../src/platform/recording.js';
 import { fixture, GUEST, GUEST_SETUP_LINES, ifconfigBlock, realFixture, threeHostSpec } from './freebsd-helpers.js';
 

@@ -187,5 +187,8 @@ export function pingCommand(address: string): string[] {
 /** jls with jail names (not JIDs) as the key; libxo JSON because text mode truncates. */
 export const jlsCommand = (): string[] => ['jls', '--libxo', 'json', '-N'];
 
+/** jls with each jail's JID and name, for telling meshvpc's jail from a later one of the same name. */
+export const jlsIdsCommand = (): string[] => ['jls', '--libxo', 'json', 'jid', 'name'];
+
 /** `-v` adds the vxlan `config:` line, the only place the learning flag is shown. */
 export const observeCommand = (): string[] => ['ifconfig', '-a', '-v'];

@@ -11,14 +11,14 @@ import {
   freebsdOpCommands,
   guestSetupCommands,
   jlsCommand,
+  jlsIdsCommand,
   kldloadCommand,
   needsModules,
   observeCommand,
   pingCommand,
   routeGetCommand,
 } from './commands.js';
-import { parseClonedName, parseIfconfig, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
-import { jlsIdsCommand, parseJlsIds } from './jls.js';
+import { parseClonedName, parseIfconfig, parseJlsIds, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
 import { guestAlias } from '../../core/spec.js';
 
 /**

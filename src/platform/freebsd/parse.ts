@@ -245,16 +245,26 @@ interface JlsJail {
   jid?: unknown;
 }
 
+function jlsJails(json: string): JlsJail[] {
+  if (json.trim() === '') return [];
+  const doc = JSON.parse(json) as { 'jail-information'?: { jail?: JlsJail[] } };
+  return doc['jail-information']?.jail ?? [];
+}
+
+/** `jls --libxo json jid name` -> each jail's name and JID (the JID tells meshvpc's jail from a later one of the same name). */
+export function parseJlsIds(json: string): { name: string; jid: string }[] {
+  return jlsJails(json).flatMap((j) =>
+    typeof j.name === 'string' && (typeof j.jid === 'number' || typeof j.jid === 'string') ? [{ name: j.name, jid: String(j.jid) }] : [],
+  );
+}
+
 /**
  * `jls --libxo json [-N]` -> jail names. With -N (or a `name` parameter) each
  * jail has a `name`; otherwise only its JID is known, which is also its name
  * when none was given.
  */
 export function parseJlsJson(json: string): string[] {
-  if (json.trim() === '') return [];
-  const doc = JSON.parse(json) as { 'jail-information'?: { jail?: JlsJail[] } };
-  const jails = doc['jail-information']?.jail ?? [];
-  return jails.flatMap((j) => {
+  return jlsJails(json).flatMap((j) => {
     if (typeof j.name === 'string' && j.name !== '') return [j.name];
     if (typeof j.jid === 'number' || typeof j.jid === 'string') return [String(j.jid)];
     return [];
