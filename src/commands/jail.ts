@@ -78,17 +78,17 @@ export function jcreate(inv: Invocation): Promise<number> {
   const iface = v.vpcName(p.require('interface', 'the VPC to attach to, e.g. interface=vpc1'), 'interface');
   if (!p.flag('vnet')) throw new UserError('vnet=1 is required: containers join a VPC with their own network stack');
   const ip4 = p.get('ip4_addr') ?? '0';
-  const address = ip4 === '0' ? null : v.cidrText(checkHostAddress(v.interfaceAddress(ip4, 'ip4_addr'), 'ip4_addr', 4));
+  const cidr4 = ip4 === '0' ? null : checkHostAddress(v.interfaceAddress(ip4, 'ip4_addr'), 'ip4_addr', 4);
   const ip6 = p.get('ip6_addr') ?? '0';
-  const address6 = ip6 === '0' ? null : v.cidrText(checkHostAddress(v.interfaceAddress(ip6, 'ip6_addr'), 'ip6_addr', 6));
+  const cidr6 = ip6 === '0' ? null : checkHostAddress(v.interfaceAddress(ip6, 'ip6_addr'), 'ip6_addr', 6);
   const runasap = p.flag('runasap');
   return withHost(inv, async (host) => {
     if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
     const vpc = repo.getVpc(host.db, iface);
     if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`, 'not_found');
-    if (address) checkSegmentAddress(v.interfaceAddress(address, 'ip4_addr'), 'ip4_addr', vpc);
-    if (address6) checkSegmentAddress(v.interfaceAddress(address6, 'ip6_addr'), 'ip6_addr', vpc);
-    const record: JailRecord = { name, interface: iface, ip4Addr: address, ip6Addr: address6, hostIf: hostIfFor(name), vnet: true, guestId: null };
+    if (cidr4) checkSegmentAddress(cidr4, 'ip4_addr', vpc);
+    if (cidr6) checkSegmentAddress(cidr6, 'ip6_addr', vpc);
+    const record: JailRecord = { name, interface: iface, ip4Addr: cidr4 && v.cidrText(cidr4), ip6Addr: cidr6 && v.cidrText(cidr6), hostIf: hostIfFor(name), vnet: true, guestId: null };
     // Refuse before recording anything: a missing bridge, a name someone else holds.
     if (runasap) await guestOf(host, record);
     await checkNamesFree(host, record);

@@ -52,7 +52,8 @@ export async function run(inv: Invocation): Promise<number> {
   p.only(ARGS[m], `vpc mode=${m}`);
   // Everything typed is checked before any state is opened.
   const name = m === 'list' ? '' : v.vpcName(p.require('vpc_name', 'name the VPC, e.g. vpc_name=vpc1'), 'vpc_name');
-  const bridgeIps = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => v.cidrText(checkHostAddress(v.interfaceAddress(x, k), k))) : null;
+  const bridgeCidrs = p.has('bridge_ips') ? v.list(p.get('bridge_ips') as string, 'bridge_ips', (x, k) => checkHostAddress(v.interfaceAddress(x, k), k)) : null;
+  const bridgeIps = bridgeCidrs?.map(v.cidrText) ?? null;
   const nodeRefs = m === 'join' || m === 'leave' ? v.list(p.require('node', 'the node(s) joining or leaving, e.g. node=host4'), 'node', v.nodeRef) : [];
   const limit = v.integer(p.get('concurrency') ?? process.env.MESHVPC_CONCURRENCY ?? String(DEFAULT_CONCURRENCY), 'concurrency', 1, 256);
   const dryrun = p.flag('dryrun');
@@ -64,7 +65,7 @@ export async function run(inv: Invocation): Promise<number> {
     if (m === 'deploy') checkDeployDefinition(host, name, p);
     if (m === 'join' || m === 'leave') memberChange(host, requireVpc(host, name), m, nodeRefs);
     if (m !== 'init' && m !== 'list' && m !== 'deploy') requireVpc(host, name);
-    for (const ip of bridgeIps ?? []) checkSegmentAddress(v.interfaceAddress(ip, 'bridge_ips'), 'bridge_ips', requireVpc(host, name));
+    for (const c of bridgeCidrs ?? []) checkSegmentAddress(c, 'bridge_ips', requireVpc(host, name));
     const act = (): Promise<number> => runMode(host, m, name, p, { bridgeIps, nodeRefs, limit, dryrun, force, json: p.flag('json') });
     return CLUSTER_MODES.includes(m) && !dryrun ? await withLock(host.db, `op:${name}`, `vpc mode=${m}`, act) : await act();
   } finally {

@@ -7,7 +7,7 @@
  */
 import { shown, UserError } from './errors.js';
 import { familyBits, toBigInt } from './ipnet.js';
-import { cidrText, type Cidr } from './validate.js';
+import { cidrText, network, type Cidr } from './validate.js';
 
 interface Range {
   readonly net: Cidr;
@@ -108,12 +108,10 @@ export function checkPeerNetworkAgainstUnderlay(net: Cidr, underlays: readonly {
  */
 export function checkSegmentAddress(c: Cidr, key: string, vpc: { readonly name: string; readonly peerNetwork: string; readonly members: readonly { node: string; underlay: string }[] }): Cidr {
   const value = shown(cidrText(c));
-  const addr = c.address;
-  const tunnels = vpc.peerNetwork;
-  const [base = '', bits = '0'] = tunnels.split('/');
-  const tunnelNet: Cidr = { family: base.includes(':') ? 6 : 4, address: base, prefix: Number(bits) };
-  if (containsAddress(tunnelNet, addr)) throw new UserError(`invalid ${key} ${value}: it lies in ${tunnels}, the peer network of ${vpc.name}, where the tunnel ends live; use another range`);
-  const m = vpc.members.find((x) => x.underlay === addr);
+  if (containsAddress(network(vpc.peerNetwork, 'peer_network'), c.address)) {
+    throw new UserError(`invalid ${key} ${value}: it lies in ${vpc.peerNetwork}, the peer network of ${vpc.name}, where the tunnel ends live; use another range`);
+  }
+  const m = vpc.members.find((x) => x.underlay === c.address);
   if (m) throw new UserError(`invalid ${key} ${value}: it is ${m.node}'s underlay address`);
   return c;
 }
