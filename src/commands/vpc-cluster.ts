@@ -130,6 +130,11 @@ export function lostVnis(name: string, failures: readonly { readonly error: stri
   );
 }
 
+/** What every host's outcome reports, whatever the operation: who, whether it worked, why not, how long. */
+function reported<T>(o: Outcome<T>): { host: string; ok: boolean; error: string | null; kind: ErrorKind | null; seconds: number } {
+  return { host: o.key, ok: o.ok, error: o.ok ? null : o.error, kind: o.ok ? null : (o.kind ?? 'failed'), seconds: o.ms / 1000 };
+}
+
 /** One peer's answer to `sync`: what it did with the definition, or why it refused. */
 export interface SyncOutcome {
   readonly host: string;
@@ -160,14 +165,7 @@ export async function sync(host: Host, name: string, force: boolean, dryrun: boo
   const base = { vpc: name, pairs: vpc.pairs.length, dryrun, peers: nodes.map((n) => n.name) };
   if (dryrun) return { ...base, hosts: [], synced: 0, ok: true };
   const peers = new Peers(host.home);
-  const outcome = (o: Outcome<{ result: string }>): SyncOutcome => ({
-    host: o.key,
-    ok: o.ok,
-    result: o.ok ? o.value.result : null,
-    error: o.ok ? null : o.error,
-    kind: o.ok ? null : (o.kind ?? 'failed'),
-    seconds: o.ms / 1000,
-  });
+  const outcome = (o: Outcome<{ result: string }>): SyncOutcome => ({ ...reported(o), result: o.ok ? o.value.result : null });
   try {
     const results = await fanout(
       nodes.map((n) => n.name),
@@ -237,14 +235,10 @@ export interface ConvergeResult {
 }
 
 const hostOutcome = (o: Outcome<ApplyResult>, role: HostOutcome['role'], dryrun: boolean): HostOutcome => ({
-  host: o.key,
+  ...reported(o),
   role,
   dryrun,
-  ok: o.ok,
   changes: o.ok ? o.value.ops.length : null,
-  error: o.ok ? null : o.error,
-  kind: o.ok ? null : (o.kind ?? 'failed'),
-  seconds: o.ms / 1000,
 });
 
 /**

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
-import { buildHostSpec, guestAlias, specNames, type HostSpec } from '../core/spec.js';
+import { buildHostSpec, guestAlias, specNames, tunnelNameVni, type HostSpec } from '../core/spec.js';
 import { pairKey, type Pair } from '../core/peermap.js';
 import type { Op } from '../core/ops.js';
 import type { VpcLocal, VpcWithMap } from '../core/types.js';
@@ -168,10 +168,10 @@ export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   const mine = new Set(repo.getLocal(host.db, name).owned);
   const others = [...(await host.driver.observe()).values()].filter((l) => !mine.has(l.name));
   const byLink = others.flatMap((l) => {
-    const named = /^vxlan(\d{1,8})$/.exec(l.name);
+    const named = tunnelNameVni(l.name);
     return [
       ...(l.vxlan ? [{ vni: l.vxlan.vni, by: `interface ${l.name}` }] : []),
-      ...(named ? [{ vni: Number(named[1]), by: `interface ${l.name}` }] : []),
+      ...(named !== null ? [{ vni: named, by: `interface ${l.name}` }] : []),
     ];
   });
   return {

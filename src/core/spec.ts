@@ -73,6 +73,11 @@ export interface HostSpecInput {
 }
 
 export const tunnelName = (vni: number): string => `vxlan${vni}`;
+/** The VXLAN id a tunnel name would stand for (another interface may hold the name), or null. */
+export const tunnelNameVni = (name: string): number | null => {
+  const m = /^vxlan(\d{1,8})$/.exec(name);
+  return m ? Number(m[1]) : null;
+};
 export const TUNNEL_ALIAS_PREFIX = 'tunnel-to-';
 export const tunnelAlias = (peer: string): string => `${TUNNEL_ALIAS_PREFIX}${peer}`;
 export const guestAlias = (jname: string): string => `guest-${jname}`;
