@@ -39,8 +39,8 @@ const token = () => import('./token.js');
 const layer = (mode: LayerMode): Handler => async (h, i) => (await vpc()).local(h, mode, as(i));
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  'vpc.list': async (h) => (await vpc()).list(h),
-  'vpc.show': async (h, i) => (await vpc()).show(h, as(i)),
+  'vpc.list': async (h) => (await import('./vpc-list.js')).list(h),
+  'vpc.show': async (h, i) => (await import('./vpc-list.js')).show(h, as(i)),
   'vpc.init': async (h, i) => (await vpc()).init(h, as(i)),
   'vpc.init_peers': async (h, i) => (await vpc()).initPeers(h, as(i)),
   'vpc.sync': async (h, i, c) => (await vpc()).syncVpc(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),

@@ -6,7 +6,7 @@
  * plus the lab's own listings, which only the CLI has.
  */
 import { UserError } from '../../core/errors.js';
-import { contextOf, OPERATIONS, operationsOf } from '../../app/catalog.js';
+import { contextOf, DECLARED, OPERATIONS, operationsOf } from '../../app/catalog.js';
 import type { Invocation } from './args.js';
 import { parseDisplay } from './output.js';
 
@@ -24,7 +24,7 @@ export const LISTINGS: Readonly<Record<string, readonly string[]>> = {
 /** The contexts whose operations take `arg`, a whole command named once when all its operations do. */
 function takers(arg: string): string[] {
   const out: string[] = [];
-  for (const o of OPERATIONS) {
+  for (const o of DECLARED) {
     if (!o.args.some((a) => a.name === arg)) continue;
     const all = operationsOf(o.command).every((x) => x.args.some((a) => a.name === arg));
     const context = all ? o.command : contextOf(o);

@@ -11,7 +11,7 @@ import { UserError } from '../../core/errors.js';
 import { parseListen, type Listen } from '../../core/listen.js';
 import { openHost } from '../../app/host.js';
 import { installServerUnit } from '../../app/server-unit.js';
-import { memberVpcs } from '../../app/vpc.js';
+import { memberVpcs } from '../../app/vpc-list.js';
 import { checkToken } from '../../app/token.js';
 import type { Invocation } from '../cli/args.js';
 import { say } from '../cli/output.js';
