@@ -38,7 +38,7 @@ const HONOURED: Readonly<Record<string, readonly string[]>> = {
   json: [...Object.keys(LISTINGS), ...OPERATIONS.filter((o) => o.output === 'json').map(contextOf)],
   header: Object.keys(LISTINGS),
   display: Object.keys(LISTINGS),
-  dryrun: takers('dryrun'),
+  dryrun: [...takers('dryrun'), 'server mode=install'],
   force: takers('force'),
   platform: takers('platform'),
 };
@@ -64,7 +64,8 @@ export function checkSharedOptions(inv: Invocation): void {
   const mode = p.get('mode');
   // Without a mode the command says "missing mode=", which is the better first message.
   if (isModed(command) && mode === undefined) return;
-  const context = isModed(command) ? `${command} mode=${mode}` : command;
+  // server's mode is optional (run by default).
+  const context = isModed(command) || (command === 'server' && mode !== undefined) ? `${command} mode=${mode}` : command;
   for (const [key, where] of Object.entries(HONOURED)) {
     if (p.has(key) && !where.includes(context) && !where.includes(command)) {
       throw new UserError(`${key}= does not apply to ${context}; it applies to ${where.join(', ')}`);
