@@ -19,6 +19,7 @@ import type { Host } from '../../src/app/host.js';
 import { LoginLimiter, MAX_FAILURES } from '../../src/adapters/http/auth.js';
 import { openApiDocument } from '../../src/adapters/http/openapi.js';
 import { ROUTES } from '../../src/adapters/http/routes.js';
+import SwaggerParser from '@apidevtools/swagger-parser';
 
 let dir: string;
 let host: Host;
@@ -166,6 +167,14 @@ describe('API reads and a definition', () => {
 });
 
 describe('OpenAPI document', () => {
+  test('a standard validator (swagger-parser) accepts it, and refuses a broken one', async () => {
+    await SwaggerParser.validate(structuredClone(openApiDocument()) as never);
+    const broken = structuredClone(openApiDocument()) as { paths: Record<string, Record<string, { responses?: unknown }>> };
+    const get = broken.paths['/api/v1/vpcs/{name}']?.get;
+    if (get) get.responses = 'none';
+    await assert.rejects(SwaggerParser.validate(broken as never));
+  });
+
   test('covers every route, with the catalog\'s argument types', () => {
     const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: { properties: Record<string, { type?: string; minimum?: number }> } } } } }>> };
     assert.equal(doc.openapi, '3.1.0');
