@@ -125,6 +125,8 @@ export interface Operation {
   readonly defaultColumns?: readonly string[];
   /** Reads only: opened read-only, and a `read` API token may call it. */
   readonly readOnly: boolean;
+  /** Reads the database alone, never the host's interfaces: no platform driver is loaded. */
+  readonly dbOnly?: boolean;
   /** A first bare word stands for this argument (`jwhereis NAME`). */
   readonly word?: string;
   /** Bare words after the arguments are a command line, passed through (`jexec`). */
@@ -184,8 +186,9 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
     output: 'listing',
     columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge'],
     readOnly: true,
+    dbOnly: true,
   },
-  vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true }),
+  vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true, dbOnly: true }),
   vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
   vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),
   vpcOp('remove', "Remove this host's network for the VPC and forget it here only.", LOCAL),
@@ -232,6 +235,7 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     columns: ['name', 'ip4', 'ip6', 'ssh', 'platform', 'hostkey'],
     defaultColumns: ['name', 'ip4', 'ip6', 'ssh', 'platform'],
     readOnly: true,
+    dbOnly: true,
   },
   {
     id: 'node.remove',
@@ -334,8 +338,9 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
     ],
     output: 'json',
     readOnly: false,
+    dbOnly: true,
   },
-  { id: 'token.list', command: 'token', mode: 'list', summary: 'The API tokens: name, role, when made and last used.', args: [], output: 'listing', columns: ['name', 'role', 'created', 'last_used'], readOnly: true },
+  { id: 'token.list', command: 'token', mode: 'list', summary: 'The API tokens: name, role, when made and last used.', args: [], output: 'listing', columns: ['name', 'role', 'created', 'last_used'], readOnly: true, dbOnly: true },
   {
     id: 'token.revoke',
     command: 'token',
@@ -344,6 +349,7 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
     args: [arg({ name: 'name', kind: 'string', placeholder: 'NAME', help: 'the token', required: 'name the token, e.g. name=ci', parse: v.tokenName })],
     output: 'text',
     readOnly: false,
+    dbOnly: true,
   },
 ];
 

@@ -59,7 +59,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'vpc.destroy': async (h, i, c) => (await vpc()).teardown(h, 'destroy', as(i), (outcome) => c.events({ type: 'torn_down', outcome })),
   'vpc.init_rc': async (h, i) => (await vpc()).bootFiles(h, as(i)),
   'node.add': async (h, i, c) => (await node()).add(h, as(i), c.password),
-  'node.list': async (h) => (await node()).list(h),
+  'node.list': async (h) => (await import('./node-list.js')).list(h),
   'node.remove': async (h, i, c) => (await node()).remove(h, as(i), c.events),
   'node.repin': async (h, i) => (await node()).repin(h, as(i)),
   jcreate: async (h, i) => (await jail()).jcreate(h, as(i)),
@@ -101,7 +101,7 @@ export async function runOperation(id: string, input: Input, ctx: Context, host?
   const op = operation(id);
   const platform = platformOf(input);
   if (host && platform === host.driver.platform) return handler(host, input, ctx);
-  const opened = await openHost(platform, op.readOnly ? 'read' : 'write');
+  const opened = await openHost(platform, op.readOnly ? 'read' : 'write', op.dbOnly !== true);
   try {
     return await handler(opened, input, ctx);
   } finally {

@@ -5,8 +5,14 @@
 import * as repo from '../store/repo.js';
 import type { VpcLocal, VpcWithMap } from '../core/types.js';
 import type { Host } from './host.js';
-import { requireVpc } from './vpc-local.js';
+import { UserError } from '../core/errors.js';
 import type { Named } from './vpc.js';
+
+export function requireVpc(host: Host, name: string): VpcWithMap {
+  const vpc = repo.getVpc(host.db, name);
+  if (!vpc) throw new UserError(`no VPC named ${name} on ${host.self.nodename}: run meshvpc vpc mode=init vpc_name=${name} ... first`, 'not_found');
+  return vpc;
+}
 
 export interface VpcRow {
   readonly name: string;

@@ -8,7 +8,8 @@ import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, Teard
 import type { InitResult, StatusResult } from '../../app/vpc.js';
 import type { VpcRow } from '../../app/vpc-list.js';
 import type { InitRcResult } from '../../app/init-rc.js';
-import type { AddResult, NodeRow, RemoveResult, RepinResult } from '../../app/node.js';
+import type { AddResult, RemoveResult, RepinResult } from '../../app/node.js';
+import type { NodeRow } from '../../app/node-list.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
 import type { CreatedToken } from '../../app/token.js';
