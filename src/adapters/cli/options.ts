@@ -38,9 +38,14 @@ const HONOURED: Readonly<Record<string, readonly string[]>> = {
   json: [...Object.keys(LISTINGS), ...OPERATIONS.filter((o) => o.output === 'json').map(contextOf)],
   header: Object.keys(LISTINGS),
   display: Object.keys(LISTINGS),
-  dryrun: [...takers('dryrun'), 'server mode=install'],
+  dryrun: takers('dryrun'),
   force: takers('force'),
   platform: takers('platform'),
+};
+
+/** The CLI's own commands that honour a shared option (named only in their own refusals). */
+const OWN: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  server: { dryrun: ['server mode=install'] },
 };
 
 /** Options whose value is 1 or 0 (yes/no, true/false), as Params.flag reads them. */
@@ -66,7 +71,8 @@ export function checkSharedOptions(inv: Invocation): void {
   if (isModed(command) && mode === undefined) return;
   // server's mode is optional (run by default).
   const context = isModed(command) || (command === 'server' && mode !== undefined) ? `${command} mode=${mode}` : command;
-  for (const [key, where] of Object.entries(HONOURED)) {
+  for (const [key, catalog] of Object.entries(HONOURED)) {
+    const where = [...catalog, ...(OWN[command]?.[key] ?? [])];
     if (p.has(key) && !where.includes(context) && !where.includes(command)) {
       throw new UserError(`${key}= does not apply to ${context}; it applies to ${where.join(', ')}`);
     }
