@@ -14,6 +14,7 @@ import { deployBench } from './deploy.js';
 import { joinBench } from './join.js';
 import { memoryBench } from './memory.js';
 import { versionsBench } from './versions.js';
+import { serverBench } from './server.js';
 import type { Benchmark, Target } from './lib/bench.js';
 import { Aborted, abortFinished, finish, installSignalHandlers } from './lib/lab.js';
 import { generated, targetsTable, writeResultsMd, type Section } from './lib/report.js';
@@ -22,8 +23,8 @@ import { now } from './lib/stats.js';
 import { printTable } from './lib/table.js';
 
 // Quiet, short benchmarks first; memory reuses the deploy runs, so it follows them.
-const ALL: readonly Benchmark[] = [cliBench, dataplaneBench, joinBench, deployBench, memoryBench, versionsBench];
-const SHORT: Record<string, string> = { cli: 'cli-latency', dataplane: 'dataplane', join: 'join-disruption', deploy: 'deploy-scaling', memory: 'memory', versions: 'versions' };
+const ALL: readonly Benchmark[] = [cliBench, dataplaneBench, joinBench, deployBench, memoryBench, versionsBench, serverBench];
+const SHORT: Record<string, string> = { cli: 'cli-latency', dataplane: 'dataplane', join: 'join-disruption', deploy: 'deploy-scaling', memory: 'memory', versions: 'versions', server: 'server' };
 
 function parse(argv: readonly string[]): { quick: boolean; chosen: Benchmark[] } {
   let quick = false;
