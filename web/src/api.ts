@@ -53,9 +53,8 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
     throw new ApiError(0, 'unreachable', `The meshvpc server did not answer (${e instanceof Error ? e.message : String(e)}).`);
   }
   if (res.status === 401) {
-    const err = await refusal(res);
     onUnauthorized(TOKEN_REFUSED);
-    throw new ApiError(401, 'unauthorized', TOKEN_REFUSED + (err.kind === 'unauthorized' && err.message ? ` (${err.message})` : ''));
+    throw new ApiError(401, 'unauthorized', TOKEN_REFUSED);
   }
   if (!res.ok) throw await refusal(res);
   const text = await res.text();

@@ -17,7 +17,7 @@ import {
   type VpcStatus,
 } from './api';
 import { openEvents, type ServerEvent, type StreamState } from './sse';
-import { applyEvent, applyFinal, newOp, type OpView } from './ops';
+import { applyEvent, applyFinal, newOp, shortOp, type OpView } from './ops';
 import { Topology, tunnelKey, type HostReports, type TunnelMap } from './topology';
 import { ErrorLine } from './ui';
 import { Nodes } from './nodes';
@@ -276,7 +276,7 @@ function Console(props: { token: string; onLogout: () => void }) {
         const known = all.find((o) => o.id === a.id);
         if (!known) return [newOp(a.id, op, vpc, expect), ...all].slice(0, 10);
         const waiting = expect.filter((h) => !known.hosts.some((l) => l.host === h)).map((h) => ({ host: h, state: 'waiting' as const, text: 'waiting…' }));
-        return all.map((o) => (o.id === a.id ? { ...o, op: o.op || op, vpc: o.vpc || vpc, hosts: [...o.hosts, ...waiting] } : o));
+        return all.map((o) => (o.id === a.id ? { ...o, op: o.op || shortOp(op), vpc: o.vpc || vpc, hosts: [...o.hosts, ...waiting] } : o));
       });
       void (async () => {
         for (let i = 0; i < 900 && !finalized.current.has(a.id); i++) {

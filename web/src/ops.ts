@@ -18,8 +18,11 @@ export interface OpView {
   started: number;
 }
 
+/** The server names operations after its catalog (vpc.deploy); the console says deploy. */
+export const shortOp = (op: string): string => op.replace(/^vpc\./, '');
+
 export function newOp(id: string, op: string, vpc: string, expect: string[] = []): OpView {
-  return { id, op, vpc, status: 'running', hosts: expect.map((host) => ({ host, state: 'waiting', text: 'waiting…' })), notes: [], error: null, started: Date.now() };
+  return { id, op: shortOp(op), vpc, status: 'running', hosts: expect.map((host) => ({ host, state: 'waiting', text: 'waiting…' })), notes: [], error: null, started: Date.now() };
 }
 
 const rec = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
@@ -59,12 +62,15 @@ export function applyEvent(v: OpView, ev: unknown): OpView {
     case 'older_peer':
       return { ...v, notes: [...v.notes, `${str(e.host)} runs meshvpc ${str(e.version)} (this host: ${str(e.ours)})`] };
     case 'host':
-      return setHost(v, outcomeLine(rec(e.outcome), verb));
+    case 'synced':
+    case 'torn_down':
+      return setHost(v, outcomeLine(rec(e.outcome), e.type === 'synced' ? 'synced' : verb));
     case 'reallocating':
       return { ...v, notes: [...v.notes, `VXLAN ids ${Array.isArray(e.vnis) ? e.vnis.join(', ') : str(e.vnis)} taken elsewhere: re-allocating (round ${str(e.round)})`] };
     case 'dryrun_command':
       return v;
     default:
+      if (rec(e.outcome).host) return setHost(v, outcomeLine(rec(e.outcome), verb));
       if ((typeof e.host === 'string' || typeof e.node === 'string') && typeof e.ok === 'boolean') return setHost(v, outcomeLine(e, verb));
       if (typeof e.message === 'string') return { ...v, notes: [...v.notes, e.message] };
       return Object.keys(e).length ? { ...v, notes: [...v.notes, str(ev)] } : v;
@@ -80,10 +86,16 @@ const errorWords = (x: unknown): string | null => {
 
 /** The final answer of GET /operations/{id}: replays its events and its result's per-host outcomes. */
 export function applyFinal(v: OpView, op: Operation): OpView {
-  let out: OpView = { ...v, op: op.op || v.op, vpc: op.vpc || v.vpc, notes: op.events?.length ? [] : v.notes };
+  let out: OpView = { ...v, op: shortOp(op.op || v.op), vpc: op.vpc || v.vpc, notes: op.events?.length ? [] : v.notes };
   for (const e of op.events ?? []) out = applyEvent(out, rec(e).event ?? e);
   const result = rec(op.result);
-  if (Array.isArray(result.hosts)) for (const h of result.hosts) if (rec(h).host) out = setHost(out, outcomeLine(rec(h), VERB[out.op] ?? 'done'));
+  const verb = VERB[out.op] ?? 'done';
+  if (Array.isArray(result.hosts)) for (const h of result.hosts) if (rec(h).host) out = setHost(out, outcomeLine(rec(h), verb));
+  // collapse/destroy report this host's own part apart from the others: {node, ops, commands, applied}.
+  const own = rec(result.self);
+  if (typeof own.node === 'string' && Array.isArray(own.ops)) {
+    out = setHost(out, outcomeLine({ host: own.node, ok: true, changes: own.ops.length }, verb));
+  }
   const hosts = out.hosts.map((h) => (h.state === 'waiting' && op.status !== 'running' ? { ...h, text: 'no report' } : h));
   return { ...out, hosts, status: op.status, error: errorWords(op.error) };
 }

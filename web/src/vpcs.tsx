@@ -111,7 +111,7 @@ export function Operations(props: { ops: OpView[]; onDismiss: (id: string) => vo
     <div class="ops" aria-live="polite">
       <h3>Operations</h3>
       {props.ops.map((o) => (
-        <article key={o.id} class={`op ${o.status}`} data-testid="operation" data-op-id={o.id} data-op={o.op} data-status={o.status}>
+        <article key={o.id} class={`op ${o.status}`} data-testid="operation" data-op-id={o.id} data-op={o.op} data-vpc={o.vpc} data-status={o.status}>
           <div class="op-head">
             <span>
               <strong>{o.op || 'operation'}</strong> {o.vpc}
