@@ -53,7 +53,8 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
     throw new ApiError(0, 'unreachable', `The meshvpc server did not answer (${e instanceof Error ? e.message : String(e)}).`);
   }
   if (res.status === 401) {
-    onUnauthorized(TOKEN_REFUSED);
+    // Only a token that was sent can be refused (a late answer after logout sent none).
+    if (token) onUnauthorized(TOKEN_REFUSED);
     throw new ApiError(401, 'unauthorized', TOKEN_REFUSED);
   }
   if (!res.ok) throw await refusal(res);

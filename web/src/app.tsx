@@ -133,6 +133,13 @@ function Console(props: { token: string; onLogout: () => void }) {
   const selectedRef = useRef<string | null>(null);
   selectedRef.current = selected;
   const finalized = useRef(new Set<string>());
+  const alive = useRef(true);
+  useEffect(
+    () => () => {
+      alive.current = false;
+    },
+    [],
+  );
 
   const load = useCallback(async <T,>(key: keyof Loads, path: string, set: (v: T) => void): Promise<void> => {
     try {
@@ -183,7 +190,7 @@ function Console(props: { token: string; onLogout: () => void }) {
   /** The operation's final word, once: GET /operations/{id}, then everything it may have changed. */
   const finish = useCallback(
     async (id: string): Promise<void> => {
-      if (finalized.current.has(id)) return;
+      if (finalized.current.has(id) || !alive.current) return;
       try {
         const op = await call<Operation>('GET', `/operations/${encodeURIComponent(id)}`);
         if (op.status === 'running') return;
@@ -279,7 +286,7 @@ function Console(props: { token: string; onLogout: () => void }) {
         return all.map((o) => (o.id === a.id ? { ...o, op: o.op || shortOp(op), vpc: o.vpc || vpc, hosts: [...o.hosts, ...waiting] } : o));
       });
       void (async () => {
-        for (let i = 0; i < 900 && !finalized.current.has(a.id); i++) {
+        for (let i = 0; i < 900 && alive.current && !finalized.current.has(a.id); i++) {
           await new Promise((r) => setTimeout(r, 2000));
           await finish(a.id);
         }
