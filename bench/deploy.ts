@@ -13,7 +13,7 @@ import { neighDelta, neighStats, type NeighStats } from './lib/neigh.js';
 import { allPairs, type Guest } from './lib/reach.js';
 import { now, ratio, round } from './lib/stats.js';
 import type { Table } from './lib/table.js';
-import type { ConvergeResult } from '../src/commands/vpc-cluster.js';
+import type { ConvergeResult } from '../src/app/vpc-cluster.js';
 
 export type Mode = 'concurrent' | 'serial';
 

@@ -6,7 +6,7 @@ import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { Pair } from '../core/peermap.js';
 import { pairsNeeded, VNI_MAX, VNI_MIN } from '../core/peermap.js';
-import type { Member, VpcWithMap } from '../core/types.js';
+import type { JailOnHost, Member, TunnelStatus, VpcWithMap } from '../core/types.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
 import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
@@ -190,4 +190,67 @@ export function requestFromWire(text: string): Request {
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
+}
+
+const optInt = (x: unknown, what: string, max: number): number | null => (x === null || x === undefined ? null : int(x, what, 0, max));
+const optNum = (x: unknown, what: string): number | null => {
+  if (x === null || x === undefined) return null;
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > 3_600_000) throw new UserError(`bad reply: ${what} out of range`);
+  return x;
+};
+const COUNTER_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A peer's tunnel status: it speaks for its own tunnels only (every row names
+ * it), and every value is checked before it reaches a table, a page or JSON.
+ */
+export function tunnelStatusFromWire(x: unknown, peer: string): TunnelStatus[] {
+  return arr(x, 'tunnels', pairsNeeded(MAX_MEMBERS)).map((t): TunnelStatus => {
+    const o = obj(t, 'tunnel');
+    const node = v.nodeName(str(o.node, 'node'));
+    if (node !== peer) throw new UserError(`bad reply: ${peer} reported a tunnel of ${v.shown(node)}`);
+    const tunnel = str(o.tunnel, 'tunnel');
+    if (!/^[^\s/]{1,15}$/.test(tunnel)) throw new UserError(`bad reply: tunnel name ${v.shown(tunnel)}`);
+    return {
+      node,
+      tunnel,
+      peer: v.nodeName(str(o.peer, 'peer')),
+      vni: int(o.vni, 'vni', 0, VNI_MAX),
+      present: o.present === true,
+      up: o.up === true,
+      mtu: optInt(o.mtu, 'mtu', 65536),
+      isolated: o.isolated === true,
+      rtt_ms: optNum(o.rtt_ms, 'rtt_ms'),
+      rx_bytes: optInt(o.rx_bytes, 'rx_bytes', COUNTER_MAX),
+      tx_bytes: optInt(o.tx_bytes, 'tx_bytes', COUNTER_MAX),
+      rx_packets: optInt(o.rx_packets, 'rx_packets', COUNTER_MAX),
+      tx_packets: optInt(o.tx_packets, 'tx_packets', COUNTER_MAX),
+    };
+  });
+}
+
+/** A peer's containers: its own only, each field checked as jcreate checks it. */
+export function jailsFromWire(x: unknown, peer: string): JailOnHost[] {
+  return arr(x, 'containers', 1 << 16).map((j): JailOnHost => {
+    const o = obj(j, 'container');
+    const node = o.node === undefined ? peer : v.nodeName(str(o.node, 'node'));
+    if (node !== peer) throw new UserError(`bad reply: ${peer} reported a container of ${v.shown(node)}`);
+    const addr = (a: unknown, what: string): string | null => {
+      const s = optStr(a, what);
+      return s === null ? null : v.cidrText(v.interfaceAddress(s, what));
+    };
+    const hostIf = str(o.hostIf, 'hostIf');
+    if (!/^[^\s/]{1,15}$/.test(hostIf)) throw new UserError(`bad reply: interface name ${v.shown(hostIf)}`);
+    return {
+      name: v.jailName(str(o.name, 'jname')),
+      interface: v.vpcName(str(o.interface, 'interface')),
+      ip4Addr: addr(o.ip4Addr, 'ip4_addr'),
+      ip6Addr: addr(o.ip6Addr, 'ip6_addr'),
+      hostIf,
+      vnet: o.vnet !== false,
+      guestId: null,
+      node,
+      running: o.running === true,
+    };
+  });
 }

@@ -30,6 +30,15 @@ export interface ObservedLink {
   readonly vxlan: ObservedVxlan | null;
   /** Addresses in CIDR form, link-local IPv6 excluded (kernels add those on their own). */
   readonly addresses: readonly string[];
+  /** Traffic since the link was made, where the platform reports it (Linux); null elsewhere. */
+  readonly counters?: LinkCounters | null;
+}
+
+export interface LinkCounters {
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly rxPackets: number;
+  readonly txPackets: number;
 }
 
 export type Observed = ReadonlyMap<string, ObservedLink>;

@@ -60,3 +60,27 @@ export interface JailRecord {
   readonly hostIf: string;
   readonly vnet: boolean;
 }
+
+/** One tunnel of a VPC on one host, as `vpc mode=status` reports it. */
+export interface TunnelStatus {
+  readonly node: string;
+  readonly tunnel: string;
+  readonly peer: string;
+  readonly vni: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | null;
+  readonly isolated: boolean;
+  readonly rtt_ms: number | null;
+  /** Traffic through the tunnel; null where the platform does not count it (or the host runs meshvpc 0.2). */
+  readonly rx_bytes: number | null;
+  readonly tx_bytes: number | null;
+  readonly rx_packets: number | null;
+  readonly tx_packets: number | null;
+}
+
+/** A container as a host reports it to its peers. */
+export interface JailOnHost extends JailRecord {
+  readonly node: string;
+  readonly running: boolean;
+}

@@ -41,6 +41,9 @@ export const jailName = check(
   'use 1-32 letters, digits, "_" or "-", starting with a letter',
 );
 
+/** API token names: shown in listings and logs. */
+export const tokenName = check(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/, 'name', 'use 1-32 letters, digits, "_", "." or "-", starting with a letter');
+
 export const userName = check(/^[a-z_][a-z0-9_-]{0,31}$/, 'user', 'use a POSIX user name such as root');
 
 export function integer(value: string, key: string, min: number, max: number): number {

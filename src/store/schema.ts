@@ -84,4 +84,14 @@ export const MIGRATIONS: readonly string[] = [
   -- process (the server) running two changes of one VPC must serialise them.
   ALTER TABLE lock ADD COLUMN token TEXT;
   `,
+  `
+  -- API tokens (meshvpc token): only a hash of each is kept.
+  CREATE TABLE api_token (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'read')),
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    last_used TEXT
+  );
+  `,
 ];

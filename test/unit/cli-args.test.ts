@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, Params, type Invocation } from '../../src/cli/args.js';
+import { parseArgs, Params, type Invocation } from '../../src/adapters/cli/args.js';
 import { UserError } from '../../src/core/errors.js';
 
 /** The parsed params as a plain object (reading them through get, as commands do). */

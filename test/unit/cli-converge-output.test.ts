@@ -1,8 +1,8 @@
 /** deploy/join/leave print the lines they always printed, now from events and a result that --json prints as data. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventLine, summaryLine, syncLine, syncSummary } from '../../src/cli/converge-output.js';
-import type { ConvergeResult, HostOutcome } from '../../src/commands/vpc-cluster.js';
+import { eventLine, summaryLine, syncLine, syncSummary } from '../../src/adapters/cli/converge-output.js';
+import type { ConvergeResult, HostOutcome } from '../../src/app/vpc-cluster.js';
 
 const host = (over: Partial<HostOutcome>): HostOutcome => ({ host: 'host2', role: 'member', dryrun: false, ok: true, changes: 12, error: null, kind: null, seconds: 0.254, ...over });
 

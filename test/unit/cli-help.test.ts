@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, commandHelp, generalHelp } from '../../src/cli/help.js';
+import { COMMANDS, commandHelp, generalHelp } from '../../src/adapters/cli/help.js';
 import { UserError } from '../../src/core/errors.js';
 
 describe('help', () => {

@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, type Invocation } from '../../src/cli/args.js';
-import { checkPositionals } from '../../src/cli/positionals.js';
-import { checkSharedOptions, LISTINGS } from '../../src/cli/options.js';
+import { parseArgs, type Invocation } from '../../src/adapters/cli/args.js';
+import { checkPositionals } from '../../src/adapters/cli/positionals.js';
+import { checkSharedOptions, LISTINGS } from '../../src/adapters/cli/options.js';
 import { UserError } from '../../src/core/errors.js';
 
 const inv = (argv: string[]): Invocation => checkPositionals(parseArgs(argv));

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDisplay, printRows, renderTable, say, type Record_ } from '../../src/cli/output.js';
-import { parseArgs, type Params } from '../../src/cli/args.js';
+import { parseDisplay, printRows, renderTable, say, type Record_ } from '../../src/adapters/cli/output.js';
+import { parseArgs, type Params } from '../../src/adapters/cli/args.js';
 import { UserError } from '../../src/core/errors.js';
 
 /** Run `fn` with process.stdout.write captured; returns what it wrote. */

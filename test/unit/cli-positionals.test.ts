@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs } from '../../src/cli/args.js';
-import { checkPositionals } from '../../src/cli/positionals.js';
+import { parseArgs } from '../../src/adapters/cli/args.js';
+import { checkPositionals } from '../../src/adapters/cli/positionals.js';
 import { UserError } from '../../src/core/errors.js';
 
 /** checkPositionals after parseArgs, as main runs them: the parameters as an object and the rest. */

@@ -5,8 +5,8 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authorize, authorizedBlob, authorizedKeyLine, ensureIdentity, generateClusterKey, upgradeAuthorizedKeys, usableKey } from '../../src/cluster/keys.js';
-import { callerOf } from '../../src/commands/remote.js';
-import { parseArgs } from '../../src/cli/args.js';
+import { callerOf } from '../../src/app/remote.js';
+import { parseArgs } from '../../src/adapters/cli/args.js';
 
 const KEY = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 
@@ -42,10 +42,11 @@ test('0.1 entries are bound to the node their marker names; other lines are kept
 });
 
 test('who is calling: bound by sshd, an old unbound entry, or a root login', () => {
-  assert.deepEqual(callerOf(parseArgs(['remote', 'caller=host1']), { SSH_ORIGINAL_COMMAND: 'meshvpc remote' }), { kind: 'member', node: 'host1' });
-  assert.deepEqual(callerOf(parseArgs(['remote']), { SSH_ORIGINAL_COMMAND: 'meshvpc remote' }), { kind: 'legacy' });
-  assert.deepEqual(callerOf(parseArgs(['remote']), {}), { kind: 'root' });
-  assert.throws(() => callerOf(parseArgs(['remote', 'caller=a;b']), {}), /invalid caller/);
+  const caller = (argv: string[], env: NodeJS.ProcessEnv): ReturnType<typeof callerOf> => callerOf(parseArgs(argv).params.get('caller'), env.SSH_ORIGINAL_COMMAND);
+  assert.deepEqual(caller(['remote', 'caller=host1'], { SSH_ORIGINAL_COMMAND: 'meshvpc remote' }), { kind: 'member', node: 'host1' });
+  assert.deepEqual(caller(['remote'], { SSH_ORIGINAL_COMMAND: 'meshvpc remote' }), { kind: 'legacy' });
+  assert.deepEqual(caller(['remote'], {}), { kind: 'root' });
+  assert.throws(() => caller(['remote', 'caller=a;b'], {}), /invalid caller/);
 });
 
 test('every generated cluster key is usable (ssh2 alone makes an unusable one about once in 256)', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ERROR_KINDS, UserError } from '../../src/core/errors.js';
 import { request } from '../../src/cluster/peers.js';
 import type { Connection } from '../../src/cluster/ssh.js';
-import { lostVnis } from '../../src/commands/vpc-cluster.js';
+import { lostVnis } from '../../src/app/vpc-cluster.js';
 
 const answering = (stdout: string): Connection => ({ hostKey: 'k', exec: async () => ({ code: 0, stdout, stderr: '' }), close: () => undefined });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BOOT_FILE_MARK, systemdUnit, writeOwnFile } from '../../src/commands/init-rc.js';
+import { BOOT_FILE_MARK, systemdUnit, writeOwnFile } from '../../src/app/init-rc.js';
 import { freebsdRcScript } from '../../src/platform/freebsd/rcd.js';
 
 test('boot files carry meshvpc\'s mark and replace only files that carry it', () => {

@@ -46,7 +46,7 @@ export function linuxDriver(exec: Executor): NetworkDriver {
       await runAll(ops.flatMap(linuxCommands));
     },
     async observe() {
-      return observedFrom(parseIpLinks(await runChecked(exec, ['ip', '-json', '-details', 'addr', 'show'])));
+      return observedFrom(parseIpLinks(await runChecked(exec, ['ip', '-json', '-details', '-stats', 'addr', 'show'])));
     },
     async underlayMtu(remote) {
       // One command plans more than once (a check before its lock, then the plan it applies): ask the kernel once.

@@ -23,7 +23,10 @@ interface IpLink {
     info_slave_data?: Record<string, unknown>;
   };
   addr_info?: IpAddrInfo[];
+  stats64?: { rx?: { bytes?: number; packets?: number }; tx?: { bytes?: number; packets?: number } };
 }
+
+const count = (n: number | undefined): number => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0);
 
 function kindOf(kind: string | undefined): LinkKind {
   return kind === 'vxlan' || kind === 'bridge' || kind === 'veth' ? kind : 'other';
@@ -62,6 +65,9 @@ export function parseIpLinks(json: string): ObservedLink[] {
       addresses: (l.addr_info ?? [])
         .filter((a) => a.local && a.scope !== 'link' && (a.family === 'inet' || a.family === 'inet6'))
         .map((a) => `${a.local}/${a.prefixlen}`),
+      counters: l.stats64
+        ? { rxBytes: count(l.stats64.rx?.bytes), txBytes: count(l.stats64.tx?.bytes), rxPackets: count(l.stats64.rx?.packets), txPackets: count(l.stats64.tx?.packets) }
+        : null,
     };
   });
 }

@@ -1,21 +1,20 @@
 /**
- * `meshvpc remote`: the only thing a peer's cluster key may run here (the
- * authorized_keys entry forces this command). One JSON request on stdin, one
- * JSON response on stdout.
+ * What this host does for a peer's request (`meshvpc remote`, the only thing
+ * a peer's cluster key may run here): checked against who is calling, then
+ * answered as data. The adapter in adapters/remote reads and writes the wire.
  */
-import { readFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
 import { authorize, authorizedBlob, deauthorize, keyBlob, readPublicKey, upgradeAuthorizedKeys } from '../cluster/keys.js';
 import type { Hello, Request, Response } from '../cluster/protocol.js';
 import { requestFromWire } from '../cluster/wire.js';
 import * as repo from '../store/repo.js';
-import { openHost, type Host } from './host.js';
+import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../core/version.js';
 import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
-import type { Invocation } from '../cli/args.js';
+import { jailsHere } from './jail.js';
 
 export async function hello(host: Host, vpc?: string): Promise<Hello> {
   return {
@@ -85,10 +84,8 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     }
     case 'vpc_status':
       return status(host, req.vpc);
-    case 'jail_list': {
-      const running = new Set(await host.driver.runningGuests());
-      return repo.listJails(host.db).map((j) => ({ ...j, node: host.self.nodename, running: running.has(j.name) }));
-    }
+    case 'jail_list':
+      return jailsHere(host);
   }
 }
 
@@ -97,35 +94,28 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
  * entry (`meshvpc remote caller=NODE`) and sets SSH_ORIGINAL_COMMAND; a root
  * login by password or the admin's own key runs `meshvpc remote` plainly.
  */
-export function callerOf(inv: Invocation, env: NodeJS.ProcessEnv): Caller {
-  const bound = inv.params.get('caller');
+export function callerOf(bound: string | undefined, sshOriginalCommand: string | undefined): Caller {
   if (bound !== undefined) return { kind: 'member', node: nodeName(bound, 'caller') };
-  return env.SSH_ORIGINAL_COMMAND !== undefined ? { kind: 'legacy' } : { kind: 'root' };
+  return sshOriginalCommand !== undefined ? { kind: 'legacy' } : { kind: 'root' };
 }
 
-export async function run(inv: Invocation): Promise<number> {
-  // A wrong invocation is the installer's mistake, not a peer's request: the CLI's one-line error.
-  inv.params.only(['caller'], 'remote');
-  const caller = callerOf(inv, process.env);
-  let response: Response;
+/** Answer one request text from `caller`; every failure becomes a refusal with its kind, never a throw. */
+export async function serveRequest(caller: Caller, text: string, open: () => Promise<Host>): Promise<Response> {
   let host: Host | null = null;
   try {
-    const req = requestFromWire(readFileSync(0, 'utf8'));
+    const req = requestFromWire(text);
     if (caller.kind === 'legacy') {
       // Entries from meshvpc 0.1: bind them now; this request may only read.
       upgradeAuthorizedKeys();
       if (!['hello', 'jail_list', 'vpc_status'].includes(req.op)) requireBound(caller, req.op);
     }
-    host = await openHost();
-    response = { ok: true, result: await handle(host, caller, req) };
+    host = await open();
+    return { ok: true, result: await handle(host, caller, req) };
   } catch (e) {
-    response =
-      e instanceof UserError
-        ? { ok: false, error: e.message, kind: e.kind, ...(e.detail ? { detail: e.detail } : {}) }
-        : { ok: false, error: e instanceof Error ? e.message : String(e), kind: 'failed' };
+    return e instanceof UserError
+      ? { ok: false, error: e.message, kind: e.kind, ...(e.detail ? { detail: e.detail } : {}) }
+      : { ok: false, error: e instanceof Error ? e.message : String(e), kind: 'failed' };
   } finally {
     host?.db.close();
   }
-  process.stdout.write(`${JSON.stringify(response)}\n`);
-  return 0;
 }

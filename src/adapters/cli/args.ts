@@ -7,7 +7,7 @@
  * a typo. Hand-written because no CLI library speaks `key=value`; it is 40
  * lines and unit tested.
  */
-import { shown, UserError } from '../core/errors.js';
+import { shown, UserError } from '../../core/errors.js';
 
 export interface Invocation {
   readonly command: string | null;

@@ -1,11 +1,11 @@
 /** `meshvpc lab`: build, use and tear down a cluster of namespace hosts. */
 import { spawn } from 'node:child_process';
-import { parseArgs, Params, type Invocation } from '../cli/args.js';
-import { printRows, say } from '../cli/output.js';
-import { UserError } from '../core/errors.js';
-import * as v from '../core/validate.js';
-import { createLab, destroyLab, listLabs, onHost, type LabState, type Underlay } from './lab.js';
-import { runDemo } from './demo.js';
+import { parseArgs, Params, type Invocation } from './args.js';
+import { printRows, say } from './output.js';
+import { UserError } from '../../core/errors.js';
+import * as v from '../../core/validate.js';
+import { createLab, destroyLab, listLabs, onHost, type LabState, type Underlay } from '../../lab/lab.js';
+import { runDemo } from './lab-demo.js';
 
 const MODES = ['up', 'down', 'list', 'run', 'demo'] as const;
 

@@ -2,7 +2,7 @@
  * Listings: aligned tables by default, `--json` (or json=1) for machines,
  * `header=0` to drop the heading, `display=a,b` to choose and order columns.
  */
-import { shown, UserError } from '../core/errors.js';
+import { shown, UserError } from '../../core/errors.js';
 import type { Params } from './args.js';
 
 export type Cell = string | number | boolean | null;

@@ -5,7 +5,8 @@
  * a table). Here, before any command runs, each command's rule decides what a
  * bare word may be, and any other one is refused.
  */
-import { shown, UserError } from '../core/errors.js';
+import { shown, UserError } from '../../core/errors.js';
+import { OPERATIONS } from '../../app/catalog.js';
 import { parseArgs, type Invocation, type Params } from './args.js';
 import { COMMANDS } from './help.js';
 
@@ -20,10 +21,12 @@ interface Rule {
   readonly argv?: (params: Params) => boolean;
 }
 
+/** The catalog's (`jwhereis NAME`, `jexec ... CMD`) and the CLI's own commands'. */
 const RULES: Readonly<Record<string, Rule>> = {
+  ...Object.fromEntries(
+    OPERATIONS.filter((o) => o.word !== undefined || o.argv).map((o): [string, Rule] => [o.command, { ...(o.word ? { word: o.word } : {}), ...(o.argv ? { argv: () => true } : {}) }]),
+  ),
   help: { word: 'topic' },
-  jwhereis: { word: 'jname' },
-  jexec: { argv: () => true },
   lab: { word: 'mode', argv: (p) => p.get('mode') === 'run' },
 };
 

@@ -3,9 +3,10 @@
  * it happens, then a summary line, exactly as meshvpc has always printed
  * them; or, with --json, nothing along the way and the result as JSON.
  */
-import type { ConvergeEvent, ConvergeResult, HostOutcome, SyncOutcome, SyncResult } from '../commands/vpc-cluster.js';
-import { quoteArg } from '../commands/vpc-cluster.js';
-import { say } from './output.js';
+import type { ConvergeEvent, ConvergeResult, HostOutcome, SyncOutcome, SyncResult } from '../../app/vpc-cluster.js';
+
+/** An argument as a shell would need it quoted (for the dry-run lines). */
+export const quoteArg = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
 const changes = (n: number | null): string => (n === 0 || n === null ? 'no changes' : plural(n, 'change'));
@@ -42,23 +43,6 @@ export function summaryLine(r: ConvergeResult): string {
   );
 }
 
-/**
- * The event sink and the final print of one operation, as the user asked:
- * a line per event and a summary, or (json) nothing along the way and the
- * result as JSON. The exit status says whether everything went through.
- */
-function printer<E, R extends { readonly ok: boolean }>(json: boolean, line: (e: E) => string, summary: (r: R) => string): { events: (e: E) => void; done: (r: R) => number } {
-  return {
-    events: json ? () => undefined : (e) => say(line(e)),
-    done: (r) => {
-      say(json ? JSON.stringify(r, null, 2) : summary(r));
-      return r.ok ? 0 : 1;
-    },
-  };
-}
-
-export const convergePrinter = (json: boolean): ReturnType<typeof printer<ConvergeEvent, ConvergeResult>> => printer(json, eventLine, summaryLine);
-
 /** `sync`: a line per peer as it answers, then the summary; or the result as JSON. */
 export function syncLine(o: SyncOutcome): string {
   const secs = o.seconds.toFixed(2);
@@ -70,4 +54,3 @@ export function syncSummary(r: SyncResult): string {
   return `${r.vpc}: synced to ${r.synced} of ${r.hosts.length} peers`;
 }
 
-export const syncPrinter = (json: boolean): ReturnType<typeof printer<SyncOutcome, SyncResult>> => printer(json, syncLine, syncSummary);

@@ -4,7 +4,6 @@
  * FreeBSD driver writes an rc.d script instead.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { say } from '../cli/output.js';
 import { UserError } from '../core/errors.js';
 import { runChecked, systemExecutor } from '../platform/exec.js';
 import type { Host } from './host.js';
@@ -42,37 +41,37 @@ WantedBy=multi-user.target
 `;
 }
 
-export async function initRc(host: Host, name: string, dryrun: boolean): Promise<number> {
+/** What init_rc wrote (or, dry, would write) and how it enabled it. */
+export interface InitRcResult {
+  readonly path: string;
+  readonly content: string;
+  /** The commands that enable it (run, or for dryrun to be run). */
+  readonly enable: readonly (readonly string[])[];
+  readonly dryrun: boolean;
+  /** Whether the enable commands ran; false when dry or when systemd is not running here. */
+  readonly enabled: boolean;
+}
+
+export async function initRc(host: Host, name: string, dryrun: boolean): Promise<InitRcResult> {
   requireVpc(host, name);
   if (host.driver.platform === 'freebsd') {
     const rc = await import('../platform/freebsd/rcd.js');
     const path = rc.freebsdRcScriptPath(name);
-    const script = rc.freebsdRcScript(name);
+    const content = rc.freebsdRcScript(name);
     const enable = rc.freebsdRcInstallCommands(name);
-    if (dryrun) {
-      say(`[dryrun] ${path}:\n${script}${enable.map((c) => `[dryrun] ${c.join(' ')}`).join('\n')}`);
-      return 0;
-    }
-    writeOwnFile(path, script, 0o555);
+    if (dryrun) return { path, content, enable, dryrun, enabled: false };
+    writeOwnFile(path, content, 0o555);
     for (const argv of enable) await runChecked(systemExecutor, argv);
-    say(`${path} written and enabled`);
-    return 0;
+    return { path, content, enable, dryrun, enabled: true };
   }
   const path = `/etc/systemd/system/${unitName(name)}`;
-  const unit = systemdUnit(name, '/usr/bin/env meshvpc');
-  if (dryrun) {
-    say(`[dryrun] ${path}:\n${unit}[dryrun] systemctl enable ${unitName(name)}`);
-    return 0;
-  }
-  writeOwnFile(path, unit, 0o644);
+  const content = systemdUnit(name, '/usr/bin/env meshvpc');
+  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', unitName(name)]];
+  if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
+  writeOwnFile(path, content, 0o644);
   // Without a running systemd (containers, chroots) the unit is written and
-  // will be enabled by the next `systemctl enable`; say so instead of failing.
-  if (existsSync('/run/systemd/system')) {
-    await runChecked(systemExecutor, ['systemctl', 'daemon-reload']);
-    await runChecked(systemExecutor, ['systemctl', 'enable', unitName(name)]);
-    say(`${path} written and enabled`);
-  } else {
-    say(`${path} written; systemd is not running here, enable it with: systemctl enable ${unitName(name)}`);
-  }
-  return 0;
+  // will be enabled by the next `systemctl enable`; the result says so.
+  if (!existsSync('/run/systemd/system')) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
+  for (const argv of enable) await runChecked(systemExecutor, argv);
+  return { path, content, enable, dryrun, enabled: true };
 }

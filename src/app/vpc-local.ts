@@ -8,7 +8,7 @@ import { plan, planTeardown } from '../core/planner.js';
 import { buildHostSpec, guestAlias, specNames, tunnelNameVni, type HostSpec } from '../core/spec.js';
 import { pairKey, type Pair } from '../core/peermap.js';
 import type { Op } from '../core/ops.js';
-import type { VpcLocal, VpcWithMap } from '../core/types.js';
+import type { TunnelStatus, VpcLocal, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import type { Layer } from '../cluster/protocol.js';
@@ -269,17 +269,6 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
     .immediate();
 }
 
-export interface TunnelStatus {
-  readonly node: string;
-  readonly tunnel: string;
-  readonly peer: string;
-  readonly vni: number;
-  readonly present: boolean;
-  readonly up: boolean;
-  readonly mtu: number | null;
-  readonly isolated: boolean;
-  readonly rtt_ms: number | null;
-}
 
 /** Per tunnel: present, up, split horizon, and a round trip through it when one can be measured. */
 export async function status(host: Host, name: string): Promise<TunnelStatus[]> {
@@ -303,6 +292,10 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
         mtu: o?.mtu ?? null,
         isolated: o?.isolated ?? false,
         rtt_ms: rtt,
+        rx_bytes: o?.counters?.rxBytes ?? null,
+        tx_bytes: o?.counters?.txBytes ?? null,
+        rx_packets: o?.counters?.rxPackets ?? null,
+        tx_packets: o?.counters?.txPackets ?? null,
       };
     }),
   );

@@ -2,22 +2,21 @@
  * VPC modes that act on every member: sync, deploy (and join/leave, which are
  * a membership change followed by the same convergence), status, collapse,
  * destroy. Hosts are called concurrently with a bound; each host's outcome is
- * printed as it ends, a failed host never stops the others, and the exit
- * status says whether every host converged.
+ * reported as an event as it ends, a failed host never stops the others, and
+ * the result says whether every host converged.
  */
-import { say } from '../cli/output.js';
 import { UserError, type ErrorDetail, type ErrorKind } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
-import type { NodeRecord, VpcDef, VpcWithMap } from '../core/types.js';
+import type { NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types.js';
 import { fanout, type Outcome } from '../cluster/fanout.js';
 import { Peers } from '../cluster/peers.js';
 import type { Hello, Layer } from '../cluster/protocol.js';
-import { helloFacts } from '../cluster/wire.js';
-import { VERSION } from '../cli/version.js';
+import { helloFacts, tunnelStatusFromWire } from '../cluster/wire.js';
+import { VERSION } from '../core/version.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, requireVpc, status, type ApplyResult, type TunnelStatus } from './vpc-local.js';
+import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, requireVpc, status, type ApplyResult } from './vpc-local.js';
 import { plan } from '../core/planner.js';
 import { observedFrom } from '../core/observed.js';
 import { buildHostSpec, type HostSpec } from '../core/spec.js';
@@ -25,7 +24,6 @@ import { buildHostSpec, type HostSpec } from '../core/spec.js';
 export const DEFAULT_CONCURRENCY = 16;
 const LAYERS: Layer[] = ['vxlan', 'bridge'];
 
-export const quoteArg = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** The SSH records of a VPC's members other than this host. */
 export function memberNodes(host: Host, vpc: VpcDef): NodeRecord[] {
@@ -38,14 +36,6 @@ export function memberNodes(host: Host, vpc: VpcDef): NodeRecord[] {
     });
 }
 
-function report<T>(verb: string, describe: (value: T) => string) {
-  return (o: Outcome<T>): void => {
-    const secs = (o.ms / 1000).toFixed(2);
-    say(o.ok ? `  ${o.key}: ${verb} ${describe(o.value)} (${secs}s)` : `  ${o.key}: FAILED: ${o.error} (${secs}s)`);
-  };
-}
-
-const changes = (r: ApplyResult): string => (r.ops.length === 0 ? 'no changes' : `${r.ops.length} change${r.ops.length === 1 ? '' : 's'}`);
 const byName = (nodes: readonly NodeRecord[], name: string): NodeRecord => nodes.find((n) => n.name === name) as NodeRecord;
 
 interface Gathered {
@@ -71,16 +61,21 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
  * reachable member reports taken, and store it; existing pairs keep their ids
  * and addresses unless another VPC or interface holds their id somewhere.
  */
-export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Promise<VpcWithMap> {
+export interface AllocateResult {
+  readonly vpc: VpcWithMap;
+  /** Members that did not answer: their VXLAN ids are checked when the map is synced. */
+  readonly unreachable: readonly { readonly host: string; readonly error: string }[];
+}
+
+export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Promise<AllocateResult> {
   // In the article's flow a host may not know every member: ask those it knows.
   const nodes = vpc.members.flatMap((m) => (m.node === host.self.nodename ? [] : (repo.getNode(host.db, m.node) ?? [])));
   const peers = new Peers(host.home);
   try {
     const { reach, used } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
-    for (const r of reach) if (!r.ok) process.stderr.write(`meshvpc: ${r.key}: UNREACHABLE: ${r.error} (its VXLAN ids are checked when the map is synced)\n`);
     const a = allocateAround(vpc, used, new Set(), false);
     if (!dryrun) accept(host, a.vpc, false, a.renumbered);
-    return a.vpc;
+    return { vpc: a.vpc, unreachable: reach.flatMap((r) => (r.ok ? [] : [{ host: r.key, error: r.error }])) };
   } finally {
     peers.close();
   }
@@ -400,20 +395,44 @@ export async function clusterStatus(host: Host, name: string): Promise<Outcome<T
   const peers = new Peers(host.home);
   try {
     return await fanout([host.self.nodename, ...nodes.map((n) => n.name)], DEFAULT_CONCURRENCY, (key) =>
-      key === host.self.nodename ? status(host, name) : peers.call<TunnelStatus[]>(byName(nodes, key), { op: 'vpc_status', vpc: name }),
+      key === host.self.nodename ? status(host, name) : peers.call<unknown>(byName(nodes, key), { op: 'vpc_status', vpc: name }).then((x) => tunnelStatusFromWire(x, key)),
     );
   } finally {
     peers.close();
   }
 }
 
-/** Print what one host did (or would do) for a VPC. */
-export function printApply(r: ApplyResult): void {
-  for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
-  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${changes(r)}${r.applied ? ' applied' : ' planned'}`}`);
+/** What a collapse or destroy did on one host. */
+export interface TeardownOutcome {
+  readonly host: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+  /** How many interfaces changed there. */
+  readonly changes: number | null;
+  readonly seconds: number;
 }
 
-export async function teardownAll(host: Host, name: string, mode: 'collapse' | 'destroy', force: boolean, dryrun: boolean): Promise<number> {
+export interface TeardownResult {
+  readonly vpc: string;
+  readonly mode: 'collapse' | 'destroy';
+  readonly ok: boolean;
+  readonly dryrun: boolean;
+  /** Every other member, as it answered (or did not). */
+  readonly hosts: readonly TeardownOutcome[];
+  /** This host's own part, with the commands it ran (or would run). */
+  readonly self: ApplyResult;
+  readonly done: number;
+  readonly members: number;
+}
+
+export async function teardownAll(
+  host: Host,
+  name: string,
+  mode: 'collapse' | 'destroy',
+  force: boolean,
+  dryrun: boolean,
+  events: (o: TeardownOutcome) => void = () => undefined,
+): Promise<TeardownResult> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
   const peers = new Peers(host.home);
@@ -421,18 +440,24 @@ export async function teardownAll(host: Host, name: string, mode: 'collapse' | '
     const reach = await fanout(nodes.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call(byName(nodes, key), { op: 'hello' }));
     const missing = reach.filter((r) => !r.ok);
     if (missing.length > 0 && !force) {
-      throw new UserError(`cannot ${mode} ${name}: ${missing.map((r) => `${r.key} is unreachable`).join(', ')}; nothing was changed (force=1 goes ahead without them)`);
+      throw new UserError(`cannot ${mode} ${name}: ${missing.map((r) => `${r.key} is unreachable`).join(', ')}; nothing was changed (force=1 goes ahead without them)`, 'unreachable');
     }
     const op = mode === 'collapse' ? 'vpc_collapse' : 'vpc_forget';
     const reachable = nodes.filter((n) => !missing.some((r) => r.key === n.name));
+    const outcome = (o: Outcome<ApplyResult>): TeardownOutcome => ({
+      host: o.key,
+      ok: o.ok,
+      error: o.ok ? null : o.error,
+      changes: o.ok ? o.value.ops.length : null,
+      seconds: Number((o.ms / 1000).toFixed(2)),
+    });
     const results = dryrun
       ? []
-      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), report(mode === 'collapse' ? 'collapsed,' : 'destroyed,', changes));
+      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), (o) => events(outcome(o)));
     const mine = mode === 'collapse' ? await collapse(host, name, dryrun) : await forget(host, name, dryrun);
     const failed = results.filter((r) => !r.ok).length + missing.length;
-    printApply(mine);
-    say(`${name}: ${mode === 'collapse' ? 'collapsed' : 'destroyed'} on ${nodes.length + 1 - failed} of ${nodes.length + 1} hosts`);
-    return failed === 0 ? 0 : 1;
+    const hosts = [...missing.map((r) => outcome(r as Outcome<ApplyResult>)), ...results.map(outcome)];
+    return { vpc: name, mode, ok: failed === 0, dryrun, hosts, self: mine, done: nodes.length + 1 - failed, members: nodes.length + 1 };
   } finally {
     peers.close();
   }

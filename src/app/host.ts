@@ -8,9 +8,7 @@ import type { SelfNode } from '../core/types.js';
 import { openDb, homeDir, type Db } from '../store/db.js';
 import { getSelf } from '../store/repo.js';
 import type { NetworkDriver, Platform } from '../platform/driver.js';
-import { PLATFORMS } from '../platform/driver.js';
 import { systemExecutor } from '../platform/exec.js';
-import { shown } from '../core/validate.js';
 import { observedFrom } from '../core/observed.js';
 
 export interface Host {
@@ -22,21 +20,6 @@ export interface Host {
 
 export function hostPlatform(): Platform {
   return osPlatform() === 'freebsd' ? 'freebsd' : 'linux';
-}
-
-/**
- * platform= from the command line. Another platform than this host's can
- * only plan, so without dryrun=1 it is refused here, before any state changes.
- */
-export function parsePlatform(value: string | undefined, dryrun: boolean): Platform {
-  if (value === undefined) return hostPlatform();
-  if (!(PLATFORMS as readonly string[]).includes(value)) {
-    throw new UserError(`invalid platform ${shown(value)}: use ${PLATFORMS.join(' or ')}`);
-  }
-  if (value !== hostPlatform() && !dryrun) {
-    throw new UserError(`platform=${value} on a ${hostPlatform()} host only works with dryrun=1`);
-  }
-  return value as Platform;
 }
 
 /** Drivers load lazily: a command that never touches the network never pays for them. */

@@ -3,8 +3,8 @@
  * The article's 10.x networks are swapped for documentation ranges: traffic
  * must stay inside addresses the lab owns.
  */
-import { say } from '../cli/output.js';
-import { createLab, destroyLab, execOn, meshvpc, type LabState, type Underlay } from './lab.js';
+import { say } from './output.js';
+import { createLab, destroyLab, execOn, meshvpc, type LabState, type Underlay } from '../../lab/lab.js';
 
 export const DEMO = {
   peerNetwork: '198.51.100.0/24',

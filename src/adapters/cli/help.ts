@@ -1,0 +1,129 @@
+/**
+ * Help texts. A catalog command's usage, its modes and their arguments are
+ * made from the catalog; only the CLI's own commands (lab, server, remote,
+ * help, version) are written here.
+ */
+import { shown, UserError } from '../../core/errors.js';
+import { OPERATIONS, operationsOf, type Arg, type Operation } from '../../app/catalog.js';
+
+interface CommandDoc {
+  readonly summary: string;
+  readonly usage: string;
+  readonly body: string;
+}
+
+const COMMON = `
+Common arguments (refused where they do not apply):
+  --json | json=1        machine-readable output (listings, status, jwhereis, deploy, ...)
+  header=0               listings without the heading line
+  display=a,b,...        listings: choose and order the columns
+  dryrun=1               vpc: print the commands that would run; change nothing
+  force=1                vpc sync/collapse/destroy, node remove: go on when a peer
+                         is unreachable or disagrees
+  platform=linux|freebsd vpc, containers: drive this host as that platform (default: from uname)
+
+Exit status: 0 done; 1 failed (e.g. a peer did not converge or is unreachable); 2 bad input
+(nothing changed); 3 a peer's host key changed; 4 busy (another command holds the VPC);
+5 this host's database cannot be used (full disk, read-only, corrupt, too new).
+`;
+
+/** Summaries of the commands that have modes (the others take their operation's). */
+const MODED: Readonly<Record<string, { summary: string; usage: string }>> = {
+  node: { summary: 'join hosts into a cluster over SSH', usage: 'meshvpc node mode=add|list|remove|repin ...' },
+  vpc: { summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon', usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...' },
+  token: { summary: 'API tokens for meshvpc server', usage: 'meshvpc token mode=create|list|revoke ...' },
+};
+
+const written = (a: Arg): string => `${a.name}=${a.placeholder}`;
+const argsLine = (args: readonly Arg[]): string =>
+  args
+    .filter((a) => !a.shared)
+    .map((a) => (a.required !== undefined ? written(a) : `[${written(a)}]`))
+    .join(' ');
+
+function argLines(args: readonly Arg[], indent: string): string[] {
+  const own = args.filter((a) => !a.shared);
+  const width = Math.max(0, ...own.map((a) => written(a).length));
+  return own.map((a) => `${indent}${written(a).padEnd(width)}  ${a.help}`);
+}
+
+const indent = (text: string, by: string): string => text.split('\n').map((l) => `${by}${l}`).join('\n');
+
+function modeEntry(o: Operation): string {
+  const head = `mode=${o.mode}${o.args.some((a) => !a.shared) ? ` ${argsLine(o.args)}` : ''}`;
+  return [head, indent(o.summary, '    '), ...(o.help ? [indent(o.help, '    ')] : [])].join('\n');
+}
+
+function catalogDoc(command: string, ops: readonly Operation[]): CommandDoc {
+  const moded = MODED[command];
+  if (moded) return { ...moded, body: ops.map(modeEntry).join('\n') };
+  const o = ops[0] as Operation;
+  const listing = o.output === 'listing' ? ' [--json] [header=0] [display=...]' : o.output === 'json' ? ' [--json]' : '';
+  const word = o.word ? `${o.word.toUpperCase()} | ` : '';
+  const tail = o.argv ? ' CMD [ARGS...]' : '';
+  const usage = `meshvpc ${command} ${word}${argsLine(o.args)}${tail}${listing}`.replace(/ +/g, ' ').trimEnd();
+  const body = [...(o.help ? [o.help] : []), ...argLines(o.args, '  ')].join('\n');
+  return { summary: o.summary, usage, body };
+}
+
+const CLI_ONLY: Readonly<Record<string, CommandDoc>> = {
+  server: {
+    summary: 'serve the HTTP API and the web console',
+    usage: 'meshvpc server [listen=127.0.0.1:8089] [cert=FILE key=FILE] | server mode=install [listen=...] [dryrun=1]',
+    body: `Runs in the foreground. listen= is ADDR:PORT or [V6ADDR]:PORT; with cert= and key=
+(PEM files) it serves HTTPS. Every API call needs a token (meshvpc token mode=create).
+mode=install writes and enables the systemd unit meshvpc-server.service that runs it;
+dryrun=1 prints the unit instead. The API is described at /api/v1/openapi.json.`,
+  },
+  lab: {
+    summary: 'a cluster of hosts in network namespaces on this machine',
+    usage: 'meshvpc lab up [hosts=3] [underlay=v4|v6] | demo | run host=N CMD... | list | down',
+    body: `mode up: build hosts (network namespaces joined by a bridge, each with its own sshd,
+  /root, /etc/ssh and meshvpc state) and print their addresses.
+mode demo: build a 3-host lab, walk the CBSD article end to end, tear it down.
+mode run host=N: run a command on lab host N (e.g. lab run host=1 meshvpc vpc mode=list).
+mode list: labs that exist. mode down: tear every lab down.`,
+  },
+  remote: {
+    summary: "serve one request from a peer (the only command a cluster key may run)",
+    usage: 'meshvpc remote < request.json',
+    body: '',
+  },
+  help: { summary: 'explain a command', usage: 'meshvpc help [COMMAND] | meshvpc COMMAND --help', body: '' },
+  version: { summary: "print meshvpc's version", usage: 'meshvpc version | meshvpc --version', body: '' },
+};
+
+/** Commands in the order help lists them: the article's first. */
+const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'token', 'server', 'lab', 'remote', 'help', 'version'];
+
+export const COMMANDS: Readonly<Record<string, CommandDoc>> = Object.fromEntries(
+  ORDER.map((name) => [name, CLI_ONLY[name] ?? catalogDoc(name, operationsOf(name))]),
+);
+
+// Every catalog command has a place in the order (a new one must be added there).
+for (const o of OPERATIONS) if (!ORDER.includes(o.command)) throw new Error(`help: command ${o.command} is not in ORDER`);
+
+/** The error for a command (or help topic) that does not exist. */
+export function unknownCommand(name: string): UserError {
+  return new UserError(`unknown command ${shown(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (meshvpc help)`);
+}
+
+export function generalHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, d]) => `  ${name.padEnd(width)}  ${d.summary}`);
+  return `meshvpc: private Ethernet segments across hosts (VXLAN full mesh, after CBSD's vpc)
+
+Usage: meshvpc COMMAND [key=value ...]      (--key=value works too)
+
+Commands:
+${lines.join('\n')}
+
+meshvpc help COMMAND or meshvpc COMMAND --help explains every mode and argument.
+${COMMON}`;
+}
+
+export function commandHelp(name: string): string {
+  const d = COMMANDS[name];
+  if (!d) throw unknownCommand(name);
+  return `${d.usage}\n\n${d.summary}\n${d.body ? `\n${d.body}\n` : ''}${COMMON}`;
+}

@@ -1,0 +1,195 @@
+/**
+ * What the CLI prints for each operation's result (and its progress events),
+ * exactly as meshvpc has always printed it; and the exit status. The results
+ * are the application layer's data: the API sends the same as JSON.
+ */
+import type { ApplyResult } from '../../app/vpc-local.js';
+import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, TeardownResult } from '../../app/vpc-cluster.js';
+import type { InitResult, StatusResult, VpcRow } from '../../app/vpc.js';
+import type { InitRcResult } from '../../app/init-rc.js';
+import type { AddResult, NodeRow, RemoveResult, RepinResult } from '../../app/node.js';
+import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
+import type { InitenvResult } from '../../app/initenv.js';
+import type { CreatedToken } from '../../app/token.js';
+import type { OperationEvent } from '../../app/operations.js';
+import type { TokenRow } from '../../store/tokens.js';
+import { operation } from '../../app/catalog.js';
+import type { Params } from './args.js';
+import { printRows, say, type Record_ } from './output.js';
+import { eventLine, quoteArg, summaryLine, syncLine, syncSummary } from './converge-output.js';
+
+const warn = (line: string): void => {
+  process.stderr.write(`meshvpc: ${line}\n`);
+};
+
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+const changes = (n: number): string => (n === 0 ? 'no changes' : plural(n, 'change'));
+
+function printApply(r: ApplyResult): number {
+  for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
+  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${changes(r.ops.length)}${r.applied ? ' applied' : ' planned'}`}`);
+  return 0;
+}
+
+function teardownLine(mode: 'collapse' | 'destroy', o: TeardownOutcome): string {
+  const secs = o.seconds.toFixed(2);
+  return o.ok ? `  ${o.host}: ${mode === 'collapse' ? 'collapsed,' : 'destroyed,'} ${changes(o.changes ?? 0)} (${secs}s)` : `  ${o.host}: FAILED: ${o.error ?? ''} (${secs}s)`;
+}
+
+/** A line per progress event, unless the user asked for JSON (then only the result is printed). */
+export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => void {
+  if (json) return () => undefined;
+  const mode = id === 'vpc.destroy' ? 'destroy' : 'collapse';
+  return (e) => {
+    switch (e.type) {
+      case 'synced':
+        return say(syncLine(e.outcome));
+      case 'torn_down':
+        return say(teardownLine(mode, e.outcome));
+      case 'leaving':
+        return say(`${e.node}: leaving ${e.vpc}`);
+      case 'converge':
+        return say(eventLine(e.event));
+      case 'left':
+        return say(summaryLine(e.result));
+      default:
+        return say(eventLine(e));
+    }
+  };
+}
+
+type Printer = (result: never, p: Params) => number;
+
+const rows = (p: Params, id: string, list: readonly object[]): number => {
+  const op = operation(id);
+  printRows(p, list as Record_[], op.defaultColumns ?? op.columns ?? []);
+  return 0;
+};
+
+const json = (value: unknown): number => {
+  say(JSON.stringify(value, null, 2));
+  return 0;
+};
+
+/** Results that say whether everything went through: the summary or the JSON, exit 1 if not. */
+const done = <R extends { readonly ok: boolean }>(summary: (r: R) => string) => (r: R, p: Params): number => {
+  say(p.flag('json') ? JSON.stringify(r, null, 2) : summary(r));
+  return r.ok ? 0 : 1;
+};
+
+function jailLines(r: JailResult, ...lines: string[]): number {
+  for (const s of r.spared) warn(`${s} is not meshvpc's; left alone`);
+  for (const l of lines) say(l);
+  return 0;
+}
+
+const PRINTERS: Readonly<Record<string, Printer>> = {
+  initenv: (r: InitenvResult) => {
+    say(`${r.nodename}: ${r.updated ? 'updated' : 'initialised'} in ${r.home}`);
+    say(`  nodeip=${r.ip4 ?? '-'} nodeip6=${r.ip6 ?? '-'}`);
+    const note = { kept: '', new: ' (new)', replaced: ' (new: the old one was malformed and could never authenticate; add this host to its peers again with node mode=add)' }[r.keyState];
+    say(`  cluster key ${r.key}${note}`);
+    return 0;
+  },
+  'vpc.list': (r: VpcRow[], p) => rows(p, 'vpc.list', r),
+  'vpc.show': (r: unknown) => json(r),
+  'vpc.init': (r: InitResult) => {
+    const d = r.vpc;
+    say(`${r.dryrun ? '[dryrun] ' : ''}${d.name}: defined on ${r.node}: peer_network ${d.peerNetwork}, IPv${d.family} underlay, members ${d.members.map((x) => x.node).join(', ')}`);
+    return 0;
+  },
+  'vpc.init_peers': (r: AllocateResult, p) => {
+    for (const u of r.unreachable) warn(`${u.host}: UNREACHABLE: ${u.error} (its VXLAN ids are checked when the map is synced)`);
+    const underlay = new Map(r.vpc.members.map((x) => [x.node, x.underlay]));
+    return rows(
+      p,
+      'vpc.init_peers',
+      r.vpc.pairs.map((x) => ({
+        vni: x.vni,
+        node_a: x.a,
+        addr_a: `${x.addrA}/${x.prefix}`,
+        node_b: x.b,
+        addr_b: `${x.addrB}/${x.prefix}`,
+        underlay: `${underlay.get(x.a)} <-> ${underlay.get(x.b)}`,
+      })),
+    );
+  },
+  'vpc.sync': done<SyncResult>(syncSummary),
+  'vpc.init_vxlan': printApply,
+  'vpc.init_bridge': printApply,
+  'vpc.destroy_vxlan': printApply,
+  'vpc.destroy_bridge': printApply,
+  'vpc.apply': printApply,
+  'vpc.down': printApply,
+  'vpc.remove': printApply,
+  'vpc.deploy': done<ConvergeResult>(summaryLine),
+  'vpc.join': done<ConvergeResult>(summaryLine),
+  'vpc.leave': done<ConvergeResult>(summaryLine),
+  'vpc.status': (r: StatusResult, p) => {
+    rows(p, 'vpc.status', r.hosts.flatMap((h): object[] => (h.ok ? [...h.tunnels] : [{ node: h.node, error: h.error }])));
+    for (const h of r.hosts) if (!h.ok) warn(`${h.node}: ${h.error ?? ''}`);
+    return r.ok ? 0 : 1;
+  },
+  'vpc.collapse': (r: TeardownResult) => teardownSummary(r),
+  'vpc.destroy': (r: TeardownResult) => teardownSummary(r),
+  'vpc.init_rc': (r: InitRcResult) => {
+    if (r.dryrun) say(`[dryrun] ${r.path}:\n${r.content}${r.enable.map((c) => `[dryrun] ${c.join(' ')}`).join('\n')}`);
+    else if (r.enabled) say(`${r.path} written and enabled`);
+    else say(`${r.path} written; systemd is not running here, enable it with: ${r.enable.map((c) => c.join(' ')).join('; ')}`);
+    return 0;
+  },
+  'node.add': (r: AddResult) => {
+    say(`${r.name}: ${r.refreshed ? 'refreshed' : 'added'} (${r.address}, ${r.platform}, host key ${r.hostkey})`);
+    return 0;
+  },
+  'node.list': (r: NodeRow[], p) => rows(p, 'node.list', r),
+  'node.remove': (r: RemoveResult) => {
+    if (r.warning !== null) say(`warning: ${r.warning}`);
+    say(`${r.name}: removed`);
+    return 0;
+  },
+  'node.repin': (r: RepinResult) => {
+    say(`${r.name}: host key ${r.before} -> ${r.after}`);
+    return 0;
+  },
+  jcreate: (r: JailResult) =>
+    jailLines(r, `${r.jname}: created on ${r.node}, interface ${r.interface}${r.addresses.length > 0 ? `, eth0 ${r.addresses.join(', ')}` : ''}`, ...(r.running ? [`${r.jname}: started`] : [])),
+  jstart: (r: JailResult) => jailLines(r, `${r.jname}: started`),
+  jstop: (r: JailResult) => jailLines(r, `${r.jname}: stopped`),
+  jremove: (r: JailResult) => jailLines(r, `${r.jname}: removed`),
+  jls: (r: JlsResult, p) => {
+    for (const u of r.unreachable) warn(`${u.node}: ${u.error}`);
+    return rows(p, 'jls', r.containers);
+  },
+  jwhereis: (r: WhereisResult, p) => {
+    for (const u of r.unreachable) warn(`${u.node}: ${u.error}`);
+    if (p.flag('json')) say(JSON.stringify(r.nodes));
+    else for (const n of r.nodes) say(n);
+    if (r.nodes.length > 0) return 0;
+    warn(`no container named ${r.jname} on any reachable host`);
+    return 1;
+  },
+  'token.create': (r: CreatedToken, p) => {
+    if (p.flag('json')) return json(r);
+    say(r.token);
+    warn(`token ${r.name} (${r.role}) created; it is shown only this once`);
+    return 0;
+  },
+  'token.list': (r: TokenRow[], p) => rows(p, 'token.list', r),
+  'token.revoke': (r: { name: string }) => {
+    say(`${r.name}: revoked`);
+    return 0;
+  },
+};
+
+function teardownSummary(r: TeardownResult): number {
+  printApply(r.self);
+  say(`${r.vpc}: ${r.mode === 'collapse' ? 'collapsed' : 'destroyed'} on ${r.done} of ${r.members} hosts`);
+  return r.ok ? 0 : 1;
+}
+
+export function render(id: string, result: unknown, p: Params): number {
+  const printer = PRINTERS[id];
+  if (!printer) throw new Error(`no printer for ${id}`);
+  return (printer as (r: unknown, p: Params) => number)(result, p);
+}

@@ -1,0 +1,51 @@
+/**
+ * Who is calling the API: a bearer token checked against the hashes in the
+ * host's database. Failed logins are logged and, past a limit per client
+ * address, refused outright for a while (429), so a token cannot be guessed
+ * at network speed.
+ */
+import type { TokenRole } from '../../core/token.js';
+
+export const MAX_FAILURES = 10;
+export const WINDOW_MS = 60_000;
+
+export class LoginLimiter {
+  private readonly failures = new Map<string, number[]>();
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private recent(client: string): number[] {
+    const cutoff = this.now() - WINDOW_MS;
+    const kept = (this.failures.get(client) ?? []).filter((t) => t > cutoff);
+    if (kept.length === 0) this.failures.delete(client);
+    else this.failures.set(client, kept);
+    return kept;
+  }
+
+  /** Seconds until this client may try again, or 0. */
+  blockedFor(client: string): number {
+    const recent = this.recent(client);
+    if (recent.length < MAX_FAILURES) return 0;
+    return Math.max(1, Math.ceil(((recent[0] as number) + WINDOW_MS - this.now()) / 1000));
+  }
+
+  /** Count a failure; returns how many this client has in the window. */
+  fail(client: string): number {
+    const recent = this.recent(client);
+    recent.push(this.now());
+    this.failures.set(client, recent);
+    // Bound the memory a flood of addresses can take.
+    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string);
+    return recent.length;
+  }
+}
+
+/** The token of an `Authorization: Bearer TOKEN` header, or null. */
+export function bearer(header: string | undefined): string | null {
+  const m = /^Bearer ([A-Za-z0-9_.~+/=-]{1,200})$/.exec(header ?? '');
+  return m ? (m[1] as string) : null;
+}
+
+export interface Caller {
+  readonly name: string;
+  readonly role: TokenRole;
+}

@@ -1,0 +1,202 @@
+/**
+ * The HTTP API and the web console, on hono. Each route only translates:
+ * path and JSON body into the catalog's input (checked by the same parser as
+ * the CLI's key=value), the operation's result into JSON, an error's kind
+ * into a status. hono was chosen over fastify for its size (no dependencies,
+ * ~4 MB installed, fast start and a small idle footprint on a router that
+ * also serves a page) and its Web-standard Request/Response core, which the
+ * tests can drive without a socket.
+ */
+import { Hono, type Context as HonoContext } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { bodyLimit } from 'hono/body-limit';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { UserError } from '../../core/errors.js';
+import { mayChange } from '../../core/token.js';
+import { VERSION } from '../../core/version.js';
+import { operation, parseInput, type Input } from '../../app/catalog.js';
+import { runOperation, type Context } from '../../app/operations.js';
+import type { Host } from '../../app/host.js';
+import type { StatusResult } from '../../app/vpc.js';
+import { apiError, fromThrown, type ApiError } from './errors.js';
+import { bearer, LoginLimiter, type Caller } from './auth.js';
+import { Bus, Jobs } from './jobs.js';
+import { StatusCache, TunnelWatcher } from './watcher.js';
+import { openApiDocument } from './openapi.js';
+import { API_PREFIX, ROUTES, type Route } from './routes.js';
+import { staticFiles } from './static.js';
+
+/** What the server needs from the host it runs on. */
+export interface ServerDeps {
+  readonly host: Host;
+  /** Looks a token up (hash compare in the host's database). */
+  readonly checkToken: (token: string) => Caller | null;
+  /** The VPCs this host is a member of (watched for tunnel changes). */
+  readonly memberVpcs: () => string[];
+  /** Where the built console lives; null serves none. */
+  readonly webRoot: string | null;
+  readonly log: (line: string) => void;
+}
+
+const KEEPALIVE_MS = 15_000;
+/** How long a long operation's start is awaited for a refusal before it answers 202. */
+const EARLY_REFUSAL_MS = 150;
+const MAX_BODY = 64 * 1024;
+
+type Vars = { Variables: { caller: Caller } };
+
+const send = (c: HonoContext, e: ApiError): Response => c.json(e.body, e.status as 400);
+
+/** The JSON body as a map of arguments; an absent body is no arguments. */
+async function bodyOf(c: HonoContext): Promise<Map<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === '') return new Map();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UserError('the request body is not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError('the request body must be a JSON object');
+  return new Map(Object.entries(raw));
+}
+
+/** The operation's input from the path, the body and the route's fixed values. */
+async function inputOf(c: HonoContext, r: Route): Promise<Input> {
+  const given = r.body ? await bodyOf(c) : new Map<string, unknown>();
+  if (!r.body && (await c.req.text()).trim() !== '') throw new UserError(`${r.method} ${API_PREFIX}${r.path} takes no body`);
+  for (const [param, argName] of Object.entries(r.params ?? {})) {
+    if (given.has(argName)) throw new UserError(`${argName} is given by the path; leave it out of the body`);
+    given.set(argName, c.req.param(param));
+  }
+  for (const [k, v] of Object.entries(r.fixed ?? {})) {
+    if (given.has(k)) throw new UserError(`unknown field "${k}" for ${r.op}`);
+    given.set(k, v);
+  }
+  return parseInput(operation(r.op), given, true);
+}
+
+export interface Server {
+  readonly app: Hono<Vars>;
+  readonly bus: Bus;
+  readonly jobs: Jobs;
+  close(): void;
+}
+
+export function createServer(deps: ServerDeps): Server {
+  const { host, log } = deps;
+  const bus = new Bus();
+  const jobs = new Jobs(bus);
+  const limiter = new LoginLimiter();
+  const noPassword = async (): Promise<null> => null;
+  const ctx = (events: Context['events'] = () => undefined): Context => ({ events, password: noPassword });
+  const status = new StatusCache((vpc) => runOperation('vpc.status', parseInput(operation('vpc.status'), new Map([['vpc_name', vpc]]), true), ctx(), host) as Promise<StatusResult>);
+  const watcher = new TunnelWatcher(bus, deps.memberVpcs, status);
+  watcher.start();
+
+  const app = new Hono<Vars>();
+  app.onError((e, c) => send(c, fromThrown(e)));
+
+  app.use(`${API_PREFIX}/*`, async (c, next) => {
+    const client = (() => {
+      try {
+        return getConnInfo(c).remote.address ?? 'unknown';
+      } catch {
+        return 'unknown';
+      }
+    })();
+    const wait = limiter.blockedFor(client);
+    if (wait > 0) {
+      c.header('Retry-After', String(wait));
+      return send(c, apiError('rate_limited', `too many failed logins from ${client}; try again in ${wait} s`));
+    }
+    const token = bearer(c.req.header('authorization'));
+    const caller = token === null ? null : deps.checkToken(token);
+    if (!caller) {
+      const n = limiter.fail(client);
+      log(`failed login from ${client} (${token === null ? 'no token' : 'unknown token'}; ${n} in the last minute)`);
+      return send(c, apiError('unauthorized', token === null ? 'no token: send Authorization: Bearer TOKEN (meshvpc token mode=create)' : 'that token was not accepted'));
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !mayChange(caller.role)) {
+      return send(c, apiError('forbidden', `token ${caller.name} is read-only: it may only GET`));
+    }
+    c.set('caller', caller);
+    c.header('Cache-Control', 'no-store');
+    return next();
+  });
+  app.use(`${API_PREFIX}/*`, bodyLimit({ maxSize: MAX_BODY, onError: (c) => send(c, apiError('invalid', `the request body is larger than ${MAX_BODY} bytes`)) }));
+
+  const own: Readonly<Record<string, (c: HonoContext) => Response | Promise<Response>>> = {
+    host: (c) => c.json({ nodename: host.self.nodename, ip4: host.self.ip4, ip6: host.self.ip6, platform: host.driver.platform, version: VERSION }),
+    openapi: (c) => c.json(openApiDocument()),
+    operation: (c) => {
+      const job = jobs.get(c.req.param('id') ?? '');
+      if (!job) return send(c, apiError('not_found', `no operation ${JSON.stringify((c.req.param('id') ?? '').slice(0, 40))} (operations are kept while the server runs)`));
+      return c.json(job);
+    },
+    events: (c) =>
+      streamSSE(c, async (stream) => {
+        const queue: string[] = [];
+        let wake: (() => void) | null = null;
+        const unsubscribe = bus.subscribe((e) => {
+          queue.push(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+          wake?.();
+        });
+        let open = true;
+        stream.onAbort(() => {
+          open = false;
+          wake?.();
+        });
+        try {
+          await stream.write(': meshvpc events\n\n');
+          while (open) {
+            while (queue.length > 0) await stream.write(queue.shift() as string);
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, KEEPALIVE_MS).unref();
+            });
+            wake = null;
+            if (queue.length === 0 && open) await stream.write(': keepalive\n\n');
+          }
+        } finally {
+          unsubscribe();
+        }
+      }),
+  };
+
+  for (const r of ROUTES) {
+    const path = `${API_PREFIX}${r.path}`;
+    const handler = async (c: HonoContext): Promise<Response> => {
+      const special = own[r.op];
+      if (special) return special(c);
+      const input = await inputOf(c, r);
+      if (r.op === 'vpc.status') return c.json(await status.get(input.vpc_name as string));
+      if (!r.long) return c.json((await runOperation(r.op, input, ctx(), host)) ?? null, (r.status ?? 200) as 200);
+      let refusal: ApiError | null = null;
+      const { job, done } = jobs.start(
+        r.op,
+        (input.vpc_name as string | undefined) ?? null,
+        async (events) => {
+          const result = (await runOperation(r.op, input, ctx(events), host)) as { ok?: boolean };
+          return { ok: result.ok !== false, result };
+        },
+        (e) => {
+          refusal = fromThrown(e);
+          return refusal.body.error;
+        },
+      );
+      // A refusal comes before any work (no such VPC, an unknown node): answer it as one, not as an operation.
+      await Promise.race([done, new Promise((res) => setTimeout(res, EARLY_REFUSAL_MS))]);
+      if (refusal !== null && job.events.length === 0) {
+        jobs.drop(job.id);
+        return send(c, refusal);
+      }
+      return c.json({ operation: `${API_PREFIX}/operations/${job.id}`, id: job.id }, 202);
+    };
+    app.on(r.method, path, handler);
+  }
+  app.all(`${API_PREFIX}/*`, (c) => send(c, apiError('not_found', `no API route ${c.req.method} ${new URL(c.req.url).pathname}; see ${API_PREFIX}/openapi.json`)));
+  if (deps.webRoot) app.get('/*', staticFiles(deps.webRoot));
+
+  return { app, bus, jobs, close: () => watcher.stop() };
+}

@@ -1,0 +1,422 @@
+/**
+ * Every operation meshvpc offers, described once: its arguments (name, type,
+ * default, help, and the validator that turns a typed value into data), the
+ * output options it honours, whether it only reads. The CLI's parser, its
+ * help and shared-option checks, the HTTP API's request validation and its
+ * OpenAPI document are all made from these entries, so a value one face
+ * refuses every face refuses, with the same words.
+ */
+import { shown, UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import { PLATFORMS } from '../platform/driver.js';
+import { TOKEN_ROLES } from '../core/token.js';
+
+/** How an argument is written in JSON (the CLI always writes a string). */
+export type ArgKind = 'string' | 'integer' | 'boolean' | 'list';
+
+export interface Arg<T = unknown> {
+  readonly name: string;
+  readonly kind: ArgKind;
+  /** What stands for the value in a usage line: NAME, CIDR, 1|0. */
+  readonly placeholder: string;
+  readonly help: string;
+  /** When required: the hint after "missing NAME=:". */
+  readonly required?: string;
+  /** The value a missing argument takes (in its typed-string form). */
+  readonly default?: string;
+  /** Whether this is one of the options every command explains once (dryrun, force, platform). */
+  readonly shared?: boolean;
+  /** JSON Schema facets for the API's document. */
+  readonly schema?: Readonly<Record<string, unknown>>;
+  readonly parse: (raw: string, key: string) => T;
+}
+
+const arg = <T>(a: Arg<T>): Arg<T> => a;
+
+const NAME_PATTERN = { pattern: '^[a-z][a-z0-9_]{0,14}$' };
+
+/** Arguments several operations share, so they are described and checked alike. */
+export const ARGS = {
+  vpc_name: arg({ name: 'vpc_name', kind: 'string', placeholder: 'NAME', help: 'the VPC (1-15 lowercase letters, digits, "_"; also the bridge name)', required: 'name the VPC, e.g. vpc_name=vpc1', schema: NAME_PATTERN, parse: v.vpcName }),
+  node_member: arg({
+    name: 'node_member',
+    kind: 'list',
+    placeholder: 'all|A,B,...',
+    help: 'all (this host and every known node) or a comma separated list of nodes',
+    required: 'all, or a comma separated list of nodes',
+    parse: (raw, key): 'all' | string[] => (raw === 'all' ? 'all' : v.list(raw, key, v.nodeRef)),
+  }),
+  peer_network: arg({
+    name: 'peer_network',
+    kind: 'string',
+    placeholder: 'CIDR',
+    help: 'holds one /30 (IPv6: /126) per pair of members for the tunnel ends',
+    required: 'the network for tunnel endpoints, e.g. peer_network=10.100.0.0/24',
+    parse: (raw, key) => v.cidrText(v.network(raw, key)),
+  }),
+  mtu: arg({ name: 'mtu', kind: 'integer', placeholder: 'N', help: 'tunnel MTU (default: underlay MTU of the route to each peer - 50 on IPv4, - 70 on IPv6)', schema: { minimum: 1280, maximum: 9000 }, parse: v.mtu }),
+  underlay: arg({
+    name: 'underlay',
+    kind: 'string',
+    placeholder: 'v4|v6',
+    help: 'tunnel address family (default: IPv6 when every member has an IPv6 address, else IPv4)',
+    schema: { enum: ['v4', 'v6'] },
+    parse: (raw): 'v4' | 'v6' => {
+      if (raw !== 'v4' && raw !== 'v6') throw new UserError(`invalid underlay ${shown(raw)}: use v4 or v6`);
+      return raw;
+    },
+  }),
+  firewall: arg({ name: 'firewall', kind: 'boolean', placeholder: '1|0', help: 'drop VXLAN (UDP 4789) from anyone but the members (default 1)', parse: v.boolFlag }),
+  concurrency: arg({ name: 'concurrency', kind: 'integer', placeholder: 'N', help: 'hosts contacted at once (default 16)', default: '16', schema: { minimum: 1, maximum: 256 }, parse: (raw, key) => v.integer(raw, key, 1, 256) }),
+  nodes: arg({ name: 'node', kind: 'list', placeholder: 'NODE[,NODE...]', help: 'known nodes, by name or address', required: 'the node(s) joining or leaving, e.g. node=host4', parse: (raw, key) => v.list(raw, key, v.nodeRef) }),
+  node: arg({ name: 'node', kind: 'string', placeholder: 'NAME|ADDR', help: 'a known node, by name or address', required: 'the address (or name) of the other host', parse: v.nodeRef }),
+  jname: arg({ name: 'jname', kind: 'string', placeholder: 'NAME', help: 'the container (1-32 letters, digits, "_", "-")', required: 'name the container, e.g. jname=jail1', schema: { pattern: '^[A-Za-z][A-Za-z0-9_-]{0,31}$' }, parse: v.jailName }),
+  dryrun: arg({ name: 'dryrun', kind: 'boolean', placeholder: '1|0', help: 'print the commands that would run; change nothing', shared: true, parse: v.boolFlag }),
+  force: arg({ name: 'force', kind: 'boolean', placeholder: '1|0', help: 'go on when a peer is unreachable or disagrees', shared: true, parse: v.boolFlag }),
+  platform: arg({
+    name: 'platform',
+    kind: 'string',
+    placeholder: 'linux|freebsd',
+    help: 'drive this host as that platform (default: from uname; another one only with dryrun=1)',
+    shared: true,
+    schema: { enum: [...PLATFORMS] },
+    parse: (raw) => {
+      if (!(PLATFORMS as readonly string[]).includes(raw)) throw new UserError(`invalid platform ${shown(raw)}: use ${PLATFORMS.join(' or ')}`);
+      return raw as (typeof PLATFORMS)[number];
+    },
+  }),
+} as const;
+
+/** An address with prefix for an interface, or 0 for none. */
+const guestAddress = (family: 4 | 6): Arg<v.Cidr | null> =>
+  arg({
+    name: family === 4 ? 'ip4_addr' : 'ip6_addr',
+    kind: 'string',
+    placeholder: family === 4 ? '0|A/N' : 'A/N',
+    help: family === 4 ? "eth0's IPv4 address (0: none, set one yourself with jexec)" : "eth0's IPv6 address as well (or instead)",
+    default: '0',
+    parse: (raw, key) => (raw === '0' ? null : v.interfaceAddress(raw, key)),
+  });
+
+const underlayAddress = (family: 4 | 6): Arg<string | null> =>
+  arg({
+    name: family === 4 ? 'nodeip' : 'nodeip6',
+    kind: 'string',
+    placeholder: family === 4 ? 'IPV4' : 'IPV6',
+    help: `underlay address for IPv${family} tunnels`,
+    parse: (raw, key) => (raw === '0' ? null : family === 4 ? v.ipv4(raw, key) : v.ipv6(raw, key)),
+  });
+
+/** The options of a listing (a table, --json, header=0, display=) or of a result (--json). */
+export type Output = 'listing' | 'json' | 'text';
+
+export interface Operation {
+  /** Stable id: the API's operationId and the key of every face's handler. */
+  readonly id: string;
+  readonly command: string;
+  readonly mode?: string;
+  readonly summary: string;
+  /** More lines of help; the argument lines are made from `args`. */
+  readonly help?: string;
+  readonly args: readonly Arg[];
+  readonly output: Output;
+  /** A listing's columns, the default ones first (display= may name any of them). */
+  readonly columns?: readonly string[];
+  readonly defaultColumns?: readonly string[];
+  /** Reads only: opened read-only, and a `read` API token may call it. */
+  readonly readOnly: boolean;
+  /** A first bare word stands for this argument (`jwhereis NAME`). */
+  readonly word?: string;
+  /** Bare words after the arguments are a command line, passed through (`jexec`). */
+  readonly argv?: boolean;
+}
+
+const { vpc_name, node_member, peer_network, mtu, underlay, firewall, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
+
+const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Partial<Operation> = {}): Operation => ({
+  id: `vpc.${mode}`,
+  command: 'vpc',
+  mode,
+  summary,
+  args: [vpc_name, ...args],
+  output: 'text',
+  readOnly: false,
+  ...extra,
+});
+
+const DEFINITION = [node_member, peer_network, mtu, underlay, firewall];
+const LOCAL = [dryrun, platform];
+
+const UNORDERED: readonly Operation[] = [
+  {
+    id: 'initenv',
+    command: 'initenv',
+    summary: "prepare this host: its name, addresses and cluster key",
+    help: `Records this host's identity in $MESHVPC_HOME (default /var/db/meshvpc) and makes
+its ED25519 cluster key once. Running it again updates the addresses and keeps the key.`,
+    args: [
+      arg({ name: 'nodename', kind: 'string', placeholder: 'NAME', help: 'the name other hosts know this one by (letters, digits, ".", "-"; default: the hostname)', required: 'name this host, e.g. nodename=host1', parse: v.nodeName }),
+      underlayAddress(4),
+      underlayAddress(6),
+    ],
+    output: 'text',
+    readOnly: false,
+  },
+  {
+    id: 'node.add',
+    command: 'node',
+    mode: 'add',
+    summary: `First contact with another host: authenticates with the password in $MESHVPC_PASSWORD
+(or typed at a prompt), or with your own SSH agent/keys; pins the peer's SSH host key;
+installs each host's cluster key on the other restricted to "meshvpc remote". One add
+joins both sides; running it on the other side too (as the CBSD article does) is harmless.`,
+    args: [
+      arg({ ...node, placeholder: 'ADDR' }),
+      arg({ name: 'port', kind: 'integer', placeholder: 'N', help: 'SSH port', default: '22', schema: { minimum: 1, maximum: 65535 }, parse: v.port }),
+      arg({ name: 'user', kind: 'string', placeholder: 'USER', help: 'SSH user', default: 'root', parse: v.userName }),
+    ],
+    output: 'text',
+    readOnly: false,
+  },
+  {
+    id: 'node.list',
+    command: 'node',
+    mode: 'list',
+    summary: "The known hosts: name, addresses, SSH endpoint, platform, host key fingerprint.",
+    args: [],
+    output: 'listing',
+    columns: ['name', 'ip4', 'ip6', 'ssh', 'platform', 'hostkey'],
+    defaultColumns: ['name', 'ip4', 'ip6', 'ssh', 'platform'],
+    readOnly: true,
+  },
+  {
+    id: 'node.remove',
+    command: 'node',
+    mode: 'remove',
+    summary: 'Take the host out of every VPC it is in, then forget it on both sides.',
+    args: [node, force],
+    output: 'text',
+    readOnly: false,
+  },
+  {
+    id: 'node.repin',
+    command: 'node',
+    mode: 'repin',
+    summary: "Accept a peer's new SSH host key after a reinstall (prints old and new fingerprints).",
+    args: [node],
+    output: 'text',
+    readOnly: false,
+  },
+  vpcOp('init', `Define a VPC on this host. node_member=all means this host and every known node.
+firewall=0 turns the VXLAN filter off for every VPC on the host.`, [...DEFINITION, ...LOCAL]),
+  vpcOp('init_peers', 'Allocate the peer map: one VXLAN id (unique across all VPCs) and one /30 per pair.\nExisting pairs keep their ids and addresses. Prints the map.', [...LOCAL], {
+    output: 'listing',
+    columns: ['vni', 'node_a', 'addr_a', 'node_b', 'addr_b', 'underlay'],
+  }),
+  vpcOp('sync', "Send this host's definition and peer map to every member.", [force, ...LOCAL], { output: 'json' }),
+  vpcOp('init_vxlan', "Create this host's N-1 tunnels (UDP 4789, no learning, MTU from the underlay, alias\ntunnel-to-PEER, the tunnel's /30 address so the far end answers ping).", LOCAL),
+  vpcOp('init_bridge', 'Create the bridge named like the VPC, holding the tunnels with split horizon\n(isolated/private ports). The tunnel addresses move onto the bridge.', [
+    arg({ name: 'bridge_ips', kind: 'list', placeholder: 'A/N,...', help: "addresses for the bridge on this host (in the VPC's segment)", parse: (raw, key) => v.list(raw, key, v.interfaceAddress) }),
+    ...LOCAL,
+  ]),
+  vpcOp('destroy_vxlan', "Remove this host's tunnels.", LOCAL),
+  vpcOp('destroy_bridge', "Remove this host's bridge.", LOCAL),
+  vpcOp('apply', "Reconcile this host's interfaces with what it asked for (repairs drift; used at boot).", LOCAL),
+  vpcOp('down', "Remove this host's interfaces for the VPC but keep what it asked for (boot scripts' stop).", LOCAL),
+  vpcOp('deploy', `From one host: check every member answers, init_peers, sync, then all members apply
+concurrently (a line per host as it finishes, then a summary). Idempotent. With
+node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, traffic.', LOCAL, {
+    output: 'listing',
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms'],
+    readOnly: true,
+  }),
+  {
+    id: 'vpc.list',
+    command: 'vpc',
+    mode: 'list',
+    summary: 'The VPCs this host knows.',
+    args: LOCAL,
+    output: 'listing',
+    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge'],
+    readOnly: true,
+  },
+  vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true }),
+  vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
+  vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),
+  vpcOp('remove', "Remove this host's network for the VPC and forget it here only.", LOCAL),
+  vpcOp('init_rc', `Boot persistence: Linux writes and enables the systemd unit meshvpc-NAME.service
+(start: mode=apply, stop: mode=down); FreeBSD writes /usr/local/etc/rc.d/meshvpc_NAME
+and enables it with sysrc. dryrun=1 prints the file instead.`, LOCAL),
+  {
+    id: 'jcreate',
+    command: 'jcreate',
+    summary: 'create a container attached to a VPC',
+    help: `A container is a network namespace (Linux) or vnet jail (FreeBSD) whose interface
+eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's MTU.`,
+    args: [
+      jname,
+      arg({ ...vpc_name, name: 'interface', placeholder: 'VPC', help: 'the VPC to attach to', required: 'the VPC to attach to, e.g. interface=vpc1' }),
+      arg({
+        name: 'vnet',
+        kind: 'boolean',
+        placeholder: '1',
+        help: 'its own network stack (required: containers join a VPC with their own stack)',
+        default: '1',
+        parse: (raw, key) => {
+          if (!v.boolFlag(raw, key)) throw new UserError('vnet=1 is required: containers join a VPC with their own network stack');
+          return true;
+        },
+      }),
+      guestAddress(4),
+      guestAddress(6),
+      arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag }),
+      platform,
+    ],
+    output: 'text',
+    readOnly: false,
+  },
+  { id: 'jstart', command: 'jstart', summary: 'start a container', args: [jname, platform], output: 'text', readOnly: false },
+  { id: 'jstop', command: 'jstop', summary: 'stop a container (its namespace and pair go away)', args: [jname, platform], output: 'text', readOnly: false },
+  { id: 'jremove', command: 'jremove', summary: 'stop and delete a container', args: [jname, platform], output: 'text', readOnly: false },
+  {
+    id: 'jls',
+    command: 'jls',
+    summary: "list this host's containers (cluster=1: every reachable host's)",
+    args: [arg({ name: 'cluster', kind: 'boolean', placeholder: '1|0', help: "also every reachable peer's containers", default: '0', parse: v.boolFlag }), platform],
+    output: 'listing',
+    columns: ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status', 'ip6_addr', 'host_if'],
+    defaultColumns: ['jname', 'node', 'interface', 'ip4_addr', 'vnet', 'status'],
+    readOnly: true,
+  },
+  {
+    id: 'jwhereis',
+    command: 'jwhereis',
+    summary: 'which hosts of the cluster have a container',
+    help: 'Asks every known host concurrently and prints the hosts that have it.',
+    args: [jname, platform],
+    output: 'json',
+    readOnly: true,
+    word: 'jname',
+  },
+  {
+    id: 'jexec',
+    command: 'jexec',
+    summary: 'run a command inside a container',
+    help: "The command's exit status is meshvpc's.",
+    args: [jname, platform],
+    output: 'text',
+    readOnly: false,
+    argv: true,
+  },
+  {
+    id: 'token.create',
+    command: 'token',
+    mode: 'create',
+    summary: 'Make an API token and print it once (only its hash is stored).',
+    args: [
+      arg({ name: 'name', kind: 'string', placeholder: 'NAME', help: 'a name to list and revoke it by', required: 'name the token, e.g. name=ci', schema: { pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,31}$' }, parse: v.tokenName }),
+      arg({
+        name: 'role',
+        kind: 'string',
+        placeholder: 'admin|read',
+        help: 'admin may change things; read may only GET',
+        default: 'admin',
+        schema: { enum: [...TOKEN_ROLES] },
+        parse: (raw) => {
+          if (!(TOKEN_ROLES as readonly string[]).includes(raw)) throw new UserError(`invalid role ${shown(raw)}: use admin or read`);
+          return raw as (typeof TOKEN_ROLES)[number];
+        },
+      }),
+    ],
+    output: 'json',
+    readOnly: false,
+  },
+  { id: 'token.list', command: 'token', mode: 'list', summary: 'The API tokens: name, role, when made and last used.', args: [], output: 'listing', columns: ['name', 'role', 'created', 'last_used'], readOnly: true },
+  {
+    id: 'token.revoke',
+    command: 'token',
+    mode: 'revoke',
+    summary: 'Revoke a token: the API refuses it from then on.',
+    args: [arg({ name: 'name', kind: 'string', placeholder: 'NAME', help: 'the token', required: 'name the token, e.g. name=ci', parse: v.tokenName })],
+    output: 'text',
+    readOnly: false,
+  },
+];
+
+/**
+ * The order errors name operations in ("force= applies to vpc mode=sync, ..."):
+ * listings first, then what reports JSON, then the rest.
+ */
+const ORDER = ['vpc.list', 'vpc.status', 'vpc.init_peers', 'node.list', 'jls', 'token.list', 'token.create', 'jwhereis', 'vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync', 'vpc.collapse', 'vpc.destroy', 'node.remove'];
+const rank = (o: Operation): number => (ORDER.includes(o.id) ? ORDER.indexOf(o.id) : ORDER.length);
+
+export const OPERATIONS: readonly Operation[] = [...UNORDERED].sort((a, b) => rank(a) - rank(b));
+
+export function operation(id: string): Operation {
+  const op = OPERATIONS.find((o) => o.id === id);
+  if (!op) throw new Error(`no operation ${id}`);
+  return op;
+}
+
+/** The operations of a command (`vpc`: every mode), in the order written above (help's order). */
+export const operationsOf = (command: string): Operation[] => UNORDERED.filter((o) => o.command === command);
+
+export const contextOf = (op: Operation): string => (op.mode === undefined ? op.command : `${op.command} mode=${op.mode}`);
+
+/**
+ * A value as the JSON API sends it, in the typed-string form the CLI's
+ * arguments have: the one validator then reads both.
+ */
+function fromJson(a: Arg, value: unknown, context: string): string {
+  const wrong = (): UserError => new UserError(`invalid ${a.name} ${shown(JSON.stringify(value) ?? String(value))}: expected ${a.kind === 'list' ? 'a list of strings (or one comma separated string)' : `a ${a.kind}`} for ${context}`);
+  switch (a.kind) {
+    case 'string':
+      if (typeof value !== 'string') throw wrong();
+      return value;
+    case 'integer':
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+      if (typeof value === 'string') return value;
+      throw wrong();
+    case 'boolean':
+      if (typeof value === 'boolean') return value ? '1' : '0';
+      if (value === 1 || value === 0) return String(value);
+      throw wrong();
+    case 'list':
+      if (typeof value === 'string') return value;
+      if (Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string' && !x.includes(','))) return value.join(',');
+      throw wrong();
+  }
+}
+
+export type Input = Readonly<Record<string, unknown>>;
+
+/**
+ * Check and convert an operation's arguments: refuse a name it does not
+ * take, a missing required one and a bad value, each in one line naming it;
+ * fill in defaults. `json` says the values come from a JSON body.
+ */
+export function parseInput(op: Operation, given: ReadonlyMap<string, unknown>, json = false): Input {
+  const context = contextOf(op);
+  const names = op.args.map((a) => a.name);
+  for (const k of given.keys()) {
+    if (!names.includes(k)) {
+      throw new UserError(`unknown ${json ? 'field' : 'argument'} ${json ? shown(k) : `${k}=`} for ${context}; ${names.length > 0 ? `allowed: ${names.join(', ')}` : 'it takes none'}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const a of op.args) {
+    const value = given.get(a.name);
+    const raw = value === undefined ? undefined : json ? fromJson(a, value, context) : (value as string);
+    if (raw === undefined || (raw === '' && a.required !== undefined)) {
+      if (a.required !== undefined) throw new UserError(`missing ${a.name}=: ${a.required}`);
+      out[a.name] = a.default === undefined ? undefined : a.parse(a.default, a.name);
+      continue;
+    }
+    out[a.name] = a.parse(raw, a.name);
+  }
+  return out;
+}

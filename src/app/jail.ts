@@ -1,0 +1,230 @@
+/**
+ * Containers on a VPC: `jcreate`, `jstart`, `jstop`, `jremove`, `jls`,
+ * `jwhereis`, `jexec`, named as in CBSD. On Linux a container is a network
+ * namespace; on FreeBSD a vnet jail. Either way its `eth0` joins the bridge.
+ */
+import { createHash } from 'node:crypto';
+import { stableMac } from '../core/mac.js';
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import type { JailOnHost, JailRecord } from '../core/types.js';
+import { fanout } from '../cluster/fanout.js';
+import { Peers } from '../cluster/peers.js';
+import { jailsFromWire } from '../cluster/wire.js';
+import type { GuestSpec } from '../platform/driver.js';
+import * as repo from '../store/repo.js';
+import type { Host } from './host.js';
+import { checkHostAddress, checkSegmentAddress } from '../core/addrules.js';
+import { guestAlias } from '../core/spec.js';
+
+/** Host-side interface names must fit 15 characters whatever the container's name. */
+export function hostIfFor(jname: string): string {
+  return `vj${createHash('sha1').update(jname).digest('hex').slice(0, 10)}`;
+}
+
+function requireJail(host: Host, name: string): JailRecord {
+  const j = repo.getJail(host.db, name);
+  if (!j) throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`, 'not_found');
+  return j;
+}
+
+async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
+  const bridge = (await host.driver.observe()).get(j.interface);
+  if (!bridge || bridge.kind !== 'bridge') {
+    throw new UserError(`${j.interface} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${j.interface} mode=init_bridge first`);
+  }
+  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, addresses: addressesOf(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`) };
+}
+
+const addressesOf = (j: JailRecord): string[] => [j.ip4Addr, j.ip6Addr].filter((a): a is string => a !== null);
+
+/**
+ * The names a container takes (its namespace or jail, its host-side port)
+ * must be free or meshvpc's: refused before anything is recorded or started.
+ */
+async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
+  const holder = await host.driver.guestIdentity(j.name);
+  if (holder !== null) {
+    if (holder === j.guestId) throw new UserError(`${j.name} is already running`, 'conflict');
+    throw new UserError(`a ${host.driver.platform === 'linux' ? 'network namespace' : 'jail'} named ${j.name} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
+  }
+  const port = (await host.driver.observe()).get(j.hostIf);
+  if (port && port.alias !== guestAlias(j.name)) {
+    throw new UserError(`interface ${j.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
+  }
+}
+
+async function start(host: Host, j: JailRecord): Promise<void> {
+  await checkNamesFree(host, j);
+  const id = await host.driver.guestStart(await guestOf(host, j));
+  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, id))();
+}
+
+export interface CreateInput {
+  readonly jname: string;
+  readonly interface: string;
+  readonly ip4_addr?: v.Cidr | null;
+  readonly ip6_addr?: v.Cidr | null;
+  readonly runasap?: boolean;
+}
+
+export interface JailResult {
+  readonly jname: string;
+  readonly node: string;
+  readonly interface: string;
+  readonly addresses: readonly string[];
+  readonly running: boolean;
+  /** Names under the container's that were not meshvpc's and were left alone. */
+  readonly spared: readonly string[];
+}
+
+const resultOf = (host: Host, j: JailRecord, running: boolean, spared: readonly string[] = []): JailResult => ({
+  jname: j.name,
+  node: host.self.nodename,
+  interface: j.interface,
+  addresses: addressesOf(j),
+  running,
+  spared,
+});
+
+export async function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
+  const { jname: name, interface: iface } = input;
+  const cidr4 = input.ip4_addr ? checkHostAddress(input.ip4_addr, 'ip4_addr', 4) : null;
+  const cidr6 = input.ip6_addr ? checkHostAddress(input.ip6_addr, 'ip6_addr', 6) : null;
+  const runasap = input.runasap ?? false;
+  if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
+  const vpc = repo.getVpc(host.db, iface);
+  if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`, 'not_found');
+  if (cidr4) checkSegmentAddress(cidr4, 'ip4_addr', vpc);
+  if (cidr6) checkSegmentAddress(cidr6, 'ip6_addr', vpc);
+  const record: JailRecord = { name, interface: iface, ip4Addr: cidr4 && v.cidrText(cidr4), ip6Addr: cidr6 && v.cidrText(cidr6), hostIf: hostIfFor(name), vnet: true, guestId: null };
+  // Refuse before recording anything: a missing bridge, a name someone else holds.
+  if (runasap) await guestOf(host, record);
+  await checkNamesFree(host, record);
+  host.db.transaction(() => repo.putJail(host.db, record))();
+  if (runasap) {
+    try {
+      await start(host, record);
+    } catch (e) {
+      // A container that could not start is not kept half made.
+      host.db.transaction(() => repo.deleteJail(host.db, name))();
+      throw e;
+    }
+  }
+  return resultOf(host, record, runasap);
+}
+
+export async function jstart(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+  const j = requireJail(host, input.jname);
+  await start(host, j);
+  return resultOf(host, j, true);
+}
+
+/**
+ * Stopping needs no bridge or MTU: the pair and the namespace (or jail) go,
+ * but only the ones meshvpc started; anything else under those names is left
+ * alone and named.
+ */
+async function stop(host: Host, j: JailRecord): Promise<string[]> {
+  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j) }, j.guestId);
+  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, null))();
+  return spared;
+}
+
+export async function jstop(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+  const j = requireJail(host, input.jname);
+  return resultOf(host, j, false, await stop(host, j));
+}
+
+export async function jremove(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+  const j = requireJail(host, input.jname);
+  const spared = await stop(host, j);
+  host.db.transaction(() => repo.deleteJail(host.db, j.name))();
+  return resultOf(host, j, false, spared);
+}
+
+export interface JailRow {
+  readonly jname: string;
+  readonly node: string;
+  readonly interface: string;
+  readonly ip4_addr: string;
+  readonly ip6_addr: string;
+  readonly vnet: boolean;
+  readonly status: 'On' | 'Off';
+  readonly host_if: string;
+}
+
+const rowOf = (j: JailOnHost): JailRow => ({
+  jname: j.name,
+  node: j.node,
+  interface: j.interface,
+  ip4_addr: j.ip4Addr ?? '0',
+  ip6_addr: j.ip6Addr ?? '0',
+  vnet: j.vnet,
+  status: j.running ? 'On' : 'Off',
+  host_if: j.hostIf,
+});
+
+/** This host's containers, as a peer is told them (`jail_list`). */
+export async function jailsHere(host: Host): Promise<JailOnHost[]> {
+  const running = new Set(await host.driver.runningGuests());
+  return repo.listJails(host.db).map((j) => ({ ...j, node: host.self.nodename, running: running.has(j.name) }));
+}
+
+export interface Unreachable {
+  readonly node: string;
+  readonly error: string;
+}
+
+/** Every known peer's containers (each reply checked), concurrently. */
+async function peersJails(host: Host): Promise<{ found: JailOnHost[]; unreachable: Unreachable[] }> {
+  const nodes = repo.listNodes(host.db);
+  const peers = new Peers(host.home);
+  try {
+    const results = await fanout(nodes.map((n) => n.name), 16, (key) =>
+      peers.call<unknown>(nodes.find((n) => n.name === key) as (typeof nodes)[number], { op: 'jail_list' }).then((x) => jailsFromWire(x, key)),
+    );
+    return {
+      found: results.flatMap((r) => (r.ok ? r.value : [])),
+      unreachable: results.flatMap((r) => (r.ok ? [] : [{ node: r.key, error: r.error }])),
+    };
+  } finally {
+    peers.close();
+  }
+}
+
+export interface JlsResult {
+  readonly containers: readonly JailRow[];
+  readonly unreachable: readonly Unreachable[];
+}
+
+/** This host's containers; with cluster=1 every reachable peer's too. */
+export async function jls(host: Host, input: { readonly cluster?: boolean }): Promise<JlsResult> {
+  const here = await jailsHere(host);
+  if (!input.cluster) return { containers: here.map(rowOf), unreachable: [] };
+  const { found, unreachable } = await peersJails(host);
+  return { containers: [...here, ...found].map(rowOf), unreachable };
+}
+
+export interface WhereisResult {
+  readonly jname: string;
+  /** The hosts that have it. */
+  readonly nodes: readonly string[];
+  readonly unreachable: readonly Unreachable[];
+}
+
+export async function jwhereis(host: Host, input: { readonly jname: string }): Promise<WhereisResult> {
+  const name = input.jname;
+  const here = repo.getJail(host.db, name) ? [host.self.nodename] : [];
+  const { found, unreachable } = await peersJails(host);
+  return { jname: name, nodes: [...here, ...new Set(found.filter((j) => j.name === name).map((j) => j.node))], unreachable };
+}
+
+/** The command line that runs `argv` inside a running container (the CLI runs it on the terminal). */
+export async function jexecArgv(host: Host, input: { readonly jname: string }, argv: readonly string[]): Promise<string[]> {
+  const name = input.jname;
+  if (argv.length === 0) throw new UserError('jexec needs a command to run, e.g. meshvpc jexec jname=jail1 ip addr');
+  requireJail(host, name);
+  if (!(await host.driver.runningGuests()).includes(name)) throw new UserError(`${name} is not running (meshvpc jstart jname=${name})`);
+  return host.driver.guestExecArgv(name, argv);
+}

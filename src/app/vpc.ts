@@ -1,0 +1,317 @@
+/**
+ * The `vpc` operations: every mode of CBSD's vpc, plus join/leave/apply/down/
+ * status/show for a living cluster. Each takes checked input (catalog.ts) and
+ * returns data; progress goes to the caller's sink.
+ */
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import { allocatePeerMap } from '../core/peermap.js';
+import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
+import * as repo from '../store/repo.js';
+import { withLock } from '../store/lock.js';
+import type { Host } from './host.js';
+import { down, forget, layersChange, preflight, reconcile, requireVpc, type ApplyResult } from './vpc-local.js';
+import {
+  allocate,
+  clusterStatus,
+  converge,
+  DEFAULT_CONCURRENCY,
+  sync,
+  teardownAll,
+  type AllocateResult,
+  type ConvergeEvent,
+  type ConvergeResult,
+  type SyncOutcome,
+  type SyncResult,
+  type TeardownOutcome,
+  type TeardownResult,
+} from './vpc-cluster.js';
+import { initRc, type InitRcResult } from './init-rc.js';
+import { checkHostAddress, checkPeerNetwork, checkSegmentAddress, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
+import type { Cidr } from '../core/validate.js';
+
+/** What every `vpc` mode but list takes. */
+export interface Named {
+  readonly vpc_name: string;
+  readonly dryrun?: boolean;
+}
+
+export interface Definition {
+  readonly node_member?: 'all' | readonly string[];
+  readonly peer_network?: string;
+  readonly mtu?: number;
+  readonly underlay?: 'v4' | 'v6';
+  readonly firewall?: boolean;
+}
+
+/** A cluster operation holds the VPC's lock on this host, so two of them on one VPC take turns. */
+function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>): Promise<T> {
+  return dryrun ? fn() : withLock(host.db, `op:${name}`, what, fn);
+}
+
+export interface VpcRow {
+  readonly name: string;
+  readonly peer_network: string;
+  readonly underlay: string;
+  readonly mtu: number | 'auto';
+  readonly firewall: boolean;
+  readonly members: string;
+  readonly pairs: number;
+  readonly vxlan: boolean;
+  readonly bridge: boolean;
+}
+
+export function list(host: Host): VpcRow[] {
+  return repo.listVpcs(host.db).map((x) => {
+    const l = repo.getLocal(host.db, x.name);
+    return {
+      name: x.name,
+      peer_network: x.peerNetwork,
+      underlay: `ipv${x.family}`,
+      mtu: x.mtu ?? 'auto',
+      firewall: x.firewall,
+      members: x.members.map((mm) => mm.node).join(','),
+      pairs: x.pairs.length,
+      vxlan: l.vxlan,
+      bridge: l.bridge,
+    };
+  });
+}
+
+export interface VpcDetail extends VpcWithMap {
+  /** What this host asked for: which layers are up, the bridge's addresses. */
+  readonly local: Pick<VpcLocal, 'vxlan' | 'bridge' | 'bridgeIps'>;
+}
+
+export function show(host: Host, input: Named): VpcDetail {
+  const vpc = requireVpc(host, input.vpc_name);
+  const l = repo.getLocal(host.db, vpc.name);
+  return { ...vpc, local: { vxlan: l.vxlan, bridge: l.bridge, bridgeIps: l.bridgeIps } };
+}
+
+/** Resolve node_member= into members with underlay addresses of one family. */
+function resolveMembers(host: Host, spec: 'all' | readonly string[], underlay: 'v4' | 'v6' | undefined): { members: Member[]; family: 4 | 6 } {
+  const nodes = repo.listNodes(host.db);
+  const self = { name: host.self.nodename, ip4: host.self.ip4, ip6: host.self.ip6 };
+  let chosen: { name: string; ip4: string | null; ip6: string | null }[];
+  if (spec === 'all') {
+    chosen = [self, ...nodes];
+  } else {
+    chosen = spec.map((ref) => {
+      if (ref === self.name || ref === self.ip4 || ref === self.ip6) return self;
+      const n = repo.findNode(host.db, ref);
+      if (!n) throw new UserError(`unknown node_member ${v.shown(ref)}: known nodes are ${[self.name, ...nodes.map((x) => x.name)].join(', ')} (add it with meshvpc node mode=add)`, 'not_found');
+      return n;
+    });
+    if (!chosen.includes(self)) throw new UserError(`node_member must include this host (${self.name}): a VPC is defined from one of its members`);
+  }
+  const family: 4 | 6 = underlay === 'v4' ? 4 : underlay === 'v6' ? 6 : chosen.every((c) => c.ip6) ? 6 : 4;
+  const members = [...new Map(chosen.map((c) => [c.name, c])).values()].map((c) => {
+    const addr = family === 6 ? c.ip6 : c.ip4;
+    if (!addr) throw new UserError(`node ${c.name} has no IPv${family} address for an IPv${family} underlay`);
+    return { node: c.name, underlay: addr };
+  });
+  return { members: members.sort((a, b) => (a.node < b.node ? -1 : 1)), family };
+}
+
+function defineVpc(host: Host, name: string, d: Definition): VpcDef {
+  if (d.peer_network === undefined) throw new UserError('missing peer_network=: the network for tunnel endpoints, e.g. peer_network=10.100.0.0/24');
+  const net = v.network(d.peer_network, 'peer_network');
+  if (d.node_member === undefined) throw new UserError('missing node_member=: all, or a comma separated list of nodes');
+  const { members, family } = resolveMembers(host, d.node_member, d.underlay);
+  checkPeerNetwork(net);
+  checkPeerNetworkAgainstUnderlay(net, members);
+  checkPeerNetworkAgainstOthers(
+    net,
+    repo.listVpcs(host.db).filter((o) => o.name !== name).map((o) => ({ name: o.name, net: v.network(o.peerNetwork, 'peer_network') })),
+  );
+  // Fail now rather than at init_peers when the network cannot hold the pairs.
+  allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set() });
+  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members };
+}
+
+export interface InitResult {
+  readonly node: string;
+  readonly dryrun: boolean;
+  readonly vpc: VpcDef;
+}
+
+export async function init(host: Host, input: Named & Definition): Promise<InitResult> {
+  const name = input.vpc_name;
+  if (repo.getVpc(host.db, name)) throw new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`, 'conflict');
+  const def = defineVpc(host, name, input);
+  // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
+  await preflight(host, { ...def, pairs: [] }, {});
+  if (!input.dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
+  return { node: host.self.nodename, dryrun: input.dryrun ?? false, vpc: def };
+}
+
+export function initPeers(host: Host, input: Named): Promise<AllocateResult> {
+  const vpc = requireVpc(host, input.vpc_name);
+  return clusterLocked(host, vpc.name, 'vpc mode=init_peers', input.dryrun, () => allocate(host, vpc, input.dryrun ?? false));
+}
+
+export function syncVpc(host: Host, input: Named & { readonly force?: boolean }, events: (o: SyncOutcome) => void): Promise<SyncResult> {
+  requireVpc(host, input.vpc_name);
+  return clusterLocked(host, input.vpc_name, 'vpc mode=sync', input.dryrun, () => sync(host, input.vpc_name, input.force ?? false, input.dryrun ?? false, events));
+}
+
+export type LayerMode = 'init_vxlan' | 'init_bridge' | 'destroy_vxlan' | 'destroy_bridge' | 'apply' | 'down' | 'remove';
+
+/** This host's own part: one layer on or off, reconcile, take down, forget. */
+export async function local(host: Host, mode: LayerMode, input: Named & { readonly bridge_ips?: readonly Cidr[] }): Promise<ApplyResult> {
+  const name = input.vpc_name;
+  const vpc = requireVpc(host, name);
+  const bridgeIps = input.bridge_ips?.map((c) => {
+    checkSegmentAddress(checkHostAddress(c, 'bridge_ips'), 'bridge_ips', vpc);
+    return v.cidrText(c);
+  });
+  const dryrun = input.dryrun ?? false;
+  switch (mode) {
+    case 'init_vxlan':
+      return reconcile(host, name, layersChange(['vxlan']), dryrun);
+    case 'init_bridge':
+      return reconcile(host, name, { ...layersChange(['bridge']), ...(bridgeIps ? { bridgeIps } : {}) }, dryrun);
+    case 'destroy_vxlan':
+      return reconcile(host, name, { vxlan: false }, dryrun);
+    case 'destroy_bridge':
+      return reconcile(host, name, { bridge: false }, dryrun);
+    case 'apply':
+      return reconcile(host, name, {}, dryrun);
+    case 'down':
+      return down(host, name, dryrun);
+    case 'remove':
+      return forget(host, name, dryrun);
+  }
+}
+
+export interface ClusterInput extends Named {
+  readonly concurrency?: number;
+}
+
+/** deploy either defines a VPC (node_member=, peer_network=) or repeats an existing one's definition. */
+function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
+  const stored = repo.getVpc(host.db, name);
+  if (!stored && d.peer_network === undefined) {
+    throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`, 'not_found');
+  }
+  // A new definition is checked in full here, before the lock is written.
+  if (!stored) return { ...defineVpc(host, name, d), pairs: [] };
+  const asked = d.peer_network !== undefined ? defineVpc(host, name, d) : null;
+  const same = (x: VpcDef): boolean =>
+    x.peerNetwork === stored.peerNetwork && x.family === stored.family && x.mtu === stored.mtu && x.firewall === stored.firewall &&
+    x.members.map((m) => m.node).join() === stored.members.map((m) => m.node).join();
+  if (asked && !same(asked)) {
+    throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`, 'conflict');
+  }
+  return stored;
+}
+
+export function deploy(host: Host, input: ClusterInput & Definition, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  const name = input.vpc_name;
+  deployDefinition(host, name, input);
+  return clusterLocked(host, name, 'vpc mode=deploy', input.dryrun, async () => {
+    // Read again under the lock: a deploy that ran meanwhile may have stored it.
+    const stored = repo.getVpc(host.db, name);
+    const vpc = stored ?? deployDefinition(host, name, input);
+    // A new VPC is stored only once every member has checked it (converge does both).
+    const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
+    return converge(host, vpc, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving: [], newTo }, events);
+  });
+}
+
+/**
+ * join: add hosts to a running VPC; only their pairs are allocated and only
+ * their tunnels created. leave: remove hosts; their pairs are freed, their
+ * tunnels removed on every other member, and they forget the VPC.
+ */
+interface MemberChange {
+  readonly next: VpcWithMap;
+  readonly leaving: NodeRecord[];
+}
+
+/** The VPC after a join or leave; every refusal (unknown node, not a member, too small) happens here. */
+function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs: readonly string[]): MemberChange {
+  const name = vpc.name;
+  const self = host.self.nodename;
+  const nodes = refs.map((ref) => {
+    if (ref === self || ref === host.self.ip4 || ref === host.self.ip6) return null;
+    const n = repo.findNode(host.db, ref);
+    if (!n) throw new UserError(`unknown node ${v.shown(ref)}: add it first with meshvpc node mode=add node=ADDRESS`, 'not_found');
+    return n;
+  });
+  const names = nodes.map((n) => n?.name ?? self);
+  let members: Member[];
+  if (mode === 'join') {
+    const already = names.filter((n) => vpc.members.some((m) => m.node === n));
+    if (already.length > 0) throw new UserError(`${already.join(', ')} already ${already.length === 1 ? 'is a member' : 'are members'} of ${name}`, 'conflict');
+    const added = nodes.map((n) => {
+      const addr = n ? (vpc.family === 6 ? n.ip6 : n.ip4) : vpc.family === 6 ? host.self.ip6 : host.self.ip4;
+      if (!addr) throw new UserError(`node ${n?.name ?? self} has no IPv${vpc.family} address for ${name}'s IPv${vpc.family} underlay`);
+      return { node: n?.name ?? self, underlay: addr };
+    });
+    members = [...vpc.members, ...added].sort((x, y) => (x.node < y.node ? -1 : 1));
+  } else {
+    const missing = names.filter((n) => !vpc.members.some((m) => m.node === n));
+    if (missing.length > 0) throw new UserError(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a member of ${name}`);
+    members = vpc.members.filter((m) => !names.includes(m.node));
+  }
+  // Capacity is checked before anything is stored.
+  allocatePeerMap({ members: members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name) });
+  return { next: { ...vpc, members }, leaving: mode === 'leave' ? nodes.filter((n) => n !== null) : [] };
+}
+
+async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', refs: readonly string[], input: ClusterInput, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  const before = requireVpc(host, name);
+  const { next, leaving } = memberChange(host, before, mode, refs);
+  // Joining hosts check the VPC before anyone stores the new membership; this
+  // host stores it when it applies (or forgets it, if it is the one leaving).
+  const newTo = new Set(next.members.map((m) => m.node).filter((n) => !before.members.some((m) => m.node === n)));
+  return converge(host, next, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving, newTo, verb: mode }, events);
+}
+
+export function members(host: Host, mode: 'join' | 'leave', input: ClusterInput & { readonly node: readonly string[] }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  const name = input.vpc_name;
+  // A refusal (unknown node, not a member) comes before the lock is written.
+  memberChange(host, requireVpc(host, name), mode, input.node);
+  return clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events));
+}
+
+/** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
+export function leaveVpc(host: Host, name: string, node: string, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  return members(host, 'leave', { vpc_name: name, node: [node] }, events);
+}
+
+export interface HostStatus {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly tunnels: readonly TunnelStatus[];
+}
+
+export interface StatusResult {
+  readonly vpc: string;
+  /** Every host answered and every tunnel is present and up. */
+  readonly ok: boolean;
+  readonly hosts: readonly HostStatus[];
+}
+
+export async function status(host: Host, input: Named): Promise<StatusResult> {
+  const results = await clusterStatus(host, input.vpc_name);
+  const hosts = results.map((r): HostStatus => (r.ok ? { node: r.key, ok: true, error: null, tunnels: r.value } : { node: r.key, ok: false, error: r.error, tunnels: [] }));
+  return { vpc: input.vpc_name, ok: hosts.every((h) => h.ok && h.tunnels.every((t) => t.present && t.up)), hosts };
+}
+
+export function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (o: TeardownOutcome) => void): Promise<TeardownResult> {
+  requireVpc(host, input.vpc_name);
+  return clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events));
+}
+
+export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {
+  return initRc(host, input.vpc_name, input.dryrun ?? false);
+}
+
+/** The VPCs this host is a member of. */
+export function memberVpcs(host: Host): string[] {
+  return repo.listVpcs(host.db).filter((x) => x.members.some((m) => m.node === host.self.nodename)).map((x) => x.name);
+}
