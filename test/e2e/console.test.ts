@@ -92,7 +92,8 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
       page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
       if (process.env.MESHVPC_CONSOLE_DIR) await serveConsoleFrom(page, normalize(process.env.MESHVPC_CONSOLE_DIR));
 
-      await page.goto(`${server.url}/`);
+      const index = await page.goto(`${server.url}/`);
+      assert.equal(index?.status(), 200, `the server serves the console (npm run build makes dist/web): ${await index?.text()}`);
       assert.equal(await page.title(), 'meshvpc console');
 
       // A wrong token is refused in words, and the page stays on the login.
@@ -113,6 +114,10 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
       const form = page.getByTestId('vpc-form');
       await form.getByLabel('vpc_name').fill('vpc1');
       assert.equal(await form.getByLabel('node_member').inputValue(), 'all');
+      // A refusal shows the API's own words.
+      await form.getByLabel('peer_network').fill('198.51.100.0/33');
+      await form.getByRole('button', { name: 'Define VPC' }).click();
+      await form.getByRole('alert').filter({ hasText: 'peer_network' }).waitFor();
       await form.getByLabel('peer_network').fill(PEER_NET);
       await form.getByRole('button', { name: 'Define VPC' }).click();
       const card = page.locator('[data-testid="vpc"][data-vpc="vpc1"]');
@@ -169,6 +174,7 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
         await page.screenshot({ path: join(SHOTS, 'console-failure.png'), fullPage: true }).catch(() => undefined);
       }
       if (logs.length) process.stderr.write(`browser log:\n${logs.join('\n')}\n`);
+      if (server) process.stderr.write(`server log:\n${server.log()}\n`);
       throw e;
     } finally {
       await browser?.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 /** The console: login, then this host, its peers, the VPCs (with topology and live operations) and the containers. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import {
+  ApiError,
   call,
   errorText,
   mapOf,
@@ -197,7 +198,16 @@ function Console(props: { token: string; onLogout: () => void }) {
         finalized.current.add(id);
         setOps((all) => all.map((o) => (o.id === id ? applyFinal(o, op) : o)));
       } catch (e) {
-        setOps((all) => all.map((o) => (o.id === id ? { ...o, error: `Could not read the operation's outcome: ${errorText(e)}` } : o)));
+        const gone = e instanceof ApiError && e.status === 404;
+        if (gone) finalized.current.add(id);
+        setOps((all) =>
+          all.flatMap((o) => {
+            if (o.id !== id) return [o];
+            // Never started (refused before any work): nothing to show.
+            if (gone && o.hosts.every((h) => h.state === 'waiting') && o.notes.length === 0) return [];
+            return [{ ...o, error: `Could not read the operation's outcome: ${errorText(e)}` }];
+          }),
+        );
         return;
       }
       void loadVpcs();
@@ -222,7 +232,9 @@ function Console(props: { token: string; onLogout: () => void }) {
       } else if (e.event === 'operation_done' && typeof d.id === 'string') {
         const id = d.id;
         const status = d.status === 'success' || d.status === 'failure' ? d.status : 'failure';
-        setOps((all) => (all.some((o) => o.id === id) ? all.map((o) => (o.id === id ? { ...o, status } : o)) : [{ ...newOp(id, String(d.op ?? ''), String(d.vpc ?? '')), status }, ...all]));
+        // Only operations already seen: a refusal answered at once (no such node) still ends on the
+        // stream, for an id the server then does not keep.
+        setOps((all) => all.map((o) => (o.id === id ? { ...o, status } : o)));
         void finish(id);
       } else if (e.event === 'tunnel' && typeof d.node === 'string' && typeof d.peer === 'string') {
         if (d.vpc !== selectedRef.current) return;
