@@ -275,6 +275,7 @@ function Console(props: { token: string; onLogout: () => void }) {
     setTunnels(new Map());
     setReports(new Map());
     setStatusAt(null);
+    setLoadErrors((l) => (l.detail || l.status ? { ...l, detail: undefined, status: undefined } : l));
     if (!selected) return;
     void loadSelected();
     const t = setInterval(() => void loadSelected(), 5000);
