@@ -165,6 +165,10 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
       await page.waitForTimeout(300);
       const [scrollWidth, clientWidth] = (await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]')) as [number, number];
       assert.ok(scrollWidth <= clientWidth, `no horizontal scrolling at 390 px: the page is ${scrollWidth} px wide in a ${clientWidth} px viewport`);
+      const small = (await page.evaluate(
+        "[...document.querySelectorAll('button, input, select')].filter((b) => b.offsetParent !== null && b.type !== 'checkbox').map((b) => [b.textContent || b.name, Math.round(b.getBoundingClientRect().height)]).filter(([, h]) => h < 44)",
+      )) as [string, number][];
+      assert.deepEqual(small, [], 'every button and field is at least 44 px tall on a phone');
       await page.screenshot({ path: join(SHOTS, 'console-phone.png'), fullPage: true });
       const errors = logs.filter((l) => l.startsWith('pageerror'));
       assert.deepEqual(errors, [], 'no script errors on the page');
