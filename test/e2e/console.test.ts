@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,7 @@ async function opDone(page: Page, op: string, vpc: string, ms: number): Promise<
 }
 
 test('the web console logs in, deploys a VPC with live progress, draws its topology and creates a container', { timeout: 420_000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: scripts/install-deps.sh installs Debian's chromium`);
   await withLab(3, 'v6', async (lab) => {
     await joinAll(lab);
     const tmp = mkdtempSync(join(tmpdir(), 'meshvpc-console-'));
