@@ -125,6 +125,8 @@ export interface Operation {
   readonly defaultColumns?: readonly string[];
   /** Reads only: opened read-only, and a `read` API token may call it. */
   readonly readOnly: boolean;
+  /** Reads the database alone, never the host's interfaces: no platform driver is loaded. */
+  readonly dbOnly?: boolean;
   /** A first bare word stands for this argument (`jwhereis NAME`). */
   readonly word?: string;
   /** Bare words after the arguments are a command line, passed through (`jexec`). */
@@ -148,6 +150,51 @@ const DEFINITION = [node_member, peer_network, mtu, underlay, firewall];
 const LOCAL = [dryrun, platform];
 
 const UNORDERED: readonly Operation[] = [
+  vpcOp('init', `Define a VPC on this host. node_member=all means this host and every known node.
+firewall=0 turns the VXLAN filter off for every VPC on the host.`, [...DEFINITION, ...LOCAL]),
+  vpcOp('init_peers', 'Allocate the peer map: one VXLAN id (unique across all VPCs) and one /30 per pair.\nExisting pairs keep their ids and addresses. Prints the map.', [...LOCAL], {
+    output: 'listing',
+    columns: ['vni', 'node_a', 'addr_a', 'node_b', 'addr_b', 'underlay'],
+  }),
+  vpcOp('sync', "Send this host's definition and peer map to every member.", [force, ...LOCAL], { output: 'json' }),
+  vpcOp('init_vxlan', "Create this host's N-1 tunnels (UDP 4789, no learning, MTU from the underlay, alias\ntunnel-to-PEER, the tunnel's /30 address so the far end answers ping).", LOCAL),
+  vpcOp('init_bridge', 'Create the bridge named like the VPC, holding the tunnels with split horizon\n(isolated/private ports). The tunnel addresses move onto the bridge.', [
+    arg({ name: 'bridge_ips', kind: 'list', placeholder: 'A/N,...', help: "addresses for the bridge on this host (in the VPC's segment)", parse: (raw, key) => v.list(raw, key, v.interfaceAddress) }),
+    ...LOCAL,
+  ]),
+  vpcOp('destroy_vxlan', "Remove this host's tunnels.", LOCAL),
+  vpcOp('destroy_bridge', "Remove this host's bridge.", LOCAL),
+  vpcOp('apply', "Reconcile this host's interfaces with what it asked for (repairs drift; used at boot).", LOCAL),
+  vpcOp('down', "Remove this host's interfaces for the VPC but keep what it asked for (boot scripts' stop).", LOCAL),
+  vpcOp('deploy', `From one host: check every member answers, init_peers, sync, then all members apply
+concurrently (a line per host as it finishes, then a summary). Idempotent. With
+node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
+  vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, traffic.', LOCAL, {
+    output: 'listing',
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms'],
+    readOnly: true,
+  }),
+  {
+    id: 'vpc.list',
+    command: 'vpc',
+    mode: 'list',
+    summary: 'The VPCs this host knows.',
+    args: LOCAL,
+    output: 'listing',
+    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge'],
+    readOnly: true,
+    dbOnly: true,
+  },
+  vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true, dbOnly: true }),
+  vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
+  vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),
+  vpcOp('remove', "Remove this host's network for the VPC and forget it here only.", LOCAL),
+  vpcOp('init_rc', `Boot persistence: Linux writes and enables the systemd unit meshvpc-NAME.service
+(start: mode=apply, stop: mode=down); FreeBSD writes /usr/local/etc/rc.d/meshvpc_NAME
+and enables it with sysrc. dryrun=1 prints the file instead.`, LOCAL),
   {
     id: 'initenv',
     command: 'initenv',
@@ -188,6 +235,7 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     columns: ['name', 'ip4', 'ip6', 'ssh', 'platform', 'hostkey'],
     defaultColumns: ['name', 'ip4', 'ip6', 'ssh', 'platform'],
     readOnly: true,
+    dbOnly: true,
   },
   {
     id: 'node.remove',
@@ -207,50 +255,6 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     output: 'text',
     readOnly: false,
   },
-  vpcOp('init', `Define a VPC on this host. node_member=all means this host and every known node.
-firewall=0 turns the VXLAN filter off for every VPC on the host.`, [...DEFINITION, ...LOCAL]),
-  vpcOp('init_peers', 'Allocate the peer map: one VXLAN id (unique across all VPCs) and one /30 per pair.\nExisting pairs keep their ids and addresses. Prints the map.', [...LOCAL], {
-    output: 'listing',
-    columns: ['vni', 'node_a', 'addr_a', 'node_b', 'addr_b', 'underlay'],
-  }),
-  vpcOp('sync', "Send this host's definition and peer map to every member.", [force, ...LOCAL], { output: 'json' }),
-  vpcOp('init_vxlan', "Create this host's N-1 tunnels (UDP 4789, no learning, MTU from the underlay, alias\ntunnel-to-PEER, the tunnel's /30 address so the far end answers ping).", LOCAL),
-  vpcOp('init_bridge', 'Create the bridge named like the VPC, holding the tunnels with split horizon\n(isolated/private ports). The tunnel addresses move onto the bridge.', [
-    arg({ name: 'bridge_ips', kind: 'list', placeholder: 'A/N,...', help: "addresses for the bridge on this host (in the VPC's segment)", parse: (raw, key) => v.list(raw, key, v.interfaceAddress) }),
-    ...LOCAL,
-  ]),
-  vpcOp('destroy_vxlan', "Remove this host's tunnels.", LOCAL),
-  vpcOp('destroy_bridge', "Remove this host's bridge.", LOCAL),
-  vpcOp('apply', "Reconcile this host's interfaces with what it asked for (repairs drift; used at boot).", LOCAL),
-  vpcOp('down', "Remove this host's interfaces for the VPC but keep what it asked for (boot scripts' stop).", LOCAL),
-  vpcOp('deploy', `From one host: check every member answers, init_peers, sync, then all members apply
-concurrently (a line per host as it finishes, then a summary). Idempotent. With
-node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
-  vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
-  vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
-  vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, traffic.', LOCAL, {
-    output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
-    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms'],
-    readOnly: true,
-  }),
-  {
-    id: 'vpc.list',
-    command: 'vpc',
-    mode: 'list',
-    summary: 'The VPCs this host knows.',
-    args: LOCAL,
-    output: 'listing',
-    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge'],
-    readOnly: true,
-  },
-  vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true }),
-  vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
-  vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),
-  vpcOp('remove', "Remove this host's network for the VPC and forget it here only.", LOCAL),
-  vpcOp('init_rc', `Boot persistence: Linux writes and enables the systemd unit meshvpc-NAME.service
-(start: mode=apply, stop: mode=down); FreeBSD writes /usr/local/etc/rc.d/meshvpc_NAME
-and enables it with sysrc. dryrun=1 prints the file instead.`, LOCAL),
   {
     id: 'jcreate',
     command: 'jcreate',
@@ -334,8 +338,9 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
     ],
     output: 'json',
     readOnly: false,
+    dbOnly: true,
   },
-  { id: 'token.list', command: 'token', mode: 'list', summary: 'The API tokens: name, role, when made and last used.', args: [], output: 'listing', columns: ['name', 'role', 'created', 'last_used'], readOnly: true },
+  { id: 'token.list', command: 'token', mode: 'list', summary: 'The API tokens: name, role, when made and last used.', args: [], output: 'listing', columns: ['name', 'role', 'created', 'last_used'], readOnly: true, dbOnly: true },
   {
     id: 'token.revoke',
     command: 'token',
@@ -344,6 +349,7 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
     args: [arg({ name: 'name', kind: 'string', placeholder: 'NAME', help: 'the token', required: 'name the token, e.g. name=ci', parse: v.tokenName })],
     output: 'text',
     readOnly: false,
+    dbOnly: true,
   },
 ];
 
@@ -365,6 +371,9 @@ export function operation(id: string): Operation {
 /** The operations of a command (`vpc`: every mode), in the order written above (help's order). */
 export const operationsOf = (command: string): Operation[] => UNORDERED.filter((o) => o.command === command);
 
+/** Every operation in the order written above. */
+export const DECLARED: readonly Operation[] = UNORDERED;
+
 export const contextOf = (op: Operation): string => (op.mode === undefined ? op.command : `${op.command} mode=${op.mode}`);
 
 /**
@@ -372,7 +381,7 @@ export const contextOf = (op: Operation): string => (op.mode === undefined ? op.
  * arguments have: the one validator then reads both.
  */
 function fromJson(a: Arg, value: unknown, context: string): string {
-  const wrong = (): UserError => new UserError(`invalid ${a.name} ${shown(JSON.stringify(value) ?? String(value))}: expected ${a.kind === 'list' ? 'a list of strings (or one comma separated string)' : `a ${a.kind}`} for ${context}`);
+  const wrong = (): UserError => new UserError(`invalid ${a.name} ${shown(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)))}: expected ${a.kind === 'list' ? 'a list of strings (or one comma separated string)' : `a ${a.kind}`} for ${context}`);
   switch (a.kind) {
     case 'string':
       if (typeof value !== 'string') throw wrong();

@@ -8,7 +8,6 @@ import type { SelfNode } from '../core/types.js';
 import { openDb, homeDir, type Db } from '../store/db.js';
 import { getSelf } from '../store/repo.js';
 import type { NetworkDriver, Platform } from '../platform/driver.js';
-import { systemExecutor } from '../platform/exec.js';
 import { observedFrom } from '../core/observed.js';
 
 export interface Host {
@@ -24,6 +23,7 @@ export function hostPlatform(): Platform {
 
 /** Drivers load lazily: a command that never touches the network never pays for them. */
 async function nativeDriver(platform: Platform): Promise<NetworkDriver> {
+  const { systemExecutor } = await import('../platform/exec.js');
   if (platform === 'freebsd') return (await import('../platform/freebsd/driver.js')).freebsdDriver(systemExecutor);
   return (await import('../platform/linux/driver.js')).linuxDriver(systemExecutor);
 }
@@ -61,7 +61,21 @@ export async function driverFor(platform: Platform): Promise<NetworkDriver> {
  * opened read-only, so they work on a read-only state directory. Neither way
  * creates a database: only initenv does.
  */
-export async function openHost(platform?: Platform, access: 'read' | 'write' = 'write'): Promise<Host> {
+/**
+ * A driver for operations that only read the database (listings of VPCs,
+ * nodes, tokens): loading a platform driver costs a listing more than the
+ * listing itself, so these get one that says it was not loaded.
+ */
+function absentDriver(platform: Platform): NetworkDriver {
+  return new Proxy({ platform } as NetworkDriver, {
+    get(target, prop) {
+      if (prop === 'platform' || prop === 'then') return (target as unknown as Record<string | symbol, unknown>)[prop];
+      throw new Error(`internal: driver.${String(prop)} used by an operation declared not to need the driver`);
+    },
+  });
+}
+
+export async function openHost(platform?: Platform, access: 'read' | 'write' = 'write', withDriver = true): Promise<Host> {
   const home = homeDir();
   const notInitialised = (): UserError =>
     new UserError(`this host is not initialised (no state in ${home}): run meshvpc initenv nodename=NAME nodeip=ADDR first`);
@@ -72,5 +86,6 @@ export async function openHost(platform?: Platform, access: 'read' | 'write' = '
     db.close();
     throw notInitialised();
   }
-  return { db, home, self, driver: await driverFor(platform ?? hostPlatform()) };
+  const chosen = platform ?? hostPlatform();
+  return { db, home, self, driver: withDriver ? await driverFor(chosen) : absentDriver(chosen) };
 }

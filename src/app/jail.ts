@@ -8,9 +8,6 @@ import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { JailOnHost, JailRecord } from '../core/types.js';
-import { fanout } from '../cluster/fanout.js';
-import { Peers } from '../cluster/peers.js';
-import { jailsFromWire } from '../cluster/wire.js';
 import type { GuestSpec } from '../platform/driver.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
@@ -178,6 +175,8 @@ export interface Unreachable {
 
 /** Every known peer's containers (each reply checked), concurrently. */
 async function peersJails(host: Host): Promise<{ found: JailOnHost[]; unreachable: Unreachable[] }> {
+  // Loaded here: this host's own listing never pays for SSH.
+  const [{ fanout }, { Peers }, { jailsFromWire }] = await Promise.all([import('../cluster/fanout.js'), import('../cluster/peers.js'), import('../cluster/wire.js')]);
   const nodes = repo.listNodes(host.db);
   const peers = new Peers(host.home);
   try {

@@ -14,14 +14,6 @@ import type { ConvergeEvent, ConvergeResult } from './vpc-cluster.js';
 /** Asks whoever runs the operation for the first-contact password (null: none, use SSH keys/agent). */
 export type PasswordSource = (prompt: string) => Promise<string | null>;
 
-export interface NodeRow {
-  readonly name: string;
-  readonly ip4: string | null;
-  readonly ip6: string | null;
-  readonly ssh: string;
-  readonly platform: string;
-  readonly hostkey: string;
-}
 
 export function findKnown(host: Host, ref: string): NodeRecord {
   const node = repo.findNode(host.db, ref);
@@ -29,16 +21,6 @@ export function findKnown(host: Host, ref: string): NodeRecord {
   return node;
 }
 
-export function list(host: Host): NodeRow[] {
-  return repo.listNodes(host.db).map((n) => ({
-    name: n.name,
-    ip4: n.ip4,
-    ip6: n.ip6,
-    ssh: `${n.sshUser}@${n.sshAddress.includes(':') ? `[${n.sshAddress}]` : n.sshAddress}:${n.sshPort}`,
-    platform: n.platform,
-    hostkey: fingerprint(n.hostKey),
-  }));
-}
 
 /** Our own address in the family the peer was reached on: that is where it can reach us. */
 function ownAddressFor(host: Host, peerAddress: string): string {

@@ -39,8 +39,8 @@ const token = () => import('./token.js');
 const layer = (mode: LayerMode): Handler => async (h, i) => (await vpc()).local(h, mode, as(i));
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  'vpc.list': async (h) => (await vpc()).list(h),
-  'vpc.show': async (h, i) => (await vpc()).show(h, as(i)),
+  'vpc.list': async (h) => (await import('./vpc-list.js')).list(h),
+  'vpc.show': async (h, i) => (await import('./vpc-list.js')).show(h, as(i)),
   'vpc.init': async (h, i) => (await vpc()).init(h, as(i)),
   'vpc.init_peers': async (h, i) => (await vpc()).initPeers(h, as(i)),
   'vpc.sync': async (h, i, c) => (await vpc()).syncVpc(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
@@ -59,7 +59,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'vpc.destroy': async (h, i, c) => (await vpc()).teardown(h, 'destroy', as(i), (outcome) => c.events({ type: 'torn_down', outcome })),
   'vpc.init_rc': async (h, i) => (await vpc()).bootFiles(h, as(i)),
   'node.add': async (h, i, c) => (await node()).add(h, as(i), c.password),
-  'node.list': async (h) => (await node()).list(h),
+  'node.list': async (h) => (await import('./node-list.js')).list(h),
   'node.remove': async (h, i, c) => (await node()).remove(h, as(i), c.events),
   'node.repin': async (h, i) => (await node()).repin(h, as(i)),
   jcreate: async (h, i) => (await jail()).jcreate(h, as(i)),
@@ -101,7 +101,7 @@ export async function runOperation(id: string, input: Input, ctx: Context, host?
   const op = operation(id);
   const platform = platformOf(input);
   if (host && platform === host.driver.platform) return handler(host, input, ctx);
-  const opened = await openHost(platform, op.readOnly ? 'read' : 'write');
+  const opened = await openHost(platform, op.readOnly ? 'read' : 'write', op.dbOnly !== true);
   try {
     return await handler(opened, input, ctx);
   } finally {

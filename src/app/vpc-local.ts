@@ -11,6 +11,7 @@ import type { Op } from '../core/ops.js';
 import type { TunnelStatus, VpcLocal, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
+import { requireVpc } from './vpc-list.js';
 import type { Layer } from '../cluster/protocol.js';
 import { withLock } from '../store/lock.js';
 import { firewallPolicy } from '../core/firewall.js';
@@ -19,11 +20,7 @@ import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
 import type { ObservedLink } from '../core/observed.js';
 
-export function requireVpc(host: Host, name: string): VpcWithMap {
-  const vpc = repo.getVpc(host.db, name);
-  if (!vpc) throw new UserError(`no VPC named ${name} on ${host.self.nodename}: run meshvpc vpc mode=init vpc_name=${name} ... first`, 'not_found');
-  return vpc;
-}
+export { requireVpc };
 
 export interface ApplyResult {
   readonly node: string;

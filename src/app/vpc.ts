@@ -6,7 +6,7 @@
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
-import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
+import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
 import type { Host } from './host.js';
@@ -47,46 +47,6 @@ export interface Definition {
 /** A cluster operation holds the VPC's lock on this host, so two of them on one VPC take turns. */
 function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>): Promise<T> {
   return dryrun ? fn() : withLock(host.db, `op:${name}`, what, fn);
-}
-
-export interface VpcRow {
-  readonly name: string;
-  readonly peer_network: string;
-  readonly underlay: string;
-  readonly mtu: number | 'auto';
-  readonly firewall: boolean;
-  readonly members: string;
-  readonly pairs: number;
-  readonly vxlan: boolean;
-  readonly bridge: boolean;
-}
-
-export function list(host: Host): VpcRow[] {
-  return repo.listVpcs(host.db).map((x) => {
-    const l = repo.getLocal(host.db, x.name);
-    return {
-      name: x.name,
-      peer_network: x.peerNetwork,
-      underlay: `ipv${x.family}`,
-      mtu: x.mtu ?? 'auto',
-      firewall: x.firewall,
-      members: x.members.map((mm) => mm.node).join(','),
-      pairs: x.pairs.length,
-      vxlan: l.vxlan,
-      bridge: l.bridge,
-    };
-  });
-}
-
-export interface VpcDetail extends VpcWithMap {
-  /** What this host asked for: which layers are up, the bridge's addresses. */
-  readonly local: Pick<VpcLocal, 'vxlan' | 'bridge' | 'bridgeIps'>;
-}
-
-export function show(host: Host, input: Named): VpcDetail {
-  const vpc = requireVpc(host, input.vpc_name);
-  const l = repo.getLocal(host.db, vpc.name);
-  return { ...vpc, local: { vxlan: l.vxlan, bridge: l.bridge, bridgeIps: l.bridgeIps } };
 }
 
 /** Resolve node_member= into members with underlay addresses of one family. */
@@ -311,7 +271,3 @@ export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {
   return initRc(host, input.vpc_name, input.dryrun ?? false);
 }
 
-/** The VPCs this host is a member of. */
-export function memberVpcs(host: Host): string[] {
-  return repo.listVpcs(host.db).filter((x) => x.members.some((m) => m.node === host.self.nodename)).map((x) => x.name);
-}

@@ -14,24 +14,12 @@ export function shown(value: string): string {
 
 /**
  * What went wrong, in terms every face can act on: the CLI maps a kind to its
- * exit status (below), an HTTP API to a status code, and a peer's refusal
+ * exit status (adapters/cli/exit-status.ts), the HTTP API to a status code, and a peer's refusal
  * keeps its kind across the wire.
  */
 export const ERROR_KINDS = ['invalid', 'not_found', 'conflict', 'busy', 'unreachable', 'host_key', 'quota', 'storage', 'failed'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
-/** The CLI's exit status per kind (README, Commands): 2 bad input, 3 host key, 4 busy, 5 storage, 1 did not converge. */
-const EXIT_STATUS: Readonly<Record<ErrorKind, number>> = {
-  invalid: 2,
-  not_found: 2,
-  conflict: 2,
-  quota: 2,
-  host_key: 3,
-  busy: 4,
-  storage: 5,
-  unreachable: 1,
-  failed: 1,
-};
 
 /** Facts a program acts on without reading the message (the VXLAN id another VPC holds, say). */
 export type ErrorDetail = Readonly<Record<string, string | number>>;
@@ -44,10 +32,6 @@ export class UserError extends Error {
   ) {
     super(message);
     this.name = 'UserError';
-  }
-
-  get exitCode(): number {
-    return EXIT_STATUS[this.kind];
   }
 }
 

@@ -7,14 +7,35 @@
  * missing one is created, and only when asked to ('create', for initenv).
  * Every failure is a StorageError naming the file and the cause.
  */
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { MIGRATIONS } from './schema.js';
 import { HEADER_BYTES, headerProblem, newerCause } from './header.js';
 import { StorageError, accessCause, isSqliteError, probeCause, storageError } from './faults.js';
 
-export type Db = Database.Database;
+export type Db = BetterSqlite3.Database;
+
+/*
+ * Loaded with require, not import: importing a CommonJS package from ESM
+ * makes Node scan its source for export names first, and better-sqlite3's
+ * default loader searches a dozen paths for its addon. Both cost every
+ * command ~20 ms on a slow machine; the addon's own path is known.
+ */
+const require = createRequire(import.meta.url);
+const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+const ADDON_PATH = join(dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+let addon: object | undefined;
+const nativeBinding = (): BetterSqlite3.Options => {
+  if (addon === undefined && existsSync(ADDON_PATH)) addon = require(ADDON_PATH) as object;
+  // The addon object is documented (nativeBinding: string | addon); the types know only the string.
+  return addon ? ({ nativeBinding: addon } as unknown as BetterSqlite3.Options) : {};
+};
+// One name for the constructor below, whichever way the addon was found.
+const Database = function (path: string | Buffer, options: BetterSqlite3.Options = {}): Db {
+  return new Sqlite(path as string, { ...nativeBinding(), ...options });
+} as unknown as new (path: string | Buffer, options?: BetterSqlite3.Options) => Db;
 
 /**
  * read: a listing; works on a read-only state directory and writes nothing.

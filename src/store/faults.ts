@@ -9,9 +9,6 @@ import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../core/errors.js';
 
-/** Exit status of a command whose state cannot be read or written (README, Commands). */
-export const STORAGE_EXIT = 5;
-
 /**
  * Below this much free space an I/O error is taken to be a full disk: SQLite
  * reports a full disk as SQLITE_FULL only for the database and its WAL, while

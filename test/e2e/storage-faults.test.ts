@@ -13,7 +13,9 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
-import { STORAGE_EXIT } from '../../src/store/faults.js';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
+
+const STORAGE_EXIT = exitStatus('storage');
 import { cli, contents, inMountNamespace, mountPoints, withTemp, type Run } from './cli-helpers.js';
 
 const INIT = ['initenv', 'nodename=h1', 'nodeip=192.0.2.1'];

@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { COMMANDS, commandHelp, generalHelp } from '../../src/adapters/cli/help.js';
 import { UserError } from '../../src/core/errors.js';
 
@@ -11,7 +12,7 @@ describe('help', () => {
   test('an unknown topic is bad input (exit 2), naming it and the commands', () => {
     assert.throws(
       () => commandHelp('nosuch'),
-      (e: unknown) => e instanceof UserError && e.exitCode === 2 && /^unknown command "nosuch"; commands: initenv, node, vpc, .*help, version \(meshvpc help\)$/.test(e.message),
+      (e: unknown) => e instanceof UserError && exitStatus(e.kind) === 2 && /^unknown command "nosuch"; commands: initenv, node, vpc, .*help, version \(meshvpc help\)$/.test(e.message),
     );
   });
 

@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { parseArgs, type Invocation } from '../../src/adapters/cli/args.js';
 import { checkPositionals } from '../../src/adapters/cli/positionals.js';
 import { checkSharedOptions, LISTINGS } from '../../src/adapters/cli/options.js';
@@ -16,7 +17,7 @@ function accepted(argv: string[]): Invocation {
 function refused(argv: string[], message: string | RegExp): void {
   assert.throws(
     () => checkSharedOptions(inv(argv)),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && !e.message.includes('\n') && (typeof message === 'string' ? e.message === message : message.test(e.message)),
+    (e: unknown) => e instanceof UserError && exitStatus(e.kind) === 2 && !e.message.includes('\n') && (typeof message === 'string' ? e.message === message : message.test(e.message)),
     `${argv.join(' ')} should be refused with ${String(message)}`,
   );
 }

@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { parseArgs } from '../../src/adapters/cli/args.js';
 import { checkPositionals } from '../../src/adapters/cli/positionals.js';
 import { UserError } from '../../src/core/errors.js';
@@ -13,7 +14,7 @@ function checked(argv: string[]): { params: Record<string, string | undefined>; 
 function refused(argv: string[], message: string | RegExp): void {
   assert.throws(
     () => checked(argv),
-    (e: unknown) => e instanceof UserError && e.exitCode === 2 && !e.message.includes('\n') && (typeof message === 'string' ? e.message === message : message.test(e.message)),
+    (e: unknown) => e instanceof UserError && exitStatus(e.kind) === 2 && !e.message.includes('\n') && (typeof message === 'string' ? e.message === message : message.test(e.message)),
     `${argv.join(' ')} should be refused with ${String(message)}`,
   );
 }

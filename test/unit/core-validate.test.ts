@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import * as v from '../../src/core/validate.js';
 import { UserError } from '../../src/core/errors.js';
 
@@ -18,7 +19,7 @@ function refuses(run: () => unknown, value: string, also?: RegExp): UserError {
   assert.ok(caught instanceof UserError, `${JSON.stringify(value)}: expected a UserError, got ${String(caught)}`);
   assert.ok(caught.message.includes(quoted(value)), `message ${JSON.stringify(caught.message)} does not show ${quoted(value)}`);
   assert.doesNotMatch(caught.message, /[\n\r]/, 'the message is one line');
-  assert.equal(caught.exitCode, 2);
+  assert.equal(exitStatus(caught.kind), 2);
   if (also) assert.match(caught.message, also);
   return caught;
 }

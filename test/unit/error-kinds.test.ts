@@ -1,6 +1,7 @@
 /** Errors carry a kind: the CLI's exit status comes from it, and a peer's refusal keeps it across the wire. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { ERROR_KINDS, UserError } from '../../src/core/errors.js';
 import { request } from '../../src/cluster/peers.js';
 import type { Connection } from '../../src/cluster/ssh.js';
@@ -9,7 +10,7 @@ import { lostVnis } from '../../src/app/vpc-cluster.js';
 const answering = (stdout: string): Connection => ({ hostKey: 'k', exec: async () => ({ code: 0, stdout, stderr: '' }), close: () => undefined });
 
 test('every kind has the exit status the README gives', () => {
-  const status = Object.fromEntries(ERROR_KINDS.map((k) => [k, new UserError('x', k).exitCode]));
+  const status = Object.fromEntries(ERROR_KINDS.map((k) => [k, exitStatus(new UserError('x', k).kind)]));
   assert.deepEqual(status, { invalid: 2, not_found: 2, conflict: 2, busy: 4, unreachable: 1, host_key: 3, quota: 2, storage: 5, failed: 1 });
   assert.equal(new UserError('x').kind, 'invalid');
 });

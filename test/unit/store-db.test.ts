@@ -4,12 +4,13 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { dbPath, openDb, SCHEMA_VERSION } from '../../src/store/db.js';
-import { StorageError, STORAGE_EXIT } from '../../src/store/faults.js';
+import { StorageError} from '../../src/store/faults.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 
 function withHome(fn: (home: string, path: string) => void): void {
@@ -34,7 +35,7 @@ function refused(home: string, reason: string | RegExp): void {
       () => openDb(home, access),
       (e: unknown) =>
         e instanceof StorageError &&
-        e.exitCode === STORAGE_EXIT &&
+        exitStatus(e.kind) === 5 &&
         (typeof reason === 'string' ? e.message === `database ${dbPath(home)}: ${reason}` : reason.test(e.message)),
       `${access}: ${typeof reason === 'string' ? reason : reason.source}`,
     );

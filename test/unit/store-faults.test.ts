@@ -1,10 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../src/core/errors.js';
-import { STORAGE_EXIT, StorageError, errnoCause, isSqliteError, sqliteCause, storageError } from '../../src/store/faults.js';
+import { StorageError, errnoCause, isSqliteError, sqliteCause, storageError} from '../../src/store/faults.js';
 
 /** An error shaped like better-sqlite3's SqliteError. */
 function sqliteError(code: string, message: string): Error & { code: string } {
@@ -32,8 +33,8 @@ describe('StorageError', () => {
     const e = new StorageError('/var/db/meshvpc/meshvpc.sqlite', 'disk full');
     assert.equal(e.message, 'database /var/db/meshvpc/meshvpc.sqlite: disk full');
     assert.ok(e instanceof UserError);
-    assert.equal(e.exitCode, STORAGE_EXIT);
-    assert.notEqual(STORAGE_EXIT, 2, 'not the bad-input status');
+    assert.equal(exitStatus(e.kind), 5);
+    assert.notEqual(exitStatus('storage'), 2, 'not the bad-input status');
   });
 });
 

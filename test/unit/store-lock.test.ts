@@ -1,12 +1,14 @@
 /** Token-owned locks: one process cannot take a lock twice; a dead holder's lock is taken over; every exit releases. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { exitStatus } from '../../src/adapters/cli/exit-status.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, type Db } from '../../src/store/db.js';
 import { withLock } from '../../src/store/lock.js';
+import type { UserError } from '../../src/core/errors.js';
 
 function withDb(fn: (db: Db) => Promise<void>): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'mvlock-'));
@@ -57,8 +59,8 @@ test('a lock held by another operation of this process times out with a clear bu
       const first = withLock(db, 'op:vpc1', 'vpc mode=deploy', () => gate);
       await assert.rejects(
         withLock(db, 'op:vpc1', 'vpc mode=join', async () => assert.fail('must not run')),
-        (e: Error & { exitCode?: number }) =>
-          /^op:vpc1 is busy: another operation of this process \(vpc mode=deploy\) has held it since .* UTC; try again later$/.test(e.message) && e.exitCode === 4,
+        (e: UserError) =>
+          /^op:vpc1 is busy: another operation of this process \(vpc mode=deploy\) has held it since .* UTC; try again later$/.test(e.message) && exitStatus(e.kind) === 4,
       );
       release();
       await first;

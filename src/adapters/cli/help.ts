@@ -59,7 +59,7 @@ function catalogDoc(command: string, ops: readonly Operation[]): CommandDoc {
   if (moded) return { ...moded, body: ops.map(modeEntry).join('\n') };
   const o = ops[0] as Operation;
   const listing = o.output === 'listing' ? ' [--json] [header=0] [display=...]' : o.output === 'json' ? ' [--json]' : '';
-  const word = o.word ? `${o.word.toUpperCase()} | ` : '';
+  const word = o.word ? `${o.args.find((a) => a.name === o.word)?.placeholder ?? o.word.toUpperCase()} | ` : '';
   const tail = o.argv ? ' CMD [ARGS...]' : '';
   const usage = `meshvpc ${command} ${word}${argsLine(o.args)}${tail}${listing}`.replace(/ +/g, ' ').trimEnd();
   const body = [...(o.help ? [o.help] : []), ...argLines(o.args, '  ')].join('\n');

@@ -14,6 +14,7 @@ import { parseArgs, type Invocation } from './args.js';
 import { commandHelp, generalHelp, unknownCommand } from './help.js';
 import { checkSharedOptions, OUTPUT_OPTIONS } from './options.js';
 import { checkPositionals } from './positionals.js';
+import { exitStatus } from './exit-status.js';
 import { shown } from '../../core/errors.js';
 
 export type CommandRun = (inv: Invocation) => Promise<number>;
@@ -22,7 +23,7 @@ export type CommandRun = (inv: Invocation) => Promise<number>;
 const OWN: Record<string, () => Promise<CommandRun>> = {
   lab: async () => (await import('./lab.js')).run,
   remote: async () => (await import('../remote/serve.js')).run,
-  server: async () => (await import('../http/command.js')).run,
+  server: async () => (await import('./server.js')).run,
 };
 
 function printHelp(topic: string | undefined): number {
@@ -115,7 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof UserError) {
       process.stderr.write(`meshvpc: ${err.message.split('\n')[0]}\n`);
       if (process.env.MESHVPC_DEBUG && err instanceof StorageError && err.original instanceof Error) process.stderr.write(`${err.original.stack}\n`);
-      return err.exitCode;
+      return exitStatus(err.kind);
     }
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`meshvpc: ${msg.split('\n')[0]}\n`);

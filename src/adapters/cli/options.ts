@@ -6,7 +6,7 @@
  * plus the lab's own listings, which only the CLI has.
  */
 import { UserError } from '../../core/errors.js';
-import { contextOf, OPERATIONS, operationsOf } from '../../app/catalog.js';
+import { contextOf, DECLARED, OPERATIONS, operationsOf } from '../../app/catalog.js';
 import type { Invocation } from './args.js';
 import { parseDisplay } from './output.js';
 
@@ -24,7 +24,7 @@ export const LISTINGS: Readonly<Record<string, readonly string[]>> = {
 /** The contexts whose operations take `arg`, a whole command named once when all its operations do. */
 function takers(arg: string): string[] {
   const out: string[] = [];
-  for (const o of OPERATIONS) {
+  for (const o of DECLARED) {
     if (!o.args.some((a) => a.name === arg)) continue;
     const all = operationsOf(o.command).every((x) => x.args.some((a) => a.name === arg));
     const context = all ? o.command : contextOf(o);
@@ -41,6 +41,11 @@ const HONOURED: Readonly<Record<string, readonly string[]>> = {
   dryrun: takers('dryrun'),
   force: takers('force'),
   platform: takers('platform'),
+};
+
+/** The CLI's own commands that honour a shared option (named only in their own refusals). */
+const OWN: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  server: { dryrun: ['server mode=install'] },
 };
 
 /** Options whose value is 1 or 0 (yes/no, true/false), as Params.flag reads them. */
@@ -64,8 +69,10 @@ export function checkSharedOptions(inv: Invocation): void {
   const mode = p.get('mode');
   // Without a mode the command says "missing mode=", which is the better first message.
   if (isModed(command) && mode === undefined) return;
-  const context = isModed(command) ? `${command} mode=${mode}` : command;
-  for (const [key, where] of Object.entries(HONOURED)) {
+  // server's mode is optional (run by default).
+  const context = isModed(command) || (command === 'server' && mode !== undefined) ? `${command} mode=${mode}` : command;
+  for (const [key, catalog] of Object.entries(HONOURED)) {
+    const where = [...catalog, ...(OWN[command]?.[key] ?? [])];
     if (p.has(key) && !where.includes(context) && !where.includes(command)) {
       throw new UserError(`${key}= does not apply to ${context}; it applies to ${where.join(', ')}`);
     }

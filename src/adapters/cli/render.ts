@@ -5,9 +5,11 @@
  */
 import type { ApplyResult } from '../../app/vpc-local.js';
 import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, TeardownResult } from '../../app/vpc-cluster.js';
-import type { InitResult, StatusResult, VpcRow } from '../../app/vpc.js';
+import type { InitResult, StatusResult } from '../../app/vpc.js';
+import type { VpcRow } from '../../app/vpc-list.js';
 import type { InitRcResult } from '../../app/init-rc.js';
-import type { AddResult, NodeRow, RemoveResult, RepinResult } from '../../app/node.js';
+import type { AddResult, RemoveResult, RepinResult } from '../../app/node.js';
+import type { NodeRow } from '../../app/node-list.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
 import type { CreatedToken } from '../../app/token.js';

@@ -1,0 +1,72 @@
+/**
+ * The API and console on a socket: opens this host, builds the hono app and
+ * listens (HTTPS with a certificate), until stopped. Logs go to stderr.
+ */
+import { existsSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { UserError } from '../../core/errors.js';
+import type { Listen } from '../../core/listen.js';
+import { openHost } from '../../app/host.js';
+import { memberVpcs } from '../../app/vpc-list.js';
+import { checkToken } from '../../app/token.js';
+import { createServer } from './server.js';
+
+/** dist/src/adapters/http -> dist/web */
+export const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
+
+export interface Tls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface Running {
+  readonly url: string;
+  readonly console: boolean;
+  stop(): void;
+}
+
+export const log = (line: string): void => {
+  process.stderr.write(`meshvpc server: ${line}\n`);
+};
+
+export async function serveApi(listen: Listen, tls: Tls | null): Promise<Running> {
+  const host = await openHost();
+  const hasConsole = existsSync(join(WEB_ROOT, 'index.html'));
+  const server = createServer({
+    host,
+    checkToken: (token) => checkToken(host, token),
+    memberVpcs: () => memberVpcs(host),
+    webRoot: hasConsole ? WEB_ROOT : null,
+    log,
+  });
+  const http = serve({
+    fetch: server.app.fetch,
+    hostname: listen.address,
+    port: listen.port,
+    ...(tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {}),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('listening', resolve);
+      http.once('error', (e: NodeJS.ErrnoException) => reject(new UserError(`cannot listen on ${listen.text}: ${e.code ?? e.message}`, e.code === 'EADDRINUSE' ? 'conflict' : 'invalid')));
+    });
+  } catch (e) {
+    server.close();
+    host.db.close();
+    throw e;
+  }
+  const url = `${tls ? 'https' : 'http'}://${listen.text}`;
+  log(`${host.self.nodename}: listening on ${url} (API under /api/v1${hasConsole ? ', console at /' : '; the console is not built'})`);
+  return {
+    url,
+    console: hasConsole,
+    stop: () => {
+      server.close();
+      http.close();
+      host.db.close();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The HTTP API without a socket or a network: hono's app.request against a
+ * real database in a temporary directory and a Linux driver whose commands
+ * are recorded, not run. The lab e2e test (api.test.ts) covers the rest.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initenv } from '../../src/app/initenv.js';
+import { openDb } from '../../src/store/db.js';
+import { getSelf } from '../../src/store/repo.js';
+import { linuxDriver } from '../../src/platform/linux/driver.js';
+import { RecordingExecutor } from '../../src/platform/recording.js';
+import { createToken, checkToken, listTokens } from '../../src/store/tokens.js';
+import { createServer, type Server } from '../../src/adapters/http/server.js';
+import type { Host } from '../../src/app/host.js';
+import { LoginLimiter, MAX_FAILURES } from '../../src/adapters/http/auth.js';
+import { openApiDocument } from '../../src/adapters/http/openapi.js';
+import { ROUTES } from '../../src/adapters/http/routes.js';
+import SwaggerParser from '@apidevtools/swagger-parser';
+
+let dir: string;
+let host: Host;
+let server: Server;
+let admin: string;
+let reader: string;
+const logged: string[] = [];
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mvapi-'));
+  initenv(dir, { nodename: 'h1', nodeip: '192.0.2.1' });
+  const db = openDb(dir, 'write');
+  assert.ok(db);
+  const exec = new RecordingExecutor();
+  exec.on((argv) => argv[0] === 'ip' && argv.includes('show'), { stdout: '[]' });
+  host = { db, home: dir, self: getSelf(db) as NonNullable<ReturnType<typeof getSelf>>, driver: linuxDriver(exec) };
+  admin = createToken(db, 'admin', 'admin');
+  reader = createToken(db, 'reader', 'read');
+  server = createServer({ host, checkToken: (t) => checkToken(db, t), memberVpcs: () => [], webRoot: null, log: (l) => logged.push(l) });
+});
+
+after(() => {
+  server.close();
+  host.db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function call(method: string, path: string, body?: string, token: string | null = admin, client = '198.51.100.1'): Promise<{ status: number; json: { error?: { kind: string; message: string } } & Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const env = { incoming: { socket: { remoteAddress: client, remotePort: 1, remoteFamily: 'IPv4' } } };
+  const res = await server.app.request(`/api/v1${path}`, { method, headers, ...(body === undefined ? {} : { body }) }, env);
+  return { status: res.status, json: (await res.json()) as never };
+}
+
+describe('API tokens', () => {
+  test('only a hash is stored, and a token is shown once', () => {
+    const rows = host.db.prepare('SELECT * FROM api_token').all() as { hash: string }[];
+    for (const r of rows) assert.ok(!Object.values(r).includes(admin));
+    assert.deepEqual(listTokens(host.db).map((t) => [t.name, t.role]), [['admin', 'admin'], ['reader', 'read']]);
+  });
+
+  test('no token is 401, an unknown one is 401, both logged', async () => {
+    const none = await call('GET', '/vpcs', undefined, null, '198.51.100.7');
+    assert.equal(none.status, 401);
+    assert.equal(none.json.error?.kind, 'unauthorized');
+    const wrong = await call('GET', '/vpcs', undefined, 'mvpc_nope', '198.51.100.7');
+    assert.equal(wrong.status, 401);
+    assert.match(logged.join('\n'), /failed login from 198\.51\.100\.7 \(unknown token; 2 in the last minute\)/);
+  });
+
+  test('a read token may GET but not POST or DELETE (403)', async () => {
+    assert.equal((await call('GET', '/vpcs', undefined, reader)).status, 200);
+    const post = await call('POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24' }), reader);
+    assert.equal(post.status, 403);
+    assert.equal(post.json.error?.kind, 'forbidden');
+    assert.equal((await call('DELETE', '/containers/c1', undefined, reader)).status, 403);
+  });
+
+  test('failed logins are rate-limited per address (429), others unaffected', async () => {
+    for (let i = 0; i < MAX_FAILURES; i++) await call('GET', '/vpcs', undefined, 'mvpc_guess', '198.51.100.9');
+    const blocked = await call('GET', '/vpcs', undefined, admin, '198.51.100.9');
+    assert.equal(blocked.status, 429);
+    assert.equal((await call('GET', '/vpcs', undefined, admin, '198.51.100.10')).status, 200);
+  });
+
+  test('the limiter forgets failures after its window', () => {
+    let now = 0;
+    const l = new LoginLimiter(() => now);
+    for (let i = 0; i < MAX_FAILURES; i++) l.fail('a');
+    assert.ok(l.blockedFor('a') > 0);
+    now = 61_000;
+    assert.equal(l.blockedFor('a'), 0);
+  });
+});
+
+describe('API input is checked like the CLI\'s, and refused input changes nothing', () => {
+  const bad: [string, string, string | undefined, RegExp][] = [
+    ['POST', '/vpcs', '{', /not JSON/],
+    ['POST', '/vpcs', '[]', /must be a JSON object/],
+    ['POST', '/vpcs', '"x"', /must be a JSON object/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', colour: 'red' }), /unknown field "colour" for vpc mode=init; allowed: vpc_name, /],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'V1!', node_member: 'all', peer_network: '10.100.0.0/24' }), /^invalid vpc_name "V1!"/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/33' }), /peer_network/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all' }), /^missing peer_network=/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', mtu: 'big' }), /^invalid mtu "big"/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', mtu: 1.5 }), /^invalid mtu/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', mtu: 99999 }), /^invalid mtu "99999": use a whole number from 1280 to 9000/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', firewall: 'maybe' }), /^invalid firewall/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', underlay: 'v5' }), /^invalid underlay "v5": use v4 or v6/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: ['h1', 'a,b'], peer_network: '10.100.0.0/24' }), /^invalid node_member/],
+    ['POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24', platform: 'freebsd' }), /only works with dryrun=1/],
+    ['POST', '/vpcs/v1/deploy', JSON.stringify({ vpc_name: 'v2' }), /vpc_name is given by the path/],
+    ['POST', '/vpcs/v1/deploy', JSON.stringify({ concurrency: 0 }), /^invalid concurrency "0"/],
+    ['POST', '/vpcs/v1/join', JSON.stringify({ node: '$(reboot)' }), /^invalid node/],
+    ['POST', '/containers', JSON.stringify({ jname: 'c1', interface: 'v1', ip4_addr: '10.0.0.1' }), /ip4_addr/],
+    ['POST', '/containers', JSON.stringify({ jname: '../etc', interface: 'v1' }), /^invalid jname/],
+    ['POST', '/containers/c1/start', '{"x":1}', /takes no body/],
+  ];
+  for (const [method, path, body, message] of bad) {
+    test(`${method} ${path} ${body ?? ''} -> 400`, async () => {
+      const before = JSON.stringify(host.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('api_token', 'lock')").all().map((t) => host.db.prepare(`SELECT * FROM "${(t as { name: string }).name}"`).all()));
+      const r = await call(method, path, body);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(r.json.error?.kind, 'invalid');
+      assert.match(r.json.error?.message ?? '', message);
+      assert.ok(!(r.json.error?.message ?? '').includes('\n'));
+      const after = JSON.stringify(host.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('api_token', 'lock')").all().map((t) => host.db.prepare(`SELECT * FROM "${(t as { name: string }).name}"`).all()));
+      assert.equal(after, before);
+    });
+  }
+
+  test('a missing VPC is 404 before any operation starts', async () => {
+    const r = await call('POST', '/vpcs/nosuch/deploy', '{}');
+    assert.equal(r.status, 404);
+    assert.match(r.json.error?.message ?? '', /no VPC named nosuch/);
+    assert.equal((await call('GET', '/vpcs/nosuch')).status, 404);
+    assert.equal((await call('GET', '/operations/0123456789abcdef')).status, 404);
+    assert.equal((await call('GET', '/nosuch')).status, 404);
+  });
+
+  test('an oversized body is refused', async () => {
+    const r = await call('POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', pad: 'x'.repeat(70_000) }));
+    assert.equal(r.status, 400);
+    assert.match(r.json.error?.message ?? '', /larger than/);
+  });
+});
+
+describe('API reads and a definition', () => {
+  test('host, nodes, vpcs; a VPC defined through the API is the CLI\'s', async () => {
+    const h = await call('GET', '/host');
+    assert.equal(h.status, 200);
+    assert.equal(h.json.nodename, 'h1');
+    assert.deepEqual((await call('GET', '/nodes')).json, []);
+    const made = await call('POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: ['h1'], peer_network: '10.100.0.0/24', mtu: 1400, firewall: false }));
+    assert.equal(made.status, 201, JSON.stringify(made.json));
+    const list = (await call('GET', '/vpcs')).json as unknown as { name: string; mtu: number; firewall: boolean }[];
+    assert.deepEqual(list.map((x) => [x.name, x.mtu, x.firewall]), [['v1', 1400, false]]);
+    const again = await call('POST', '/vpcs', JSON.stringify({ vpc_name: 'v1', node_member: 'all', peer_network: '10.100.0.0/24' }));
+    assert.equal(again.status, 409);
+    const shown = (await call('GET', '/vpcs/v1')).json as unknown as { members: { node: string }[]; local: { vxlan: boolean } };
+    assert.deepEqual(shown.members.map((m) => m.node), ['h1']);
+    assert.equal(shown.local.vxlan, false);
+  });
+});
+
+describe('OpenAPI document', () => {
+  test('a standard validator (swagger-parser) accepts it, and refuses a broken one', async () => {
+    await SwaggerParser.validate(structuredClone(openApiDocument()) as never);
+    const broken = structuredClone(openApiDocument()) as { paths: Record<string, Record<string, { responses?: unknown }>> };
+    const get = broken.paths['/api/v1/vpcs/{name}']?.get;
+    if (get) get.responses = 'none';
+    await assert.rejects(SwaggerParser.validate(broken as never));
+  });
+
+  test('covers every route, with the catalog\'s argument types', () => {
+    const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: { 'application/json': { schema: { properties: Record<string, { type?: string; minimum?: number }> } } } } }>> };
+    assert.equal(doc.openapi, '3.1.0');
+    for (const r of ROUTES) assert.ok(doc.paths[`/api/v1${r.path.replace(/:(\w+)/g, '{$1}')}`]?.[r.method.toLowerCase()], `${r.method} ${r.path}`);
+    const init = doc.paths['/api/v1/vpcs']?.post?.requestBody?.content['application/json'].schema.properties;
+    assert.equal(init?.mtu?.type, 'integer');
+    assert.equal(init?.mtu?.minimum, 1280);
+  });
+});
