@@ -17,6 +17,7 @@ have unshare   || need_pkgs+=(util-linux)
 have nft       || need_pkgs+=(nftables)
 have ps        || need_pkgs+=(procps)
 [ -x /usr/bin/time ] || need_pkgs+=(time)   # GNU time: peak RSS in the benchmarks
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)   # the web console's browser test (playwright-core drives it)
 have make      || need_pkgs+=(make)
 have g++       || need_pkgs+=(g++)
 have python3   || need_pkgs+=(python3)

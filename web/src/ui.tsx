@@ -1,0 +1,31 @@
+/** Small shared pieces: an action runner that keeps its error in words, and the error line. */
+import { useState } from 'preact/hooks';
+import { errorText } from './api';
+
+export function useAction(): { busy: boolean; error: string | null; run: (fn: () => Promise<void>) => Promise<void>; clear: () => void } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (fn: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run, clear: () => setError(null) };
+}
+
+export function ErrorLine(props: { error: string | null | undefined; testid?: string }) {
+  if (!props.error) return null;
+  return (
+    <p class="error" role="alert" data-testid={props.testid ?? 'error'}>
+      {props.error}
+    </p>
+  );
+}
+
+export const yesNo = (b: unknown): string => (b === true ? 'yes' : b === false ? 'no' : String(b ?? ''));
