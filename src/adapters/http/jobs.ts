@@ -45,6 +45,7 @@ const KEEP = 200;
 
 export class Jobs {
   private readonly jobs = new Map<string, Job>();
+  private readonly announcers = new Map<string, () => void>();
   constructor(private readonly bus: Bus) {}
 
   get(id: string): Job | undefined {
@@ -63,15 +64,26 @@ export class Jobs {
   ): { job: Job; done: Promise<void> } {
     const job: Job = { id: randomBytes(8).toString('hex'), op, vpc, status: 'running', started: new Date().toISOString(), finished: null, events: [], result: null, error: null };
     this.jobs.set(job.id, job);
+    // Nothing is published until the job is announced: a job refused before it started is dropped unseen.
+    let announced = false;
+    const held: BusEvent[] = [];
+    const publish = (e: BusEvent): void => {
+      if (announced) this.bus.publish(e);
+      else held.push(e);
+    };
+    this.announcers.set(job.id, () => {
+      announced = true;
+      for (const e of held.splice(0)) this.bus.publish(e);
+    });
     for (const old of [...this.jobs.keys()].slice(0, Math.max(0, this.jobs.size - KEEP))) this.jobs.delete(old);
     const events = (event: OperationEvent): void => {
       job.events.push(event);
-      this.bus.publish({ event: 'operation', data: { id: job.id, op, vpc, event } });
+      publish({ event: 'operation', data: { id: job.id, op, vpc, event } });
     };
     const finish = (status: JobStatus): void => {
       job.status = status;
       job.finished = new Date().toISOString();
-      this.bus.publish({ event: 'operation_done', data: { id: job.id, op, vpc, status } });
+      publish({ event: 'operation_done', data: { id: job.id, op, vpc, status } });
     };
     const done = run(events).then(
       (r) => {
@@ -86,8 +98,15 @@ export class Jobs {
     return { job, done };
   }
 
-  /** Forget a job nobody was told about (it was refused before it started). */
+  /** The job's id was given out: its events (those so far, and the rest) go to the event stream. */
+  announce(id: string): void {
+    this.announcers.get(id)?.();
+    this.announcers.delete(id);
+  }
+
+  /** Forget a job nobody was told about (it was refused before it started): none of its events is published. */
   drop(id: string): void {
     this.jobs.delete(id);
+    this.announcers.delete(id);
   }
 }

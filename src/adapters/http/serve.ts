@@ -14,8 +14,9 @@ import { memberVpcs } from '../../app/vpc-list.js';
 import { checkToken } from '../../app/token.js';
 import { createServer } from './server.js';
 
-/** dist/src/adapters/http -> dist/web */
-export const WEB_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/web, seen from the bundle (dist/bundle) or from the compiled tree (dist/src/adapters/http). */
+const WEB_ROOT = [join(here, '..', 'web'), join(here, '..', '..', '..', 'web')].find((d) => existsSync(join(d, 'index.html'))) ?? null;
 
 export interface Tls {
   readonly cert: Buffer;
@@ -34,12 +35,12 @@ export const log = (line: string): void => {
 
 export async function serveApi(listen: Listen, tls: Tls | null): Promise<Running> {
   const host = await openHost();
-  const hasConsole = existsSync(join(WEB_ROOT, 'index.html'));
+  const hasConsole = WEB_ROOT !== null;
   const server = createServer({
     host,
     checkToken: (token) => checkToken(host, token),
     memberVpcs: () => memberVpcs(host),
-    webRoot: hasConsole ? WEB_ROOT : null,
+    webRoot: WEB_ROOT,
     log,
   });
   const http = serve({

@@ -127,7 +127,11 @@ export function createServer(deps: ServerDeps): Server {
   app.use(`${API_PREFIX}/*`, bodyLimit({ maxSize: MAX_BODY, onError: (c) => send(c, apiError('invalid', `the request body is larger than ${MAX_BODY} bytes`)) }));
 
   const own: Readonly<Record<string, (c: HonoContext) => Response | Promise<Response>>> = {
-    host: (c) => c.json({ nodename: host.self.nodename, ip4: host.self.ip4, ip6: host.self.ip6, platform: host.driver.platform, version: VERSION }),
+    host: (c) => {
+      const caller = c.get('caller');
+      // The caller's own token name and role, so a console can offer only what the token may do.
+      return c.json({ nodename: host.self.nodename, ip4: host.self.ip4, ip6: host.self.ip6, platform: host.driver.platform, version: VERSION, token: { name: caller.name, role: caller.role } });
+    },
     openapi: (c) => c.json(openApiDocument()),
     operation: (c) => {
       const job = jobs.get(c.req.param('id') ?? '');
@@ -191,6 +195,7 @@ export function createServer(deps: ServerDeps): Server {
         jobs.drop(job.id);
         return send(c, refusal);
       }
+      jobs.announce(job.id);
       return c.json({ operation: `${API_PREFIX}/operations/${job.id}`, id: job.id }, 202);
     };
     app.on(r.method, path, handler);
