@@ -96,8 +96,8 @@ export const serverBench: Benchmark = {
   method:
     'A 3-host IPv4 lab, vpc1 deployed on all three, `meshvpc server` on host 1. Idle RSS: /proc/PID/status VmRSS of the server ' +
     '5 s after it first answered, and again after the load runs. Status latency: autocannon (50 connections, 10 s each run, 3 runs) ' +
-    'against GET /api/v1/vpcs/vpc1/status from inside host 1; the server serves a status at most 2 s old and computes it once for ' +
-    'all concurrent callers (each computation asks both peers over SSH and pings every tunnel). Event latency: a listener on ' +
+    'against GET /api/v1/vpcs/vpc1/status from inside host 1; the server serves a status at most 5 s old (plus one computation) and computes it once for ' +
+    'all concurrent callers (each computation asks both peers over SSH and pings every tunnel), after one warm-up request. Event latency: a listener on ' +
     '/api/v1/events inside host 1 stamps each `tunnel` event with the wall clock; the bench takes the clock, then sets one of ' +
     "host 2's tunnels down (or back up) with ip(8); the figure is event time minus that (same machine, same clock), 6 changes.",
   async run(opts: Options): Promise<Outcome> {
@@ -116,9 +116,13 @@ export const serverBench: Benchmark = {
         await sleep(5000);
         const idle = rssKiB(pid);
 
+        // One status first: the first one is computed while its caller waits; the load measures the steady state.
+        await runArgv(onHost(lab, 1, ['node', '-e', `fetch('http://127.0.0.1:${PORT}/api/v1/vpcs/vpc1/status', { headers: { authorization: 'Bearer ${token}' } }).then((r) => r.text())`]));
         const loads: Load[] = [];
         for (let i = 0; i < runs; i++) loads.push(await load(lab, token, seconds));
         const afterLoad = rssKiB(pid);
+        await sleep(10_000);
+        const settled = rssKiB(pid);
 
         listener = start(lab, 1, ['node', '--input-type=module', '-e', LISTENER, String(PORT), token]);
         await waitFor('event stream open', () => listener?.lines.includes('OPEN') ?? false, 10_000);
@@ -158,7 +162,8 @@ export const serverBench: Benchmark = {
             columns: ['when', 'RSS'],
             rows: [
               ['idle, 5 s after start', fmt(idle / 1024, 1)],
-              [`after ${runs} x ${seconds} s of load`, fmt(afterLoad / 1024, 1)],
+              [`right after ${runs} x ${seconds} s of load`, fmt(afterLoad / 1024, 1)],
+              ['10 s after the load', fmt(settled / 1024, 1)],
             ],
           },
           {
@@ -180,7 +185,7 @@ export const serverBench: Benchmark = {
             { what: 'status p99, 50 clients, 3-host VPC', goal: '<= 50 ms', value: `${fmt(Math.min(...p99s), 1)}-${fmt(Math.max(...p99s), 1)} ms (median ${fmt(medP99, 1)})`, met: Math.max(...p99s) <= 50 },
             { what: 'tunnel change to SSE event', goal: '<= 5000 ms', value: `${fmt(Math.min(...delays), 0)}-${fmt(Math.max(...delays), 0)} ms (median ${fmt(median(delays), 0)})`, met: Math.max(...delays) <= 5000 },
           ],
-          data: { idleRssKiB: idle, afterLoadRssKiB: afterLoad, loads, eventDelaysMs: delays },
+          data: { idleRssKiB: idle, afterLoadRssKiB: afterLoad, settledRssKiB: settled, loads, eventDelaysMs: delays },
         };
       } finally {
         if (listener) await stop(listener);

@@ -184,3 +184,48 @@ describe('OpenAPI document', () => {
     assert.equal(init?.mtu?.minimum, 1280);
   });
 });
+
+describe('status cache and token cache', () => {
+  test('a fresh status is served as it is; a stale one at once while one refresh runs; concurrent callers share it', async () => {
+    const { StatusCache } = await import('../../src/adapters/http/watcher.js');
+    let computed = 0;
+    let release: (() => void) | null = null;
+    const cache = new StatusCache(async (vpc) => {
+      computed++;
+      await new Promise<void>((r) => (release = r));
+      return { vpc, ok: true, hosts: [{ node: `n${computed}`, ok: true, error: null, tunnels: [] }] };
+    });
+    const first = [cache.get('v'), cache.get('v'), cache.get('v')];
+    assert.equal(computed, 1, 'one computation for concurrent callers');
+    (release as unknown as () => void)();
+    const got = await Promise.all(first);
+    assert.deepEqual(got.map((g) => g.hosts[0]?.node), ['n1', 'n1', 'n1']);
+    // Stale (TTL 0 here): served at once, one refresh starts.
+    const stale = await cache.get('v', 0);
+    assert.equal(stale.hosts[0]?.node, 'n1');
+    await cache.get('v', 0);
+    assert.equal(computed, 2, 'one refresh however many stale reads');
+    (release as unknown as () => void)();
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await cache.get('v')).hosts[0]?.node, 'n2');
+  });
+
+  test('accepted tokens are remembered briefly, refused ones never', async () => {
+    const { cachedTokens, TOKEN_CACHE_MS } = await import('../../src/adapters/http/auth.js');
+    let now = 0;
+    let asked = 0;
+    let valid = true;
+    const check = cachedTokens(() => {
+      asked++;
+      return valid ? { name: 'a', role: 'admin' } : null;
+    }, () => now);
+    check('t');
+    check('t');
+    assert.equal(asked, 1);
+    valid = false;
+    now = TOKEN_CACHE_MS + 1;
+    assert.equal(check('t'), null, 'a revoked token is refused once the cache expires');
+    check('t');
+    assert.equal(asked, 3, 'a refusal is not remembered');
+  });
+});

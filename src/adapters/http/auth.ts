@@ -49,3 +49,26 @@ export interface Caller {
   readonly name: string;
   readonly role: TokenRole;
 }
+
+/** How long an accepted token is believed without asking the database again (a revocation takes this long to bite). */
+export const TOKEN_CACHE_MS = 5000;
+
+/**
+ * Accepted tokens, remembered briefly: a token check is a hash and a query,
+ * and every request makes one. Refused tokens are never remembered.
+ */
+export function cachedTokens(check: (token: string) => Caller | null, now: () => number = Date.now): (token: string) => Caller | null {
+  const seen = new Map<string, { caller: Caller; at: number }>();
+  return (token) => {
+    const hit = seen.get(token);
+    if (hit && now() - hit.at < TOKEN_CACHE_MS) return hit.caller;
+    const caller = check(token);
+    if (caller) {
+      if (seen.size > 1000) seen.clear();
+      seen.set(token, { caller, at: now() });
+    } else {
+      seen.delete(token);
+    }
+    return caller;
+  };
+}

@@ -33,7 +33,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/vpcs', op: 'vpc.init', summary: 'Define a VPC (vpc mode=init)', body: true, status: 201 },
   { method: 'GET', path: '/vpcs/:name', op: 'vpc.show', summary: "A VPC's definition, peer map and this host's layers", params: { name: 'vpc_name' } },
   { method: 'DELETE', path: '/vpcs/:name', op: 'vpc.destroy', summary: 'Collapse and forget the VPC on every member', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
-  { method: 'GET', path: '/vpcs/:name/status', op: 'vpc.status', summary: 'Per host and tunnel: present, up, MTU, isolation, RTT, traffic (at most 2 s old)', params: { name: 'vpc_name' } },
+  { method: 'GET', path: '/vpcs/:name/status', op: 'vpc.status', summary: 'Per host and tunnel: present, up, MTU, isolation, RTT, traffic (cached: refreshed in the background once older than 5 s, never served older than 15 s)', params: { name: 'vpc_name' } },
   { method: 'POST', path: '/vpcs/:name/deploy', op: 'vpc.deploy', summary: 'Deploy the VPC on every member', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
   { method: 'POST', path: '/vpcs/:name/join', op: 'vpc.join', summary: 'Add known nodes to the VPC', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
   { method: 'POST', path: '/vpcs/:name/leave', op: 'vpc.leave', summary: 'Take members out of the VPC', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },

@@ -19,7 +19,7 @@ import { runOperation, type Context } from '../../app/operations.js';
 import type { Host } from '../../app/host.js';
 import type { StatusResult } from '../../app/vpc.js';
 import { apiError, fromThrown, type ApiError } from './errors.js';
-import { bearer, LoginLimiter, type Caller } from './auth.js';
+import { bearer, cachedTokens, LoginLimiter, type Caller } from './auth.js';
 import { Bus, Jobs } from './jobs.js';
 import { StatusCache, TunnelWatcher } from './watcher.js';
 import { openApiDocument } from './openapi.js';
@@ -88,6 +88,7 @@ export function createServer(deps: ServerDeps): Server {
   const bus = new Bus();
   const jobs = new Jobs(bus);
   const limiter = new LoginLimiter();
+  const checkToken = cachedTokens(deps.checkToken);
   const noPassword = async (): Promise<null> => null;
   const ctx = (events: Context['events'] = () => undefined): Context => ({ events, password: noPassword });
   const status = new StatusCache((vpc) => runOperation('vpc.status', parseInput(operation('vpc.status'), new Map([['vpc_name', vpc]]), true), ctx(), host) as Promise<StatusResult>);
@@ -111,7 +112,7 @@ export function createServer(deps: ServerDeps): Server {
       return send(c, apiError('rate_limited', `too many failed logins from ${client}; try again in ${wait} s`));
     }
     const token = bearer(c.req.header('authorization'));
-    const caller = token === null ? null : deps.checkToken(token);
+    const caller = token === null ? null : checkToken(token);
     if (!caller) {
       const n = limiter.fail(client);
       log(`failed login from ${client} (${token === null ? 'no token' : 'unknown token'}; ${n} in the last minute)`);

@@ -8,31 +8,67 @@ import type { StatusResult } from '../../app/vpc.js';
 import type { TunnelStatus } from '../../core/types.js';
 import type { Bus } from './jobs.js';
 
-/** A status this old is served from the cache. */
-export const STATUS_TTL_MS = 2000;
+/** A status this old is served as it is; an older one is served while a fresh one is computed. */
+export const STATUS_TTL_MS = 5000;
+/** A status older than this is not served at all: callers wait for a fresh one. */
+export const STATUS_MAX_AGE_MS = 15_000;
 /** How often a watched VPC's tunnels are looked at. */
 export const WATCH_MS = 2000;
 
 interface Entry {
+  /** When the computation that gave `value` started. */
   at: number;
-  value: Promise<StatusResult>;
+  value: StatusResult;
 }
 
+/**
+ * Status per VPC, computed at most once at a time. A caller gets the last
+ * result at once while it is fresh enough, and a refresh starts in the
+ * background once it is older than the TTL, so fifty clients never all wait
+ * for the peers (stale-while-revalidate); only a first or a very old status
+ * is waited for.
+ */
 export class StatusCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<StatusResult>>();
   constructor(private readonly compute: (vpc: string) => Promise<StatusResult>) {}
 
-  get(vpc: string, maxAgeMs = STATUS_TTL_MS): Promise<StatusResult> {
+  private refresh(vpc: string): Promise<StatusResult> {
+    const running = this.inflight.get(vpc);
+    if (running) return running;
+    const at = Date.now();
+    const p = this.compute(vpc).then(
+      (value) => {
+        this.entries.set(vpc, { at, value });
+        return value;
+      },
+      (e: unknown) => {
+        // A refusal (the VPC is gone) also ends what was cached for it.
+        this.entries.delete(vpc);
+        throw e;
+      },
+    );
+    const cleared = p.finally(() => this.inflight.delete(vpc));
+    cleared.catch(() => undefined);
+    this.inflight.set(vpc, p);
+    return p;
+  }
+
+  get(vpc: string, ttlMs = STATUS_TTL_MS): Promise<StatusResult> {
     const e = this.entries.get(vpc);
-    if (e && Date.now() - e.at < maxAgeMs) return e.value;
-    const value = this.compute(vpc);
-    const entry = { at: Date.now(), value };
-    this.entries.set(vpc, entry);
-    // A failure is not cached: the next caller tries again.
-    value.catch(() => {
-      if (this.entries.get(vpc) === entry) this.entries.delete(vpc);
-    });
-    return value;
+    const age = e ? Date.now() - e.at : Number.POSITIVE_INFINITY;
+    if (e && age < ttlMs) return Promise.resolve(e.value);
+    if (e && age < STATUS_MAX_AGE_MS) {
+      this.refresh(vpc).catch(() => undefined);
+      return Promise.resolve(e.value);
+    }
+    return this.refresh(vpc);
+  }
+
+  /** A result no older than `ms`, waiting for a fresh one if need be (the watcher). */
+  fresh(vpc: string, ms: number): Promise<StatusResult> {
+    const e = this.entries.get(vpc);
+    return e && Date.now() - e.at < ms ? Promise.resolve(e.value) : this.refresh(vpc);
   }
 }
 
@@ -70,7 +106,7 @@ export class TunnelWatcher {
       for (const vpc of this.vpcs()) {
         let now: StatusResult;
         try {
-          now = await this.status.get(vpc, WATCH_MS / 2);
+          now = await this.status.fresh(vpc, WATCH_MS / 2);
         } catch {
           continue;
         }
