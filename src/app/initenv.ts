@@ -1,4 +1,5 @@
 /** `initenv`: this host's identity and cluster key, made once. */
+import { atomically } from '../store/tx.js';
 import { ensureIdentity, fingerprint, keyBlob } from '../cluster/keys.js';
 import { openDb } from '../store/db.js';
 import * as repo from '../store/repo.js';
@@ -34,7 +35,7 @@ export function initenv(home: string, input: InitenvInput): InitenvResult {
       throw new UserError(`this host is ${old.nodename} in a cluster; renaming it to ${nodename} would strand its peers`);
     }
     const id = ensureIdentity(home, `meshvpc@${nodename}`);
-    db.transaction(() => repo.putSelf(db, { nodename, ip4, ip6 }))();
+    atomically(db, () => repo.putSelf(db, { nodename, ip4, ip6 }));
     return { nodename, home, updated: old !== null, ip4, ip6, key: fingerprint(keyBlob(id.publicKey)), keyState: id.replaced ? 'replaced' : id.created ? 'new' : 'kept' };
   } finally {
     db.close();

@@ -3,6 +3,7 @@
  * `jwhereis`, `jexec`, named as in CBSD. On Linux a container is a network
  * namespace; on FreeBSD a vnet jail. Either way its `eth0` joins the bridge.
  */
+import { atomically } from '../store/tx.js';
 import { createHash } from 'node:crypto';
 import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
@@ -54,7 +55,7 @@ async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
 async function start(host: Host, j: JailRecord): Promise<void> {
   await checkNamesFree(host, j);
   const id = await host.driver.guestStart(await guestOf(host, j));
-  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, id))();
+  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, id));
 }
 
 export interface CreateInput {
@@ -98,13 +99,13 @@ export async function jcreate(host: Host, input: CreateInput): Promise<JailResul
   // Refuse before recording anything: a missing bridge, a name someone else holds.
   if (runasap) await guestOf(host, record);
   await checkNamesFree(host, record);
-  host.db.transaction(() => repo.putJail(host.db, record))();
+  atomically(host.db, () => repo.putJail(host.db, record));
   if (runasap) {
     try {
       await start(host, record);
     } catch (e) {
       // A container that could not start is not kept half made.
-      host.db.transaction(() => repo.deleteJail(host.db, name))();
+      atomically(host.db, () => repo.deleteJail(host.db, name));
       throw e;
     }
   }
@@ -124,7 +125,7 @@ export async function jstart(host: Host, input: { readonly jname: string }): Pro
  */
 async function stop(host: Host, j: JailRecord): Promise<string[]> {
   const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j) }, j.guestId);
-  host.db.transaction(() => repo.setJailGuestId(host.db, j.name, null))();
+  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, null));
   return spared;
 }
 
@@ -136,7 +137,7 @@ export async function jstop(host: Host, input: { readonly jname: string }): Prom
 export async function jremove(host: Host, input: { readonly jname: string }): Promise<JailResult> {
   const j = requireJail(host, input.jname);
   const spared = await stop(host, j);
-  host.db.transaction(() => repo.deleteJail(host.db, j.name))();
+  atomically(host.db, () => repo.deleteJail(host.db, j.name));
   return resultOf(host, j, false, spared);
 }
 

@@ -1,4 +1,5 @@
 /** `node`: join hosts over SSH, list them, forget them, re-pin their keys. */
+import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { authorize, deauthorize, fingerprint, readPublicKey, sshHostKey } from '../cluster/keys.js';
@@ -65,7 +66,7 @@ export async function add(host: Host, input: { readonly node: string; readonly p
   const name = v.nodeName(peer.nodename, 'peer nodename');
   if (name === host.self.nodename) throw new UserError(`${address} answers as ${name}, which is this host's own name`);
   const record: NodeRecord = { name, sshAddress: address, sshPort: port, sshUser: user, ip4: peer.ip4, ip6: peer.ip6, hostKey: conn.hostKey, platform: peer.platform };
-  host.db.transaction(() => repo.putNode(host.db, record))();
+  atomically(host.db, () => repo.putNode(host.db, record));
   authorize(peer.publicKey, name);
   return { name, address, platform: peer.platform, refreshed: known !== null, hostkey: fingerprint(conn.hostKey) };
 }
@@ -105,7 +106,7 @@ export async function remove(host: Host, input: { readonly node: string; readonl
   } finally {
     peers.close();
   }
-  host.db.transaction(() => repo.deleteNode(host.db, node.name))();
+  atomically(host.db, () => repo.deleteNode(host.db, node.name));
   deauthorize(node.name);
   return { name: node.name, left: vpcs.map((x) => x.name), warning };
 }
@@ -124,6 +125,6 @@ export async function repin(host: Host, input: { readonly node: string }): Promi
     [{ type: 'publickey', key: readPrivateKey(host.home) }],
   );
   conn.close();
-  host.db.transaction(() => repo.putNode(host.db, { ...node, hostKey: conn.hostKey }))();
+  atomically(host.db, () => repo.putNode(host.db, { ...node, hostKey: conn.hostKey }));
   return { name: node.name, before: fingerprint(node.hostKey), after: fingerprint(conn.hostKey) };
 }

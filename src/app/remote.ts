@@ -3,6 +3,7 @@
  * a peer's cluster key may run here): checked against who is calling, then
  * answered as data. The adapter in adapters/remote reads and writes the wire.
  */
+import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import { authorize, authorizedBlob, deauthorize, keyBlob, readPublicKey, upgradeAuthorizedKeys } from '../cluster/keys.js';
 import type { Hello, Request, Response } from '../cluster/protocol.js';
@@ -40,7 +41,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     case 'pair': {
       const n = req.node;
       checkPair(caller, { ...n, publicKeyBlob: keyBlob(n.publicKey) }, caller.kind === 'member' ? authorizedBlob(caller.node) : null, host.self, repo.listNodes(host.db));
-      host.db.transaction(() => {
+      atomically(host.db, () => {
         repo.putNode(host.db, {
           name: n.nodename,
           sshAddress: n.sshAddress,
@@ -51,7 +52,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
           hostKey: n.hostKey,
           platform: n.platform,
         });
-      })();
+      });
       authorize(n.publicKey, n.nodename);
       return hello(host);
     }

@@ -1,4 +1,5 @@
 /** `token`: API tokens for `meshvpc server`. */
+import { atomically } from '../store/tx.js';
 import type { TokenRole } from '../core/token.js';
 import { checkToken as lookupToken, createToken, listTokens, revokeToken, type TokenRow } from '../store/tokens.js';
 import type { Host } from './host.js';
@@ -19,7 +20,7 @@ export function list(host: Host): TokenRow[] {
 }
 
 export function revoke(host: Host, input: { readonly name: string }): { readonly name: string; readonly revoked: true } {
-  host.db.transaction(() => revokeToken(host.db, input.name))();
+  atomically(host.db, () => revokeToken(host.db, input.name));
   return { name: input.name, revoked: true };
 }
 

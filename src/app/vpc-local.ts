@@ -3,6 +3,7 @@
  * from a peer over SSH: accept a definition, reconcile its interfaces with it,
  * report status, forget it.
  */
+import { exclusively } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
 import { buildHostSpec, guestAlias, specNames, tunnelNameVni, type HostSpec } from '../core/spec.js';
@@ -236,8 +237,7 @@ function samePair(x: Pair, y: Pair): boolean {
  */
 export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumber: readonly number[] = []): 'created' | 'updated' | 'unchanged' {
   const db = host.db;
-  return db
-    .transaction((): 'created' | 'updated' | 'unchanged' => {
+  return exclusively(db, (): 'created' | 'updated' | 'unchanged' => {
       const here = repo.getVpc(db, incoming.name);
       // Checked again inside the transaction: two deploys may race for one id.
       checkAgainstOtherVpcs(host, incoming);
@@ -262,8 +262,7 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       repo.putVpc(db, incoming);
       repo.putPairs(db, incoming.name, incoming.pairs);
       return here ? 'updated' : 'created';
-    })
-    .immediate();
+    });
 }
 
 

@@ -3,6 +3,7 @@
  * status/show for a living cluster. Each takes checked input (catalog.ts) and
  * returns data; progress goes to the caller's sink.
  */
+import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
@@ -102,7 +103,7 @@ export async function init(host: Host, input: Named & Definition): Promise<InitR
   const def = defineVpc(host, name, input);
   // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
   await preflight(host, { ...def, pairs: [] }, {});
-  if (!input.dryrun) host.db.transaction(() => repo.putVpc(host.db, def))();
+  if (!input.dryrun) atomically(host.db, () => repo.putVpc(host.db, def));
   return { node: host.self.nodename, dryrun: input.dryrun ?? false, vpc: def };
 }
 
