@@ -193,7 +193,9 @@ export interface ConvergeOptions {
 /** Progress of a convergence, one event per thing that happened, in order. */
 export type ConvergeEvent =
   | { readonly type: 'checking'; readonly vpc: string; readonly peers: number }
+  | { readonly type: 'connected'; readonly host: string; readonly version: string }
   | { readonly type: 'unreachable'; readonly host: string; readonly error: string }
+  | { readonly type: 'applying'; readonly host: string }
   | { readonly type: 'older_peer'; readonly host: string; readonly version: string; readonly ours: string }
   | { readonly type: 'host'; readonly outcome: HostOutcome }
   | { readonly type: 'reallocating'; readonly vpc: string; readonly vnis: readonly number[]; readonly round: number }
@@ -264,7 +266,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     events({ type: 'checking', vpc: name, peers: everyone.length });
     const gather = (): Promise<Gathered> => gatherUsed(host, peers, everyone, name, opts.limit);
     const first = await phase('connect', gather);
-    for (const o of first.reach) if (!o.ok) events({ type: 'unreachable', host: o.key, error: o.error });
+    for (const o of first.reach) events(o.ok ? { type: 'connected', host: o.key, version: o.value.version } : { type: 'unreachable', host: o.key, error: o.error });
     // An older peer interoperates, but cannot say which ids it holds or what is in the way, or accept a renumbered pair.
     const older = new Set(first.reach.flatMap((o) => (o.ok && o.value.usedVnis === undefined ? [o.key] : [])));
     for (const o of first.reach) {
@@ -288,6 +290,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
         targets,
         opts.limit,
         async (key): Promise<ApplyResult> => {
+          events({ type: 'applying', host: key });
           if (key === self) {
             // Checked before anything was stored (checkNewHosts) or already stored here: no second check.
             if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered);

@@ -18,10 +18,14 @@ function hostLine(o: HostOutcome): string {
   return `  ${o.host}: ${verb} ${changes(o.changes)} (${secs}s)`;
 }
 
-export function eventLine(e: ConvergeEvent): string {
+/** The line an event prints, or null for the steps only the API and console show (connected, applying). */
+export function eventLine(e: ConvergeEvent): string | null {
   switch (e.type) {
     case 'checking':
       return `${e.vpc}: checking ${plural(e.peers, 'peer')}`;
+    case 'connected':
+    case 'applying':
+      return null;
     case 'unreachable':
       return `  ${e.host}: UNREACHABLE: ${e.error}`;
     case 'older_peer':

@@ -42,6 +42,9 @@ function teardownLine(mode: 'collapse' | 'destroy', o: TeardownOutcome): string 
 export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => void {
   if (json) return () => undefined;
   const mode = id === 'vpc.destroy' ? 'destroy' : 'collapse';
+  const print = (line: string | null): void => {
+    if (line !== null) say(line);
+  };
   return (e) => {
     switch (e.type) {
       case 'synced':
@@ -51,11 +54,11 @@ export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => 
       case 'leaving':
         return say(`${e.node}: leaving ${e.vpc}`);
       case 'converge':
-        return say(eventLine(e.event));
+        return print(eventLine(e.event));
       case 'left':
         return say(summaryLine(e.result));
       default:
-        return say(eventLine(e));
+        return print(eventLine(e));
     }
   };
 }
