@@ -109,7 +109,7 @@ export const cliBench: Benchmark = {
     };
     // What a command pays before it does anything: its module graph. Each
     // entry point of meshvpc here is what main.ts loads for that command.
-    const modules = ['ssh2', 'better-sqlite3', 'ipaddr.js', ...['cli/main', 'commands/vpc', 'commands/node', 'commands/jail'].map((m) => pathToFileURL(join(repoRoot, 'dist', 'src', `${m}.js`)).href)];
+    const modules = ['ssh2', 'better-sqlite3', 'ipaddr.js', ...['adapters/cli/main', 'app/vpc-list', 'app/vpc', 'app/node', 'app/jail', 'adapters/http/server'].map((m) => pathToFileURL(join(repoRoot, 'dist', 'src', `${m}.js`)).href)];
     const imports: [string, number][] = [];
     for (const m of modules) imports.push([m.replace(/^file:.*\/dist\//, 'dist/'), await importMs(m, opts.quick ? 3 : 7)]);
     const importTable: Table = {
