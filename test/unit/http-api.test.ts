@@ -229,3 +229,34 @@ describe('status cache and token cache', () => {
     assert.equal(asked, 3, 'a refusal is not remembered');
   });
 });
+
+describe('the console\'s files', () => {
+  test('served from its directory only: traversal, encoded or not, never leaves it', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const root = join(dir, 'web');
+    mkdirSync(join(root, 'assets'), { recursive: true });
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>console</title>');
+    writeFileSync(join(root, 'assets', 'app.js'), 'console.log(1)');
+    writeFileSync(join(dir, 'secret.txt'), 'SECRET');
+    const web = createServer({ host, checkToken: (t) => checkToken(host.db, t), memberVpcs: () => [], webRoot: root, log: () => undefined });
+    try {
+      const get = async (path: string): Promise<{ status: number; text: string; type: string | null; csp: string | null }> => {
+        const r = await web.app.request(path);
+        return { status: r.status, text: await r.text(), type: r.headers.get('content-type'), csp: r.headers.get('content-security-policy') };
+      };
+      const js = await get('/assets/app.js');
+      assert.equal(js.text, 'console.log(1)');
+      assert.match(js.type ?? '', /javascript/);
+      const index = await get('/vpcs/vpc1');
+      assert.match(index.text, /<title>console/);
+      assert.match(index.csp ?? '', /default-src 'self'/);
+      for (const evil of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/..%5csecret.txt', '/%00', '/%E0%A4%A']) {
+        const r = await get(evil);
+        assert.ok(!r.text.includes('SECRET'), evil);
+      }
+      assert.equal((await web.app.request('/api/v1/vpcs')).status, 401, 'the API keeps its tokens next to the files');
+    } finally {
+      web.close();
+    }
+  });
+});

@@ -39,6 +39,8 @@ export interface ServerDeps {
 }
 
 const KEEPALIVE_MS = 15_000;
+/** Open event streams at once: each holds a connection and a queue. */
+export const MAX_STREAMS = 64;
 /** How long a long operation's start is awaited for a refusal before it answers 202. */
 const EARLY_REFUSAL_MS = 150;
 const MAX_BODY = 64 * 1024;
@@ -139,8 +141,9 @@ export function createServer(deps: ServerDeps): Server {
       if (!job) return send(c, apiError('not_found', `no operation ${JSON.stringify((c.req.param('id') ?? '').slice(0, 40))} (operations are kept while the server runs)`));
       return c.json(job);
     },
-    events: (c) =>
-      streamSSE(c, async (stream) => {
+    events: (c) => {
+      if (bus.size >= MAX_STREAMS) return send(c, apiError('busy', `${MAX_STREAMS} event streams are open already; close one or try again later`));
+      return streamSSE(c, async (stream) => {
         const queue: string[] = [];
         let wake: (() => void) | null = null;
         const unsubscribe = bus.subscribe((e) => {
@@ -166,7 +169,8 @@ export function createServer(deps: ServerDeps): Server {
         } finally {
           unsubscribe();
         }
-      }),
+      });
+    },
   };
 
   for (const r of ROUTES) {
