@@ -1,5 +1,5 @@
-/** Long operations (deploy, join, leave, collapse, destroy): their per-host progress, from SSE and GET /operations/{id}. */
-import type { Operation } from './api';
+/** Long operations (deploy, join, leave, collapse, destroy): their per-host progress, from SSE and GET /operations/{id}; pure, see sse-parse.ts. */
+import type { Operation } from './shapes.js';
 
 export interface HostLine {
   host: string;
