@@ -36,6 +36,17 @@ describe('ops', () => {
     assert.equal(left.hosts[0]?.text, 'left, 3 changes');
   });
 
+  test('connected and applying show on a host\'s line while it works, never over its outcome', () => {
+    let v = fold(newOp('1', 'vpc.deploy', 'vpc1', ['host1', 'host2']), { type: 'connected', host: 'host2', version: '0.2.0' });
+    assert.deepEqual(v.hosts.map((h) => h.text), ['waiting…', 'connected (meshvpc 0.2.0)']);
+    v = fold(v, { type: 'applying', host: 'host2' });
+    assert.deepEqual([v.hosts[1]?.state, v.hosts[1]?.text], ['waiting', 'applying…']);
+    v = fold(v, { type: 'host', outcome: { host: 'host2', ok: true, changes: 1 } }, { type: 'applying', host: 'host2' }, { type: 'connected', host: 'host2', version: '0.2.0' });
+    assert.deepEqual([v.hosts[1]?.state, v.hosts[1]?.text], ['ok', 'converged, 1 change']);
+    assert.deepEqual(fold(newOp('2', 'deploy', 'vpc1'), { type: 'connected', host: 'host9' }).hosts, [{ host: 'host9', state: 'waiting', text: 'connected' }]);
+    assert.deepEqual(v.notes, [], 'no raw JSON notes');
+  });
+
   test('a later outcome for the same host replaces its line; an unexpected host is added', () => {
     const v = fold(
       newOp('1', 'deploy', 'vpc1', ['host1']),
