@@ -74,7 +74,7 @@ async function opDone(page: Page, op: string, vpc: string, ms: number): Promise<
   return card;
 }
 
-test('the web console logs in, deploys a VPC with live progress, draws its topology and creates a container', { timeout: 420_000 }, async () => {
+test('the web console logs in, deploys a VPC with live progress, draws its topology, creates a container, and offers a read token nothing that changes anything', { timeout: 420_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: scripts/install-deps.sh installs Debian's chromium`);
   await withLab(3, 'v6', async (lab) => {
     await joinAll(lab);
@@ -171,6 +171,31 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
       )) as [string, number][];
       assert.deepEqual(small, [], 'every button and field is at least 44 px tall on a phone');
       await page.screenshot({ path: join(SHOTS, 'console-phone.png'), fullPage: true });
+
+      // A read token (still on the phone): the page says so, and offers nothing that changes anything.
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByLabel('API token').fill(server.readToken);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      const badge = page.getByTestId('read-only');
+      await badge.waitFor();
+      assert.equal((await badge.textContent())?.trim(), 'read-only token');
+      const roCard = page.locator('[data-testid="vpc"][data-vpc="vpc1"]');
+      await roCard.waitFor();
+      const READ_ONLY = 'this token may only read';
+      const locked = [
+        roCard.getByRole('button', { name: 'Deploy' }),
+        roCard.getByRole('button', { name: 'Destroy' }),
+        page.getByTestId('container-form').getByRole('button', { name: 'Create container' }),
+        page.getByTestId('vpc-form').getByRole('button', { name: 'Define VPC' }),
+        row.getByRole('button', { name: 'Stop' }),
+      ];
+      for (const b of locked) {
+        assert.equal(await b.isDisabled(), true, `${await b.textContent()} is disabled for a read token`);
+        assert.equal(await b.getAttribute('title'), READ_ONLY, `${await b.textContent()} says why`);
+      }
+      const [roScroll, roClient] = (await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]')) as [number, number];
+      assert.ok(roScroll <= roClient, `read-only, no horizontal scrolling at 390 px: ${roScroll} px in ${roClient} px`);
+      await page.screenshot({ path: join(SHOTS, 'console-read-only-phone.png'), fullPage: true });
       const errors = logs.filter((l) => l.startsWith('pageerror'));
       assert.deepEqual(errors, [], 'no script errors on the page');
     } catch (e) {

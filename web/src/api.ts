@@ -1,4 +1,7 @@
 /** The meshvpc HTTP API (docs/api.md) as the console uses it. */
+import type { TokenInfo, TunnelStatus } from '../../src/console/shapes.js';
+
+export { isReadOnly, mapOf, READ_ONLY_WHY, type Member, type Operation, type Pair, type TokenInfo, type TunnelStatus, type VpcDetail } from '../../src/console/shapes.js';
 
 const TOKEN_KEY = 'meshvpc.token';
 
@@ -72,6 +75,8 @@ export interface HostInfo {
   ip6: string | null;
   platform: string;
   version: string;
+  /** The caller's own token (older servers leave it out); role `read` may only GET. */
+  token?: TokenInfo;
 }
 
 export interface NodeRow {
@@ -92,40 +97,6 @@ export interface VpcRow {
   pairs: number;
   vxlan: boolean;
   bridge: boolean;
-}
-
-export interface Member {
-  node: string;
-  underlay: string;
-}
-
-export interface Pair {
-  vni: number;
-  a: string;
-  b: string;
-  addrA: string;
-  addrB: string;
-  prefix: number;
-}
-
-export interface VpcDetail {
-  name?: string;
-  members?: (Member | string)[];
-  pairs?: Pair[];
-  vpc?: { members?: (Member | string)[]; pairs?: Pair[] };
-  [k: string]: unknown;
-}
-
-export interface TunnelStatus {
-  node: string;
-  tunnel: string;
-  peer: string;
-  vni?: number;
-  present: boolean;
-  up: boolean;
-  mtu?: number | null;
-  isolated?: boolean;
-  rtt_ms: number | null;
 }
 
 export interface VpcStatus {
@@ -153,24 +124,4 @@ export interface ContainerList {
 export interface Accepted {
   operation: string;
   id: string;
-}
-
-export interface Operation {
-  id: string;
-  op: string;
-  vpc: string;
-  status: 'running' | 'success' | 'failure';
-  events?: unknown[];
-  result?: unknown;
-  error?: unknown;
-}
-
-/** Members and pairs of a VPC, wherever the detail answer puts them. */
-export function mapOf(d: VpcDetail | null): { members: string[]; pairs: Pair[] } {
-  if (!d) return { members: [], pairs: [] };
-  const raw = d.members ?? d.vpc?.members ?? [];
-  const members = raw.map((m) => (typeof m === 'string' ? m : m.node)).filter(Boolean);
-  const pairs = d.pairs ?? d.vpc?.pairs ?? [];
-  for (const p of pairs) for (const n of [p.a, p.b]) if (!members.includes(n)) members.push(n);
-  return { members: [...members].sort(), pairs };
 }

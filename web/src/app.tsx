@@ -4,7 +4,9 @@ import {
   ApiError,
   call,
   errorText,
+  isReadOnly,
   mapOf,
+  READ_ONLY_WHY,
   setUnauthorizedHandler,
   storedToken,
   storeToken,
@@ -17,8 +19,8 @@ import {
   type VpcRow,
   type VpcStatus,
 } from './api';
-import { openEvents, type ServerEvent, type StreamState } from './sse';
-import { applyEvent, applyFinal, newOp, shortOp, type OpView } from './ops';
+import { openEvents, readEvent, type ServerEvent, type StreamState } from './sse';
+import { applyEvent, applyFinal, newOp, shortOp, type OpView } from '../../src/console/ops.js';
 import { Topology, tunnelKey, type HostReports, type TunnelMap } from './topology';
 import { ErrorLine } from './ui';
 import { Nodes } from './nodes';
@@ -220,26 +222,24 @@ function Console(props: { token: string; onLogout: () => void }) {
   // Server-sent events: operation progress and tunnel changes, live.
   useEffect(() => {
     const onEvent = (e: ServerEvent): void => {
-      const d = (e.data ?? {}) as Record<string, unknown>;
-      if (e.event === 'operation' && typeof d.id === 'string') {
+      const d = readEvent(e);
+      if (d?.kind === 'operation') {
         const id = d.id;
         setOps((all) => {
           const known = all.find((o) => o.id === id);
-          const base = known ?? newOp(id, String(d.op ?? ''), String(d.vpc ?? ''));
+          const base = known ?? newOp(id, d.op, d.vpc);
           const next = applyEvent(base, d.event);
           return known ? all.map((o) => (o.id === id ? next : o)) : [next, ...all];
         });
-      } else if (e.event === 'operation_done' && typeof d.id === 'string') {
-        const id = d.id;
-        const status = d.status === 'success' || d.status === 'failure' ? d.status : 'failure';
+      } else if (d?.kind === 'operation_done') {
+        const { id, status } = d;
         // Only operations already seen: a refusal answered at once (no such node) still ends on the
         // stream, for an id the server then does not keep.
         setOps((all) => all.map((o) => (o.id === id ? { ...o, status } : o)));
         void finish(id);
-      } else if (e.event === 'tunnel' && typeof d.node === 'string' && typeof d.peer === 'string') {
+      } else if (d?.kind === 'tunnel') {
         if (d.vpc !== selectedRef.current) return;
-        const t = { present: d.present === true, up: d.up === true, rtt_ms: typeof d.rtt_ms === 'number' ? d.rtt_ms : null };
-        setTunnels((m) => new Map(m).set(tunnelKey(d.node as string, d.peer as string), t));
+        setTunnels((m) => new Map(m).set(tunnelKey(d.node, d.peer), { present: d.present, up: d.up, rtt_ms: d.rtt_ms }));
       }
     };
     let first = true;
@@ -310,6 +310,7 @@ function Console(props: { token: string; onLogout: () => void }) {
 
   const { members, pairs } = mapOf(detail);
   const self = host?.nodename ?? null;
+  const readOnly = isReadOnly(host?.token);
   const loadError = Object.entries(loadErrors).filter(([, v]) => v);
 
   return (
@@ -326,6 +327,11 @@ function Console(props: { token: string; onLogout: () => void }) {
             </span>
           ) : (
             <span class="muted">loading…</span>
+          )}
+          {readOnly && (
+            <span class="badge read-only" data-testid="read-only" role="status" title={`Token ${host?.token?.name ?? ''}: ${READ_ONLY_WHY}; defining, deploying and changing containers need an admin token.`}>
+              read-only token
+            </span>
           )}
         </div>
         <div class="top-actions">
@@ -349,9 +355,10 @@ function Console(props: { token: string; onLogout: () => void }) {
       <main class="grid">
         <section class="card" aria-labelledby="h-vpcs">
           <h2 id="h-vpcs">VPCs</h2>
-          <VpcList vpcs={vpcs} selected={selected} onSelect={setSelected} startOp={startOp} />
+          <VpcList vpcs={vpcs} selected={selected} onSelect={setSelected} startOp={startOp} readOnly={readOnly} />
           <Operations ops={ops} onDismiss={(id) => setOps((all) => all.filter((o) => o.id !== id))} />
           <VpcCreate
+            readOnly={readOnly}
             onCreated={(name) => {
               void loadVpcs();
               setSelected(name);
@@ -386,7 +393,7 @@ function Console(props: { token: string; onLogout: () => void }) {
         </section>
         <section class="card wide" aria-labelledby="h-containers">
           <h2 id="h-containers">Containers</h2>
-          <Containers list={containers} vpcs={vpcs ?? []} self={self} onChanged={() => void loadContainers()} />
+          <Containers list={containers} vpcs={vpcs ?? []} self={self} readOnly={readOnly} onChanged={() => void loadContainers()} />
         </section>
         <section class="card wide" aria-labelledby="h-nodes">
           <h2 id="h-nodes">Nodes</h2>

@@ -1,11 +1,11 @@
 /** Containers across the cluster; create, start, stop and remove act on the server's own host. */
 import { useEffect, useState } from 'preact/hooks';
 import { call, type Container, type ContainerList, type VpcRow } from './api';
-import { ErrorLine, useAction } from './ui';
+import { ErrorLine, guard, ReadOnlyNote, useAction } from './ui';
 
 const shown = (a: string | undefined | null): string | null => (a && a !== '0' ? a : null);
 
-export function Containers(props: { list: ContainerList | null; vpcs: VpcRow[]; self: string | null; onChanged: () => void }) {
+export function Containers(props: { list: ContainerList | null; vpcs: VpcRow[]; self: string | null; readOnly: boolean; onChanged: () => void }) {
   const { list } = props;
   return (
     <>
@@ -31,7 +31,7 @@ export function Containers(props: { list: ContainerList | null; vpcs: VpcRow[]; 
             {[...list.containers]
               .sort((a, b) => (a.node === b.node ? a.jname.localeCompare(b.jname) : a.node.localeCompare(b.node)))
               .map((c) => (
-                <Row key={`${c.node}/${c.jname}`} c={c} self={props.self} onChanged={props.onChanged} />
+                <Row key={`${c.node}/${c.jname}`} c={c} self={props.self} readOnly={props.readOnly} onChanged={props.onChanged} />
               ))}
           </tbody>
         </table>
@@ -45,13 +45,14 @@ export function Containers(props: { list: ContainerList | null; vpcs: VpcRow[]; 
           ))}
         </div>
       )}
-      <ContainerCreate vpcs={props.vpcs} self={props.self} onCreated={props.onChanged} />
+      <ContainerCreate vpcs={props.vpcs} self={props.self} readOnly={props.readOnly} onCreated={props.onChanged} />
     </>
   );
 }
 
-function Row(props: { c: Container; self: string | null; onChanged: () => void }) {
+function Row(props: { c: Container; self: string | null; readOnly: boolean; onChanged: () => void }) {
   const { c } = props;
+  const ro = props.readOnly;
   const act = useAction();
   const [confirm, setConfirm] = useState(false);
   const local = props.self !== null && c.node === props.self;
@@ -78,17 +79,17 @@ function Row(props: { c: Container; self: string | null; onChanged: () => void }
       <td data-label="actions" class="row-actions">
         <div class="actions">
           {on ? (
-            <button type="button" disabled={!local || act.busy} onClick={run('POST', `${path}/stop`)}>
+            <button type="button" {...guard(ro, !local || act.busy)} onClick={run('POST', `${path}/stop`)}>
               Stop
             </button>
           ) : (
-            <button type="button" disabled={!local || act.busy} onClick={run('POST', `${path}/start`)}>
+            <button type="button" {...guard(ro, !local || act.busy)} onClick={run('POST', `${path}/start`)}>
               Start
             </button>
           )}
-          {confirm ? (
+          {confirm && !ro ? (
             <>
-              <button type="button" class="danger" disabled={act.busy} onClick={run('DELETE', path)}>
+              <button type="button" class="danger" {...guard(ro, act.busy)} onClick={run('DELETE', path)}>
                 Yes, remove
               </button>
               <button type="button" onClick={() => setConfirm(false)}>
@@ -96,12 +97,12 @@ function Row(props: { c: Container; self: string | null; onChanged: () => void }
               </button>
             </>
           ) : (
-            <button type="button" class="danger" disabled={!local || act.busy} onClick={() => setConfirm(true)}>
+            <button type="button" class="danger" {...guard(ro, !local || act.busy)} onClick={() => setConfirm(true)}>
               Remove
             </button>
           )}
         </div>
-        {!local && (
+        {!local && !ro && (
           <p class="muted small">
             On {c.node}: this console acts on {props.self ?? 'its own host'} only. Use {c.node}'s console or <code>meshvpc jstart/jstop/jremove</code> there.
           </p>
@@ -112,7 +113,8 @@ function Row(props: { c: Container; self: string | null; onChanged: () => void }
   );
 }
 
-function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; onCreated: () => void }) {
+function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; readOnly: boolean; onCreated: () => void }) {
+  const ro = props.readOnly;
   const [f, setF] = useState({ jname: '', interface: '', ip4_addr: '', ip6_addr: '', runasap: true });
   const act = useAction();
   const [done, setDone] = useState<string | null>(null);
@@ -142,7 +144,7 @@ function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; onCreated
     <details class="create" open>
       <summary>Create a container on {props.self ?? 'this host'}</summary>
       <form onSubmit={submit} aria-label="Create a container" data-testid="container-form">
-        <div class="fields">
+        <fieldset class="fields" disabled={ro}>
           <label>
             jname
             <input name="jname" required value={f.jname} onInput={field('jname')} placeholder="web1" autocomplete="off" />
@@ -173,10 +175,11 @@ function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; onCreated
           <label class="check">
             <input type="checkbox" name="runasap" checked={f.runasap} onChange={field('runasap')} /> runasap (start it now)
           </label>
-        </div>
-        <button type="submit" class="primary" disabled={act.busy}>
+        </fieldset>
+        <button type="submit" class="primary" {...guard(ro, act.busy)}>
           {act.busy ? 'Creating…' : 'Create container'}
         </button>
+        <ReadOnlyNote readOnly={ro} what="creating a container" />
         <ErrorLine error={act.error} />
         {done && (
           <p class="ok" role="status">

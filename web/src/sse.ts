@@ -2,55 +2,11 @@
  * `GET /api/v1/events` read with fetch and a stream parser (an EventSource
  * cannot send the Authorization header); reconnects when the stream drops.
  */
+import { eventParser, type ServerEvent } from '../../src/console/sse-parse.js';
 
-export interface ServerEvent {
-  event: string;
-  data: unknown;
-}
+export { readEvent, type ConsoleEvent, type ServerEvent } from '../../src/console/sse-parse.js';
 
 export type StreamState = 'connecting' | 'live' | 'retrying';
-
-/** Splits a text/event-stream into events; feed it chunks, it calls `emit` per complete event. */
-export function eventParser(emit: (e: ServerEvent) => void): (chunk: string) => void {
-  let buffer = '';
-  let name = '';
-  let data: string[] = [];
-  const line = (l: string): void => {
-    if (l === '') {
-      if (data.length > 0) {
-        const text = data.join('\n');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* plain text data */
-        }
-        emit({ event: name || 'message', data: parsed });
-      }
-      name = '';
-      data = [];
-      return;
-    }
-    if (l.startsWith(':')) return; // keepalive comment
-    const colon = l.indexOf(':');
-    const field = colon < 0 ? l : l.slice(0, colon);
-    let value = colon < 0 ? '' : l.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') name = value;
-    else if (field === 'data') data.push(value);
-  };
-  return (chunk) => {
-    buffer += chunk;
-    let i: number;
-    while ((i = buffer.search(/\r\n|\r|\n/)) >= 0) {
-      const sep = buffer.startsWith('\r\n', i) ? 2 : 1;
-      // A lone \r at the end of a chunk may be half of \r\n: wait for more.
-      if (buffer[i] === '\r' && sep === 1 && i === buffer.length - 1) break;
-      line(buffer.slice(0, i));
-      buffer = buffer.slice(i + sep);
-    }
-  };
-}
 
 /** Keep a stream open until `close()` is called; 401 stops it and calls `unauthorized`. */
 export function openEvents(

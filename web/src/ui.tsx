@@ -1,6 +1,6 @@
 /** Small shared pieces: an action runner that keeps its error in words, and the error line. */
 import { useState } from 'preact/hooks';
-import { errorText } from './api';
+import { errorText, READ_ONLY_WHY } from './api';
 
 export function useAction(): { busy: boolean; error: string | null; run: (fn: () => Promise<void>) => Promise<void>; clear: () => void } {
   const [busy, setBusy] = useState(false);
@@ -29,3 +29,17 @@ export function ErrorLine(props: { error: string | null | undefined; testid?: st
 }
 
 export const yesNo = (b: unknown): string => (b === true ? 'yes' : b === false ? 'no' : String(b ?? ''));
+
+/** A control that changes something: disabled for a read token, with a title that says why. */
+export const guard = (readOnly: boolean, busy = false): { disabled: boolean; title?: string } =>
+  readOnly ? { disabled: true, title: READ_ONLY_WHY } : { disabled: busy };
+
+/** The line under a form a read token cannot submit. */
+export function ReadOnlyNote(props: { readOnly: boolean; what: string }) {
+  if (!props.readOnly) return null;
+  return (
+    <p class="muted small" data-testid="read-only-note">
+      This token may only read: {props.what} needs an admin token.
+    </p>
+  );
+}

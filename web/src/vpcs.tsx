@@ -1,27 +1,28 @@
 /** VPCs: the list with per-VPC operations, the create form, and live progress of long operations. */
 import { useState } from 'preact/hooks';
 import { call, type VpcRow } from './api';
-import type { OpView } from './ops';
-import { ErrorLine, useAction, yesNo } from './ui';
+import type { OpView } from '../../src/console/ops.js';
+import { ErrorLine, guard, ReadOnlyNote, useAction, yesNo } from './ui';
 
 export type StartOp = (op: string, vpc: string, method: string, path: string, body: unknown, expect: string[]) => Promise<void>;
 
 const splitNodes = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-export function VpcList(props: { vpcs: VpcRow[] | null; selected: string | null; onSelect: (name: string) => void; startOp: StartOp }) {
+export function VpcList(props: { vpcs: VpcRow[] | null; selected: string | null; onSelect: (name: string) => void; startOp: StartOp; readOnly: boolean }) {
   if (!props.vpcs) return <p class="muted">loading…</p>;
   if (props.vpcs.length === 0) return <p class="muted">No VPC defined on this host yet.</p>;
   return (
     <ul class="vpcs">
       {props.vpcs.map((v) => (
-        <VpcCard key={v.name} vpc={v} selected={v.name === props.selected} onSelect={() => props.onSelect(v.name)} startOp={props.startOp} />
+        <VpcCard key={v.name} vpc={v} selected={v.name === props.selected} onSelect={() => props.onSelect(v.name)} startOp={props.startOp} readOnly={props.readOnly} />
       ))}
     </ul>
   );
 }
 
-function VpcCard(props: { vpc: VpcRow; selected: boolean; onSelect: () => void; startOp: StartOp }) {
+function VpcCard(props: { vpc: VpcRow; selected: boolean; onSelect: () => void; startOp: StartOp; readOnly: boolean }) {
   const { vpc } = props;
+  const ro = props.readOnly;
   const [node, setNode] = useState('');
   const [confirm, setConfirm] = useState(false);
   const act = useAction();
@@ -63,35 +64,35 @@ function VpcCard(props: { vpc: VpcRow; selected: boolean; onSelect: () => void; 
         </dd>
       </dl>
       <div class="actions">
-        <button type="button" class="primary" disabled={act.busy} onClick={op('deploy', 'POST', `${base}/deploy`, {}, members)}>
+        <button type="button" class="primary" {...guard(ro, act.busy)} onClick={op('deploy', 'POST', `${base}/deploy`, {}, members)}>
           Deploy
         </button>
-        <button type="button" disabled={act.busy} onClick={op('collapse', 'POST', `${base}/collapse`, {}, members)}>
+        <button type="button" {...guard(ro, act.busy)} onClick={op('collapse', 'POST', `${base}/collapse`, {}, members)}>
           Collapse
         </button>
-        <button type="button" class="danger" disabled={act.busy} onClick={() => setConfirm(true)}>
+        <button type="button" class="danger" {...guard(ro, act.busy)} onClick={() => setConfirm(true)}>
           Destroy
         </button>
       </div>
       <div class="actions node-ops">
         <label class="grow">
           <span class="sr-only">node(s) for {vpc.name}</span>
-          <input type="text" placeholder="node(s), e.g. host4" value={node} onInput={(e) => setNode((e.target as HTMLInputElement).value)} aria-label={`node for ${vpc.name}`} />
+          <input type="text" placeholder="node(s), e.g. host4" value={node} onInput={(e) => setNode((e.target as HTMLInputElement).value)} aria-label={`node for ${vpc.name}`} {...guard(ro)} />
         </label>
-        <button type="button" disabled={act.busy} onClick={needNode('join')}>
+        <button type="button" {...guard(ro, act.busy)} onClick={needNode('join')}>
           Join
         </button>
-        <button type="button" disabled={act.busy} onClick={needNode('leave')}>
+        <button type="button" {...guard(ro, act.busy)} onClick={needNode('leave')}>
           Leave
         </button>
       </div>
-      {confirm && (
+      {confirm && !ro && (
         <div class="confirm" role="group" aria-label="Confirm destroy">
           <p>
             Destroy <strong>{vpc.name}</strong> on every member? Its tunnels, bridge and definition go away everywhere.
           </p>
           <div class="actions">
-            <button type="button" class="danger" disabled={act.busy} onClick={op('destroy', 'DELETE', base, undefined, members)}>
+            <button type="button" class="danger" {...guard(ro, act.busy)} onClick={op('destroy', 'DELETE', base, undefined, members)}>
               Yes, destroy {vpc.name}
             </button>
             <button type="button" onClick={() => setConfirm(false)}>
@@ -154,7 +155,8 @@ export function Operations(props: { ops: OpView[]; onDismiss: (id: string) => vo
   );
 }
 
-export function VpcCreate(props: { onCreated: (name: string) => void }) {
+export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: boolean }) {
+  const ro = props.readOnly;
   const [f, setF] = useState({ vpc_name: '', node_member: 'all', peer_network: '', mtu: '', underlay: '', firewall: true });
   const act = useAction();
   const [done, setDone] = useState<string | null>(null);
@@ -184,7 +186,7 @@ export function VpcCreate(props: { onCreated: (name: string) => void }) {
     <details class="create" open>
       <summary>Define a VPC</summary>
       <form onSubmit={submit} aria-label="Define a VPC" data-testid="vpc-form">
-        <div class="fields">
+        <fieldset class="fields" disabled={ro}>
           <label>
             vpc_name
             <input name="vpc_name" required value={f.vpc_name} onInput={field('vpc_name')} placeholder="vpc1" autocomplete="off" />
@@ -214,10 +216,11 @@ export function VpcCreate(props: { onCreated: (name: string) => void }) {
           <label class="check">
             <input type="checkbox" name="firewall" checked={f.firewall} onChange={field('firewall')} /> firewall (drop VXLAN from non-members)
           </label>
-        </div>
-        <button type="submit" class="primary" disabled={act.busy}>
+        </fieldset>
+        <button type="submit" class="primary" {...guard(ro, act.busy)}>
           {act.busy ? 'Defining…' : 'Define VPC'}
         </button>
+        <ReadOnlyNote readOnly={ro} what="defining a VPC" />
         <ErrorLine error={act.error} />
         {done && (
           <p class="ok" role="status">

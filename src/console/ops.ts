@@ -1,5 +1,5 @@
-/** Long operations (deploy, join, leave, collapse, destroy): their per-host progress, from SSE and GET /operations/{id}. */
-import type { Operation } from './api';
+/** Long operations (deploy, join, leave, collapse, destroy): their per-host progress, from SSE and GET /operations/{id}; pure, see sse-parse.ts. */
+import type { Operation } from './shapes.js';
 
 export interface HostLine {
   host: string;
@@ -57,6 +57,14 @@ export function applyEvent(v: OpView, ev: unknown): OpView {
   switch (e.type) {
     case 'checking':
       return { ...v, notes: [...v.notes, `checking ${str(e.peers)} peer${e.peers === 1 ? '' : 's'} of ${str(e.vpc) || v.vpc}`] };
+    case 'connected':
+    case 'applying': {
+      // Progress of a host still at work: shown on its line, never over its outcome.
+      const host = str(e.host);
+      if (!host || v.hosts.some((h) => h.host === host && h.state !== 'waiting')) return v;
+      const text = e.type === 'applying' ? 'applying…' : `connected${typeof e.version === 'string' ? ` (meshvpc ${e.version})` : ''}`;
+      return setHost(v, { host, state: 'waiting', text });
+    }
     case 'unreachable':
       return setHost(v, { host: str(e.host), state: 'failed', text: `unreachable: ${str(e.error)}` });
     case 'older_peer':
