@@ -3,8 +3,9 @@
  * The article's 10.x networks are swapped for documentation ranges: traffic
  * must stay inside addresses the lab owns.
  */
+import { spawn } from 'node:child_process';
 import { say } from './output.js';
-import { createLab, destroyLab, execOn, meshvpc, type LabState, type Underlay } from '../../lab/lab.js';
+import { createLab, destroyLab, execOn, meshvpc, onHost, type LabState, type Underlay } from '../../lab/lab.js';
 
 export const DEMO = {
   peerNetwork: '198.51.100.0/24',
@@ -27,6 +28,58 @@ async function shell(lab: LabState, host: number, argv: string[]): Promise<boole
   const text = `${r.stdout}${r.stderr}`.trimEnd();
   if (text) say(text.replace(/^/gm, '  '));
   return r.code === 0;
+}
+
+/** Asks the server on a lab host from inside that host (the lab's addresses are reachable only there). */
+const ASK = `
+const [path, token] = process.argv.slice(1);
+for (let i = 0; i < 100; i++) {
+  try {
+    const r = await fetch('http://127.0.0.1:8089' + path, { headers: { authorization: 'Bearer ' + token } });
+    process.stdout.write(JSON.stringify({ status: r.status, body: await r.json() }));
+    process.exit(0);
+  } catch { await new Promise((res) => setTimeout(res, 100)); }
+}
+process.exit(1);
+`;
+
+async function ask(lab: LabState, path: string, token: string): Promise<{ status: number; body: unknown }> {
+  const r = await execOn(lab, 1, ['node', '--input-type=module', '-e', ASK, path, token]);
+  if (r.code !== 0) throw new Error(`GET ${path}: the server did not answer`);
+  return JSON.parse(r.stdout) as { status: number; body: unknown };
+}
+
+interface Tunnel {
+  node: string;
+  peer: string;
+  tunnel: string;
+  up: boolean;
+  rtt_ms: number | null;
+  tx_packets: number | null;
+}
+
+/** The article's "web interface and API": the same VPC read through `meshvpc server` with a token. */
+async function apiTour(lab: LabState): Promise<number> {
+  say('\n== The same VPC through the HTTP API (meshvpc server on host1) ==');
+  const token = (JSON.parse(await step(lab, 1, ['token', 'mode=create', 'name=demo', 'role=read', '--json'])) as { token: string }).token;
+  say('\nhost1% meshvpc server listen=127.0.0.1:8089 &');
+  const argv = onHost(lab, 1, ['meshvpc', 'server', 'listen=127.0.0.1:8089']);
+  const server = spawn(argv[0] as string, argv.slice(1), { stdio: 'ignore' });
+  try {
+    const status = await ask(lab, '/api/v1/vpcs/vpc1/status', token);
+    say(`  GET /api/v1/vpcs/vpc1/status -> ${status.status}`);
+    const hosts = (status.body as { hosts: { tunnels: Tunnel[] }[] }).hosts ?? [];
+    for (const t of hosts.flatMap((h) => h.tunnels)) say(`    ${t.node} -> ${t.peer} (${t.tunnel}): ${t.up ? 'up' : 'DOWN'}, rtt ${t.rtt_ms ?? '-'} ms, ${t.tx_packets ?? '-'} packets sent`);
+    const containers = await ask(lab, '/api/v1/containers', token);
+    const list = (containers.body as { containers: { jname: string; node: string; status: string }[] }).containers ?? [];
+    say(`  GET /api/v1/containers -> ${containers.status}: ${list.map((c) => `${c.jname}@${c.node} ${c.status}`).join(', ')}`);
+    const refused = await ask(lab, '/api/v1/vpcs', 'mvpc_not-a-token');
+    say(`  GET /api/v1/vpcs with a wrong token -> ${refused.status} ${JSON.stringify(refused.body)}`);
+    const ok = status.status === 200 && hosts.length === 3 && list.length === 3 && refused.status === 401;
+    return ok ? 0 : 1;
+  } finally {
+    server.kill('SIGTERM');
+  }
 }
 
 export async function runDemo(underlay: Underlay, keep: boolean): Promise<number> {
@@ -72,6 +125,7 @@ export async function runDemo(underlay: Underlay, keep: boolean): Promise<number
       }
     }
     await step(lab, 1, ['vpc', 'vpc_name=vpc1', 'mode=status']);
+    failures += await apiTour(lab);
     say('\n== Boot persistence (printed, not installed) ==');
     await step(lab, 1, ['vpc', 'mode=init_rc', 'vpc_name=vpc1', 'dryrun=1']);
     say(failures === 0 ? '\nDemo complete: every container reached every other across the VPC.' : `\nDemo finished with ${failures} failed check(s).`);
