@@ -4,6 +4,7 @@
  * namespace; on FreeBSD a vnet jail. Either way its `eth0` joins the bridge.
  */
 import { atomically } from '../store/tx.js';
+import { withLock } from '../store/lock.js';
 import { createHash } from 'node:crypto';
 import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
@@ -85,21 +86,39 @@ const resultOf = (host: Host, j: JailRecord, running: boolean, spared: readonly 
   spared,
 });
 
-export async function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
+/** One change of a container at a time, whether from two CLIs or two requests to one server. */
+const jailLocked = <T>(host: Host, name: string, what: string, fn: () => Promise<T>): Promise<T> => withLock(host.db, `jail:${name}`, what, fn);
+
+/** The container a jcreate asks for, or the refusal: every check that reads only the database. */
+function planned(host: Host, input: CreateInput): JailRecord {
   const { jname: name, interface: iface } = input;
   const cidr4 = input.ip4_addr ? checkHostAddress(input.ip4_addr, 'ip4_addr', 4) : null;
   const cidr6 = input.ip6_addr ? checkHostAddress(input.ip6_addr, 'ip6_addr', 6) : null;
-  const runasap = input.runasap ?? false;
   if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
   const vpc = repo.getVpc(host.db, iface);
   if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`, 'not_found');
   if (cidr4) checkSegmentAddress(cidr4, 'ip4_addr', vpc);
   if (cidr6) checkSegmentAddress(cidr6, 'ip6_addr', vpc);
-  const record: JailRecord = { name, interface: iface, ip4Addr: cidr4 && v.cidrText(cidr4), ip6Addr: cidr6 && v.cidrText(cidr6), hostIf: hostIfFor(name), vnet: true, guestId: null };
+  return { name, interface: iface, ip4Addr: cidr4 && v.cidrText(cidr4), ip6Addr: cidr6 && v.cidrText(cidr6), hostIf: hostIfFor(name), vnet: true, guestId: null };
+}
+
+export function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
+  // Bad input is refused before a lock is written; the checks run again under it.
+  planned(host, input);
+  return jailLocked(host, input.jname, 'jcreate', () => create(host, input));
+}
+
+async function create(host: Host, input: CreateInput): Promise<JailResult> {
+  const name = input.jname;
+  const runasap = input.runasap ?? false;
+  const record = planned(host, input);
   // Refuse before recording anything: a missing bridge, a name someone else holds.
   if (runasap) await guestOf(host, record);
   await checkNamesFree(host, record);
-  atomically(host.db, () => repo.putJail(host.db, record));
+  atomically(host.db, () => {
+    if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
+    repo.putJail(host.db, record);
+  });
   if (runasap) {
     try {
       await start(host, record);
@@ -112,10 +131,14 @@ export async function jcreate(host: Host, input: CreateInput): Promise<JailResul
   return resultOf(host, record, runasap);
 }
 
-export async function jstart(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+export function jstart(host: Host, input: { readonly jname: string }): Promise<JailResult> {
   const j = requireJail(host, input.jname);
-  await start(host, j);
-  return resultOf(host, j, true);
+  return jailLocked(host, j.name, 'jstart', async () => {
+    // Read again under the lock: a stop or remove may have run meanwhile.
+    const now = requireJail(host, j.name);
+    await start(host, now);
+    return resultOf(host, now, true);
+  });
 }
 
 /**
@@ -129,16 +152,22 @@ async function stop(host: Host, j: JailRecord): Promise<string[]> {
   return spared;
 }
 
-export async function jstop(host: Host, input: { readonly jname: string }): Promise<JailResult> {
-  const j = requireJail(host, input.jname);
-  return resultOf(host, j, false, await stop(host, j));
+export function jstop(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+  requireJail(host, input.jname);
+  return jailLocked(host, input.jname, 'jstop', async () => {
+    const j = requireJail(host, input.jname);
+    return resultOf(host, j, false, await stop(host, j));
+  });
 }
 
-export async function jremove(host: Host, input: { readonly jname: string }): Promise<JailResult> {
-  const j = requireJail(host, input.jname);
-  const spared = await stop(host, j);
-  atomically(host.db, () => repo.deleteJail(host.db, j.name));
-  return resultOf(host, j, false, spared);
+export function jremove(host: Host, input: { readonly jname: string }): Promise<JailResult> {
+  requireJail(host, input.jname);
+  return jailLocked(host, input.jname, 'jremove', async () => {
+    const j = requireJail(host, input.jname);
+    const spared = await stop(host, j);
+    atomically(host.db, () => repo.deleteJail(host.db, j.name));
+    return resultOf(host, j, false, spared);
+  });
 }
 
 export interface JailRow {

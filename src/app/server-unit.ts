@@ -1,5 +1,6 @@
 /** `meshvpc server mode=install`: the systemd unit that runs the server. */
 import { existsSync } from 'node:fs';
+import { shown, UserError } from '../core/errors.js';
 import { runChecked, systemExecutor } from '../platform/exec.js';
 import { BOOT_FILE_MARK, writeOwnFile, type InitRcResult } from './init-rc.js';
 
@@ -11,9 +12,20 @@ export interface ServerArgs {
   readonly key: string | null;
 }
 
-/** Every value here was checked (listen) or is a path the unit passes on as one argument. */
+/**
+ * One argument of ExecStart=, as systemd reads it: specifiers (%) and
+ * variables ($) doubled, quotes and backslashes escaped, and no control
+ * character at all (a newline would start a directive of its own).
+ */
+export function unitArg(value: string): string {
+  if ([...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw new UserError(`invalid argument ${shown(value)} for the unit: control characters are not allowed`);
+  if (/^[A-Za-z0-9_./:=@+,[\]-]+$/.test(value)) return value;
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
+}
+
+/** Every value here was checked (listen) or is an absolute path the unit passes on as one argument. */
 export function serverUnit(a: ServerArgs): string {
-  const quote = (s: string): string => (/^[A-Za-z0-9_./:=@%+,[\]-]+$/.test(s) ? s : `"${s.replace(/(["\\$%])/g, '\\$1')}"`);
+  const quote = unitArg;
   const args = [`listen=${a.listen}`, ...(a.cert ? [`cert=${a.cert}`] : []), ...(a.key ? [`key=${a.key}`] : [])].map(quote).join(' ');
   return `# ${BOOT_FILE_MARK}; \`meshvpc server mode=install\` rewrites it.
 [Unit]

@@ -192,6 +192,7 @@ export interface ConvergeOptions {
 
 /** Progress of a convergence, one event per thing that happened, in order. */
 export type ConvergeEvent =
+  | { readonly type: 'accepted'; readonly vpc: string }
   | { readonly type: 'checking'; readonly vpc: string; readonly peers: number }
   | { readonly type: 'connected'; readonly host: string; readonly version: string }
   | { readonly type: 'unreachable'; readonly host: string; readonly error: string }
@@ -398,7 +399,7 @@ export async function clusterStatus(host: Host, name: string): Promise<Outcome<T
   const peers = new Peers(host.home);
   try {
     return await fanout([host.self.nodename, ...nodes.map((n) => n.name)], DEFAULT_CONCURRENCY, (key) =>
-      key === host.self.nodename ? status(host, name) : peers.call<unknown>(byName(nodes, key), { op: 'vpc_status', vpc: name }).then((x) => tunnelStatusFromWire(x, key)),
+      key === host.self.nodename ? status(host, name) : peers.call<unknown>(byName(nodes, key), { op: 'vpc_status', vpc: name }).then((x) => tunnelStatusFromWire(x, key, vpc.pairs)),
     );
   } finally {
     peers.close();
@@ -414,6 +415,12 @@ export interface TeardownOutcome {
   readonly changes: number | null;
   readonly seconds: number;
 }
+
+/** Progress of a collapse or destroy: its start, then each other member as it answers. */
+export type TeardownEvent =
+  | { readonly type: 'accepted'; readonly vpc: string }
+  | { readonly type: 'checking'; readonly vpc: string; readonly peers: number }
+  | { readonly type: 'torn_down'; readonly outcome: TeardownOutcome };
 
 export interface TeardownResult {
   readonly vpc: string;
@@ -434,11 +441,13 @@ export async function teardownAll(
   mode: 'collapse' | 'destroy',
   force: boolean,
   dryrun: boolean,
-  events: (o: TeardownOutcome) => void = () => undefined,
+  events: (e: TeardownEvent) => void = () => undefined,
 ): Promise<TeardownResult> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
   const peers = new Peers(host.home);
+  // Said before anything can change: whatever fails after it is a failure of the operation, not a refusal.
+  events({ type: 'checking', vpc: name, peers: nodes.length });
   try {
     const reach = await fanout(nodes.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call(byName(nodes, key), { op: 'hello' }));
     const missing = reach.filter((r) => !r.ok);
@@ -456,7 +465,7 @@ export async function teardownAll(
     });
     const results = dryrun
       ? []
-      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), (o) => events(outcome(o)));
+      : await fanout(reachable.map((n) => n.name), DEFAULT_CONCURRENCY, (key) => peers.call<ApplyResult>(byName(nodes, key), { op, vpc: name }), (o) => events({ type: 'torn_down', outcome: outcome(o) }));
     const mine = mode === 'collapse' ? await collapse(host, name, dryrun) : await forget(host, name, dryrun);
     const failed = results.filter((r) => !r.ok).length + missing.length;
     const hosts = [...missing.map((r) => outcome(r as Outcome<ApplyResult>)), ...results.map(outcome)];

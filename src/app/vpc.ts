@@ -24,7 +24,7 @@ import {
   type ConvergeResult,
   type SyncOutcome,
   type SyncResult,
-  type TeardownOutcome,
+  type TeardownEvent,
   type TeardownResult,
 } from './vpc-cluster.js';
 import { initRc, type InitRcResult } from './init-rc.js';
@@ -45,8 +45,14 @@ export interface Definition {
   readonly firewall?: boolean;
 }
 
-/** A cluster operation holds the VPC's lock on this host, so two of them on one VPC take turns. */
-function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>): Promise<T> {
+/**
+ * A cluster operation holds the VPC's lock on this host, so two of them on
+ * one VPC take turns. `accepted` is told when the operation's checks have
+ * passed, before it waits for the lock: what fails before that was a
+ * refusal and changed nothing.
+ */
+function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>, accepted?: (e: { type: 'accepted'; vpc: string }) => void): Promise<T> {
+  accepted?.({ type: 'accepted', vpc: name });
   return dryrun ? fn() : withLock(host.db, `op:${name}`, what, fn);
 }
 
@@ -103,7 +109,17 @@ export async function init(host: Host, input: Named & Definition): Promise<InitR
   const def = defineVpc(host, name, input);
   // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
   await preflight(host, { ...def, pairs: [] }, {});
-  if (!input.dryrun) atomically(host.db, () => repo.putVpc(host.db, def));
+  const exists = (): UserError => new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`, 'conflict');
+  // Under the VPC's lock and asked again where it is stored: a server may be defining
+  // or deploying the same name at the same time.
+  if (!input.dryrun) {
+    await clusterLocked(host, name, 'vpc mode=init', false, async () =>
+      atomically(host.db, () => {
+        if (repo.getVpc(host.db, name)) throw exists();
+        repo.putVpc(host.db, def);
+      }),
+    );
+  }
   return { node: host.self.nodename, dryrun: input.dryrun ?? false, vpc: def };
 }
 
@@ -178,7 +194,7 @@ export function deploy(host: Host, input: ClusterInput & Definition, events: (e:
     // A new VPC is stored only once every member has checked it (converge does both).
     const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
     return converge(host, vpc, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving: [], newTo }, events);
-  });
+  }, events);
 }
 
 /**
@@ -235,7 +251,7 @@ export function members(host: Host, mode: 'join' | 'leave', input: ClusterInput 
   const name = input.vpc_name;
   // A refusal (unknown node, not a member) comes before the lock is written.
   memberChange(host, requireVpc(host, name), mode, input.node);
-  return clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events));
+  return clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events), events);
 }
 
 /** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
@@ -263,9 +279,9 @@ export async function status(host: Host, input: Named): Promise<StatusResult> {
   return { vpc: input.vpc_name, ok: hosts.every((h) => h.ok && h.tunnels.every((t) => t.present && t.up)), hosts };
 }
 
-export function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (o: TeardownOutcome) => void): Promise<TeardownResult> {
+export function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
   requireVpc(host, input.vpc_name);
-  return clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events));
+  return clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events), events);
 }
 
 export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {

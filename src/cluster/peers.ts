@@ -16,6 +16,16 @@ function detailFromWire(x: unknown): ErrorDetail | undefined {
   return entries.length > 0 && entries.length <= 16 ? (Object.fromEntries(entries) as ErrorDetail) : undefined;
 }
 
+/**
+ * A peer's error message as this host repeats it (tables, the API, a
+ * console): its first line, printable characters only, at most 300 of them.
+ */
+export function oneLine(x: unknown): string {
+  const text = typeof x === 'string' ? x : 'no reason given';
+  const line = (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e\u00a0-\uffff]/g, '?').replace(/[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?');
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+}
+
 export const targetOf = (n: NodeRecord): SshTarget => ({ address: n.sshAddress, port: n.sshPort, user: n.sshUser, label: n.name });
 
 /** Send one request on an open connection; a remote error becomes a thrown Error. */
@@ -29,7 +39,7 @@ export async function request<T>(conn: Connection, req: Request, label: string):
     throw new UserError(`${label}: remote meshvpc did not answer: ${why}`, 'failed');
   }
   // A refusal keeps its kind (and detail) across the wire; a 0.1 peer sends neither.
-  if (!parsed.ok) throw new UserError(`${label}: ${parsed.error}`, isErrorKind(parsed.kind) ? parsed.kind : 'failed', detailFromWire(parsed.detail));
+  if (!parsed.ok) throw new UserError(`${label}: ${oneLine(parsed.error)}`, isErrorKind(parsed.kind) ? parsed.kind : 'failed', detailFromWire(parsed.detail));
   return parsed.result as T;
 }
 

@@ -42,6 +42,8 @@ const CONNECT_TIMEOUT_MS = Number(process.env.MESHVPC_SSH_TIMEOUT_MS) || 8000;
 const CALL_DEADLINE_MS = Number(process.env.MESHVPC_CALL_DEADLINE_MS) || 120_000;
 /** A peer whose session died (kill -9, a cut cable) stops answering keepalives: noticed within ~interval x count. */
 const KEEPALIVE_MS = Number(process.env.MESHVPC_SSH_KEEPALIVE_MS) || 2000;
+/** Twice the largest request (a full 256-member map), the most any reply may be. */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 const KEEPALIVE_COUNT = 3;
 
 export function connect(target: SshTarget, check: HostCheck, auth: readonly AuthMethod[]): Promise<Connection> {
@@ -130,8 +132,19 @@ function execOn(
       const out: Buffer[] = [];
       const errOut: Buffer[] = [];
       let exitCode: number | null = null;
-      stream.on('data', (b: Buffer) => out.push(b));
-      stream.stderr.on('data', (b: Buffer) => errOut.push(b));
+      let size = 0;
+      // A reply larger than any request may be is not read on: a peer cannot fill this host's memory.
+      const take = (into: Buffer[]) => (b: Buffer): void => {
+        size += b.length;
+        if (size > MAX_REPLY_BYTES) {
+          fail(new UserError(`${target.label} sent more than ${MAX_REPLY_BYTES} bytes; the call was abandoned`, 'failed'));
+          stream.destroy();
+          return;
+        }
+        into.push(b);
+      };
+      stream.on('data', take(out));
+      stream.stderr.on('data', take(errOut));
       stream.on('exit', (code: number | null) => {
         exitCode = code;
       });

@@ -199,23 +199,30 @@ const optNum = (x: unknown, what: string): number | null => {
   return x;
 };
 const COUNTER_MAX = Number.MAX_SAFE_INTEGER;
+/** An interface name a peer may report for meshvpc's own objects: printable, no space or slash, as ip(8) and ifconfig allow. */
+const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
 /**
  * A peer's tunnel status: it speaks for its own tunnels only (every row names
  * it), and every value is checked before it reaches a table, a page or JSON.
  */
-export function tunnelStatusFromWire(x: unknown, peer: string): TunnelStatus[] {
-  return arr(x, 'tunnels', pairsNeeded(MAX_MEMBERS)).map((t): TunnelStatus => {
+export function tunnelStatusFromWire(x: unknown, peer: string, pairs: readonly Pick<Pair, 'a' | 'b' | 'vni'>[]): TunnelStatus[] {
+  const mine = pairs.filter((p) => p.a === peer || p.b === peer);
+  return arr(x, 'tunnels', mine.length).map((t): TunnelStatus => {
     const o = obj(t, 'tunnel');
     const node = v.nodeName(str(o.node, 'node'));
     if (node !== peer) throw new UserError(`bad reply: ${peer} reported a tunnel of ${v.shown(node)}`);
     const tunnel = str(o.tunnel, 'tunnel');
-    if (!/^[^\s/]{1,15}$/.test(tunnel)) throw new UserError(`bad reply: tunnel name ${v.shown(tunnel)}`);
+    if (!IFNAME.test(tunnel)) throw new UserError(`bad reply: tunnel name ${v.shown(tunnel)}`);
+    const far = v.nodeName(str(o.peer, 'peer'));
+    const vni = int(o.vni, 'vni', 0, VNI_MAX);
+    // Only the VPC's own pairs: a peer speaks for its tunnels of this map and nothing else.
+    if (!mine.some((p) => p.vni === vni && (p.a === far || p.b === far))) throw new UserError(`bad reply: ${peer} reported a tunnel to ${v.shown(far)} with VXLAN id ${vni}, which is not a pair of this VPC`);
     return {
       node,
       tunnel,
-      peer: v.nodeName(str(o.peer, 'peer')),
-      vni: int(o.vni, 'vni', 0, VNI_MAX),
+      peer: far,
+      vni,
       present: o.present === true,
       up: o.up === true,
       mtu: optInt(o.mtu, 'mtu', 65536),
@@ -240,7 +247,7 @@ export function jailsFromWire(x: unknown, peer: string): JailOnHost[] {
       return s === null ? null : v.cidrText(v.interfaceAddress(s, what));
     };
     const hostIf = str(o.hostIf, 'hostIf');
-    if (!/^[^\s/]{1,15}$/.test(hostIf)) throw new UserError(`bad reply: interface name ${v.shown(hostIf)}`);
+    if (!IFNAME.test(hostIf)) throw new UserError(`bad reply: interface name ${v.shown(hostIf)}`);
     return {
       name: v.jailName(str(o.name, 'jname')),
       interface: v.vpcName(str(o.interface, 'interface')),

@@ -55,6 +55,9 @@ export function applyEvent(v: OpView, ev: unknown): OpView {
   const e = rec(ev);
   const verb = VERB[v.op] ?? 'done';
   switch (e.type) {
+    case 'accepted':
+      // Checks passed; it may still wait for another operation on the VPC to finish.
+      return v;
     case 'checking':
       return { ...v, notes: [...v.notes, `checking ${str(e.peers)} peer${e.peers === 1 ? '' : 's'} of ${str(e.vpc) || v.vpc}`] };
     case 'connected':

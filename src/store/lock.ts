@@ -64,3 +64,13 @@ export async function withLock<T>(db: Db, name: string, what: string, fn: () => 
     db.prepare('DELETE FROM lock WHERE name = ? AND token = ?').run(name, token);
   }
 }
+
+/**
+ * Locks recorded under this process's own pid. A process just started holds
+ * none, so any such row was left by an earlier process that had the same pid
+ * (a server restarted as PID 1 in a container, say) and would otherwise look
+ * held for ever. Returns how many were cleared.
+ */
+export function clearInheritedLocks(db: Db): number {
+  return db.prepare('DELETE FROM lock WHERE pid = ?').run(process.pid).changes;
+}

@@ -260,3 +260,70 @@ describe('the console\'s files', () => {
     }
   });
 });
+
+describe('hardening found by review', () => {
+  test('HEAD /events answers without taking one of the event streams', async () => {
+    const { MAX_STREAMS } = await import('../../src/adapters/http/server.js');
+    for (let i = 0; i < MAX_STREAMS + 5; i++) {
+      const r = await server.app.request('/api/v1/events', { method: 'HEAD', headers: { authorization: `Bearer ${reader}` } });
+      assert.equal(r.status, 200);
+    }
+    assert.equal(server.bus.size, 0);
+    const res = await server.app.request('/api/v1/events', { headers: { authorization: `Bearer ${reader}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    await res.body?.cancel();
+  });
+
+  test('failed logins count per IPv4 address and per IPv6 /64', async () => {
+    const { clientKey } = await import('../../src/adapters/http/auth.js');
+    assert.equal(clientKey('198.51.100.7'), '198.51.100.7');
+    assert.equal(clientKey('::ffff:198.51.100.7'), '198.51.100.7');
+    assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(clientKey('::1'), '0:0:0:0::/64');
+  });
+
+  test('the unit file: a path cannot add a directive, and % and $ reach the server as written', async () => {
+    const { serverUnit, unitArg } = await import('../../src/app/server-unit.js');
+    assert.throws(() => serverUnit({ listen: '127.0.0.1:8089', cert: '/etc/x\nExecStartPre=/bin/touch /tmp/pwned', key: '/k' }), /control characters are not allowed/);
+    assert.equal(unitArg('/etc/ssl/a.pem'), '/etc/ssl/a.pem');
+    assert.equal(unitArg('cert=/etc/ssl/%H.pem'), '"cert=/etc/ssl/%%H.pem"');
+    assert.equal(unitArg('key=/k $HOME "q" \\b'), '"key=/k $$HOME \\"q\\" \\\\b"');
+    const unit = serverUnit({ listen: '[::1]:8089', cert: '/etc/my certs/c.pem', key: '/etc/my certs/k.pem' });
+    assert.match(unit, /^ExecStart=\/usr\/bin\/env meshvpc server listen=\[::1\]:8089 "cert=\/etc\/my certs\/c.pem" "key=\/etc\/my certs\/k.pem"$/m);
+  });
+
+  test('a peer speaks only for its own tunnels of this VPC, with printable names', async () => {
+    const { tunnelStatusFromWire } = await import('../../src/cluster/wire.js');
+    const pairs = [{ a: 'h1', b: 'h2', vni: 100 }, { a: 'h2', b: 'h3', vni: 102 }, { a: 'h1', b: 'h3', vni: 101 }];
+    const row = (over: Record<string, unknown>): Record<string, unknown> => ({ node: 'h2', tunnel: 'vxlan100', peer: 'h1', vni: 100, present: true, up: true, mtu: 1450, isolated: true, rtt_ms: 0.1, ...over });
+    assert.equal(tunnelStatusFromWire([row({})], 'h2', pairs)[0]?.rx_bytes, null, 'a 0.2 peer sends no counters');
+    assert.throws(() => tunnelStatusFromWire([row({ node: 'h1' })], 'h2', pairs), /reported a tunnel of "h1"/);
+    assert.throws(() => tunnelStatusFromWire([row({ peer: 'h9', vni: 100 })], 'h2', pairs), /not a pair of this VPC/);
+    assert.throws(() => tunnelStatusFromWire([row({ peer: 'h3', vni: 101 })], 'h2', pairs), /not a pair of this VPC/);
+    assert.throws(() => tunnelStatusFromWire([row({ tunnel: 'vx\u001b[31m' })], 'h2', pairs), /tunnel name/);
+    assert.throws(() => tunnelStatusFromWire([row({}), row({}), row({})], 'h2', pairs), /at most 2/);
+    assert.throws(() => tunnelStatusFromWire([row({ rtt_ms: -1 })], 'h2', pairs), /rtt_ms/);
+    assert.throws(() => tunnelStatusFromWire([row({ tx_bytes: 1.5 })], 'h2', pairs), /tx_bytes/);
+  });
+
+  test('a peer\'s error message is repeated as one printable line', async () => {
+    const { oneLine } = await import('../../src/cluster/peers.js');
+    assert.equal(oneLine('bad\nsecond line'), 'bad');
+    assert.equal(oneLine('a\u001b[2Jb\u0007'), 'a?[2Jb?');
+    assert.equal(oneLine('x\u202eevil'), 'x?evil');
+    assert.equal(oneLine(42), 'no reason given');
+    assert.equal(oneLine('y'.repeat(500)).length, 303);
+  });
+
+  test('locks left under this process\'s pid by an earlier process are cleared at start', async () => {
+    const { clearInheritedLocks } = await import('../../src/store/lock.js');
+    host.db.prepare("INSERT INTO lock (name, pid, what, token) VALUES ('op:v9', ?, 'vpc mode=deploy', 'old')").run(process.pid);
+    host.db.prepare("INSERT INTO lock (name, pid, what, token) VALUES ('op:v8', 1, 'vpc mode=deploy', 'other')").run();
+    assert.equal(clearInheritedLocks(host.db), 1);
+    assert.deepEqual(host.db.prepare('SELECT name FROM lock ORDER BY name').all(), [{ name: 'op:v8' }]);
+    host.db.prepare('DELETE FROM lock').run();
+  });
+});

@@ -100,3 +100,9 @@ describe('ops', () => {
     assert.deepEqual([ok.status, ok.error, ok.hosts[0]?.text], ['success', null, 'converged, 2 changes']);
   });
 });
+
+test('accepted (checks passed, maybe waiting for the VPC lock) changes nothing shown', async () => {
+  const { applyEvent } = await import('../../src/console/ops.js');
+  const v = { op: 'deploy', vpc: 'vpc1', hosts: [], notes: [], status: 'running', error: null };
+  assert.deepEqual(applyEvent(v as never, { type: 'accepted', vpc: 'vpc1' }), v);
+});

@@ -18,11 +18,12 @@ function hostLine(o: HostOutcome): string {
   return `  ${o.host}: ${verb} ${changes(o.changes)} (${secs}s)`;
 }
 
-/** The line an event prints, or null for the steps only the API and console show (connected, applying). */
+/** The line an event prints, or null for the steps only the API and console show (accepted, connected, applying). */
 export function eventLine(e: ConvergeEvent): string | null {
   switch (e.type) {
     case 'checking':
       return `${e.vpc}: checking ${plural(e.peers, 'peer')}`;
+    case 'accepted':
     case 'connected':
     case 'applying':
       return null;

@@ -42,10 +42,13 @@ function teardownLine(mode: 'collapse' | 'destroy', o: TeardownOutcome): string 
 export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => void {
   if (json) return () => undefined;
   const mode = id === 'vpc.destroy' ? 'destroy' : 'collapse';
+  // collapse and destroy have always printed only their hosts' lines.
+  const teardown = id === 'vpc.collapse' || id === 'vpc.destroy';
   const print = (line: string | null): void => {
     if (line !== null) say(line);
   };
   return (e) => {
+    if ((teardown && e.type === 'checking') || e.type === 'accepted') return;
     switch (e.type) {
       case 'synced':
         return say(syncLine(e.outcome));

@@ -3,6 +3,7 @@
  * (mode=install) the systemd unit that runs it.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { parseListen } from '../../core/listen.js';
 import { installServerUnit } from '../../app/server-unit.js';
@@ -29,7 +30,8 @@ export async function run(inv: Invocation): Promise<number> {
   if ((cert === undefined) !== (key === undefined)) throw new UserError('HTTPS needs both cert=FILE and key=FILE (PEM)');
   const tls = cert !== undefined && key !== undefined ? { cert: readPem(cert, 'cert'), key: readPem(key, 'key') } : null;
   if (mode === 'install') {
-    const r = await installServerUnit({ listen: listen.text, cert: cert ?? null, key: key ?? null }, p.flag('dryrun'));
+    // The unit runs from /: its paths must not depend on where this command ran.
+    const r = await installServerUnit({ listen: listen.text, cert: cert === undefined ? null : resolve(cert), key: key === undefined ? null : resolve(key) }, p.flag('dryrun'));
     if (r.dryrun) say(`[dryrun] ${r.path}:\n${r.content}${r.enable.map((c) => `[dryrun] ${c.join(' ')}`).join('\n')}`);
     else if (r.enabled) say(`${r.path} written, enabled and started`);
     else say(`${r.path} written; systemd is not running here, start it with: ${r.enable.map((c) => c.join(' ')).join('; ')}`);

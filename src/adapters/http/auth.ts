@@ -9,6 +9,21 @@ import type { TokenRole } from '../../core/token.js';
 export const MAX_FAILURES = 10;
 export const WINDOW_MS = 60_000;
 
+/**
+ * The unit failures are counted per: an IPv4 address, or an IPv6 /64 (one
+ * host commonly holds a whole /64, so counting addresses would let it rotate).
+ */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 export class LoginLimiter {
   private readonly failures = new Map<string, number[]>();
   constructor(private readonly now: () => number = Date.now) {}

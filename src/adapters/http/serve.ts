@@ -12,6 +12,7 @@ import type { Listen } from '../../core/listen.js';
 import { openHost } from '../../app/host.js';
 import { memberVpcs } from '../../app/vpc-list.js';
 import { checkToken } from '../../app/token.js';
+import { clearInheritedLocks } from '../../app/locks.js';
 import { createServer } from './server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,12 +30,17 @@ export interface Running {
   stop(): void;
 }
 
+const isLoopback = (address: string): boolean => address === '::1' || address.startsWith('127.');
+
 export const log = (line: string): void => {
   process.stderr.write(`meshvpc server: ${line}\n`);
 };
 
 export async function serveApi(listen: Listen, tls: Tls | null): Promise<Running> {
   const host = await openHost();
+  const cleared = clearInheritedLocks(host.db);
+  if (cleared > 0) log(`cleared ${cleared} lock(s) left under this process's pid by an earlier process`);
+  if (!tls && !isLoopback(listen.address)) log(`warning: listening on ${listen.text} without TLS: tokens cross the network in clear (give cert= and key=)`);
   const hasConsole = WEB_ROOT !== null;
   const server = createServer({
     host,

@@ -19,7 +19,7 @@ import { runOperation, type Context } from '../../app/operations.js';
 import type { Host } from '../../app/host.js';
 import type { StatusResult } from '../../app/vpc.js';
 import { apiError, fromThrown, type ApiError } from './errors.js';
-import { bearer, cachedTokens, LoginLimiter, type Caller } from './auth.js';
+import { bearer, cachedTokens, clientKey, LoginLimiter, type Caller } from './auth.js';
 import { Bus, Jobs } from './jobs.js';
 import { StatusCache, TunnelWatcher } from './watcher.js';
 import { openApiDocument } from './openapi.js';
@@ -41,8 +41,8 @@ export interface ServerDeps {
 const KEEPALIVE_MS = 15_000;
 /** Open event streams at once: each holds a connection and a queue. */
 export const MAX_STREAMS = 64;
-/** How long a long operation's start is awaited for a refusal before it answers 202. */
-const EARLY_REFUSAL_MS = 150;
+/** Events waiting for one slow stream before it is dropped. */
+const MAX_QUEUED = 1000;
 const MAX_BODY = 64 * 1024;
 
 type Vars = { Variables: { caller: Caller } };
@@ -97,10 +97,14 @@ export function createServer(deps: ServerDeps): Server {
   const watcher = new TunnelWatcher(bus, deps.memberVpcs, status);
   watcher.start();
 
+  /** For each job being started: what to call on its first event. */
+  const firstEvent = new Map<string, () => void>();
   const app = new Hono<Vars>();
   app.onError((e, c) => send(c, fromThrown(e)));
 
   app.use(`${API_PREFIX}/*`, async (c, next) => {
+    c.header('Cache-Control', 'no-store');
+    c.header('X-Content-Type-Options', 'nosniff');
     const client = (() => {
       try {
         return getConnInfo(c).remote.address ?? 'unknown';
@@ -108,7 +112,8 @@ export function createServer(deps: ServerDeps): Server {
         return 'unknown';
       }
     })();
-    const wait = limiter.blockedFor(client);
+    const key = clientKey(client);
+    const wait = limiter.blockedFor(key);
     if (wait > 0) {
       c.header('Retry-After', String(wait));
       return send(c, apiError('rate_limited', `too many failed logins from ${client}; try again in ${wait} s`));
@@ -116,7 +121,7 @@ export function createServer(deps: ServerDeps): Server {
     const token = bearer(c.req.header('authorization'));
     const caller = token === null ? null : checkToken(token);
     if (!caller) {
-      const n = limiter.fail(client);
+      const n = limiter.fail(key);
       log(`failed login from ${client} (${token === null ? 'no token' : 'unknown token'}; ${n} in the last minute)`);
       return send(c, apiError('unauthorized', token === null ? 'no token: send Authorization: Bearer TOKEN (meshvpc token mode=create)' : 'that token was not accepted'));
     }
@@ -124,7 +129,6 @@ export function createServer(deps: ServerDeps): Server {
       return send(c, apiError('forbidden', `token ${caller.name} is read-only: it may only GET`));
     }
     c.set('caller', caller);
-    c.header('Cache-Control', 'no-store');
     return next();
   });
   app.use(`${API_PREFIX}/*`, bodyLimit({ maxSize: MAX_BODY, onError: (c) => send(c, apiError('invalid', `the request body is larger than ${MAX_BODY} bytes`)) }));
@@ -142,23 +146,34 @@ export function createServer(deps: ServerDeps): Server {
       return c.json(job);
     },
     events: (c) => {
+      // HEAD runs the GET handler and drops the body unread: it must not take a stream.
+      if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream' });
       if (bus.size >= MAX_STREAMS) return send(c, apiError('busy', `${MAX_STREAMS} event streams are open already; close one or try again later`));
       return streamSSE(c, async (stream) => {
         const queue: string[] = [];
         let wake: (() => void) | null = null;
+        let open = true;
+        const end = (): void => {
+          open = false;
+          unsubscribe();
+          wake?.();
+        };
         const unsubscribe = bus.subscribe((e) => {
+          // A client that stops reading is dropped, not buffered for without end.
+          if (queue.length >= MAX_QUEUED) {
+            log(`dropped an event stream that fell ${MAX_QUEUED} events behind`);
+            end();
+            stream.abort();
+            return;
+          }
           queue.push(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
           wake?.();
         });
-        let open = true;
-        stream.onAbort(() => {
-          open = false;
-          wake?.();
-        });
+        stream.onAbort(end);
         try {
           await stream.write(': meshvpc events\n\n');
           while (open) {
-            while (queue.length > 0) await stream.write(queue.shift() as string);
+            while (open && queue.length > 0) await stream.write(queue.shift() as string);
             await new Promise<void>((resolve) => {
               wake = resolve;
               setTimeout(resolve, KEEPALIVE_MS).unref();
@@ -186,7 +201,11 @@ export function createServer(deps: ServerDeps): Server {
         r.op,
         (input.vpc_name as string | undefined) ?? null,
         async (events) => {
-          const result = (await runOperation(r.op, input, ctx(events), host)) as { ok?: boolean };
+          const tell = (e: Parameters<typeof events>[0]): void => {
+            events(e);
+            firstEvent.get(job.id)?.();
+          };
+          const result = (await runOperation(r.op, input, ctx(tell), host)) as { ok?: boolean };
           return { ok: result.ok !== false, result };
         },
         (e) => {
@@ -194,8 +213,14 @@ export function createServer(deps: ServerDeps): Server {
           return refusal.body.error;
         },
       );
-      // A refusal comes before any work (no such VPC, an unknown node): answer it as one, not as an operation.
-      await Promise.race([done, new Promise((res) => setTimeout(res, EARLY_REFUSAL_MS))]);
+      // A refusal comes before any work (no such VPC, an unknown node): answer it as one, not as an
+      // operation. Every long operation says `accepted` once its checks have passed, so an error
+      // before its first event is a refusal, and one after it is the operation's failure.
+      let signalled: () => void = () => undefined;
+      const first = new Promise<void>((res) => (signalled = res));
+      firstEvent.set(job.id, signalled);
+      await Promise.race([done, first]);
+      firstEvent.delete(job.id);
       if (refusal !== null && job.events.length === 0) {
         jobs.drop(job.id);
         return send(c, refusal);
