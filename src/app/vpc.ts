@@ -110,15 +110,13 @@ export async function init(host: Host, input: Named & Definition): Promise<InitR
   // The names it will take here (the bridge) must be free or meshvpc's before it is stored.
   await preflight(host, { ...def, pairs: [] }, {});
   const exists = (): UserError => new UserError(`VPC ${name} already exists on ${host.self.nodename} (meshvpc vpc mode=list)`, 'conflict');
-  // Under the VPC's lock and asked again where it is stored: a server may be defining
-  // or deploying the same name at the same time.
+  // Asked again where it is stored: a server may be defining the same name twice at once.
+  // (No lock row: a refused init writes nothing at all, not even on a full disk.)
   if (!input.dryrun) {
-    await clusterLocked(host, name, 'vpc mode=init', false, async () =>
-      atomically(host.db, () => {
-        if (repo.getVpc(host.db, name)) throw exists();
-        repo.putVpc(host.db, def);
-      }),
-    );
+    atomically(host.db, () => {
+      if (repo.getVpc(host.db, name)) throw exists();
+      repo.putVpc(host.db, def);
+    });
   }
   return { node: host.self.nodename, dryrun: input.dryrun ?? false, vpc: def };
 }

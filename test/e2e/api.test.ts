@@ -127,7 +127,9 @@ test('the HTTP API: tokens, a deploy followed live, status with RTTs, refusals t
       assert.deepEqual([opA.status, opB.status], ['success', 'success']);
       await stream.waitFor((e) => e.event === 'operation_done' && e.data.id === ids[1], 10_000);
       await stream.waitFor((e) => e.event === 'operation_done' && e.data.id === ids[0], 10_000);
-      const ofOp = (opId: string): SseEvent[] => stream.events.filter((e) => (e.event === 'operation' || e.event === 'operation_done') && e.data.id === opId);
+      // `accepted` is said before an operation waits for the VPC's lock; its work starts after it.
+      const ofOp = (opId: string): SseEvent[] =>
+        stream.events.filter((e) => (e.event === 'operation' || e.event === 'operation_done') && e.data.id === opId && (e.data.event as { type?: string } | undefined)?.type !== 'accepted');
       const [first, second] = (ofOp(ids[0] as string)[0]?.at ?? 0) <= (ofOp(ids[1] as string)[0]?.at ?? 0) ? ids : [ids[1], ids[0]];
       const endFirst = ofOp(first as string).at(-1) as SseEvent;
       const startSecond = ofOp(second as string)[0] as SseEvent;
