@@ -1,7 +1,7 @@
 /** Containers across the cluster; create, start, stop and remove act on the server's own host. */
 import { useEffect, useState } from 'preact/hooks';
 import { call, type Container, type ContainerList, type VpcRow } from './api';
-import { ErrorLine, guard, ReadOnlyNote, useAction } from './ui';
+import { ErrorLine, FormFooter, guard, useAction } from './ui';
 
 const shown = (a: string | undefined | null): string | null => (a && a !== '0' ? a : null);
 
@@ -176,16 +176,7 @@ function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; readOnly:
             <input type="checkbox" name="runasap" checked={f.runasap} onChange={field('runasap')} /> runasap (start it now)
           </label>
         </fieldset>
-        <button type="submit" class="primary" {...guard(ro, act.busy)}>
-          {act.busy ? 'Creating…' : 'Create container'}
-        </button>
-        <ReadOnlyNote readOnly={ro} what="creating a container" />
-        <ErrorLine error={act.error} />
-        {done && (
-          <p class="ok" role="status">
-            {done}
-          </p>
-        )}
+        <FormFooter readOnly={ro} busy={act.busy} error={act.error} done={done} label="Create container" busyLabel="Creating…" what="creating a container" />
       </form>
     </details>
   );

@@ -43,3 +43,21 @@ export function ReadOnlyNote(props: { readOnly: boolean; what: string }) {
     </p>
   );
 }
+
+/** The end of a form that makes something: its submit button, why it is disabled, its error, its success. */
+export function FormFooter(props: { readOnly: boolean; busy: boolean; error: string | null; done: string | null; label: string; busyLabel: string; what: string }) {
+  return (
+    <>
+      <button type="submit" class="primary" {...guard(props.readOnly, props.busy)}>
+        {props.busy ? props.busyLabel : props.label}
+      </button>
+      <ReadOnlyNote readOnly={props.readOnly} what={props.what} />
+      <ErrorLine error={props.error} />
+      {props.done && (
+        <p class="ok" role="status">
+          {props.done}
+        </p>
+      )}
+    </>
+  );
+}

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { call, type VpcRow } from './api';
 import type { OpView } from '../../src/console/ops.js';
-import { ErrorLine, guard, ReadOnlyNote, useAction, yesNo } from './ui';
+import { ErrorLine, FormFooter, guard, useAction, yesNo } from './ui';
 
 export type StartOp = (op: string, vpc: string, method: string, path: string, body: unknown, expect: string[]) => Promise<void>;
 
@@ -217,16 +217,7 @@ export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: 
             <input type="checkbox" name="firewall" checked={f.firewall} onChange={field('firewall')} /> firewall (drop VXLAN from non-members)
           </label>
         </fieldset>
-        <button type="submit" class="primary" {...guard(ro, act.busy)}>
-          {act.busy ? 'Defining…' : 'Define VPC'}
-        </button>
-        <ReadOnlyNote readOnly={ro} what="defining a VPC" />
-        <ErrorLine error={act.error} />
-        {done && (
-          <p class="ok" role="status">
-            {done}
-          </p>
-        )}
+        <FormFooter readOnly={ro} busy={act.busy} error={act.error} done={done} label="Define VPC" busyLabel="Defining…" what="defining a VPC" />
       </form>
     </details>
   );
