@@ -12,6 +12,7 @@ import { homeDir } from '../store/db.js';
 import type { ConvergeEvent, SyncOutcome, TeardownOutcome } from './vpc-cluster.js';
 import type { PasswordSource, RemoveEvent } from './node.js';
 import type { LayerMode } from './vpc.js';
+import type { Peers } from '../cluster/peers.js';
 
 /** Progress of a long operation, as it happens. */
 export type OperationEvent =
@@ -24,6 +25,8 @@ export interface Context {
   readonly events: (e: OperationEvent) => void;
   /** First contact's password (node mode=add); the API has none to give. */
   readonly password: PasswordSource;
+  /** SSH connections to peers kept open between operations (a long-lived server); a CLI has none. */
+  readonly peers?: Peers;
 }
 
 type Handler = (host: Host, input: Input, ctx: Context) => unknown;
@@ -54,7 +57,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'vpc.deploy': async (h, i, c) => (await vpc()).deploy(h, as(i), c.events),
   'vpc.join': async (h, i, c) => (await vpc()).members(h, 'join', as(i), c.events),
   'vpc.leave': async (h, i, c) => (await vpc()).members(h, 'leave', as(i), c.events),
-  'vpc.status': async (h, i) => (await vpc()).status(h, as(i)),
+  'vpc.status': async (h, i, c) => (await vpc()).status(h, as(i), c.peers),
   'vpc.collapse': async (h, i, c) => (await vpc()).teardown(h, 'collapse', as(i), c.events),
   'vpc.destroy': async (h, i, c) => (await vpc()).teardown(h, 'destroy', as(i), c.events),
   'vpc.init_rc': async (h, i) => (await vpc()).bootFiles(h, as(i)),

@@ -393,16 +393,17 @@ function peerSpec(vpc: VpcWithMap, node: string): HostSpec {
   });
 }
 
-export async function clusterStatus(host: Host, name: string): Promise<Outcome<TunnelStatus[]>[]> {
+/** Every member's tunnels. `pool`: connections the caller keeps open between calls (the server). */
+export async function clusterStatus(host: Host, name: string, pool?: Peers): Promise<Outcome<TunnelStatus[]>[]> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
-  const peers = new Peers(host.home);
+  const peers = pool ?? new Peers(host.home);
   try {
     return await fanout([host.self.nodename, ...nodes.map((n) => n.name)], DEFAULT_CONCURRENCY, (key) =>
       key === host.self.nodename ? status(host, name) : peers.call<unknown>(byName(nodes, key), { op: 'vpc_status', vpc: name }).then((x) => tunnelStatusFromWire(x, key, vpc.pairs)),
     );
   } finally {
-    peers.close();
+    if (!pool) peers.close();
   }
 }
 

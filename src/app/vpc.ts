@@ -30,6 +30,7 @@ import {
 import { initRc, type InitRcResult } from './init-rc.js';
 import { checkHostAddress, checkPeerNetwork, checkSegmentAddress, checkPeerNetworkAgainstOthers, checkPeerNetworkAgainstUnderlay } from '../core/addrules.js';
 import type { Cidr } from '../core/validate.js';
+import type { Peers } from '../cluster/peers.js';
 
 /** What every `vpc` mode but list takes. */
 export interface Named {
@@ -271,8 +272,8 @@ export interface StatusResult {
   readonly hosts: readonly HostStatus[];
 }
 
-export async function status(host: Host, input: Named): Promise<StatusResult> {
-  const results = await clusterStatus(host, input.vpc_name);
+export async function status(host: Host, input: Named, pool?: Peers): Promise<StatusResult> {
+  const results = await clusterStatus(host, input.vpc_name, pool);
   const hosts = results.map((r): HostStatus => (r.ok ? { node: r.key, ok: true, error: null, tunnels: r.value } : { node: r.key, ok: false, error: r.error, tunnels: [] }));
   return { vpc: input.vpc_name, ok: hosts.every((h) => h.ok && h.tunnels.every((t) => t.present && t.up)), hosts };
 }

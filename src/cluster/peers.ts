@@ -43,21 +43,56 @@ export async function request<T>(conn: Connection, req: Request, label: string):
   return parsed.result as T;
 }
 
+export interface PeersOptions {
+  /**
+   * Keep connections open between calls and close one after this long
+   * unused (a long-lived server); without it they live until close().
+   */
+  readonly idleMs?: number;
+}
+
 export class Peers {
   private readonly conns = new Map<string, Promise<Connection>>();
+  private readonly open = new Map<string, Connection>();
+  private readonly idle = new Map<string, NodeJS.Timeout>();
   private readonly auth: AuthMethod[];
 
-  constructor(home: string) {
+  constructor(
+    home: string,
+    private readonly options: PeersOptions = {},
+  ) {
     this.auth = [{ type: 'publickey', key: readPrivateKey(home) }];
   }
 
+  /** A connection is for one node at one address with one pinned key: a changed record gets a new one. */
+  private static key(node: NodeRecord): string {
+    return `${node.name}|${node.sshAddress}|${node.sshPort}|${node.sshUser}|${node.hostKey}`;
+  }
+
+  private drop(key: string): void {
+    this.open.get(key)?.close();
+    this.open.delete(key);
+    this.conns.delete(key);
+    clearTimeout(this.idle.get(key));
+    this.idle.delete(key);
+  }
+
   private conn(node: NodeRecord): Promise<Connection> {
-    let c = this.conns.get(node.name);
+    const key = Peers.key(node);
+    if (this.open.get(key)?.closed()) this.drop(key);
+    let c = this.conns.get(key);
     if (!c) {
       c = connect(targetOf(node), { pinned: node.hostKey }, this.auth);
+      c.then((x) => this.open.set(key, x)).catch(() => undefined);
       // A failed connection is not cached: a later call may try again.
-      c.catch(() => this.conns.delete(node.name));
-      this.conns.set(node.name, c);
+      c.catch(() => this.conns.delete(key));
+      this.conns.set(key, c);
+    }
+    if (this.options.idleMs !== undefined) {
+      clearTimeout(this.idle.get(key));
+      const t = setTimeout(() => this.drop(key), this.options.idleMs);
+      t.unref();
+      this.idle.set(key, t);
     }
     return c;
   }
@@ -68,6 +103,9 @@ export class Peers {
 
   close(): void {
     for (const c of this.conns.values()) c.then((x) => x.close()).catch(() => undefined);
+    for (const t of this.idle.values()) clearTimeout(t);
     this.conns.clear();
+    this.open.clear();
+    this.idle.clear();
   }
 }

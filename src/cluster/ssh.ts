@@ -30,6 +30,8 @@ export type AuthMethod =
 export interface Connection {
   readonly hostKey: string;
   exec(command: string, input: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The connection failed or went away: a new one is needed. */
+  closed(): boolean;
   close(): void;
 }
 
@@ -60,6 +62,7 @@ export function connect(target: SshTarget, check: HostCheck, auth: readonly Auth
           if (lost) return Promise.reject(lost);
           return execOn(client, command, input, target, pending);
         },
+        closed: () => lost !== null,
         close: () => client.end(),
       }),
     );

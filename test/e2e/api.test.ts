@@ -8,10 +8,33 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { ok, shOk, snapshot, withLab } from './lab-helpers.js';
+import type { LabState } from '../../src/lab/lab.js';
+import { systemExecutor } from '../../src/platform/exec.js';
 import { startServer, type LabServer, type SseEvent } from './http-helpers.js';
 
 const PEER_NET = '198.51.100.0/26';
+
+/**
+ * Kill -9 every SSH session a lab host's sshd has open (its children named "sshd: root..."), found
+ * among the processes of that host's own network namespace: nothing else on the machine is touched.
+ */
+async function killSshSessions(lab: LabState, host: number): Promise<void> {
+  const h = lab.hosts[host - 1];
+  if (!h) throw new Error('no such host');
+  const read = (pid: string, file: string): string => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const pids = (await systemExecutor.run(['ip', 'netns', 'pids', h.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+  const sessions = pids.filter((p) => read(p, 'stat').replace(/^.*\) /, '').split(' ')[1] === String(h.pid) && /^sshd: root/.test(read(p, 'cmdline')));
+  assert.ok(sessions.length > 0, `no SSH session open on host${host}`);
+  await systemExecutor.run(['kill', '-KILL', ...sessions]);
+}
 
 interface Operation {
   status: 'running' | 'success' | 'failure';
@@ -106,7 +129,7 @@ test('the HTTP API: tokens, a deploy followed live, status with RTTs, refusals t
       // Status: every host, every tunnel present and up, with an RTT and traffic counters.
       const st = await api.request('GET', '/api/v1/vpcs/vpc1/status');
       assert.equal(st.status, 200, st.text);
-      const status = st.json as { ok: boolean; hosts: { node: string; tunnels: { present: boolean; up: boolean; rtt_ms: number | null; rx_packets: number | null; tx_bytes: number | null; tunnel: string }[] }[] };
+      const status = st.json as { ok: boolean; hosts: { node: string; ok: boolean; tunnels: { present: boolean; up: boolean; rtt_ms: number | null; rx_packets: number | null; tx_packets: number | null; tx_bytes: number | null; tunnel: string }[] }[] };
       assert.equal(status.ok, true);
       assert.deepEqual(status.hosts.map((h) => h.node).sort(), ['host1', 'host2', 'host3']);
       const tunnels = status.hosts.flatMap((h) => h.tunnels);
@@ -117,6 +140,20 @@ test('the HTTP API: tokens, a deploy followed live, status with RTTs, refusals t
         assert.equal(typeof t.tx_bytes, 'number');
         assert.ok((t.tx_bytes ?? 0) > 0, 'the RTT probe went through the tunnel');
       }
+
+      // The server keeps its SSH connections to peers between status refreshes. A peer whose session
+      // is killed (sshd restarted, a network blip) is reached again on a new connection.
+      const sent = (x: typeof status, node: string): number => x.hosts.find((h) => h.node === node)?.tunnels.reduce((n, t) => n + (t.tx_packets ?? 0), 0) ?? 0;
+      const before2 = sent(status, 'host2');
+      await killSshSessions(lab, 2);
+      const deadline = Date.now() + 30_000;
+      let healed = false;
+      while (!healed && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 1000));
+        const again = (await api.request('GET', '/api/v1/vpcs/vpc1/status')).json as typeof status;
+        healed = again.hosts.find((h) => h.node === 'host2')?.ok === true && sent(again, 'host2') > before2;
+      }
+      assert.ok(healed, 'host2 answered status again after its SSH session was killed');
 
       // Two deploys at once: both accepted, run one after the other (the VPC lock), both succeed.
       const [a, b] = await Promise.all([api.request('POST', '/api/v1/vpcs/vpc1/deploy', {}), api.request('POST', '/api/v1/vpcs/vpc1/deploy', {})]);

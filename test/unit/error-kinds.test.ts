@@ -7,7 +7,7 @@ import { request } from '../../src/cluster/peers.js';
 import type { Connection } from '../../src/cluster/ssh.js';
 import { lostVnis } from '../../src/app/vpc-cluster.js';
 
-const answering = (stdout: string): Connection => ({ hostKey: 'k', exec: async () => ({ code: 0, stdout, stderr: '' }), close: () => undefined });
+const answering = (stdout: string): Connection => ({ hostKey: 'k', exec: async () => ({ code: 0, stdout, stderr: '' }), closed: () => false, close: () => undefined });
 
 test('every kind has the exit status the README gives', () => {
   const status = Object.fromEntries(ERROR_KINDS.map((k) => [k, exitStatus(new UserError('x', k).kind)]));

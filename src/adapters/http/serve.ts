@@ -14,6 +14,7 @@ import { memberVpcs } from '../../app/vpc-list.js';
 import { checkToken } from '../../app/token.js';
 import { clearInheritedLocks } from '../../app/locks.js';
 import { createServer } from './server.js';
+import { peerPool } from '../../app/peer-pool.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/web, seen from the bundle (dist/bundle) or from the compiled tree (dist/src/adapters/http). */
@@ -44,6 +45,8 @@ export async function serveApi(listen: Listen, tls: Tls | null): Promise<Running
   const hasConsole = WEB_ROOT !== null;
   const server = createServer({
     host,
+    // Kept open while status is asked for (every few seconds), closed after a minute unused.
+    peers: peerPool(host, 60_000),
     checkToken: (token) => checkToken(host, token),
     memberVpcs: () => memberVpcs(host),
     webRoot: WEB_ROOT,

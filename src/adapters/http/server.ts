@@ -18,6 +18,7 @@ import { operation, parseInput, type Input } from '../../app/catalog.js';
 import { runOperation, type Context } from '../../app/operations.js';
 import type { Host } from '../../app/host.js';
 import type { StatusResult } from '../../app/vpc.js';
+import type { Peers } from '../../cluster/peers.js';
 import { apiError, fromThrown, type ApiError } from './errors.js';
 import { bearer, cachedTokens, clientKey, LoginLimiter, type Caller } from './auth.js';
 import { Bus, Jobs } from './jobs.js';
@@ -36,6 +37,8 @@ export interface ServerDeps {
   /** Where the built console lives; null serves none. */
   readonly webRoot: string | null;
   readonly log: (line: string) => void;
+  /** A pool of peer connections for the status refreshes (closed with the server). */
+  readonly peers?: Peers;
 }
 
 const KEEPALIVE_MS = 15_000;
@@ -93,7 +96,11 @@ export function createServer(deps: ServerDeps): Server {
   const checkToken = cachedTokens(deps.checkToken);
   const noPassword = async (): Promise<null> => null;
   const ctx = (events: Context['events'] = () => undefined): Context => ({ events, password: noPassword });
-  const status = new StatusCache((vpc) => runOperation('vpc.status', parseInput(operation('vpc.status'), new Map([['vpc_name', vpc]]), true), ctx(), host) as Promise<StatusResult>);
+  // Status is asked every few seconds: its SSH connections stay open between refreshes.
+  const pool = deps.peers ?? null;
+  const status = new StatusCache(
+    (vpc) => runOperation('vpc.status', parseInput(operation('vpc.status'), new Map([['vpc_name', vpc]]), true), { ...ctx(), ...(pool ? { peers: pool } : {}) }, host) as Promise<StatusResult>,
+  );
   const watcher = new TunnelWatcher(bus, deps.memberVpcs, status);
   watcher.start();
 
@@ -233,5 +240,13 @@ export function createServer(deps: ServerDeps): Server {
   app.all(`${API_PREFIX}/*`, (c) => send(c, apiError('not_found', `no API route ${c.req.method} ${new URL(c.req.url).pathname}; see ${API_PREFIX}/openapi.json`)));
   if (deps.webRoot) app.get('/*', staticFiles(deps.webRoot));
 
-  return { app, bus, jobs, close: () => watcher.stop() };
+  return {
+    app,
+    bus,
+    jobs,
+    close: () => {
+      watcher.stop();
+      pool?.close();
+    },
+  };
 }
