@@ -238,6 +238,15 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     dbOnly: true,
   },
   {
+    id: 'node.show',
+    command: 'node',
+    mode: 'show',
+    summary: 'One host: its addresses, SSH endpoint and host key, the VPCs it is in here, and, asked now,\nwhether it answers, its meshvpc version and its containers.',
+    args: [node],
+    output: 'json',
+    readOnly: true,
+  },
+  {
     id: 'node.remove',
     command: 'node',
     mode: 'remove',
@@ -357,7 +366,7 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
  * The order errors name operations in ("force= applies to vpc mode=sync, ..."):
  * listings first, then what reports JSON, then the rest.
  */
-const ORDER = ['vpc.list', 'vpc.status', 'vpc.init_peers', 'node.list', 'jls', 'token.list', 'token.create', 'jwhereis', 'vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync', 'vpc.collapse', 'vpc.destroy', 'node.remove'];
+const ORDER = ['vpc.list', 'vpc.status', 'vpc.init_peers', 'node.list', 'jls', 'token.list', 'token.create', 'node.show', 'jwhereis', 'vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync', 'vpc.collapse', 'vpc.destroy', 'node.remove'];
 const rank = (o: Operation): number => (ORDER.includes(o.id) ? ORDER.indexOf(o.id) : ORDER.length);
 
 export const OPERATIONS: readonly Operation[] = [...UNORDERED].sort((a, b) => rank(a) - rank(b));

@@ -63,6 +63,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'vpc.init_rc': async (h, i) => (await vpc()).bootFiles(h, as(i)),
   'node.add': async (h, i, c) => (await node()).add(h, as(i), c.password),
   'node.list': async (h) => (await import('./node-list.js')).list(h),
+  'node.show': async (h, i) => (await import('./node-show.js')).show(h, as(i)),
   'node.remove': async (h, i, c) => (await node()).remove(h, as(i), c.events),
   'node.repin': async (h, i) => (await node()).repin(h, as(i)),
   jcreate: async (h, i) => (await jail()).jcreate(h, as(i)),

@@ -261,3 +261,13 @@ export function jailsFromWire(x: unknown, peer: string): JailOnHost[] {
     };
   });
 }
+
+/** Who a peer's hello says it is, checked: the name it was reached as, a known platform, a version string. */
+export function helloIdentity(x: unknown, expected: string): { version: string; platform: Platform } {
+  const o = obj(x, 'hello');
+  const name = v.nodeName(str(o.nodename, 'nodename'));
+  if (name !== expected) throw new UserError(`bad reply: ${expected} answered as ${v.shown(name)}`);
+  const version = str(o.version, 'version');
+  if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}[A-Za-z0-9.+-]{0,24}$/.test(version)) throw new UserError(`bad reply: version ${v.shown(version)}`);
+  return { version, platform: platform(o.platform) };
+}

@@ -327,3 +327,12 @@ describe('hardening found by review', () => {
     host.db.prepare('DELETE FROM lock').run();
   });
 });
+
+test('node mode=show believes a peer\'s hello only about itself', async () => {
+  const { helloIdentity } = await import('../../src/cluster/wire.js');
+  assert.deepEqual(helloIdentity({ nodename: 'h2', version: '0.2.0', platform: 'linux' }, 'h2'), { version: '0.2.0', platform: 'linux' });
+  assert.throws(() => helloIdentity({ nodename: 'h3', version: '0.2.0', platform: 'linux' }, 'h2'), /h2 answered as "h3"/);
+  assert.throws(() => helloIdentity({ nodename: 'h2', version: '0.2.0\u001b[2J', platform: 'linux' }, 'h2'), /version/);
+  assert.throws(() => helloIdentity({ nodename: 'h2', version: '0.2.0', platform: 'plan9' }, 'h2'), /platform/);
+  assert.throws(() => helloIdentity([], 'h2'), /not an object/);
+});

@@ -10,6 +10,7 @@ import type { VpcRow } from '../../app/vpc-list.js';
 import type { InitRcResult } from '../../app/init-rc.js';
 import type { AddResult, RemoveResult, RepinResult } from '../../app/node.js';
 import type { NodeRow } from '../../app/node-list.js';
+import type { NodeShow } from '../../app/node-show.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
 import type { CreatedToken } from '../../app/token.js';
@@ -151,6 +152,18 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     return 0;
   },
   'node.list': (r: NodeRow[], p) => rows(p, 'node.list', r),
+  'node.show': (r: NodeShow, p) => {
+    if (p.flag('json')) {
+      say(JSON.stringify(r, null, 2));
+      return r.reachable ? 0 : 1;
+    }
+    say(`${r.name}: ${r.reachable ? `reachable, meshvpc ${r.version ?? '?'} on ${r.platform}` : `UNREACHABLE: ${r.error ?? ''}`}`);
+    say(`  addresses  ${[r.ip4, r.ip6].filter((a) => a !== null).join(', ') || '-'}`);
+    say(`  ssh        ${r.ssh}, host key ${r.hostkey}`);
+    say(`  vpcs       ${r.vpcs.map((x) => `${x.vpc} (at ${x.underlay})`).join(', ') || '-'}`);
+    if (r.reachable) say(`  containers ${r.containers.map((c) => `${c.jname} (${c.interface}, ${c.status})`).join(', ') || '-'}`);
+    return r.reachable ? 0 : 1;
+  },
   'node.remove': (r: RemoveResult) => {
     if (r.warning !== null) say(`warning: ${r.warning}`);
     say(`${r.name}: removed`);
