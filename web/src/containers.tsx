@@ -1,7 +1,7 @@
 /** Containers across the cluster; create, start, stop and remove act on the server's own host. */
 import { useEffect, useState } from 'preact/hooks';
 import { call, type Container, type ContainerList, type VpcRow } from './api';
-import { ErrorLine, FormFooter, guard, useAction } from './ui';
+import { ErrorLine, FormFooter, guard, useAction, useForm } from './ui';
 
 const shown = (a: string | undefined | null): string | null => (a && a !== '0' ? a : null);
 
@@ -115,17 +115,11 @@ function Row(props: { c: Container; self: string | null; readOnly: boolean; onCh
 
 function ContainerCreate(props: { vpcs: VpcRow[]; self: string | null; readOnly: boolean; onCreated: () => void }) {
   const ro = props.readOnly;
-  const [f, setF] = useState({ jname: '', interface: '', ip4_addr: '', ip6_addr: '', runasap: true });
-  const act = useAction();
-  const [done, setDone] = useState<string | null>(null);
+  const { f, setF, act, done, setDone, field } = useForm({ jname: '', interface: '', ip4_addr: '', ip6_addr: '', runasap: true });
   const names = props.vpcs.map((v) => v.name);
   useEffect(() => {
     if (!names.includes(f.interface) && names[0]) setF((x) => ({ ...x, interface: names[0] as string }));
   }, [names.join(',')]);
-  const field = (k: keyof typeof f) => (e: Event) => {
-    const el = e.target as HTMLInputElement;
-    setF({ ...f, [k]: el.type === 'checkbox' ? el.checked : el.value });
-  };
   const submit = (e: Event): void => {
     e.preventDefault();
     setDone(null);

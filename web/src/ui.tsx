@@ -61,3 +61,15 @@ export function FormFooter(props: { readOnly: boolean; busy: boolean; error: str
     </>
   );
 }
+
+/** A form's fields, their change handler, and its action with its error and success line. */
+export function useForm<T extends Record<string, string | boolean>>(initial: T) {
+  const [f, setF] = useState(initial);
+  const act = useAction();
+  const [done, setDone] = useState<string | null>(null);
+  const field = (k: keyof T) => (e: Event) => {
+    const el = e.target as HTMLInputElement;
+    setF({ ...f, [k]: el.type === 'checkbox' ? el.checked : el.value });
+  };
+  return { f, setF, act, done, setDone, field };
+}

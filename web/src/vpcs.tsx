@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { call, type VpcRow } from './api';
 import type { OpView } from '../../src/console/ops.js';
-import { ErrorLine, FormFooter, guard, useAction, yesNo } from './ui';
+import { ErrorLine, FormFooter, guard, useAction, useForm, yesNo } from './ui';
 
 export type StartOp = (op: string, vpc: string, method: string, path: string, body: unknown, expect: string[]) => Promise<void>;
 
@@ -157,13 +157,7 @@ export function Operations(props: { ops: OpView[]; onDismiss: (id: string) => vo
 
 export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: boolean }) {
   const ro = props.readOnly;
-  const [f, setF] = useState({ vpc_name: '', node_member: 'all', peer_network: '', mtu: '', underlay: '', firewall: true });
-  const act = useAction();
-  const [done, setDone] = useState<string | null>(null);
-  const field = (k: keyof typeof f) => (e: Event) => {
-    const el = e.target as HTMLInputElement;
-    setF({ ...f, [k]: el.type === 'checkbox' ? el.checked : el.value });
-  };
+  const { f, setF, act, done, setDone, field } = useForm({ vpc_name: '', node_member: 'all', peer_network: '', mtu: '', underlay: '', firewall: true });
   const submit = (e: Event): void => {
     e.preventDefault();
     setDone(null);
