@@ -61,7 +61,12 @@ interface Tunnel {
 /** The article's "web interface and API": the same VPC read through `meshvpc server` with a token. */
 async function apiTour(lab: LabState): Promise<number> {
   say('\n== The same VPC through the HTTP API (meshvpc server on host1) ==');
-  const token = (JSON.parse(await step(lab, 1, ['token', 'mode=create', 'name=demo', 'role=read', '--json'])) as { token: string }).token;
+  say('\nhost1% meshvpc token mode=create name=demo role=read --json');
+  const made = await meshvpc(lab, 1, ['token', 'mode=create', 'name=demo', 'role=read', '--json']);
+  if (made.code !== 0) throw new Error(`host1: token mode=create exited ${made.code}: ${made.stderr.trim()}`);
+  const token = (JSON.parse(made.stdout) as { token: string }).token;
+  // A secret is not printed, even a lab's: its shape is.
+  say(`  {"name": "demo", "role": "read", "token": "${token.slice(0, 9)}..."}`);
   say('\nhost1% meshvpc server listen=127.0.0.1:8089 &');
   const argv = onHost(lab, 1, ['meshvpc', 'server', 'listen=127.0.0.1:8089']);
   const server = spawn(argv[0] as string, argv.slice(1), { stdio: 'ignore' });
