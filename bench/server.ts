@@ -96,8 +96,8 @@ export const serverBench: Benchmark = {
   method:
     'A 3-host IPv4 lab, vpc1 deployed on all three, `meshvpc server` on host 1. Idle RSS: /proc/PID/status VmRSS of the server ' +
     '5 s after it first answered, and again after the load runs. Status latency: autocannon (50 connections, 10 s each run, 3 runs) ' +
-    'against GET /api/v1/vpcs/vpc1/status from inside host 1; the server serves a status at most 5 s old (plus one computation) and computes it once for ' +
-    'all concurrent callers (each computation asks both peers over SSH and pings every tunnel), after one warm-up request. Event latency: a listener on ' +
+    'against GET /api/v1/vpcs/vpc1/status from inside host 1; the server answers from a status it refreshes in the background once older than 5 s, computed once for ' +
+    'all concurrent callers (each refresh asks both peers over SSH, on connections kept open, and pings every tunnel), after one warm-up request. Event latency: a listener on ' +
     '/api/v1/events inside host 1 stamps each `tunnel` event with the wall clock; the bench takes the clock, then sets one of ' +
     "host 2's tunnels down (or back up) with ip(8); the figure is event time minus that (same machine, same clock), 6 changes.",
   async run(opts: Options): Promise<Outcome> {

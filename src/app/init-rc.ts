@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
 import { runChecked, systemExecutor } from '../platform/exec.js';
 import type { Host } from './host.js';
-import { requireVpc } from './vpc-local.js';
+import { requireVpc } from './vpc-list.js';
 
 export const unitName = (vpc: string): string => `meshvpc-${vpc}.service`;
 

@@ -21,7 +21,6 @@ import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
 import type { ObservedLink } from '../core/observed.js';
 
-export { requireVpc };
 
 export interface ApplyResult {
   readonly node: string;

@@ -11,7 +11,8 @@ import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../co
 import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
 import type { Host } from './host.js';
-import { down, forget, layersChange, preflight, reconcile, requireVpc, type ApplyResult } from './vpc-local.js';
+import { down, forget, layersChange, preflight, reconcile, type ApplyResult } from './vpc-local.js';
+import { requireVpc } from './vpc-list.js';
 import {
   allocate,
   clusterStatus,

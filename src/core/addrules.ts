@@ -34,7 +34,7 @@ const FORBIDDEN: readonly Range[] = [
   r('ff00::', 8, 'multicast (ff00::/8)'),
 ];
 
-function bounds(net: Cidr): [bigint, bigint] {
+export function bounds(net: Cidr): [bigint, bigint] {
   const host = BigInt(familyBits(net.family) - net.prefix);
   const start = (toBigInt(net.address) >> host) << host;
   return [start, start + (1n << host) - 1n];

@@ -8,7 +8,7 @@
 import { shown, UserError } from './errors.js';
 import { contains, fromBigInt, size, toBigInt } from './ipnet.js';
 import { cidrText, type Cidr } from './validate.js';
-import { overlaps } from './addrules.js';
+import { bounds, overlaps } from './addrules.js';
 
 export interface GuestNetwork {
   readonly net: Cidr;
@@ -40,8 +40,8 @@ export function checkGuestNetwork(net: Cidr, gateway: string | null, peerNetwork
 
 /** The network address, and on IPv4 the broadcast address: never a host's. */
 function edges(net: Cidr): Set<bigint> {
-  const base = toBigInt(net.address);
-  return new Set(net.family === 4 ? [base, base + size(net) - 1n] : [base]);
+  const [first, last] = bounds(net);
+  return new Set(net.family === 4 ? [first, last] : [first]);
 }
 
 /** Every address of the guest network no guest may get: its edges, the gateway, the bridges' own addresses. */

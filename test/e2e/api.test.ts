@@ -8,8 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { ok, shOk, snapshot, withLab } from './lab-helpers.js';
+import { cmdline, ok, pidsOnHost, ppid, shOk, snapshot, withLab } from './lab-helpers.js';
 import type { LabState } from '../../src/lab/lab.js';
 import { systemExecutor } from '../../src/platform/exec.js';
 import { startServer, type LabServer, type SseEvent } from './http-helpers.js';
@@ -23,15 +22,7 @@ const PEER_NET = '198.51.100.0/26';
 async function killSshSessions(lab: LabState, host: number): Promise<void> {
   const h = lab.hosts[host - 1];
   if (!h) throw new Error('no such host');
-  const read = (pid: string, file: string): string => {
-    try {
-      return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const pids = (await systemExecutor.run(['ip', 'netns', 'pids', h.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
-  const sessions = pids.filter((p) => read(p, 'stat').replace(/^.*\) /, '').split(' ')[1] === String(h.pid) && /^sshd: root/.test(read(p, 'cmdline')));
+  const sessions = (await pidsOnHost(lab, host)).filter((p) => ppid(p) === String(h.pid) && /^sshd: root/.test(cmdline(p)));
   assert.ok(sessions.length > 0, `no SSH session open on host${host}`);
   await systemExecutor.run(['kill', '-KILL', ...sessions]);
 }

@@ -6,25 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { meshvpc, type LabState } from '../../src/lab/lab.js';
 import { systemExecutor } from '../../src/platform/exec.js';
-import { joinAll, ok, withLab } from './lab-helpers.js';
-
-const cmdline = (pid: string): string => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-};
-const ppid = (pid: string): string => {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] ?? '0';
-  } catch {
-    return '0';
-  }
-};
+import { cmdline, joinAll, ok, pidsOnHost, ppid, withLab } from './lab-helpers.js';
 
 /** Wait for a `meshvpc remote` on a lab host, freeze it, kill -9 its sshd session; returns the frozen pid. */
 async function killSessionOfNextRemote(lab: LabState, host: number): Promise<string> {
@@ -32,7 +16,7 @@ async function killSessionOfNextRemote(lab: LabState, host: number): Promise<str
   if (!h) throw new Error('no such host');
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    const pids = (await systemExecutor.run(['ip', 'netns', 'pids', h.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+    const pids = await pidsOnHost(lab, host);
     const remote = pids.find((p) => / remote caller=/.test(cmdline(p)) && /meshvpc/.test(cmdline(p)));
     if (remote) {
       await systemExecutor.run(['kill', '-STOP', remote]);

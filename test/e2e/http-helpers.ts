@@ -80,7 +80,8 @@ export async function startServer(lab: LabState, host: number, port = 8089): Pro
   const sockName = `api-${suffix}.sock`;
   const socketPath = join(h.dir, 'db', sockName);
   let stderr = '';
-  const server = spawn(onHost(lab, host, ['meshvpc', 'server', `listen=127.0.0.1:${port}`])[0] as string, onHost(lab, host, ['meshvpc', 'server', `listen=127.0.0.1:${port}`]).slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const serverArgv = onHost(lab, host, ['meshvpc', 'server', `listen=127.0.0.1:${port}`]);
+  const server = spawn(serverArgv[0] as string, serverArgv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   server.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const relayArgv = onHost(lab, host, ['node', '-e', RELAY, `/var/db/meshvpc/${sockName}`, String(port)]);
   const relay = spawn(relayArgv[0] as string, relayArgv.slice(1), { stdio: 'ignore' });

@@ -1,5 +1,6 @@
 /** Shared by the e2e tests: a lab per test, torn down whatever happens. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createLab, destroyLab, execOn, meshvpc, onHost, type LabState, type Underlay } from '../../src/lab/lab.js';
@@ -124,4 +125,29 @@ export function rawRemote(lab: LabState, from: number, to: number, request: unkn
   const addr = target?.ip4 ?? target?.ip6 ?? '';
   const argv = ['ssh', '-i', '/var/db/meshvpc/id_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${addr}`, 'meshvpc', 'remote'];
   return systemExecutor.run(onHost(lab, from, argv), JSON.stringify(request));
+}
+
+/** A process's command line ('' once it is gone). */
+export function cmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** A process's parent ('0' once it is gone). */
+export function ppid(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** The processes in a lab host's network namespace: where a test may look for (and kill) its sessions. */
+export async function pidsOnHost(lab: LabState, host: number): Promise<string[]> {
+  const h = lab.hosts[host - 1];
+  if (!h) throw new Error(`no host ${host}`);
+  return (await systemExecutor.run(['ip', 'netns', 'pids', h.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
 }

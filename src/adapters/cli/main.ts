@@ -7,7 +7,7 @@
  * pay for SQLite, SSH or drivers.
  */
 import { hostname } from 'node:os';
-import { UserError } from '../../core/errors.js';
+import { shown, UserError } from '../../core/errors.js';
 import { isSqliteError, StorageError, storageError } from '../../store/faults.js';
 import { operationsOf, parseInput, type Operation } from '../../app/catalog.js';
 import { parseArgs, type Invocation } from './args.js';
@@ -15,7 +15,6 @@ import { commandHelp, generalHelp, unknownCommand } from './help.js';
 import { checkSharedOptions, OUTPUT_OPTIONS } from './options.js';
 import { checkPositionals } from './positionals.js';
 import { exitStatus } from './exit-status.js';
-import { shown } from '../../core/errors.js';
 
 export type CommandRun = (inv: Invocation) => Promise<number>;
 

@@ -3,7 +3,7 @@
  * a route's parameters and body are its operation's arguments, with the same
  * types, patterns, bounds and help the CLI shows.
  */
-import { operation, type Arg, type Operation } from '../../app/catalog.js';
+import { OPERATIONS, type Arg, type Operation } from '../../app/catalog.js';
 import { VERSION } from '../../core/version.js';
 import { API_PREFIX, ROUTES, type Route } from './routes.js';
 
@@ -23,7 +23,8 @@ function argSchema(a: Arg): Schema {
   }
 }
 
-const catalogOp = (r: Route): Operation | null => (r.op.includes('.') || ['jls', 'jcreate', 'jstart', 'jstop', 'jremove'].includes(r.op) ? operation(r.op) : null);
+/** The catalog operation a route runs; null for the server's own (host, operation, events, openapi). */
+const catalogOp = (r: Route): Operation | null => OPERATIONS.find((o) => o.id === r.op) ?? null;
 
 const ERROR: Schema = {
   type: 'object',

@@ -103,7 +103,8 @@ export class TunnelWatcher {
     if (this.busy || this.bus.size === 0) return;
     this.busy = true;
     try {
-      for (const vpc of this.vpcs()) {
+      const watched = this.vpcs();
+      for (const vpc of watched) {
         let now: StatusResult;
         try {
           now = await this.status.fresh(vpc, WATCH_MS / 2);
@@ -118,7 +119,7 @@ export class TunnelWatcher {
         }
         this.last.set(vpc, seen);
       }
-      for (const vpc of [...this.last.keys()]) if (!this.vpcs().includes(vpc)) this.last.delete(vpc);
+      for (const vpc of [...this.last.keys()]) if (!watched.includes(vpc)) this.last.delete(vpc);
     } finally {
       this.busy = false;
     }
