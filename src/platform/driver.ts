@@ -23,6 +23,37 @@ export interface GuestSpec {
   readonly mac?: string;
 }
 
+/** How a VM's CPU is emulated: hardware (KVM on Linux, vmm(4) on FreeBSD) or QEMU's TCG. */
+export type VmAccel = 'kvm' | 'tcg';
+
+/**
+ * A virtual machine plugged into a VPC bridge through a tap device. Every
+ * value is decided by meshvpc (names, paths, MAC) or checked before it gets
+ * here: a driver only renders and runs it.
+ */
+export interface VmSpec {
+  readonly name: string;
+  readonly bridge: string;
+  /** The VPC's MTU: the tap and the guest's eth0 take it. */
+  readonly mtu: number;
+  /** The tap device's name on the host (15 characters at most). */
+  readonly hostIf: string;
+  readonly mac: string;
+  readonly ramBytes: number;
+  readonly cpus: number;
+  readonly accel: VmAccel;
+  /** Boot a kernel directly (with an initrd), or a disk image; at least one of kernel and disk. */
+  readonly kernel: string | null;
+  readonly initrd: string | null;
+  readonly disk: string | null;
+  /** Kernel command line for a direct kernel boot: the guest reads its address from it. */
+  readonly cmdline: string;
+  /** Where the guest's serial console is written (bconsole shows it). */
+  readonly consoleLog: string;
+  /** Where the hypervisor process writes its pid: the VM's identity while it runs. */
+  readonly pidFile: string;
+}
+
 export interface NetworkDriver {
   readonly platform: Platform;
   /** The commands that carry out one op, for display; apply() runs the same. */
