@@ -10,6 +10,7 @@ import { shown, UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { PLATFORMS } from '../platform/driver.js';
 import { TOKEN_ROLES } from '../core/token.js';
+import { parseSize } from '../core/quota.js';
 
 /** How an argument is written in JSON (the CLI always writes a string). */
 export type ArgKind = 'string' | 'integer' | 'boolean' | 'list';
@@ -87,16 +88,49 @@ export const ARGS = {
   }),
 } as const;
 
-/** An address with prefix for an interface, or 0 for none. */
-const guestAddress = (family: 4 | 6): Arg<v.Cidr | null> =>
+/** An address with prefix for an interface, auto (the next free one of the VPC's guest network), or 0 for none. */
+const guestAddress = (family: 4 | 6): Arg<v.Cidr | 'auto' | null> =>
   arg({
     name: family === 4 ? 'ip4_addr' : 'ip6_addr',
     kind: 'string',
-    placeholder: family === 4 ? '0|A/N' : 'A/N',
-    help: family === 4 ? "eth0's IPv4 address (0: none, set one yourself with jexec)" : "eth0's IPv6 address as well (or instead)",
+    placeholder: family === 4 ? '0|auto|A/N' : 'auto|A/N',
+    help: family === 4 ? "eth0's IPv4 address (auto: the next free one of the VPC's guest network, unique cluster-wide; 0: none)" : "eth0's IPv6 address as well (or instead; auto as for ip4_addr)",
     default: '0',
-    parse: (raw, key) => (raw === '0' ? null : v.interfaceAddress(raw, key)),
+    parse: (raw, key) => (raw === '0' ? null : raw === 'auto' ? 'auto' : v.interfaceAddress(raw, key)),
   });
+
+/** A quota limit: a whole number, or none for no limit. */
+const countLimit = (name: string, what: string): Arg<number | null> =>
+  arg({
+    name,
+    kind: 'string',
+    placeholder: 'N|none',
+    help: `at most N ${what} on the VPC, counted on all members (none: no limit)`,
+    parse: (raw, key) => (raw === 'none' ? null : v.integer(raw, key, 0, 1_000_000)),
+  });
+
+const sizeLimit = (name: string, what: string): Arg<number | null> =>
+  arg({
+    name,
+    kind: 'string',
+    placeholder: 'SIZE|none',
+    help: `at most this much ${what} for the VPC's VMs, e.g. 4g (none: no limit)`,
+    parse: (raw, key) => (raw === 'none' ? null : parseSize(raw, key, 0)),
+  });
+
+const QUOTA = [
+  countLimit('jail_max', 'containers'),
+  countLimit('vm_max', 'VMs'),
+  arg({ ...countLimit('bhyve_max', 'VMs'), help: 'the same as vm_max (the reference\'s name)' }),
+  countLimit('vcpu_max', 'virtual CPUs of VMs'),
+  sizeLimit('ram_max', 'RAM'),
+  sizeLimit('disk_max', 'disk'),
+];
+
+const GUEST_NETWORK = [
+  arg({ name: 'guest_network', kind: 'string', placeholder: 'CIDR|none', help: 'where ip4_addr=auto (ip6_addr=auto for an IPv6 network) takes guest addresses from', parse: (raw, key) => (raw === 'none' ? null : v.cidrText(v.network(raw, key))) }),
+  arg({ name: 'guest_gateway', kind: 'string', placeholder: 'ADDR', help: "the guests' router in the guest network: never handed out", parse: (raw, key) => (raw === 'none' ? null : raw.includes(':') ? v.ipv6(raw, key) : v.ipv4(raw, key)) }),
+];
 
 const underlayAddress = (family: 4 | 6): Arg<string | null> =>
   arg({
@@ -135,6 +169,17 @@ export interface Operation {
 
 const { vpc_name, node_member, peer_network, mtu, underlay, firewall, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
 
+const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag });
+const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
+const vmName = arg({ ...jname, help: 'the VM', required: 'name the VM, e.g. jname=vm1' });
+
+/** 32 MiB is below what any kernel boots in; 1 TiB above what one VM of this tool is sensibly given. */
+function vmRam(raw: string, key: string): number {
+  const bytes = parseSize(raw, key, 32 * 2 ** 20);
+  if (bytes > 2 ** 40) throw new UserError(`invalid ${key} ${shown(raw)}: at most 1t`);
+  return bytes;
+}
+
 const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Partial<Operation> = {}): Operation => ({
   id: `vpc.${mode}`,
   command: 'vpc',
@@ -146,7 +191,7 @@ const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Parti
   ...extra,
 });
 
-const DEFINITION = [node_member, peer_network, mtu, underlay, firewall];
+const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, ...QUOTA, ...GUEST_NETWORK];
 const LOCAL = [dryrun, platform];
 
 const UNORDERED: readonly Operation[] = [
@@ -184,10 +229,13 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
     summary: 'The VPCs this host knows.',
     args: LOCAL,
     output: 'listing',
-    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge'],
+    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge', 'guest_network', 'quota', 'usage'],
+    defaultColumns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'members', 'pairs', 'vxlan', 'bridge', 'quota', 'usage'],
     readOnly: true,
     dbOnly: true,
   },
+  vpcOp('set', `Change a VPC's quotas or guest network here and on every member (only a member may).
+Lowering a quota below what is in use refuses new guests and leaves the existing ones.`, [...QUOTA, ...GUEST_NETWORK, force, dryrun], { output: 'json' }),
   vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true, dbOnly: true }),
   vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
   vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),
@@ -286,10 +334,82 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
       }),
       guestAddress(4),
       guestAddress(6),
-      arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag }),
+      runasap,
+      astart,
+      arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' }),
       platform,
     ],
     output: 'text',
+    readOnly: false,
+  },
+  {
+    id: 'bcreate',
+    command: 'bcreate',
+    summary: 'create a VM attached to a VPC',
+    help: `A VM is a QEMU process (Linux; KVM when it works, else TCG) whose virtio NIC is a tap on
+the VPC's bridge with the VPC's MTU and a stable MAC. Without vm_kernel= or vm_disk=
+it boots the default guest built at install time (a Debian kernel and busybox), which
+takes its address from the kernel command line. Its serial console goes to a log
+(meshvpc bconsole).`,
+    args: [
+      arg({ ...jname, help: 'the VM (1-32 letters, digits, "_", "-")', required: 'name the VM, e.g. jname=vm1' }),
+      arg({ ...vpc_name, name: 'interface', placeholder: 'VPC', help: 'the VPC to attach to', required: 'the VPC to attach to, e.g. interface=vpc1' }),
+      arg({ name: 'vm_ram', kind: 'string', placeholder: 'SIZE', help: 'memory, e.g. 256m or 2g (32m to 1t)', default: '256m', parse: vmRam }),
+      arg({ name: 'vm_cpus', kind: 'integer', placeholder: 'N', help: 'virtual CPUs (1-64)', default: '1', schema: { minimum: 1, maximum: 64 }, parse: (raw, key) => v.integer(raw, key, 1, 64) }),
+      arg({
+        name: 'vm_accel',
+        kind: 'string',
+        placeholder: 'auto|kvm|tcg',
+        help: 'auto: KVM when a probe boot shows it works here, else TCG (emulation)',
+        default: 'auto',
+        schema: { enum: ['auto', 'kvm', 'tcg'] },
+        parse: (raw): 'auto' | 'kvm' | 'tcg' => {
+          if (raw !== 'auto' && raw !== 'kvm' && raw !== 'tcg') throw new UserError(`invalid vm_accel ${shown(raw)}: use auto, kvm or tcg`);
+          return raw;
+        },
+      }),
+      arg({ name: 'vm_kernel', kind: 'string', placeholder: 'PATH', help: 'boot this kernel (absolute path) instead of the default guest', parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'vm_initrd', kind: 'string', placeholder: 'PATH', help: 'with vm_kernel=: its initrd', parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'vm_disk', kind: 'string', placeholder: 'PATH', help: 'a disk image (raw, or qcow2 by its name) to attach or boot from', parse: (raw, key) => v.filePath(raw, key) }),
+      guestAddress(4),
+      guestAddress(6),
+      runasap,
+      astart,
+      arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' }),
+      platform,
+    ],
+    output: 'text',
+    readOnly: false,
+  },
+  { id: 'bstart', command: 'bstart', summary: 'start a VM', args: [vmName, platform], output: 'text', readOnly: false },
+  { id: 'bstop', command: 'bstop', summary: 'stop a VM (QEMU is asked to quit, then killed after 5 s; its tap goes)', args: [vmName, platform], output: 'text', readOnly: false },
+  { id: 'bremove', command: 'bremove', summary: 'stop and delete a VM', args: [vmName, platform], output: 'text', readOnly: false },
+  {
+    id: 'bls',
+    command: 'bls',
+    summary: "list this host's VMs",
+    args: [platform],
+    output: 'listing',
+    columns: ['jname', 'node', 'status', 'interface', 'ip4_addr', 'mac', 'ram', 'cpus', 'pid', 'accel', 'ip6_addr', 'astart', 'host_if'],
+    defaultColumns: ['jname', 'status', 'interface', 'ip4_addr', 'mac', 'ram', 'cpus', 'pid'],
+    readOnly: true,
+  },
+  {
+    id: 'bconsole',
+    command: 'bconsole',
+    summary: "show a VM's serial console log",
+    args: [vmName, arg({ name: 'lines', kind: 'integer', placeholder: 'N', help: 'only the last N lines', schema: { minimum: 1, maximum: 100000 }, parse: (raw, key) => v.integer(raw, key, 1, 100_000) }), platform],
+    output: 'text',
+    readOnly: true,
+    word: 'jname',
+  },
+  {
+    id: 'guests.start_all',
+    command: 'guests',
+    mode: 'start_all',
+    summary: 'Start every astart=1 container and VM that is not running (the boot unit runs this).',
+    args: [arg({ ...vpc_name, required: undefined, help: 'only the guests on this VPC' }), platform],
+    output: 'json',
     readOnly: false,
   },
   { id: 'jstart', command: 'jstart', summary: 'start a container', args: [jname, platform], output: 'text', readOnly: false },
@@ -310,7 +430,22 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
     command: 'jwhereis',
     summary: 'which hosts of the cluster have a container',
     help: 'Asks every known host concurrently and prints the hosts that have it.',
-    args: [jname, platform],
+    args: [
+      jname,
+      arg({
+        name: 'emulator',
+        kind: 'string',
+        placeholder: 'jail|bhyve|vm',
+        help: 'only containers (jail) or only VMs (bhyve, vm)',
+        schema: { enum: ['jail', 'bhyve', 'vm'] },
+        parse: (raw): 'jail' | 'vm' => {
+          if (raw === 'jail') return 'jail';
+          if (raw === 'bhyve' || raw === 'vm') return 'vm';
+          throw new UserError(`invalid emulator ${shown(raw)}: use jail, bhyve or vm`);
+        },
+      }),
+      platform,
+    ],
     output: 'json',
     readOnly: true,
     word: 'jname',

@@ -46,6 +46,7 @@ function foreignDriver(driver: NetworkDriver, native: NetworkDriver): NetworkDri
     guestStart: async () => refuse(),
     guestStop: async () => refuse(),
     runningGuests: async () => [],
+    ...(driver.vm ? { vm: { ...driver.vm, start: async () => refuse(), stop: async () => refuse(), running: async () => false, tapIsOurs: async () => null } } : {}),
     ping: async () => null,
   };
 }

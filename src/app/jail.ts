@@ -15,6 +15,8 @@ import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { checkHostAddress, checkSegmentAddress } from '../core/addrules.js';
 import { guestAlias } from '../core/spec.js';
+import type { VpcWithMap } from '../core/types.js';
+import { admit, checkWishes, type AddressWish } from './guest-guard.js';
 
 /** Host-side interface names must fit 15 characters whatever the container's name. */
 export function hostIfFor(jname: string): string {
@@ -23,8 +25,17 @@ export function hostIfFor(jname: string): string {
 
 function requireJail(host: Host, name: string): JailRecord {
   const j = repo.getJail(host.db, name);
-  if (!j) throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`, 'not_found');
+  if (!j) {
+    if (repo.getGuest(host.db, name)) throw new UserError(`${name} on ${host.self.nodename} is a VM, not a container (meshvpc bls)`, 'not_found');
+    throw new UserError(`no container named ${name} on ${host.self.nodename} (meshvpc jls)`, 'not_found');
+  }
   return j;
+}
+
+/** Names are unique across containers and VMs on a host: the refusal says which kind holds it. */
+export function refuseTaken(host: Host, name: string): void {
+  const g = repo.getGuest(host.db, name);
+  if (g) throw new UserError(`${g.kind === 'vm' ? 'VM' : 'container'} ${name} already exists on ${host.self.nodename}`, 'conflict');
 }
 
 async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
@@ -62,9 +73,11 @@ async function start(host: Host, j: JailRecord): Promise<void> {
 export interface CreateInput {
   readonly jname: string;
   readonly interface: string;
-  readonly ip4_addr?: v.Cidr | null;
-  readonly ip6_addr?: v.Cidr | null;
+  readonly ip4_addr?: AddressWish;
+  readonly ip6_addr?: AddressWish;
   readonly runasap?: boolean;
+  readonly astart?: boolean;
+  readonly force?: boolean;
 }
 
 export interface JailResult {
@@ -89,17 +102,34 @@ const resultOf = (host: Host, j: JailRecord, running: boolean, spared: readonly 
 /** One change of a container at a time, whether from two CLIs or two requests to one server. */
 const jailLocked = <T>(host: Host, name: string, what: string, fn: () => Promise<T>): Promise<T> => withLock(host.db, `jail:${name}`, what, fn);
 
-/** The container a jcreate asks for, or the refusal: every check that reads only the database. */
-function planned(host: Host, input: CreateInput): JailRecord {
-  const { jname: name, interface: iface } = input;
-  const cidr4 = input.ip4_addr ? checkHostAddress(input.ip4_addr, 'ip4_addr', 4) : null;
-  const cidr6 = input.ip6_addr ? checkHostAddress(input.ip6_addr, 'ip6_addr', 6) : null;
-  if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
+/** A guest's address wishes checked against its VPC (family, no clash with the tunnel ends); 'auto' needs a guest network. */
+export function checkedWishes(vpc: VpcWithMap, ip4: AddressWish | undefined, ip6: AddressWish | undefined): { ip4: AddressWish; ip6: AddressWish } {
+  const one = (w: AddressWish | undefined, key: string, family: 4 | 6): AddressWish => {
+    if (w === undefined || w === null || w === 'auto') return w ?? null;
+    const c = checkHostAddress(w, key, family);
+    checkSegmentAddress(c, key, vpc);
+    return c;
+  };
+  const out = { ip4: one(ip4, 'ip4_addr', 4), ip6: one(ip6, 'ip6_addr', 6) };
+  checkWishes(vpc, out.ip4, out.ip6);
+  return out;
+}
+
+/** The VPC a guest attaches to, or the refusal naming it. */
+export function requireInterface(host: Host, iface: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, iface);
   if (!vpc) throw new UserError(`unknown interface ${iface}: no VPC of that name here (meshvpc vpc mode=list)`, 'not_found');
-  if (cidr4) checkSegmentAddress(cidr4, 'ip4_addr', vpc);
-  if (cidr6) checkSegmentAddress(cidr6, 'ip6_addr', vpc);
-  return { name, interface: iface, ip4Addr: cidr4 && v.cidrText(cidr4), ip6Addr: cidr6 && v.cidrText(cidr6), hostIf: hostIfFor(name), vnet: true, guestId: null };
+  return vpc;
+}
+
+/** The container a jcreate asks for (addresses still to be decided), or the refusal: every check that reads only the database. */
+function planned(host: Host, input: CreateInput): { record: JailRecord; vpc: VpcWithMap; ip4: AddressWish; ip6: AddressWish } {
+  const { jname: name, interface: iface } = input;
+  const vpc = requireInterface(host, iface);
+  const { ip4, ip6 } = checkedWishes(vpc, input.ip4_addr, input.ip6_addr);
+  refuseTaken(host, name);
+  const record: JailRecord = { kind: 'jail', name, interface: iface, ip4Addr: null, ip6Addr: null, hostIf: hostIfFor(name), vnet: true, guestId: null, astart: input.astart ?? false };
+  return { record, vpc, ip4, ip6 };
 }
 
 export function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
@@ -111,13 +141,19 @@ export function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
 async function create(host: Host, input: CreateInput): Promise<JailResult> {
   const name = input.jname;
   const runasap = input.runasap ?? false;
-  const record = planned(host, input);
+  const plan = planned(host, input);
   // Refuse before recording anything: a missing bridge, a name someone else holds.
-  if (runasap) await guestOf(host, record);
-  await checkNamesFree(host, record);
-  atomically(host.db, () => {
-    if (repo.getJail(host.db, name)) throw new UserError(`container ${name} already exists on ${host.self.nodename}`, 'conflict');
-    repo.putJail(host.db, record);
+  if (runasap) await guestOf(host, plan.record);
+  await checkNamesFree(host, plan.record);
+  // Counted and addressed cluster-wide when the VPC has a quota or a guest network (app/guest-guard.ts).
+  const adding = { name, node: host.self.nodename, kind: 'jail' as const, vcpus: 0, ramBytes: 0, diskBytes: 0 };
+  const record = await admit(host, { vpc: plan.vpc, adding, ip4: plan.ip4, ip6: plan.ip6, force: input.force ?? false }, (addr) => {
+    const r: JailRecord = { ...plan.record, ip4Addr: addr.ip4Addr, ip6Addr: addr.ip6Addr };
+    atomically(host.db, () => {
+      refuseTaken(host, name);
+      repo.putJail(host.db, r);
+    });
+    return r;
   });
   if (runasap) {
     try {

@@ -16,6 +16,8 @@ import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, t
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
+import { guestsHere, holdHere } from './guest-guard.js';
+import { exclusively } from '../store/tx.js';
 
 export async function hello(host: Host, vpc?: string): Promise<Hello> {
   return {
@@ -64,7 +66,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     case 'vpc_put':
       checkDefinition(host, caller, req.vpc, 'define');
       await preflight(host, req.vpc, {});
-      return { result: accept(host, req.vpc, req.force) };
+      return { result: accept(host, req.vpc, req.force, [], req.policy ?? false), version: VERSION };
     case 'vpc_apply': {
       const def = req.definition;
       if (def && def.name !== req.vpc) throw new UserError(`bad request: definition of ${def.name} sent to apply ${req.vpc}`);
@@ -87,6 +89,19 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       return status(host, req.vpc);
     case 'jail_list':
       return jailsHere(host);
+    case 'guest_list':
+      return guestsHere(host, req.vpc);
+    case 'guest_hold':
+    case 'guest_release': {
+      // Only a member of the VPC (as this host holds it) takes turns adding guests to it.
+      const vpc = stored(req.vpc);
+      if (!vpc) throw new UserError(`no VPC named ${req.vpc} on ${host.self.nodename}`, 'not_found');
+      const holder = caller.kind === 'member' ? caller.node : host.self.nodename;
+      if (caller.kind !== 'root' && !vpc.members.some((m) => m.node === holder)) throw new UserError(`${holder} is not a member of ${req.vpc}: it cannot add guests to it`, 'conflict');
+      if (req.op === 'guest_release') return { released: exclusively(host.db, () => repo.releaseLease(host.db, req.vpc, req.token)) };
+      await holdHere(host, req.vpc, holder, req.token, req.ttl_ms, req.wait_ms);
+      return { held: true };
+    }
   }
 }
 

@@ -154,19 +154,29 @@ export interface SyncResult {
   readonly ok: boolean;
 }
 
-/** Send this host's definition and map of a VPC to every member; each peer's outcome goes to `events` as it ends. */
-export async function sync(host: Host, name: string, force: boolean, dryrun: boolean, events: (o: SyncOutcome) => void = () => undefined): Promise<SyncResult> {
+/**
+ * Send this host's definition and map of a VPC to every member; each peer's
+ * outcome goes to `events` as it ends. `policy`: the quotas or guest network
+ * changed (vpc mode=set), which members accept although theirs differ; a
+ * member too old to keep them is reported as not synced, naming both versions.
+ */
+export async function sync(host: Host, name: string, force: boolean, dryrun: boolean, events: (o: SyncOutcome) => void = () => undefined, policy = false): Promise<SyncResult> {
   const vpc = requireVpc(host, name);
   const nodes = memberNodes(host, vpc);
   const base = { vpc: name, pairs: vpc.pairs.length, dryrun, peers: nodes.map((n) => n.name) };
   if (dryrun) return { ...base, hosts: [], synced: 0, ok: true };
   const peers = new Peers(host.home);
-  const outcome = (o: Outcome<{ result: string }>): SyncOutcome => ({ ...reported(o), result: o.ok ? o.value.result : null });
+  const outcome = (o: Outcome<{ result: string; version?: unknown }>): SyncOutcome => {
+    if (o.ok && policy && typeof o.value.version !== 'string') {
+      return { ...reported(o), ok: false, result: null, kind: 'conflict', error: `${o.key} runs an older meshvpc than ${VERSION} (before 0.3.0), which keeps no quotas or guest network: upgrade it` };
+    }
+    return { ...reported(o), result: o.ok ? o.value.result : null };
+  };
   try {
     const results = await fanout(
       nodes.map((n) => n.name),
       DEFAULT_CONCURRENCY,
-      (key) => peers.call<{ result: string }>(byName(nodes, key), { op: 'vpc_put', vpc, force }),
+      (key) => peers.call<{ result: string; version?: unknown }>(byName(nodes, key), { op: 'vpc_put', vpc, force, ...(policy ? { policy } : {}) }),
       (o) => events(outcome(o)),
     );
     const hosts = results.map(outcome);

@@ -3,6 +3,7 @@
  * from a peer over SSH: accept a definition, reconcile its interfaces with it,
  * report status, forget it.
  */
+import { describeQuota, policyOf } from './vpc-policy.js';
 import { exclusively } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
@@ -234,7 +235,7 @@ function samePair(x: Pair, y: Pair): boolean {
  * renumbered pair or a VXLAN id another VPC here uses is a conflict, which
  * `force` overrides (except the VNI clash, which would break the other VPC).
  */
-export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumber: readonly number[] = []): 'created' | 'updated' | 'unchanged' {
+export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumber: readonly number[] = [], policy = false): 'created' | 'updated' | 'unchanged' {
   const db = host.db;
   return exclusively(db, (): 'created' | 'updated' | 'unchanged' => {
       const here = repo.getVpc(db, incoming.name);
@@ -246,6 +247,13 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
         if (here.family !== incoming.family) conflicts.push(`underlay IPv${here.family} here, IPv${incoming.family} offered`);
         if (here.mtu !== incoming.mtu) conflicts.push(`mtu ${here.mtu ?? 'auto'} here, ${incoming.mtu ?? 'auto'} offered`);
         if (here.firewall !== incoming.firewall) conflicts.push(`firewall ${Number(here.firewall)} here, ${Number(incoming.firewall)} offered`);
+        // Quotas and the guest network change only by vpc mode=set; a stale deploy must not undo one.
+        if (!policy && incoming.quota !== undefined && JSON.stringify(here.quota) !== JSON.stringify(incoming.quota)) {
+          conflicts.push(`quota ${describeQuota(policyOf(here).quota)} here, ${describeQuota(incoming.quota)} offered (vpc mode=set changes it)`);
+        }
+        if (!policy && incoming.guestNetwork !== undefined && JSON.stringify(here.guestNetwork) !== JSON.stringify(incoming.guestNetwork)) {
+          conflicts.push(`guest_network ${here.guestNetwork?.network ?? 'none'} here, ${incoming.guestNetwork?.network ?? 'none'} offered (vpc mode=set changes it)`);
+        }
         const mine = new Map(here.pairs.map((p) => [pairKey(p.a, p.b), p]));
         for (const p of incoming.pairs) {
           const old = mine.get(pairKey(p.a, p.b));
@@ -256,7 +264,10 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
           throw new UserError(`conflicting definition of ${incoming.name} on ${host.self.nodename}: ${conflicts.join('; ')} (force=1 overrides)`);
         }
       }
-      const unchanged = here !== null && JSON.stringify(here) === JSON.stringify(incoming);
+      // A definition from a 0.2 peer has no policy: the one stored here stays (repo.putVpc).
+      const canonical = (x: VpcWithMap, keep: VpcWithMap): string =>
+        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork]);
+      const unchanged = here !== null && canonical(here, here) === canonical(incoming, here);
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);
       repo.putPairs(db, incoming.name, incoming.pairs);

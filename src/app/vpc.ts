@@ -7,6 +7,8 @@ import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
+import { describeQuota, givesPolicy, policyFrom, policyOf, POLICY_KEYS, type Policy, type PolicyInput } from './vpc-policy.js';
+import { NO_QUOTA } from '../core/quota.js';
 import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
@@ -39,7 +41,7 @@ export interface Named {
   readonly dryrun?: boolean;
 }
 
-export interface Definition {
+export interface Definition extends PolicyInput {
   readonly node_member?: 'all' | readonly string[];
   readonly peer_network?: string;
   readonly mtu?: number;
@@ -96,7 +98,8 @@ function defineVpc(host: Host, name: string, d: Definition): VpcDef {
   );
   // Fail now rather than at init_peers when the network cannot hold the pairs.
   allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set() });
-  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members };
+  const policy = policyFrom(d, { quota: NO_QUOTA, guestNetwork: null }, v.cidrText(net));
+  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members, ...policy };
 }
 
 export interface InitResult {
@@ -181,7 +184,39 @@ function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
   if (asked && !same(asked)) {
     throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`, 'conflict');
   }
+  if (givesPolicy(d) && JSON.stringify(policyFrom(d, policyOf(stored), stored.peerNetwork)) !== JSON.stringify(policyOf(stored))) {
+    throw new UserError(`${name} already exists with other quotas or guest network (${describeQuota(policyOf(stored).quota)}); change them with meshvpc vpc mode=set vpc_name=${name} ...`, 'conflict');
+  }
   return stored;
+}
+
+export interface SetResult {
+  readonly vpc: string;
+  readonly dryrun: boolean;
+  readonly before: Policy;
+  readonly after: Policy;
+  /** Every other member's outcome; an older member that keeps no policy is named. */
+  readonly hosts: readonly SyncOutcome[];
+  readonly ok: boolean;
+}
+
+/** vpc mode=set: change the policy here, then on every member (each accepts it from a member only). */
+export function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean }, events: (o: SyncOutcome) => void): Promise<SetResult> {
+  const name = input.vpc_name;
+  const check = (): { vpc: VpcWithMap; after: Policy } => {
+    const vpc = requireVpc(host, name);
+    if (!vpc.members.some((m) => m.node === host.self.nodename)) throw new UserError(`${host.self.nodename} is not a member of ${name}: only a member may change it`, 'conflict');
+    if (!givesPolicy(input)) throw new UserError(`vpc mode=set needs something to change: ${POLICY_KEYS.map((k) => `${k}=`).join(', ')}`);
+    return { vpc, after: policyFrom(input, policyOf(vpc), vpc.peerNetwork) };
+  };
+  const first = check();
+  if (input.dryrun) return Promise.resolve({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, hosts: [], ok: true });
+  return clusterLocked(host, name, 'vpc mode=set', false, async () => {
+    const { vpc, after } = check();
+    atomically(host.db, () => repo.putVpc(host.db, { ...vpc, ...after }));
+    const synced = await sync(host, name, input.force ?? false, false, events, true);
+    return { vpc: name, dryrun: false, before: policyOf(vpc), after, hosts: synced.hosts, ok: synced.ok };
+  });
 }
 
 export function deploy(host: Host, input: ClusterInput & Definition, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {

@@ -25,7 +25,8 @@ export type Request =
   | { readonly op: 'hello'; readonly vpc?: string }
   | { readonly op: 'pair'; readonly node: NodeIntro }
   | { readonly op: 'unpair'; readonly node: string }
-  | { readonly op: 'vpc_put'; readonly vpc: VpcWithMap; readonly force: boolean }
+  /** policy: a member changed the quotas or guest network (vpc mode=set); accepted although they differ. */
+  | { readonly op: 'vpc_put'; readonly vpc: VpcWithMap; readonly force: boolean; readonly policy?: boolean }
   /**
    * Turn layers on (up) and reconcile; with no layers, just reconcile what is asked already.
    * With a definition, accept it first (as vpc_put would): deploy syncs and applies in one
@@ -43,7 +44,16 @@ export type Request =
   | { readonly op: 'vpc_collapse'; readonly vpc: string }
   | { readonly op: 'vpc_forget'; readonly vpc: string }
   | { readonly op: 'vpc_status'; readonly vpc: string }
-  | { readonly op: 'jail_list' };
+  | { readonly op: 'jail_list' }
+  /** Every guest (containers and VMs), or those on one VPC: what quotas and addresses count. */
+  | { readonly op: 'guest_list'; readonly vpc?: string }
+  /**
+   * On a VPC's arbiter: take the VPC's guest lease for the caller (waiting up
+   * to wait_ms for another holder), so one guarded creation runs at a time
+   * across the cluster. See app/guest-guard.ts.
+   */
+  | { readonly op: 'guest_hold'; readonly vpc: string; readonly token: string; readonly ttl_ms: number; readonly wait_ms: number }
+  | { readonly op: 'guest_release'; readonly vpc: string; readonly token: string };
 
 /** A VXLAN id in use on a host, and by what: another VPC, or an interface meshvpc does not own. */
 export interface UsedVni {

@@ -6,7 +6,9 @@ import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { Pair } from '../core/peermap.js';
 import { pairsNeeded, VNI_MAX, VNI_MIN } from '../core/peermap.js';
-import type { JailOnHost, Member, TunnelStatus, VpcWithMap } from '../core/types.js';
+import type { GuestNetworkDef, GuestOnHost, JailOnHost, Member, TunnelStatus, VpcWithMap } from '../core/types.js';
+import type { Quota } from '../core/quota.js';
+import { checkGuestNetwork } from '../core/ipam.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
 import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
@@ -94,7 +96,27 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     firewall: o.firewall !== false,
     members,
     pairs,
+    // Absent from 0.2 peers: then the receiver keeps what it has (store/repo.ts putVpc).
+    ...(o.quota === undefined ? {} : { quota: quotaFromWire(o.quota) }),
+    ...(o.guestNetwork === undefined ? {} : { guestNetwork: guestNetworkFromWire(o.guestNetwork, net) }),
   });
+}
+
+/** A limit is a whole number or null (none): sizes in bytes up to 1 PiB, counts up to a million. */
+function quotaFromWire(x: unknown): Quota {
+  const o = obj(x, 'quota');
+  const lim = (k: keyof Quota, max: number): number | null => (o[k] === null || o[k] === undefined ? null : int(o[k], k, 0, max));
+  return { jail_max: lim('jail_max', 1e6), vm_max: lim('vm_max', 1e6), vcpu_max: lim('vcpu_max', 1e6), ram_max: lim('ram_max', 2 ** 50), disk_max: lim('disk_max', 2 ** 50) };
+}
+
+function guestNetworkFromWire(x: unknown, peerNetwork: v.Cidr): GuestNetworkDef | null {
+  if (x === null) return null;
+  const o = obj(x, 'guestNetwork');
+  const net = v.network(str(o.network, 'guest_network'), 'guest_network');
+  const gateway = optStr(o.gateway, 'guest_gateway');
+  const gw = gateway === null ? null : net.family === 4 ? v.ipv4(gateway, 'guest_gateway') : v.ipv6(gateway, 'guest_gateway');
+  checkGuestNetwork(net, gw, peerNetwork);
+  return { network: v.cidrText(net), gateway: gw };
 }
 
 const LAYERS: readonly Layer[] = ['vxlan', 'bridge'];
@@ -165,12 +187,18 @@ export function requestFromWire(text: string): Request {
       return o.vpc === undefined ? { op } : { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
     case 'jail_list':
       return { op };
+    case 'guest_list':
+      return o.vpc === undefined ? { op } : { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
+    case 'guest_hold':
+      return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token), ttl_ms: int(o.ttl_ms, 'ttl_ms', 1000, 600_000), wait_ms: int(o.wait_ms, 'wait_ms', 0, 120_000) };
+    case 'guest_release':
+      return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token) };
     case 'pair':
       return { op, node: intro(o.node) };
     case 'unpair':
       return { op, node: v.nodeName(str(o.node, 'node')) };
     case 'vpc_put':
-      return { op, vpc: vpcFromWire(o.vpc), force: o.force === true };
+      return { op, vpc: vpcFromWire(o.vpc), force: o.force === true, ...(o.policy === true ? { policy: true } : {}) };
     case 'vpc_apply':
       return {
         op,
@@ -190,6 +218,12 @@ export function requestFromWire(text: string): Request {
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
+}
+
+function leaseToken(x: unknown): string {
+  const t = str(x, 'token');
+  if (!/^[0-9a-f]{32}$/.test(t)) throw new UserError('bad request: a lease token is 32 hex digits');
+  return t;
 }
 
 const optInt = (x: unknown, what: string, max: number): number | null => (x === null || x === undefined ? null : int(x, what, 0, max));
@@ -256,8 +290,44 @@ export function jailsFromWire(x: unknown, peer: string): JailOnHost[] {
       hostIf,
       vnet: o.vnet !== false,
       guestId: null,
+      kind: 'jail',
+      astart: o.astart === true,
       node,
       running: o.running === true,
+    };
+  });
+}
+
+/** A guest address as a peer reports it: an interface address, or none. */
+const guestAddr = (a: unknown, what: string): string | null => {
+  const s = optStr(a, what);
+  return s === null ? null : v.cidrText(v.interfaceAddress(s, what));
+};
+
+/**
+ * A peer's guests (`guest_list`): its own only, on the VPC asked about when
+ * one was, each value checked. Sizes are bounded as bcreate bounds them.
+ */
+export function guestsFromWire(x: unknown, peer: string, vpc?: string): GuestOnHost[] {
+  return arr(x, 'guests', 1 << 16).map((g): GuestOnHost => {
+    const o = obj(g, 'guest');
+    const node = v.nodeName(str(o.node, 'node'));
+    if (node !== peer) throw new UserError(`bad reply: ${peer} reported a guest of ${v.shown(node)}`);
+    const iface = v.vpcName(str(o.interface, 'interface'));
+    if (vpc !== undefined && iface !== vpc) throw new UserError(`bad reply: ${peer} reported a guest of ${v.shown(iface)} when asked about ${vpc}`);
+    const kind = str(o.kind, 'kind');
+    if (kind !== 'jail' && kind !== 'vm') throw new UserError(`bad reply: guest kind ${v.shown(kind)}`);
+    return {
+      name: v.jailName(str(o.name, 'jname')),
+      node,
+      kind,
+      interface: iface,
+      ip4Addr: guestAddr(o.ip4Addr, 'ip4_addr'),
+      ip6Addr: guestAddr(o.ip6Addr, 'ip6_addr'),
+      running: o.running === true,
+      vcpus: int(o.vcpus, 'vcpus', 0, 1024),
+      ramBytes: int(o.ramBytes, 'ramBytes', 0, 2 ** 50),
+      diskBytes: int(o.diskBytes, 'diskBytes', 0, 2 ** 50),
     };
   });
 }

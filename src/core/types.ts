@@ -1,6 +1,7 @@
 /** The records meshvpc keeps. Shared by the store, the commands and the remote protocol. */
 import type { Pair } from './peermap.js';
-import type { Platform } from '../platform/driver.js';
+import type { Platform, VmAccel } from '../platform/driver.js';
+import type { Quota } from './quota.js';
 
 export interface SelfNode {
   readonly nodename: string;
@@ -36,6 +37,19 @@ export interface VpcDef {
   /** Drop VXLAN that does not come from a member (nftables on Linux). */
   readonly firewall: boolean;
   readonly members: readonly Member[];
+  /**
+   * Limits on the VPC's guests, counted on all members. Absent in a
+   * definition from a meshvpc 0.2 peer, which knows none: the receiver keeps
+   * its own then.
+   */
+  readonly quota?: Quota;
+  /** Where `ip4_addr=auto` / `ip6_addr=auto` take guest addresses from; absent as quota is. */
+  readonly guestNetwork?: GuestNetworkDef | null;
+}
+
+export interface GuestNetworkDef {
+  readonly network: string;
+  readonly gateway: string | null;
 }
 
 export interface VpcWithMap extends VpcDef {
@@ -50,16 +64,48 @@ export interface VpcLocal {
   readonly owned: readonly string[];
 }
 
-export interface JailRecord {
+/** What containers and VMs share: both are guests on a VPC. */
+interface GuestBase {
   readonly name: string;
+  /** The VPC its eth0 is on. */
   readonly interface: string;
   readonly ip4Addr: string | null;
   readonly ip6Addr: string | null;
-  /** Identity of the running namespace/jail meshvpc started (null: not started by this meshvpc). */
+  /**
+   * Identity of what meshvpc started for it (null: not started by this
+   * meshvpc): a namespace's inode, a jail's id, a VM process's pid and start time.
+   */
   readonly guestId: string | null;
+  /** Its port on the VPC bridge: a veth/epair end or a tap. */
   readonly hostIf: string;
+  /** Started again by the boot unit (`guests mode=start_all`). */
+  readonly astart: boolean;
+}
+
+export interface JailRecord extends GuestBase {
+  readonly kind: 'jail';
   readonly vnet: boolean;
 }
+
+/** How a VM is sized and booted (`bcreate vm_ram= vm_cpus= vm_accel= vm_kernel= vm_initrd= vm_disk=`). */
+export interface VmConfig {
+  readonly ramBytes: number;
+  readonly cpus: number;
+  readonly accel: VmAccel | 'auto';
+  /** null: the default guest built at install time. */
+  readonly kernel: string | null;
+  readonly initrd: string | null;
+  readonly disk: string | null;
+  /** The disk image's size when it was created: what disk_max counts. */
+  readonly diskBytes: number;
+}
+
+export interface VmRecord extends GuestBase {
+  readonly kind: 'vm';
+  readonly vm: VmConfig;
+}
+
+export type GuestRecord = JailRecord | VmRecord;
 
 /** One tunnel of a VPC on one host, as `vpc mode=status` reports it. */
 export interface TunnelStatus {
@@ -80,7 +126,21 @@ export interface TunnelStatus {
 }
 
 /** A container as a host reports it to its peers. */
-export interface JailOnHost extends JailRecord {
+export type JailOnHost = JailRecord & {
   readonly node: string;
   readonly running: boolean;
+};
+
+/** A guest as a host reports it to its peers (`guest_list`): enough to count it and to know its addresses. */
+export interface GuestOnHost {
+  readonly name: string;
+  readonly node: string;
+  readonly kind: 'jail' | 'vm';
+  readonly interface: string;
+  readonly ip4Addr: string | null;
+  readonly ip6Addr: string | null;
+  readonly running: boolean;
+  readonly vcpus: number;
+  readonly ramBytes: number;
+  readonly diskBytes: number;
 }

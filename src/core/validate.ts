@@ -41,6 +41,16 @@ export const jailName = check(
   'use 1-32 letters, digits, "_" or "-", starting with a letter',
 );
 
+/**
+ * A file a user hands to a VM (vm_kernel=, vm_disk=): absolute, plain
+ * characters only, since QEMU's own option syntax splits on "," and "=".
+ */
+export const filePath = (value: string, key: string): string => {
+  check(/^\/[A-Za-z0-9._/+-]{0,1023}$/, key, 'use an absolute path of letters, digits, ".", "_", "-", "+" and "/"')(value, key);
+  if (value.split('/').includes('..')) throw new UserError(`invalid ${key} ${shown(value)}: ".." is not allowed in the path`);
+  return value;
+};
+
 /** API token names: shown in listings and logs. */
 export const tokenName = check(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/, 'name', 'use 1-32 letters, digits, "_", "." or "-", starting with a letter');
 

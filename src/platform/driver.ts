@@ -54,6 +54,20 @@ export interface VmSpec {
   readonly pidFile: string;
 }
 
+export interface VmDriver {
+  /** The commands that start it, for display (dryrun=1). */
+  startCommands(vm: VmSpec): string[][];
+  /** Start a VM whose tap name is free; returns its identity. On failure it removes only what this call made. */
+  start(vm: VmSpec): Promise<string>;
+  /** Stop the VM only if it is still the process meshvpc started; the tap only if it is marked meshvpc's. Returns what it left alone. */
+  stop(vm: VmSpec, identity: string | null): Promise<string[]>;
+  running(identity: string | null): Promise<boolean>;
+  /** Whether an interface holds the tap's name (null: none), and whether it is this VM's. */
+  tapIsOurs(vm: Pick<VmSpec, 'hostIf' | 'name'>): Promise<boolean | null>;
+  /** The accelerator that works here, and why (a probe boot; see linux/vm.ts). */
+  accel(kernel: string, scratch: string): Promise<{ accel: VmAccel; why: string }>;
+}
+
 export interface NetworkDriver {
   readonly platform: Platform;
   /** The commands that carry out one op, for display; apply() runs the same. */
@@ -83,6 +97,8 @@ export interface NetworkDriver {
   guestExecArgv(name: string, argv: readonly string[]): string[];
   /** Round-trip time in milliseconds to an address, or null if it did not answer. */
   ping(address: string): Promise<number | null>;
+  /** VMs; absent where meshvpc cannot run them (FreeBSD renders bhyve commands but does not run them yet). */
+  readonly vm?: VmDriver;
   /** VXLAN source filtering; absent where meshvpc has no firewall backend yet (FreeBSD). */
   readonly firewall?: {
     describe(policy: FirewallPolicy): string;

@@ -3,13 +3,16 @@
  * Callers group writes with `db.transaction` so a command changes all or nothing.
  */
 import type { Db } from './db.js';
-import type { JailRecord, Member, NodeRecord, SelfNode, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
+import type { GuestOnHost, GuestRecord, JailRecord, Member, NodeRecord, SelfNode, VmConfig, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
+import type { Quota } from '../core/quota.js';
+import type { VmAccel } from '../platform/driver.js';
 import type { Pair } from '../core/peermap.js';
 import type { Platform } from '../platform/driver.js';
 
 type Row = Record<string, unknown>;
 const s = (v: unknown): string => String(v);
 const sn = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export function getSelf(db: Db): SelfNode | null {
   const r = db.prepare('SELECT nodename, ip4, ip6 FROM self WHERE id = 1').get() as Row | undefined;
@@ -95,6 +98,8 @@ export function getVpc(db: Db, name: string): VpcWithMap | null {
     firewall: Number(r.firewall) === 1,
     members: members(db, name),
     pairs: pairs(db, name),
+    quota: { jail_max: nn(r.jail_max), vm_max: nn(r.vm_max), vcpu_max: nn(r.vcpu_max), ram_max: nn(r.ram_max), disk_max: nn(r.disk_max) },
+    guestNetwork: r.guest_network === null ? null : { network: s(r.guest_network), gateway: sn(r.guest_gateway) },
   };
 }
 
@@ -102,12 +107,21 @@ export function listVpcs(db: Db): VpcWithMap[] {
   return (db.prepare('SELECT name FROM vpc ORDER BY name').all() as Row[]).flatMap((r) => getVpc(db, s(r.name)) ?? []);
 }
 
+const NO_LIMITS: Quota = { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null };
+
+/** Store a definition; one without quota or guest network (from a 0.2 peer) keeps the stored ones. */
 export function putVpc(db: Db, v: VpcDef): void {
+  const old = v.quota === undefined || v.guestNetwork === undefined ? getVpc(db, v.name) : null;
+  const q = v.quota ?? old?.quota ?? NO_LIMITS;
+  const g = v.guestNetwork !== undefined ? v.guestNetwork : (old?.guestNetwork ?? null);
   db.prepare(
-    `INSERT INTO vpc (name, peer_network, family, mtu, firewall) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET peer_network = excluded.peer_network, family = excluded.family,
-       mtu = excluded.mtu, firewall = excluded.firewall`,
-  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0);
+       mtu = excluded.mtu, firewall = excluded.firewall, jail_max = excluded.jail_max, vm_max = excluded.vm_max,
+       vcpu_max = excluded.vcpu_max, ram_max = excluded.ram_max, disk_max = excluded.disk_max,
+       guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway`,
+  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
   const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay) VALUES (?, ?, ?)');
   for (const m of v.members) add.run(v.name, m.node, m.underlay);
@@ -150,41 +164,129 @@ export function putLocal(db: Db, vpc: string, l: VpcLocal): void {
   ).run(vpc, l.vxlan ? 1 : 0, l.bridge ? 1 : 0, JSON.stringify(l.bridgeIps), JSON.stringify(l.owned));
 }
 
-const toJail = (r: Row): JailRecord => ({
-  name: s(r.name),
-  interface: s(r.interface),
-  ip4Addr: sn(r.ip4_addr),
-  ip6Addr: sn(r.ip6_addr),
-  guestId: sn(r.guest_id),
-  hostIf: s(r.host_if),
-  vnet: Number(r.vnet) === 1,
-});
+function toGuest(r: Row): GuestRecord {
+  const base = {
+    name: s(r.name),
+    interface: s(r.interface),
+    ip4Addr: sn(r.ip4_addr),
+    ip6Addr: sn(r.ip6_addr),
+    guestId: sn(r.guest_id),
+    hostIf: s(r.host_if),
+    astart: Number(r.astart) === 1,
+  };
+  if (r.kind !== 'vm') return { ...base, kind: 'jail', vnet: Number(r.vnet) === 1 };
+  const vm: VmConfig = {
+    ramBytes: Number(r.vm_ram),
+    cpus: Number(r.vm_cpus),
+    accel: s(r.vm_accel) as VmAccel | 'auto',
+    kernel: sn(r.vm_kernel),
+    initrd: sn(r.vm_initrd),
+    disk: sn(r.vm_disk),
+    diskBytes: Number(r.vm_disk_bytes ?? 0),
+  };
+  return { ...base, kind: 'vm', vm };
+}
+
+/** Every guest of this host, containers and VMs. */
+export function listGuests(db: Db): GuestRecord[] {
+  return (db.prepare('SELECT * FROM jail ORDER BY name').all() as Row[]).map(toGuest);
+}
+
+/** A guest by name, whatever its kind (names are unique across kinds on a host). */
+export function getGuest(db: Db, name: string): GuestRecord | null {
+  const r = db.prepare('SELECT * FROM jail WHERE name = ?').get(name) as Row | undefined;
+  return r ? toGuest(r) : null;
+}
 
 export function listJails(db: Db): JailRecord[] {
-  return (db.prepare('SELECT * FROM jail ORDER BY name').all() as Row[]).map(toJail);
+  return listGuests(db).filter((g): g is JailRecord => g.kind === 'jail');
 }
 
 export function getJail(db: Db, name: string): JailRecord | null {
-  const r = db.prepare('SELECT * FROM jail WHERE name = ?').get(name) as Row | undefined;
-  return r ? toJail(r) : null;
+  const g = getGuest(db, name);
+  return g && g.kind === 'jail' ? g : null;
 }
 
-export function putJail(db: Db, j: JailRecord): void {
-  db.prepare('INSERT INTO jail (name, interface, ip4_addr, ip6_addr, guest_id, host_if, vnet) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-    j.name,
-    j.interface,
-    j.ip4Addr,
-    j.ip6Addr,
-    j.guestId,
-    j.hostIf,
-    j.vnet ? 1 : 0,
+export function putGuest(db: Db, g: GuestRecord): void {
+  const vm = g.kind === 'vm' ? g.vm : null;
+  db.prepare(
+    `INSERT INTO jail (name, interface, ip4_addr, ip6_addr, guest_id, host_if, vnet, kind, astart, vm_ram, vm_cpus, vm_accel, vm_kernel, vm_initrd, vm_disk, vm_disk_bytes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    g.name,
+    g.interface,
+    g.ip4Addr,
+    g.ip6Addr,
+    g.guestId,
+    g.hostIf,
+    g.kind === 'jail' && g.vnet ? 1 : 0,
+    g.kind,
+    g.astart ? 1 : 0,
+    vm?.ramBytes ?? null,
+    vm?.cpus ?? null,
+    vm?.accel ?? null,
+    vm?.kernel ?? null,
+    vm?.initrd ?? null,
+    vm?.disk ?? null,
+    vm?.diskBytes ?? null,
   );
 }
 
-export function setJailGuestId(db: Db, name: string, guestId: string | null): void {
+export const putJail = (db: Db, j: JailRecord): void => putGuest(db, j);
+
+export function setGuestId(db: Db, name: string, guestId: string | null): void {
   db.prepare('UPDATE jail SET guest_id = ? WHERE name = ?').run(guestId, name);
 }
 
-export function deleteJail(db: Db, name: string): void {
+export const setJailGuestId = setGuestId;
+
+export function deleteGuest(db: Db, name: string): void {
   db.prepare('DELETE FROM jail WHERE name = ?').run(name);
+}
+
+export const deleteJail = deleteGuest;
+
+/** Replace what `node` last reported about its guests on `vpc`. */
+export function putSeen(db: Db, vpc: string, node: string, guests: readonly GuestOnHost[]): void {
+  db.prepare('DELETE FROM guest_seen WHERE vpc = ? AND node = ?').run(vpc, node);
+  const add = db.prepare('INSERT INTO guest_seen (vpc, node, name, kind, ip4_addr, ip6_addr, vcpus, ram_bytes, disk_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  for (const g of guests) add.run(vpc, node, g.name, g.kind, g.ip4Addr, g.ip6Addr, g.vcpus, g.ramBytes, g.diskBytes);
+}
+
+/** What `node` last reported about its guests on `vpc` (running unknown: false). */
+export function getSeen(db: Db, vpc: string, node?: string): GuestOnHost[] {
+  const rows = (node === undefined
+    ? db.prepare('SELECT * FROM guest_seen WHERE vpc = ? ORDER BY node, name').all(vpc)
+    : db.prepare('SELECT * FROM guest_seen WHERE vpc = ? AND node = ? ORDER BY name').all(vpc, node)) as Row[];
+  return rows.map((r) => ({
+    name: s(r.name),
+    node: s(r.node),
+    kind: r.kind === 'vm' ? 'vm' : 'jail',
+    interface: vpc,
+    ip4Addr: sn(r.ip4_addr),
+    ip6Addr: sn(r.ip6_addr),
+    running: false,
+    vcpus: Number(r.vcpus),
+    ramBytes: Number(r.ram_bytes),
+    diskBytes: Number(r.disk_bytes),
+  }));
+}
+
+/**
+ * Take the VPC's guest lease for `holder` unless someone else holds it and it
+ * has not expired. Returns the current holder when refused.
+ */
+export function tryLease(db: Db, vpc: string, holder: string, token: string, ttlMs: number, now = Date.now()): { holder: string; expiresMs: number } | null {
+  const r = db.prepare('SELECT holder, token, expires_ms FROM guest_lease WHERE vpc = ?').get(vpc) as Row | undefined;
+  if (r && s(r.token) !== token && Number(r.expires_ms) > now) return { holder: s(r.holder), expiresMs: Number(r.expires_ms) };
+  db.prepare(
+    `INSERT INTO guest_lease (vpc, holder, token, expires_ms) VALUES (?, ?, ?, ?)
+     ON CONFLICT (vpc) DO UPDATE SET holder = excluded.holder, token = excluded.token, expires_ms = excluded.expires_ms`,
+  ).run(vpc, holder, token, now + ttlMs);
+  return null;
+}
+
+/** Give the lease back; only its holder's token can. */
+export function releaseLease(db: Db, vpc: string, token: string): boolean {
+  return db.prepare('DELETE FROM guest_lease WHERE vpc = ? AND token = ?').run(vpc, token).changes > 0;
 }

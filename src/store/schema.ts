@@ -94,4 +94,47 @@ export const MIGRATIONS: readonly string[] = [
     last_used TEXT
   );
   `,
+  `
+  -- Per-VPC quotas (NULL: no limit) and the guest network ip4_addr=auto takes from.
+  ALTER TABLE vpc ADD COLUMN jail_max INTEGER;
+  ALTER TABLE vpc ADD COLUMN vm_max INTEGER;
+  ALTER TABLE vpc ADD COLUMN vcpu_max INTEGER;
+  ALTER TABLE vpc ADD COLUMN ram_max INTEGER;
+  ALTER TABLE vpc ADD COLUMN disk_max INTEGER;
+  ALTER TABLE vpc ADD COLUMN guest_network TEXT;
+  ALTER TABLE vpc ADD COLUMN guest_gateway TEXT;
+  -- The jail table holds every guest (named in 0.1, when containers were the only kind).
+  ALTER TABLE jail ADD COLUMN kind TEXT NOT NULL DEFAULT 'jail' CHECK (kind IN ('jail', 'vm'));
+  ALTER TABLE jail ADD COLUMN astart INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jail ADD COLUMN vm_ram INTEGER;
+  ALTER TABLE jail ADD COLUMN vm_cpus INTEGER;
+  ALTER TABLE jail ADD COLUMN vm_accel TEXT;
+  ALTER TABLE jail ADD COLUMN vm_kernel TEXT;
+  ALTER TABLE jail ADD COLUMN vm_initrd TEXT;
+  ALTER TABLE jail ADD COLUMN vm_disk TEXT;
+  ALTER TABLE jail ADD COLUMN vm_disk_bytes INTEGER;
+  -- The guests each member last reported for a VPC: an unreachable member's
+  -- addresses stay taken (force=1) instead of being handed out again.
+  CREATE TABLE guest_seen (
+    vpc TEXT NOT NULL,
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ip4_addr TEXT,
+    ip6_addr TEXT,
+    vcpus INTEGER NOT NULL,
+    ram_bytes INTEGER NOT NULL,
+    disk_bytes INTEGER NOT NULL,
+    seen_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (vpc, node, name)
+  );
+  -- Who may add a guest to a VPC right now: held on the VPC's arbiter (its
+  -- first member by name) for one guarded creation at a time, cluster-wide.
+  CREATE TABLE guest_lease (
+    vpc TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+  );
+  `,
 ];

@@ -8,6 +8,7 @@ import { parseIpLinks, parsePingRtt, parseRouteGet } from './parse.js';
 import { NFT_COMMENT, NFT_TABLE, nftScript, nftTableIsOurs } from './nft.js';
 import { UserError } from '../../core/errors.js';
 import { batchError, batchScript } from './batch.js';
+import { linuxVm, probeKvm } from './vm.js';
 
 /**
  * A namespace's identity: the inode of its nsfs file (device:inode), which
@@ -95,6 +96,7 @@ export function linuxDriver(exec: Executor): NetworkDriver {
       return list.map((n) => n.name);
     },
     guestExecArgv: (name, argv) => ['ip', 'netns', 'exec', name, ...argv],
+    vm: { ...linuxVm(exec), accel: (kernel, scratch) => probeKvm(exec, kernel, scratch) },
     firewall: {
       describe: nftScript,
       async apply(policy) {

@@ -1,0 +1,225 @@
+/**
+ * Cluster-wide admission of a new guest to a VPC that has a quota or a guest
+ * network: the count and the address are decided over every member's guests,
+ * not this host's alone.
+ *
+ * Why two hosts cannot both take the last slot (or one address): every guarded
+ * creation, on any member, first takes the VPC's guest lease on one host, the
+ * arbiter (the VPC's first member by name: every member computes the same one
+ * from the synced definition). Holding it, the creator asks every member for
+ * its guests, decides, and records its own guest in its database before it
+ * gives the lease back. So creations in one VPC run one at a time cluster-
+ * wide, and each one counts every guest recorded by those before it.
+ * A lease has a time to live, so a creator that dies does not block the VPC
+ * for ever; a creator that finds it has held the lease longer than that gives
+ * up before recording anything, since it can no longer be sure it still held it.
+ *
+ * Fail closed: an unreachable arbiter or member refuses the creation, unless
+ * force=1. With force=1 an unreachable member's last report (guest_seen)
+ * still counts, so its addresses are not handed out again; without the
+ * arbiter, force=1 goes on without the lease and says so.
+ */
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../core/errors.js';
+import { checkGivenAddress, checkGuestNetwork, nextFree, type IpamState } from '../core/ipam.js';
+import { checkQuota, NO_QUOTA, type GuestUse, type Quota } from '../core/quota.js';
+import type { GuestOnHost, GuestRecord, NodeRecord, VpcWithMap } from '../core/types.js';
+import * as v from '../core/validate.js';
+import * as repo from '../store/repo.js';
+import { exclusively } from '../store/tx.js';
+import { lockTimeoutMs } from '../store/lock.js';
+import type { Host } from './host.js';
+
+/** Long enough for any creation (a VM's boot is not waited for), short enough that a dead holder frees the VPC soon. */
+export const LEASE_TTL_MS = 60_000;
+/** How long one guest_hold call waits on the arbiter before answering busy (below the SSH call deadline). */
+const HOLD_WAIT_MS = 20_000;
+const POLL_MS = 50;
+
+/** An address a guest asks for: a given one, the next free one of the guest network, or none. */
+export type AddressWish = v.Cidr | 'auto' | null;
+
+export interface Admission {
+  readonly vpc: VpcWithMap;
+  readonly adding: GuestUse;
+  readonly ip4: AddressWish;
+  readonly ip6: AddressWish;
+  readonly force: boolean;
+}
+
+export interface Admitted {
+  readonly ip4Addr: string | null;
+  readonly ip6Addr: string | null;
+  /** Members that could not be asked (force=1): their last report was counted instead. */
+  readonly uncounted: readonly string[];
+}
+
+const quotaOf = (vpc: VpcWithMap): Quota => vpc.quota ?? NO_QUOTA;
+const limited = (q: Quota): boolean => Object.values(q).some((x) => x !== null);
+
+/** What a guest of this host counts for, as the quota and the allocator see it (and peers are told). */
+export function guestOnHost(host: Host, g: GuestRecord, running: boolean): GuestOnHost {
+  return {
+    name: g.name,
+    node: host.self.nodename,
+    kind: g.kind,
+    interface: g.interface,
+    ip4Addr: g.ip4Addr,
+    ip6Addr: g.ip6Addr,
+    running,
+    vcpus: g.kind === 'vm' ? g.vm.cpus : 0,
+    ramBytes: g.kind === 'vm' ? g.vm.ramBytes : 0,
+    diskBytes: g.kind === 'vm' ? g.vm.diskBytes : 0,
+  };
+}
+
+/** This host's guests (on one VPC, or all), as peers are told them. */
+export async function guestsHere(host: Host, vpc?: string): Promise<GuestOnHost[]> {
+  const running = new Set(await host.driver.runningGuests());
+  const out: GuestOnHost[] = [];
+  for (const g of repo.listGuests(host.db)) {
+    if (vpc !== undefined && g.interface !== vpc) continue;
+    out.push(guestOnHost(host, g, g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name)));
+  }
+  return out;
+}
+
+/** The guest network as the allocator takes it, re-checked (a definition stored by an older build is not trusted blindly). */
+function ipamOf(host: Host, vpc: VpcWithMap): Omit<IpamState, 'used'> | null {
+  const g = vpc.guestNetwork ?? null;
+  if (g === null) return null;
+  const guests = checkGuestNetwork(v.network(g.network, 'guest_network'), g.gateway, v.network(vpc.peerNetwork, 'peer_network'));
+  return { guests, bridgeIps: repo.getLocal(host.db, vpc.name).bridgeIps };
+}
+
+/** Refusals that need nothing but the definition: asked before any lease or peer. */
+export function checkWishes(vpc: VpcWithMap, ip4: AddressWish, ip6: AddressWish): void {
+  const g = vpc.guestNetwork ?? null;
+  for (const [wish, family, key] of [[ip4, 4, 'ip4_addr'], [ip6, 6, 'ip6_addr']] as const) {
+    if (wish !== 'auto') continue;
+    if (g === null) throw new UserError(`${key}=auto needs a guest network on ${vpc.name}: meshvpc vpc mode=set vpc_name=${vpc.name} guest_network=CIDR`);
+    if (!g.network.includes(':') !== (family === 4)) throw new UserError(`${key}=auto: ${vpc.name}'s guest network ${g.network} is IPv${family === 4 ? 6 : 4}; use ${family === 4 ? 'ip6' : 'ip4'}_addr=auto`);
+  }
+}
+
+/** Whether a creation on this VPC must be admitted cluster-wide at all: without a quota or guest network it need not. */
+export const needsAdmission = (vpc: VpcWithMap, ip4: AddressWish, ip6: AddressWish): boolean =>
+  limited(quotaOf(vpc)) || (vpc.guestNetwork ?? null) !== null || ip4 === 'auto' || ip6 === 'auto';
+
+/** The arbiter every member agrees on: the first member by name. */
+export const arbiterOf = (vpc: VpcWithMap): string | null => [...vpc.members.map((m) => m.node)].sort()[0] ?? null;
+
+/** Take the lease here (this host is the arbiter), waiting up to `waitMs`. */
+export async function holdHere(host: Host, vpc: string, holder: string, token: string, ttlMs: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const busy = exclusively(host.db, () => repo.tryLease(host.db, vpc, holder, token, ttlMs));
+    if (!busy) return;
+    if (Date.now() >= deadline) {
+      throw new UserError(`${vpc} is busy: ${busy.holder} is adding a guest to it (its lease on ${host.self.nodename} ends in ${Math.ceil((busy.expiresMs - Date.now()) / 1000)}s); try again later`, 'busy');
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+interface Lease {
+  release(): Promise<void>;
+  /** When it was taken: past the TTL it may have passed to someone else. */
+  readonly since: number;
+}
+
+type Call = <T>(node: NodeRecord, req: Parameters<import('../cluster/peers.js').Peers['call']>[1]) => Promise<T>;
+
+async function takeLease(host: Host, vpc: string, arbiter: string, call: Call): Promise<Lease> {
+  const token = randomBytes(16).toString('hex');
+  const since = Date.now();
+  const self = host.self.nodename;
+  if (arbiter === self) {
+    await holdHere(host, vpc, self, token, LEASE_TTL_MS, lockTimeoutMs());
+    return { since, release: async () => void repo.releaseLease(host.db, vpc, token) };
+  }
+  const node = repo.getNode(host.db, arbiter);
+  if (!node) throw new UserError(`${vpc}'s arbiter ${arbiter} is not a known node here (meshvpc node mode=list)`, 'not_found');
+  const deadline = Date.now() + lockTimeoutMs();
+  for (;;) {
+    try {
+      await call(node, { op: 'guest_hold', vpc, token, ttl_ms: LEASE_TTL_MS, wait_ms: Math.max(0, Math.min(HOLD_WAIT_MS, deadline - Date.now())) });
+      break;
+    } catch (e) {
+      if (!(e instanceof UserError && e.kind === 'busy') || Date.now() >= deadline) throw e;
+    }
+  }
+  return { since, release: () => call(node, { op: 'guest_release', vpc, token }).then(() => undefined) };
+}
+
+/**
+ * Admit one guest: take the lease, count every member's guests, check the
+ * quota and the addresses, then `record` it (in this host's database) while
+ * the lease is held. Without a quota or guest network, `record` runs at once.
+ */
+export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted) => Promise<T> | T): Promise<T> {
+  const { vpc } = a;
+  checkWishes(vpc, a.ip4, a.ip6);
+  const text = (w: AddressWish): string | null => (w === null || w === 'auto' ? null : v.cidrText(w));
+  if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [] });
+  const { Peers } = await import('../cluster/peers.js');
+  const { guestsFromWire } = await import('../cluster/wire.js');
+  const peers = new Peers(host.home);
+  const call: Call = (node, req) => peers.call(node, req);
+  try {
+    const arbiter = arbiterOf(vpc) ?? host.self.nodename;
+    let lease: Lease | null = null;
+    try {
+      lease = await takeLease(host, vpc.name, arbiter, call);
+    } catch (e) {
+      if (!(a.force && e instanceof UserError && e.kind === 'unreachable')) throw e;
+    }
+    try {
+      const self = host.self.nodename;
+      const others = vpc.members.map((m) => m.node).filter((n) => n !== self);
+      const here = await guestsHere(host, vpc.name);
+      const asked = await Promise.all(
+        others.map(async (name) => {
+          const node = repo.getNode(host.db, name);
+          try {
+            if (!node) throw new UserError(`${name} is not a known node here`, 'not_found');
+            return { name, ok: true as const, guests: guestsFromWire(await call(node, { op: 'guest_list', vpc: vpc.name }), name, vpc.name) };
+          } catch (e) {
+            return { name, ok: false as const, error: e instanceof Error ? e.message : String(e) };
+          }
+        }),
+      );
+      const failed = asked.filter((r) => !r.ok);
+      if (failed.length > 0 && !a.force) {
+        const why = failed.map((r) => (r.ok ? '' : r.error.split('\n')[0])).join('; ');
+        throw new UserError(`cannot count ${vpc.name}'s guests on every member (${why}); force=1 counts ${failed.length === 1 ? 'that member' : 'those members'} by ${failed.length === 1 ? 'its' : 'their'} last report`, 'unreachable');
+      }
+      const reported = asked.flatMap((r) => (r.ok ? r.guests : []));
+      exclusively(host.db, () => {
+        for (const r of asked) if (r.ok) repo.putSeen(host.db, vpc.name, r.name, r.guests);
+      });
+      const stale = failed.flatMap((r) => repo.getSeen(host.db, vpc.name, r.name));
+      const all = [...here, ...reported, ...stale];
+      checkQuota(vpc.name, quotaOf(vpc), all, a.adding);
+      const ipam = ipamOf(host, vpc);
+      const used = all.filter((g) => !(g.name === a.adding.name && g.node === a.adding.node)).flatMap((g) => [g.ip4Addr, g.ip6Addr]).flatMap((x) => (x === null ? [] : [x.split('/')[0] as string]));
+      const pick = (wish: AddressWish, key: string): string | null => {
+        if (wish === null) return null;
+        if (ipam === null) return text(wish);
+        if (wish === 'auto') return nextFree({ ...ipam, used });
+        checkGivenAddress({ ...ipam, used }, wish, key);
+        return v.cidrText(wish);
+      };
+      const ip4Addr = pick(a.ip4, 'ip4_addr');
+      const ip6Addr = pick(a.ip6, 'ip6_addr');
+      if (lease && Date.now() - lease.since > LEASE_TTL_MS * 0.8) {
+        throw new UserError(`${vpc.name}: counting its guests took longer than the guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
+      }
+      return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name) });
+    } finally {
+      await lease?.release().catch(() => undefined);
+    }
+  } finally {
+    peers.close();
+  }
+}
