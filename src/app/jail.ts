@@ -8,7 +8,6 @@ import { withLock } from '../store/lock.js';
 import { createHash } from 'node:crypto';
 import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
-import * as v from '../core/validate.js';
 import type { JailOnHost, JailRecord } from '../core/types.js';
 import type { GuestSpec } from '../platform/driver.js';
 import * as repo from '../store/repo.js';
@@ -278,11 +277,40 @@ export interface WhereisResult {
   readonly unreachable: readonly Unreachable[];
 }
 
-export async function jwhereis(host: Host, input: { readonly jname: string }): Promise<WhereisResult> {
+/**
+ * Every known peer's guests of one name (containers and VMs; a 0.2 peer,
+ * which knows no guest_list, is asked for its containers).
+ */
+async function peersGuestsNamed(host: Host, name: string): Promise<{ found: { node: string; kind: 'jail' | 'vm' }[]; unreachable: Unreachable[] }> {
+  const [{ fanout }, { Peers }, { jailsFromWire, guestsFromWire }] = await Promise.all([import('../cluster/fanout.js'), import('../cluster/peers.js'), import('../cluster/wire.js')]);
+  const nodes = repo.listNodes(host.db);
+  const peers = new Peers(host.home);
+  try {
+    const results = await fanout(nodes.map((n) => n.name), 16, async (key) => {
+      const node = nodes.find((n) => n.name === key) as (typeof nodes)[number];
+      try {
+        return guestsFromWire(await peers.call<unknown>(node, { op: 'guest_list' }), key).map((g) => ({ node: g.node, kind: g.kind, name: g.name }));
+      } catch (e) {
+        if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
+        return jailsFromWire(await peers.call<unknown>(node, { op: 'jail_list' }), key).map((j) => ({ node: j.node, kind: 'jail' as const, name: j.name }));
+      }
+    });
+    return {
+      found: results.flatMap((r) => (r.ok ? r.value.filter((g) => g.name === name) : [])),
+      unreachable: results.flatMap((r) => (r.ok ? [] : [{ node: r.key, error: r.error }])),
+    };
+  } finally {
+    peers.close();
+  }
+}
+
+export async function jwhereis(host: Host, input: { readonly jname: string; readonly emulator?: 'jail' | 'vm' }): Promise<WhereisResult> {
   const name = input.jname;
-  const here = repo.getJail(host.db, name) ? [host.self.nodename] : [];
-  const { found, unreachable } = await peersJails(host);
-  return { jname: name, nodes: [...here, ...new Set(found.filter((j) => j.name === name).map((j) => j.node))], unreachable };
+  const wanted = (kind: 'jail' | 'vm'): boolean => input.emulator === undefined || input.emulator === kind;
+  const mine = repo.getGuest(host.db, name);
+  const here = mine && wanted(mine.kind) ? [host.self.nodename] : [];
+  const { found, unreachable } = await peersGuestsNamed(host, name);
+  return { jname: name, nodes: [...here, ...new Set(found.filter((g) => wanted(g.kind)).map((g) => g.node))], unreachable };
 }
 
 /** The command line that runs `argv` inside a running container (the CLI runs it on the terminal). */

@@ -38,6 +38,7 @@ const vpc = () => import('./vpc.js');
 const node = () => import('./node.js');
 const jail = () => import('./jail.js');
 const token = () => import('./token.js');
+const vm = () => import('./vm.js');
 
 const layer = (mode: LayerMode): Handler => async (h, i) => (await vpc()).local(h, mode, as(i));
 
@@ -74,6 +75,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   jwhereis: async (h, i) => (await jail()).jwhereis(h, as(i)),
   // The command line to run inside the container; the CLI runs it on its terminal.
   jexec: async (h, i) => (await jail()).jexecArgv(h, as(i), i.argv as readonly string[]),
+  bcreate: async (h, i) => (await vm()).bcreate(h, as(i)),
+  bstart: async (h, i) => (await vm()).bstart(h, as(i)),
+  bstop: async (h, i) => (await vm()).bstop(h, as(i)),
+  bremove: async (h, i) => (await vm()).bremove(h, as(i)),
+  bls: async (h) => (await vm()).bls(h),
+  bconsole: async (h, i) => (await vm()).bconsole(h, as(i)),
+  'guests.start_all': async (h, i) => (await import('./guests.js')).startAll(h, as(i)),
+  'vpc.set': async (h, i, c) => (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
   'token.create': async (h, i) => (await token()).create(h, as(i)),
   'token.list': async (h) => (await token()).list(h),
   'token.revoke': async (h, i) => (await token()).revoke(h, as(i)),

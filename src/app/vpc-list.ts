@@ -7,6 +7,8 @@ import type { VpcLocal, VpcWithMap } from '../core/types.js';
 import type { Host } from './host.js';
 import { UserError } from '../core/errors.js';
 import type { Named } from './vpc.js';
+import { describeQuota, policyOf } from './vpc-policy.js';
+import { formatSize } from '../core/quota.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -24,6 +26,25 @@ export interface VpcRow {
   readonly pairs: number;
   readonly vxlan: boolean;
   readonly bridge: boolean;
+  readonly guest_network: string;
+  /** The limits that are set (jail_max=2 ram_max=4g), or none. */
+  readonly quota: string;
+  /**
+   * Guests counted: this host's now, every other member's as it last reported
+   * them (each guarded jcreate/bcreate asks every member).
+   */
+  readonly usage: string;
+}
+
+function usageText(host: Host, vpc: VpcWithMap): string {
+  const here = repo.listGuests(host.db).filter((g) => g.interface === vpc.name);
+  const others = repo.getSeen(host.db, vpc.name).filter((g) => g.node !== host.self.nodename);
+  const jails = here.filter((g) => g.kind === 'jail').length + others.filter((g) => g.kind === 'jail').length;
+  const vms = here.filter((g) => g.kind === 'vm');
+  const otherVms = others.filter((g) => g.kind === 'vm');
+  const vcpus = vms.reduce((n, g) => n + (g.kind === 'vm' ? g.vm.cpus : 0), 0) + otherVms.reduce((n, g) => n + g.vcpus, 0);
+  const ram = vms.reduce((n, g) => n + (g.kind === 'vm' ? g.vm.ramBytes : 0), 0) + otherVms.reduce((n, g) => n + g.ramBytes, 0);
+  return `jails=${jails} vms=${vms.length + otherVms.length} vcpus=${vcpus} ram=${formatSize(ram)}`;
 }
 
 export function list(host: Host): VpcRow[] {
@@ -39,6 +60,9 @@ export function list(host: Host): VpcRow[] {
       pairs: x.pairs.length,
       vxlan: l.vxlan,
       bridge: l.bridge,
+      guest_network: x.guestNetwork?.network ?? '-',
+      quota: describeQuota(policyOf(x).quota),
+      usage: usageText(host, x),
     };
   });
 }

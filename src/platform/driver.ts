@@ -60,7 +60,7 @@ export interface VmDriver {
   /** Start a VM whose tap name is free; returns its identity. On failure it removes only what this call made. */
   start(vm: VmSpec): Promise<string>;
   /** Stop the VM only if it is still the process meshvpc started; the tap only if it is marked meshvpc's. Returns what it left alone. */
-  stop(vm: VmSpec, identity: string | null): Promise<string[]>;
+  stop(vm: Pick<VmSpec, 'name' | 'hostIf'>, identity: string | null): Promise<string[]>;
   running(identity: string | null): Promise<boolean>;
   /** Whether an interface holds the tap's name (null: none), and whether it is this VM's. */
   tapIsOurs(vm: Pick<VmSpec, 'hostIf' | 'name'>): Promise<boolean | null>;

@@ -40,7 +40,7 @@ test('a 0.1.0 database migrates forward with every row intact', () => {
         ['old3', '2001:db8::12', '192.0.2.12', '2001:db8::12', 'freebsd'],
       ]);
       const vpc1 = repo.getVpc(db, 'vpc1');
-      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [] });
+      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [], quota: { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null }, guestNetwork: null });
       const vpc2 = repo.getVpc(db, 'vpc2');
       assert.ok(vpc2);
       assert.equal(vpc2.mtu, 1400);
@@ -52,9 +52,9 @@ test('a 0.1.0 database migrates forward with every row intact', () => {
       ]);
       assert.deepEqual(repo.getLocal(db, 'vpc2'), { vxlan: true, bridge: true, bridgeIps: ['10.10.11.1/24'], owned: ['vxlan100', 'vxlan101', 'vpc2'] });
       // The new columns arrive empty: no IPv6 address, and no namespace known to be meshvpc's yet.
-      assert.deepEqual(repo.listJails(db).map((j) => [j.name, j.interface, j.ip4Addr, j.ip6Addr, j.guestId, j.vnet]), [
-        ['db1', 'vpc1', null, null, null, true],
-        ['web1', 'vpc1', '203.0.113.5/24', null, null, true],
+      assert.deepEqual(repo.listJails(db).map((j) => [j.name, j.interface, j.ip4Addr, j.ip6Addr, j.guestId, j.vnet, j.kind, j.astart]), [
+        ['db1', 'vpc1', null, null, null, true, 'jail', false],
+        ['web1', 'vpc1', '203.0.113.5/24', null, null, true, 'jail', false],
       ]);
     } finally {
       db.close();

@@ -94,7 +94,7 @@ mode list: labs that exist. mode down: tear every lab down.`,
 };
 
 /** Commands in the order help lists them: the article's first. */
-const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'token', 'server', 'lab', 'remote', 'help', 'version'];
+const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'server', 'lab', 'remote', 'help', 'version'];
 
 export const COMMANDS: Readonly<Record<string, CommandDoc>> = Object.fromEntries(
   ORDER.map((name) => [name, CLI_ONLY[name] ?? catalogDoc(name, operationsOf(name))]),

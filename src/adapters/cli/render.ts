@@ -13,6 +13,10 @@ import type { NodeRow } from '../../app/node-list.js';
 import type { NodeShow } from '../../app/node-show.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
+import type { ConsoleResult, VmResult, VmRow } from '../../app/vm.js';
+import type { StartAllResult } from '../../app/guests.js';
+import type { SetResult } from '../../app/vpc.js';
+import { describeQuota } from '../../app/vpc-policy.js';
 import type { CreatedToken } from '../../app/token.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
@@ -187,8 +191,35 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (p.flag('json')) say(JSON.stringify(r.nodes));
     else for (const n of r.nodes) say(n);
     if (r.nodes.length > 0) return 0;
-    warn(`no container named ${r.jname} on any reachable host`);
+    warn(`no guest named ${r.jname} on any reachable host`);
     return 1;
+  },
+  bcreate: (r: VmResult) =>
+    jailLines(
+      { ...r, spared: r.spared },
+      `${r.jname}: VM created on ${r.node}, interface ${r.interface}${r.addresses.length > 0 ? `, eth0 ${r.addresses.join(', ')}` : ''}`,
+      ...(r.running ? [`${r.jname}: started (${r.accel})`] : []),
+    ),
+  bstart: (r: VmResult) => jailLines(r, `${r.jname}: started (${r.accel})`),
+  bstop: (r: VmResult) => jailLines(r, `${r.jname}: stopped`),
+  bremove: (r: VmResult) => jailLines(r, `${r.jname}: removed`),
+  bls: (r: VmRow[], p) => rows(p, 'bls', r),
+  bconsole: (r: ConsoleResult) => {
+    process.stdout.write(r.text.endsWith('\n') || r.text === '' ? r.text : `${r.text}\n`);
+    return 0;
+  },
+  'guests.start_all': (r: StartAllResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    for (const g of r.guests) say(`${g.jname}: ${g.result === 'failed' ? `FAILED: ${g.error ?? ''}` : g.result}`);
+    say(`${r.node}: ${r.guests.filter((g) => g.result === 'started').length} started, ${r.guests.filter((g) => g.result === 'running').length} already running, ${r.guests.filter((g) => g.result === 'failed').length} failed`);
+    return r.ok ? 0 : 1;
+  },
+  'vpc.set': (r: SetResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    const gn = (x: SetResult['after']): string => (x.guestNetwork ? `${x.guestNetwork.network}${x.guestNetwork.gateway ? ` via ${x.guestNetwork.gateway}` : ''}` : 'none');
+    say(`${r.dryrun ? '[dryrun] ' : ''}${r.vpc}: quota ${describeQuota(r.before.quota)} -> ${describeQuota(r.after.quota)}; guest_network ${gn(r.before)} -> ${gn(r.after)}`);
+    if (!r.dryrun) say(`${r.vpc}: set on ${r.hosts.filter((h) => h.ok).length + 1} of ${r.hosts.length + 1} members`);
+    return r.ok ? 0 : 1;
   },
   'token.create': (r: CreatedToken, p) => {
     if (p.flag('json')) return json(r);

@@ -6,7 +6,7 @@
  * VM's identity is that pid with the process's start time, so a pid reused by
  * another process after a crash is never taken for the VM (nor killed).
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import type { Executor } from '../exec.js';
 import { runChecked } from '../exec.js';
 import type { VmAccel, VmSpec } from '../driver.js';
@@ -100,7 +100,7 @@ export function linuxVm(exec: Executor) {
     const port = parseIpLinks((await exec.run(['ip', '-json', 'link', 'show', 'dev', vm.hostIf])).stdout || '[]')[0];
     return port ? port.alias === guestAlias(vm.name) : null;
   };
-  const stop = async (vm: VmSpec, identity: string | null): Promise<string[]> => {
+  const stop = async (vm: Pick<VmSpec, 'name' | 'hostIf'>, identity: string | null): Promise<string[]> => {
     const spared: string[] = [];
     if (await vmAlive(identity)) {
       const pid = Number((identity as string).split(':')[0]);
@@ -120,6 +120,8 @@ export function linuxVm(exec: Executor) {
     /** Start the VM; the caller checked the tap name is free. Returns its identity; on failure undoes only what it made. */
     async start(vm: VmSpec): Promise<string> {
       const [add, set] = tapCommands(vm) as [string[], string[]];
+      // A pid file left by an earlier run must not be read as this one's.
+      await rm(vm.pidFile, { force: true });
       await runChecked(exec, add);
       try {
         await runChecked(exec, set);
