@@ -25,7 +25,7 @@ test('containers stop, start, move between states and are found across the clust
     assert.deepEqual(JSON.parse(await ok(lab, 1, 'jwhereis', 'jname=db', '--json')), ['host2']);
     const nowhere = await mv(lab, 1, 'jwhereis', 'ghost');
     assert.equal(nowhere.code, 1);
-    assert.match(nowhere.stderr, /no container named ghost on any reachable host/);
+    assert.match(nowhere.stderr, /no guest named ghost on any reachable host/);
 
     await ok(lab, 2, 'jstop', 'jname=db');
     assert.match(await ok(lab, 2, 'jls', 'header=0', 'display=jname,status'), /^db\s+Off$/m);

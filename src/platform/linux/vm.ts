@@ -30,7 +30,8 @@ export function qemuArgv(vm: VmSpec): string[] {
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(vm.name)) throw new Error(`internal: bad VM name ${vm.name}`);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(vm.hostIf)) throw new Error(`internal: bad tap name ${vm.hostIf}`);
   if (vm.kernel === null && vm.disk === null) throw new Error('internal: a VM needs a kernel or a disk');
-  if (/[\s"\\]/.test(vm.cmdline)) throw new Error('internal: the kernel command line has a character QEMU would split on');
+  // -append is one argv element (no shell); the guest kernel splits it on spaces and reads quotes.
+  if (/["\\\n\r\0]/.test(vm.cmdline)) throw new Error('internal: the kernel command line has a quote, backslash or line break');
   const argv = [
     'qemu-system-x86_64',
     '-name',
