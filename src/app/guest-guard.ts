@@ -34,7 +34,7 @@ import type { Host } from './host.js';
 export const LEASE_TTL_MS = 60_000;
 /** How long one guest_hold call waits on the arbiter before answering busy (below the SSH call deadline). */
 const HOLD_WAIT_MS = 20_000;
-const POLL_MS = 50;
+const POLL_MS = 100;
 
 /** An address a guest asks for: a given one, the next free one of the guest network, or none. */
 export type AddressWish = v.Cidr | 'auto' | null;
@@ -113,12 +113,14 @@ export const arbiterOf = (vpc: VpcWithMap): string | null => [...vpc.members.map
 export async function holdHere(host: Host, vpc: string, holder: string, token: string, ttlMs: number, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const busy = exclusively(host.db, () => repo.tryLease(host.db, vpc, holder, token, ttlMs));
+    // Look before taking the write lock: many waiters polling with write transactions
+    // would starve the other writers of this database (each waits at most busy_timeout).
+    const busy = repo.leaseHolder(host.db, vpc, token) ?? exclusively(host.db, () => repo.tryLease(host.db, vpc, holder, token, ttlMs));
     if (!busy) return;
     if (Date.now() >= deadline) {
       throw new UserError(`${vpc} is busy: ${busy.holder} is adding a guest to it (its lease on ${host.self.nodename} ends in ${Math.ceil((busy.expiresMs - Date.now()) / 1000)}s); try again later`, 'busy');
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => setTimeout(r, POLL_MS + Math.random() * POLL_MS));
   }
 }
 
@@ -195,9 +197,6 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
         throw new UserError(`cannot count ${vpc.name}'s guests on every member (${why}); force=1 counts ${failed.length === 1 ? 'that member' : 'those members'} by ${failed.length === 1 ? 'its' : 'their'} last report`, 'unreachable');
       }
       const reported = asked.flatMap((r) => (r.ok ? r.guests : []));
-      exclusively(host.db, () => {
-        for (const r of asked) if (r.ok) repo.putSeen(host.db, vpc.name, r.name, r.guests);
-      });
       const stale = failed.flatMap((r) => repo.getSeen(host.db, vpc.name, r.name));
       const all = [...here, ...reported, ...stale];
       checkQuota(vpc.name, quotaOf(vpc), all, a.adding);
@@ -215,6 +214,10 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       if (lease && Date.now() - lease.since > LEASE_TTL_MS * 0.8) {
         throw new UserError(`${vpc.name}: counting its guests took longer than the guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
       }
+      // Remembered only once admitted: a refusal leaves this host's database as it was.
+      exclusively(host.db, () => {
+        for (const r of asked) if (r.ok) repo.putSeen(host.db, vpc.name, r.name, r.guests);
+      });
       return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name) });
     } finally {
       await lease?.release().catch(() => undefined);

@@ -34,6 +34,8 @@ Before=machines.target
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=${meshvpcPath} vpc mode=apply vpc_name=${vpc}
+# astart=1 guests come back once the bridge is there; one that fails is in the journal, the VPC stays up.
+ExecStartPost=-${meshvpcPath} guests mode=start_all vpc_name=${vpc}
 ExecStop=${meshvpcPath} vpc mode=down vpc_name=${vpc}
 
 [Install]

@@ -272,13 +272,19 @@ export function getSeen(db: Db, vpc: string, node?: string): GuestOnHost[] {
   }));
 }
 
+/** Who holds the VPC's guest lease, unless it is free, expired or held by `token` (a read: no write lock). */
+export function leaseHolder(db: Db, vpc: string, token: string, now = Date.now()): { holder: string; expiresMs: number } | null {
+  const r = db.prepare('SELECT holder, token, expires_ms FROM guest_lease WHERE vpc = ?').get(vpc) as Row | undefined;
+  return r && s(r.token) !== token && Number(r.expires_ms) > now ? { holder: s(r.holder), expiresMs: Number(r.expires_ms) } : null;
+}
+
 /**
  * Take the VPC's guest lease for `holder` unless someone else holds it and it
  * has not expired. Returns the current holder when refused.
  */
 export function tryLease(db: Db, vpc: string, holder: string, token: string, ttlMs: number, now = Date.now()): { holder: string; expiresMs: number } | null {
-  const r = db.prepare('SELECT holder, token, expires_ms FROM guest_lease WHERE vpc = ?').get(vpc) as Row | undefined;
-  if (r && s(r.token) !== token && Number(r.expires_ms) > now) return { holder: s(r.holder), expiresMs: Number(r.expires_ms) };
+  const held = leaseHolder(db, vpc, token, now);
+  if (held) return held;
   db.prepare(
     `INSERT INTO guest_lease (vpc, holder, token, expires_ms) VALUES (?, ?, ?, ?)
      ON CONFLICT (vpc) DO UPDATE SET holder = excluded.holder, token = excluded.token, expires_ms = excluded.expires_ms`,

@@ -26,6 +26,7 @@ test('rc.d script: rcorder header, rcvar defaulting to NO, start applies, stop b
   assert.match(s, /^rcvar="meshvpc_lab_2_enable"$/m);
   assert.match(s, /^: \$\{meshvpc_lab_2_enable:="NO"\}$/m);
   assert.match(s, /^\s+\/usr\/local\/bin\/meshvpc vpc mode=apply vpc_name=lab_2 > \/dev\/null$/m);
+  assert.match(s, /^\s+\/usr\/local\/bin\/meshvpc guests mode=start_all vpc_name=lab_2 > \/dev\/null$/m);
   assert.match(s, /^\s+\/usr\/local\/bin\/meshvpc vpc mode=down vpc_name=lab_2 > \/dev\/null 2>&1$/m);
   assert.match(s, /^run_rc_command "\$1"$/m);
   assert.equal(freebsdRcScriptPath('lab_2'), '/usr/local/etc/rc.d/meshvpc_lab_2');
@@ -66,7 +67,7 @@ test('rc.d script: start and stop run meshvpc with the right arguments', () => {
     assert.equal(stop.status, 0, stop.stderr);
     assert.doesNotMatch(stop.stdout + stop.stderr, /noise/);
 
-    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['vpc mode=apply vpc_name=vpc1', 'vpc mode=down vpc_name=vpc1']);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['vpc mode=apply vpc_name=vpc1', 'guests mode=start_all vpc_name=vpc1', 'vpc mode=down vpc_name=vpc1']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -52,6 +52,8 @@ ${name}_start()
 	echo "Starting \${name}."
 	# Errors stay on the console: a VPC that did not come up must be seen.
 	${MESHVPC_BIN} vpc mode=apply vpc_name=${vpc} > /dev/null
+	# astart=1 guests come back once the bridge is there.
+	${MESHVPC_BIN} guests mode=start_all vpc_name=${vpc} > /dev/null
 }
 
 ${name}_stop()
