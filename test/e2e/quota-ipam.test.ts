@@ -76,7 +76,7 @@ test('jail_max is enforced across the cluster; two hosts racing for the last slo
 test('ip4_addr=auto: 30 containers created at once on 3 hosts get 30 distinct addresses that answer; remove frees one; unreachable fails closed', { timeout: 600_000 }, async (t) => {
   await withLab(3, 'v4', async (lab) => {
     await joinAll(lab);
-    await ok(lab, 1, ...DEPLOY, 'guest_network=10.30.0.0/24');
+    await ok(lab, 1, ...DEPLOY, 'guest_network=10.30.0.0/24', 'guest_gateway=10.30.0.254');
     const started = Date.now();
     const made = await Promise.all(
       Array.from({ length: 30 }, (_, i) => mv(lab, (i % 3) + 1, 'jcreate', `jname=c${i}`, 'interface=vpc1', 'ip4_addr=auto', 'runasap=1')),
@@ -100,8 +100,10 @@ test('ip4_addr=auto: 30 containers created at once on 3 hosts get 30 distinct ad
     const before = await snapshot(lab, 2);
     const taken = await mv(lab, 2, 'jcreate', 'jname=dup', 'interface=vpc1', `ip4_addr=${addrs[0]}`);
     assert.equal(taken.stderr.trim(), `meshvpc: invalid ip4_addr "${addrs[0]}": already used by another guest of this VPC`);
-    const net = await mv(lab, 2, 'jcreate', 'jname=dup', 'interface=vpc1', 'ip4_addr=10.30.0.0/24');
-    assert.match(net.stderr, /reserved in 10\.30\.0\.0\/24/);
+    const gw = await mv(lab, 2, 'jcreate', 'jname=dup', 'interface=vpc1', 'ip4_addr=10.30.0.254/24');
+    assert.equal(gw.stderr.trim(), 'meshvpc: invalid ip4_addr "10.30.0.254/24": reserved in 10.30.0.0/24 (network, broadcast, gateway or a bridge address)');
+    const prefix = await mv(lab, 2, 'jcreate', 'jname=dup', 'interface=vpc1', 'ip4_addr=10.30.0.200/25');
+    assert.equal(prefix.stderr.trim(), 'meshvpc: invalid ip4_addr "10.30.0.200/25": inside 10.30.0.0/24 a guest\'s prefix is /24');
     assert.deepEqual(await snapshot(lab, 2), before);
 
     // Removing one frees its address: the lowest free one is handed out next.

@@ -3,7 +3,7 @@
  * operation's arguments come from (the path, the JSON body, fixed values).
  * The server and the OpenAPI document are both made from this table.
  */
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface Route {
   readonly method: Method;
@@ -33,6 +33,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/vpcs', op: 'vpc.list', summary: 'The VPCs this host knows' },
   { method: 'POST', path: '/vpcs', op: 'vpc.init', summary: 'Define a VPC (vpc mode=init)', body: true, status: 201 },
   { method: 'GET', path: '/vpcs/:name', op: 'vpc.show', summary: "A VPC's definition, peer map and this host's layers", params: { name: 'vpc_name' } },
+  { method: 'PATCH', path: '/vpcs/:name', op: 'vpc.set', summary: "Change the VPC's quotas or guest network here and on every member (vpc mode=set)", params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
   { method: 'DELETE', path: '/vpcs/:name', op: 'vpc.destroy', summary: 'Collapse and forget the VPC on every member', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
   { method: 'GET', path: '/vpcs/:name/status', op: 'vpc.status', summary: 'Per host and tunnel: present, up, MTU, isolation, RTT, traffic (cached: refreshed in the background once older than 5 s, never served older than 15 s)', params: { name: 'vpc_name' } },
   { method: 'POST', path: '/vpcs/:name/deploy', op: 'vpc.deploy', summary: 'Deploy the VPC on every member', params: { name: 'vpc_name' }, body: true, long: true, status: 202 },
@@ -45,6 +46,12 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/containers/:name/start', op: 'jstart', summary: 'Start a container of this host', params: { name: 'jname' } },
   { method: 'POST', path: '/containers/:name/stop', op: 'jstop', summary: 'Stop a container of this host', params: { name: 'jname' } },
   { method: 'DELETE', path: '/containers/:name', op: 'jremove', summary: 'Stop and delete a container of this host', params: { name: 'jname' } },
+  { method: 'GET', path: '/vms', op: 'bls', summary: "This host's VMs: state, VPC, address, MAC, RAM, CPUs, pid" },
+  { method: 'POST', path: '/vms', op: 'bcreate', summary: 'Create a VM on this host (counted and addressed cluster-wide when the VPC has a quota or guest network)', body: true, status: 201 },
+  { method: 'POST', path: '/vms/:name/start', op: 'bstart', summary: 'Start a VM of this host', params: { name: 'jname' } },
+  { method: 'POST', path: '/vms/:name/stop', op: 'bstop', summary: 'Stop a VM of this host', params: { name: 'jname' } },
+  { method: 'GET', path: '/vms/:name/console', op: 'bconsole', summary: "A VM's serial console log", params: { name: 'jname' } },
+  { method: 'DELETE', path: '/vms/:name', op: 'bremove', summary: 'Stop and delete a VM of this host', params: { name: 'jname' } },
   { method: 'GET', path: '/events', op: 'events', summary: 'Server-Sent Events: operation progress and tunnel health changes' },
   { method: 'GET', path: '/openapi.json', op: 'openapi', summary: 'This document' },
 ];
