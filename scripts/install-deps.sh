@@ -22,6 +22,12 @@ have make      || need_pkgs+=(make)
 have g++       || need_pkgs+=(g++)
 have python3   || need_pkgs+=(python3)
 have node      || need_pkgs+=(nodejs npm)
+# VM guests: QEMU, and what scripts/guest-image.sh builds the default guest image with.
+have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
+# A dynamic /bin/busybox (package busybox) cannot run alone in an initramfs.
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need_pkgs+=(busybox-static)
+have modinfo   || need_pkgs+=(kmod)
+have cpio      || need_pkgs+=(cpio)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +37,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
+
+# The default VM guest image (a Debian cloud kernel, unpacked and never installed, and a busybox
+# initramfs) in /var/lib/meshvpc/guest; a no-op when it is current. The VM tests need it.
+bash scripts/guest-image.sh || { echo "building the VM guest image failed (scripts/guest-image.sh)" >&2; exit 1; }
 
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then
