@@ -29,6 +29,7 @@ import * as repo from '../store/repo.js';
 import { exclusively } from '../store/tx.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { Host } from './host.js';
+import { VERSION } from '../core/version.js';
 
 /** Long enough for any creation (a VM's boot is not waited for), short enough that a dead holder frees the VPC soon. */
 export const LEASE_TTL_MS = 60_000;
@@ -130,7 +131,16 @@ interface Lease {
   readonly since: number;
 }
 
-type Call = <T>(node: NodeRecord, req: Parameters<import('../cluster/peers.js').Peers['call']>[1]) => Promise<T>;
+export type Call = <T>(node: NodeRecord, req: Parameters<import('../cluster/peers.js').Peers['call']>[1]) => Promise<T>;
+
+/** What to say about a member whose meshvpc predates guest counting: both versions, and what to do. */
+async function olderPeer(node: NodeRecord, call: Call): Promise<string> {
+  const version = await call<{ version?: unknown }>(node, { op: 'hello' }).then(
+    (h) => (typeof h.version === 'string' && /^[0-9][0-9A-Za-z.+-]{0,30}$/.test(h.version) ? h.version : 'an older release'),
+    () => 'an older release',
+  );
+  return `${node.name} runs meshvpc ${version} (this host ${VERSION}), which cannot count or hold guests for a quota or guest network: upgrade it`;
+}
 
 async function takeLease(host: Host, vpc: string, arbiter: string, call: Call): Promise<Lease> {
   const token = randomBytes(16).toString('hex');
@@ -148,10 +158,33 @@ async function takeLease(host: Host, vpc: string, arbiter: string, call: Call): 
       await call(node, { op: 'guest_hold', vpc, token, ttl_ms: LEASE_TTL_MS, wait_ms: Math.max(0, Math.min(HOLD_WAIT_MS, deadline - Date.now())) });
       break;
     } catch (e) {
+      if (e instanceof UserError && /unknown op/.test(e.message)) throw new UserError(await olderPeer(node, call), 'conflict');
       if (!(e instanceof UserError && e.kind === 'busy') || Date.now() >= deadline) throw e;
     }
   }
   return { since, release: () => call(node, { op: 'guest_release', vpc, token }).then(() => undefined) };
+}
+
+/** One member's answer: its guests on the VPC, or why it could not say. */
+export type Asked = { readonly name: string; readonly ok: true; readonly guests: GuestOnHost[] } | { readonly name: string; readonly ok: false; readonly error: string };
+
+/** Every other member's guests on the VPC, asked concurrently; each reply checked. */
+export async function askMembers(host: Host, vpc: VpcWithMap, call: Call): Promise<Asked[]> {
+  const { guestsFromWire } = await import('../cluster/wire.js');
+  const self = host.self.nodename;
+  const others = vpc.members.map((m) => m.node).filter((n) => n !== self);
+  return Promise.all(
+    others.map(async (name): Promise<Asked> => {
+      const node = repo.getNode(host.db, name);
+      try {
+        if (!node) throw new UserError(`${name} is not a known node here`, 'not_found');
+        return { name, ok: true, guests: guestsFromWire(await call(node, { op: 'guest_list', vpc: vpc.name }), name, vpc.name) };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        return { name, ok: false, error: node && /unknown op/.test(error) ? await olderPeer(node, call) : error };
+      }
+    }),
+  );
 }
 
 /**
@@ -165,7 +198,6 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
   const text = (w: AddressWish): string | null => (w === null || w === 'auto' ? null : v.cidrText(w));
   if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [] });
   const { Peers } = await import('../cluster/peers.js');
-  const { guestsFromWire } = await import('../cluster/wire.js');
   const peers = new Peers(host.home);
   const call: Call = (node, req) => peers.call(node, req);
   try {
@@ -177,20 +209,8 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       if (!(a.force && e instanceof UserError && e.kind === 'unreachable')) throw e;
     }
     try {
-      const self = host.self.nodename;
-      const others = vpc.members.map((m) => m.node).filter((n) => n !== self);
+      const asked = await askMembers(host, vpc, call);
       const here = await guestsHere(host, vpc.name);
-      const asked = await Promise.all(
-        others.map(async (name) => {
-          const node = repo.getNode(host.db, name);
-          try {
-            if (!node) throw new UserError(`${name} is not a known node here`, 'not_found');
-            return { name, ok: true as const, guests: guestsFromWire(await call(node, { op: 'guest_list', vpc: vpc.name }), name, vpc.name) };
-          } catch (e) {
-            return { name, ok: false as const, error: e instanceof Error ? e.message : String(e) };
-          }
-        }),
-      );
       const failed = asked.filter((r) => !r.ok);
       if (failed.length > 0 && !a.force) {
         const why = failed.map((r) => (r.ok ? '' : r.error.split('\n')[0])).join('; ');

@@ -8,7 +8,9 @@ import type { Host } from './host.js';
 import { UserError } from '../core/errors.js';
 import type { Named } from './vpc.js';
 import { describeQuota, policyOf } from './vpc-policy.js';
-import { formatSize } from '../core/quota.js';
+import { formatSize, usage } from '../core/quota.js';
+import type { GuestOnHost } from '../core/types.js';
+import { askMembers, guestOnHost, needsAdmission } from './guest-guard.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -30,26 +32,43 @@ export interface VpcRow {
   /** The limits that are set (jail_max=2 ram_max=4g), or none. */
   readonly quota: string;
   /**
-   * Guests counted: this host's now, every other member's as it last reported
-   * them (each guarded jcreate/bcreate asks every member).
+   * Guests counted on every member (asked now where the VPC has a quota or
+   * guest network; an unreachable member as it last reported them).
    */
   readonly usage: string;
 }
 
-function usageText(host: Host, vpc: VpcWithMap): string {
-  const here = repo.listGuests(host.db).filter((g) => g.interface === vpc.name);
-  const others = repo.getSeen(host.db, vpc.name).filter((g) => g.node !== host.self.nodename);
-  const jails = here.filter((g) => g.kind === 'jail').length + others.filter((g) => g.kind === 'jail').length;
-  const vms = here.filter((g) => g.kind === 'vm');
-  const otherVms = others.filter((g) => g.kind === 'vm');
-  const vcpus = vms.reduce((n, g) => n + (g.kind === 'vm' ? g.vm.cpus : 0), 0) + otherVms.reduce((n, g) => n + g.vcpus, 0);
-  const ram = vms.reduce((n, g) => n + (g.kind === 'vm' ? g.vm.ramBytes : 0), 0) + otherVms.reduce((n, g) => n + g.ramBytes, 0);
-  return `jails=${jails} vms=${vms.length + otherVms.length} vcpus=${vcpus} ram=${formatSize(ram)}`;
+/** Guests as the quota counts them: containers, VMs, their vCPUs and RAM. */
+function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): string {
+  const n = usage(guests.map((g) => ({ ...g })));
+  const text = `jails=${n.jails} vms=${n.vms} vcpus=${n.vcpus} ram=${formatSize(n.ramBytes)}`;
+  return stale.length > 0 ? `${text} (${stale.join(',')}: as last seen)` : text;
 }
 
-export function list(host: Host): VpcRow[] {
-  return repo.listVpcs(host.db).map((x) => {
+/**
+ * A VPC's guests on every member. Asked now for a VPC with a quota or guest
+ * network (where the numbers matter); an unreachable member counts by what it
+ * last reported. Other VPCs count this host's guests only: their listing
+ * needs no SSH.
+ */
+async function guestsOf(host: Host, vpc: VpcWithMap): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
+  const here = repo.listGuests(host.db).filter((g) => g.interface === vpc.name).map((g) => guestOnHost(host, g, false));
+  if (!needsAdmission(vpc, null, null)) return { guests: here, stale: [] };
+  const { Peers } = await import('../cluster/peers.js');
+  const peers = new Peers(host.home);
+  try {
+    const asked = await askMembers(host, vpc, (node, req) => peers.call(node, req));
+    const stale = asked.flatMap((a) => (a.ok ? [] : [a.name]));
+    return { guests: [...here, ...asked.flatMap((a) => (a.ok ? a.guests : repo.getSeen(host.db, vpc.name, a.name)))], stale };
+  } finally {
+    peers.close();
+  }
+}
+
+export async function list(host: Host): Promise<VpcRow[]> {
+  return Promise.all(repo.listVpcs(host.db).map(async (x) => {
     const l = repo.getLocal(host.db, x.name);
+    const { guests, stale } = await guestsOf(host, x);
     return {
       name: x.name,
       peer_network: x.peerNetwork,
@@ -62,9 +81,9 @@ export function list(host: Host): VpcRow[] {
       bridge: l.bridge,
       guest_network: x.guestNetwork?.network ?? '-',
       quota: describeQuota(policyOf(x).quota),
-      usage: usageText(host, x),
+      usage: usageText(guests, stale),
     };
-  });
+  }));
 }
 
 export interface VpcDetail extends VpcWithMap {

@@ -13,6 +13,8 @@ import type { LabState } from './lab.js';
 
 /** The commit released as 0.1.0 (the last of the first session). */
 export const RELEASE_0_1_0 = '3d0676e';
+/** The commit released as 0.2.0 (the last of the third session). */
+export const RELEASE_0_2_0 = '232c70a';
 
 export interface Release {
   readonly commit: string;

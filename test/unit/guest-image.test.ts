@@ -10,13 +10,13 @@ const base = { name: 'vm1', ip4: '192.0.2.10/24', ip6: '2001:db8::10/64', gw4: '
 test('guest command line: serial console first, then every value the guest /init reads', () => {
   assert.equal(
     guestCmdline(base),
-    'console=ttyS0 quiet panic=-1 meshvpc.name=vm1 meshvpc.ip4=192.0.2.10/24 meshvpc.ip6=2001:db8::10/64 meshvpc.gw4=192.0.2.1 meshvpc.mtu=1450',
+    'console=ttyS0 panic=-1 meshvpc.name=vm1 meshvpc.ip4=192.0.2.10/24 meshvpc.ip6=2001:db8::10/64 meshvpc.gw4=192.0.2.1 meshvpc.mtu=1450',
   );
 });
 
 test('guest command line: absent addresses and gateway are left out; the MTU is always there', () => {
-  assert.equal(guestCmdline({ ...base, ip4: null, ip6: null, gw4: null }), 'console=ttyS0 quiet panic=-1 meshvpc.name=vm1 meshvpc.mtu=1450');
-  assert.equal(guestCmdline({ ...base, ip6: null, gw4: null }), 'console=ttyS0 quiet panic=-1 meshvpc.name=vm1 meshvpc.ip4=192.0.2.10/24 meshvpc.mtu=1450');
+  assert.equal(guestCmdline({ ...base, ip4: null, ip6: null, gw4: null }), 'console=ttyS0 panic=-1 meshvpc.name=vm1 meshvpc.mtu=1450');
+  assert.equal(guestCmdline({ ...base, ip6: null, gw4: null }), 'console=ttyS0 panic=-1 meshvpc.name=vm1 meshvpc.ip4=192.0.2.10/24 meshvpc.mtu=1450');
 });
 
 test('guest command line: whitespace, shell syntax, extra parameters and empty values are refused', () => {

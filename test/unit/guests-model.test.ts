@@ -126,7 +126,7 @@ const VM: VmSpec = {
   kernel: '/var/lib/meshvpc/guest/vmlinuz',
   initrd: '/var/lib/meshvpc/guest/initrd.img',
   disk: null,
-  cmdline: 'console=ttyS0 quiet panic=-1 meshvpc.name=vm1 meshvpc.ip4=10.20.0.2/24 meshvpc.mtu=1450',
+  cmdline: 'console=ttyS0 panic=-1 meshvpc.name=vm1 meshvpc.ip4=10.20.0.2/24 meshvpc.mtu=1450',
   consoleLog: '/var/db/meshvpc/vm/vm1/console.log',
   pidFile: '/var/db/meshvpc/vm/vm1/vm.pid',
 };

@@ -33,10 +33,13 @@ function param(key: string, value: string): string {
   return `meshvpc.${key}=${value}`;
 }
 
-/** The kernel command line of a guest booted from the default image; the console is the serial port. */
+/**
+ * The kernel command line of a guest booted from the default image; the
+ * console is the serial port, and not quiet: bconsole shows the whole boot.
+ */
 export function guestCmdline(x: GuestBoot): string {
   if (!Number.isInteger(x.mtu) || x.mtu <= 0) throw new Error(`guest kernel command line: mtu ${x.mtu} is not a positive integer`);
-  const parts = ['console=ttyS0', 'quiet', 'panic=-1', param('name', x.name)];
+  const parts = ['console=ttyS0', 'panic=-1', param('name', x.name)];
   if (x.ip4 !== null) parts.push(param('ip4', x.ip4));
   if (x.ip6 !== null) parts.push(param('ip6', x.ip6));
   if (x.gw4 !== null) parts.push(param('gw4', x.gw4));
