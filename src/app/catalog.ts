@@ -118,6 +118,23 @@ const sizeLimit = (name: string, what: string): Arg<number | null> =>
     parse: (raw, key) => (raw === 'none' ? null : parseSize(raw, key, 0)),
   });
 
+/** A container's interfaces: eth0 to eth3. */
+const MAX_NICS = 4;
+
+/** An address argument given once per interface, comma separated in the interfaces' order (0 for none). */
+const perInterface = <T>(a: Arg<T>): Arg<T[]> =>
+  arg({
+    ...a,
+    kind: 'list',
+    placeholder: `${a.placeholder}[,...]`,
+    help: `${a.help}; with several interfaces one per interface, in order`,
+    parse: (raw, key) => {
+      const list = v.list(raw, key, (x, k) => a.parse(x, k));
+      if (list.length > MAX_NICS) throw new UserError(`invalid ${key} ${shown(raw)}: at most ${MAX_NICS} addresses, one per interface`);
+      return list;
+    },
+  });
+
 const QUOTA = [
   countLimit('jail_max', 'containers'),
   countLimit('vm_max', 'VMs'),
@@ -320,7 +337,18 @@ joins both sides; running it on the other side too (as the CBSD article does) is
 eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's MTU.`,
     args: [
       jname,
-      arg({ ...vpc_name, name: 'interface', placeholder: 'VPC', help: 'the VPC to attach to', required: 'the VPC to attach to, e.g. interface=vpc1' }),
+      arg({
+        name: 'interface',
+        kind: 'list',
+        placeholder: 'VPC[,VPC...]',
+        help: "the VPC eth0 joins; more VPCs give eth1, eth2, ... (Linux)",
+        required: 'the VPC to attach to, e.g. interface=vpc1',
+        parse: (raw, key) => {
+          const list = v.list(raw, key, (x, k) => v.vpcName(x, k));
+          if (list.length > MAX_NICS) throw new UserError(`invalid ${key} ${shown(raw)}: at most ${MAX_NICS} VPCs (eth0-eth${MAX_NICS - 1})`);
+          return list;
+        },
+      }),
       arg({
         name: 'vnet',
         kind: 'boolean',
@@ -332,8 +360,8 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
           return true;
         },
       }),
-      guestAddress(4),
-      guestAddress(6),
+      perInterface(guestAddress(4)),
+      perInterface(guestAddress(6)),
       runasap,
       astart,
       arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' }),

@@ -74,13 +74,20 @@ export function guestOnHost(host: Host, g: GuestRecord, running: boolean): Guest
   };
 }
 
+/** A guest once per VPC it is on (a container with interface=vpc1,vpc2 counts on both), with that interface's addresses. */
+export function guestOnVpcs(host: Host, g: GuestRecord, running: boolean): GuestOnHost[] {
+  const base = guestOnHost(host, g, running);
+  const extra = g.kind === 'jail' ? (g.extra ?? []) : [];
+  return [base, ...extra.map((n) => ({ ...base, interface: n.vpc, ip4Addr: n.ip4Addr, ip6Addr: n.ip6Addr }))];
+}
+
 /** This host's guests (on one VPC, or all), as peers are told them. */
 export async function guestsHere(host: Host, vpc?: string): Promise<GuestOnHost[]> {
   const running = new Set(await host.driver.runningGuests());
   const out: GuestOnHost[] = [];
   for (const g of repo.listGuests(host.db)) {
-    if (vpc !== undefined && g.interface !== vpc) continue;
-    out.push(guestOnHost(host, g, g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name)));
+    const on = g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name);
+    out.push(...guestOnVpcs(host, g, on).filter((x) => vpc === undefined || x.interface === vpc));
   }
   return out;
 }

@@ -8,19 +8,21 @@ import { withLock } from '../store/lock.js';
 import { createHash } from 'node:crypto';
 import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
-import type { JailOnHost, JailRecord } from '../core/types.js';
+import type { ExtraNic, JailOnHost, JailRecord } from '../core/types.js';
 import type { GuestSpec } from '../platform/driver.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { checkHostAddress, checkSegmentAddress } from '../core/addrules.js';
 import { guestAlias } from '../core/spec.js';
+import { nicsOf } from '../core/guests.js';
 import type { VpcWithMap } from '../core/types.js';
 import { admit, checkWishes, type AddressWish } from './guest-guard.js';
 
-/** Host-side interface names must fit 15 characters whatever the container's name. */
-export function hostIfFor(jname: string): string {
-  return `vj${createHash('sha1').update(jname).digest('hex').slice(0, 10)}`;
+/** Host-side interface names must fit 15 characters whatever the container's name (eth1 and on: their own). */
+export function hostIfFor(jname: string, nic = 0): string {
+  return `vj${createHash('sha1').update(nic === 0 ? jname : `${jname}#eth${nic}`).digest('hex').slice(0, 10)}`;
 }
+
 
 function requireJail(host: Host, name: string): JailRecord {
   const j = repo.getJail(host.db, name);
@@ -38,14 +40,18 @@ export function refuseTaken(host: Host, name: string): void {
 }
 
 async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
-  const bridge = (await host.driver.observe()).get(j.interface);
-  if (!bridge || bridge.kind !== 'bridge') {
-    throw new UserError(`${j.interface} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${j.interface} mode=init_bridge first`);
-  }
-  return { name: j.name, bridge: j.interface, mtu: bridge.mtu, hostIf: j.hostIf, addresses: addressesOf(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`) };
+  const observed = await host.driver.observe();
+  const mtuOf = (vpc: string): number => {
+    const bridge = observed.get(vpc);
+    if (!bridge || bridge.kind !== 'bridge') throw new UserError(`${vpc} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${vpc} mode=init_bridge first`);
+    return bridge.mtu;
+  };
+  const extra = (j.extra ?? []).map((n, i) => ({ bridge: n.vpc, mtu: mtuOf(n.vpc), hostIf: n.hostIf, addresses: nicAddresses(n), mac: stableMac(`guest/${host.self.nodename}/${j.name}#eth${i + 1}`) }));
+  return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: addressesOf(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`), ...(extra.length > 0 ? { extra } : {}) };
 }
 
-const addressesOf = (j: JailRecord): string[] => [j.ip4Addr, j.ip6Addr].filter((a): a is string => a !== null);
+const nicAddresses = (n: Pick<ExtraNic, 'ip4Addr' | 'ip6Addr'>): string[] => [n.ip4Addr, n.ip6Addr].filter((a): a is string => a !== null);
+const addressesOf = (j: JailRecord): string[] => nicsOf(j).flatMap(nicAddresses);
 
 /**
  * The names a container takes (its namespace or jail, its host-side port)
@@ -57,9 +63,12 @@ async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
     if (holder === j.guestId) throw new UserError(`${j.name} is already running`, 'conflict');
     throw new UserError(`a ${host.driver.platform === 'linux' ? 'network namespace' : 'jail'} named ${j.name} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
   }
-  const port = (await host.driver.observe()).get(j.hostIf);
-  if (port && port.alias !== guestAlias(j.name)) {
-    throw new UserError(`interface ${j.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
+  const observed = await host.driver.observe();
+  for (const n of nicsOf(j)) {
+    const port = observed.get(n.hostIf);
+    if (port && port.alias !== guestAlias(j.name)) {
+      throw new UserError(`interface ${n.hostIf} already exists on ${host.self.nodename} and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
+    }
   }
 }
 
@@ -71,9 +80,11 @@ async function start(host: Host, j: JailRecord): Promise<void> {
 
 export interface CreateInput {
   readonly jname: string;
-  readonly interface: string;
-  readonly ip4_addr?: AddressWish;
-  readonly ip6_addr?: AddressWish;
+  /** eth0's VPC, then eth1's, ... */
+  readonly interface: readonly string[];
+  /** Per interface, in the same order; missing ones are 0 (none). */
+  readonly ip4_addr?: readonly AddressWish[];
+  readonly ip6_addr?: readonly AddressWish[];
   readonly runasap?: boolean;
   readonly astart?: boolean;
   readonly force?: boolean;
@@ -92,7 +103,7 @@ export interface JailResult {
 const resultOf = (host: Host, j: JailRecord, running: boolean, spared: readonly string[] = []): JailResult => ({
   jname: j.name,
   node: host.self.nodename,
-  interface: j.interface,
+  interface: nicsOf(j).map((n) => n.vpc).join(','),
   addresses: addressesOf(j),
   running,
   spared,
@@ -121,14 +132,53 @@ export function requireInterface(host: Host, iface: string): VpcWithMap {
   return vpc;
 }
 
+interface PlannedNic {
+  readonly vpc: VpcWithMap;
+  readonly ip4: AddressWish;
+  readonly ip6: AddressWish;
+  readonly hostIf: string;
+}
+
 /** The container a jcreate asks for (addresses still to be decided), or the refusal: every check that reads only the database. */
-function planned(host: Host, input: CreateInput): { record: JailRecord; vpc: VpcWithMap; ip4: AddressWish; ip6: AddressWish } {
-  const { jname: name, interface: iface } = input;
-  const vpc = requireInterface(host, iface);
-  const { ip4, ip6 } = checkedWishes(vpc, input.ip4_addr, input.ip6_addr);
+function planned(host: Host, input: CreateInput): { record: JailRecord; nics: PlannedNic[] } {
+  const name = input.jname;
+  const ifaces = input.interface;
+  for (const [key, list] of [['ip4_addr', input.ip4_addr], ['ip6_addr', input.ip6_addr]] as const) {
+    if (list && list.length > ifaces.length) throw new UserError(`${key} names ${list.length} addresses but interface= names ${ifaces.length} VPC${ifaces.length === 1 ? '' : 's'}: give one per interface, in the same order`);
+  }
+  if (ifaces.length > 1 && host.driver.platform !== 'linux') throw new UserError(`a second interface (interface=${ifaces.join(',')}) is not supported on ${host.driver.platform} by this meshvpc yet`);
+  const nics = ifaces.map((iface, i): PlannedNic => {
+    const vpc = requireInterface(host, iface);
+    const { ip4, ip6 } = checkedWishes(vpc, input.ip4_addr?.[i], input.ip6_addr?.[i]);
+    return { vpc, ip4, ip6, hostIf: hostIfFor(name, i) };
+  });
   refuseTaken(host, name);
-  const record: JailRecord = { kind: 'jail', name, interface: iface, ip4Addr: null, ip6Addr: null, hostIf: hostIfFor(name), vnet: true, guestId: null, astart: input.astart ?? false };
-  return { record, vpc, ip4, ip6 };
+  const [first] = nics as [PlannedNic, ...PlannedNic[]];
+  const extra = nics.slice(1).map((n) => ({ vpc: n.vpc.name, ip4Addr: null, ip6Addr: null, hostIf: n.hostIf }));
+  const record: JailRecord = { kind: 'jail', name, interface: first.vpc.name, ip4Addr: null, ip6Addr: null, hostIf: first.hostIf, vnet: true, guestId: null, astart: input.astart ?? false, ...(extra.length > 0 ? { extra } : {}) };
+  return { record, nics };
+}
+
+type NicAddresses = { readonly ip4Addr: string | null; readonly ip6Addr: string | null };
+
+/**
+ * Admit the container on each of its VPCs, holding their leases in VPC name
+ * order (every creator takes them in that order, so two never wait on each
+ * other), and record it under all of them.
+ */
+async function admitAll(host: Host, name: string, nics: readonly PlannedNic[], force: boolean, record: (addrs: readonly NicAddresses[]) => JailRecord): Promise<JailRecord> {
+  const order = nics.map((n, i) => ({ n, i })).sort((a, b) => (a.n.vpc.name < b.n.vpc.name ? -1 : 1));
+  const got: NicAddresses[] = nics.map(() => ({ ip4Addr: null, ip6Addr: null }));
+  const adding = { name, node: host.self.nodename, kind: 'jail' as const, vcpus: 0, ramBytes: 0, diskBytes: 0 };
+  const step = async (k: number): Promise<JailRecord> => {
+    const next = order[k];
+    if (!next) return record(got);
+    return admit(host, { vpc: next.n.vpc, adding, ip4: next.n.ip4, ip6: next.n.ip6, force }, (addr) => {
+      got[next.i] = { ip4Addr: addr.ip4Addr, ip6Addr: addr.ip6Addr };
+      return step(k + 1);
+    });
+  };
+  return step(0);
 }
 
 export function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
@@ -141,13 +191,15 @@ async function create(host: Host, input: CreateInput): Promise<JailResult> {
   const name = input.jname;
   const runasap = input.runasap ?? false;
   const plan = planned(host, input);
+  if (new Set(plan.nics.map((n) => n.vpc.name)).size !== plan.nics.length) throw new UserError(`interface=${input.interface.join(',')} names a VPC twice: a container has one interface per VPC`);
   // Refuse before recording anything: a missing bridge, a name someone else holds.
   if (runasap) await guestOf(host, plan.record);
   await checkNamesFree(host, plan.record);
-  // Counted and addressed cluster-wide when the VPC has a quota or a guest network (app/guest-guard.ts).
-  const adding = { name, node: host.self.nodename, kind: 'jail' as const, vcpus: 0, ramBytes: 0, diskBytes: 0 };
-  const record = await admit(host, { vpc: plan.vpc, adding, ip4: plan.ip4, ip6: plan.ip6, force: input.force ?? false }, (addr) => {
-    const r: JailRecord = { ...plan.record, ip4Addr: addr.ip4Addr, ip6Addr: addr.ip6Addr };
+  // Counted and addressed cluster-wide on each VPC with a quota or a guest network (app/guest-guard.ts).
+  const record = await admitAll(host, name, plan.nics, input.force ?? false, (addrs) => {
+    const [eth0, ...more] = addrs as [NicAddresses, ...NicAddresses[]];
+    const extra = (plan.record.extra ?? []).map((n, i) => ({ ...n, ...more[i] }));
+    const r: JailRecord = { ...plan.record, ...eth0, ...(extra.length > 0 ? { extra } : {}) };
     atomically(host.db, () => {
       refuseTaken(host, name);
       repo.putJail(host.db, r);
@@ -182,7 +234,8 @@ export function jstart(host: Host, input: { readonly jname: string }): Promise<J
  * alone and named.
  */
 async function stop(host: Host, j: JailRecord): Promise<string[]> {
-  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j) }, j.guestId);
+  const extra = (j.extra ?? []).map((n) => ({ bridge: n.vpc, mtu: 0, hostIf: n.hostIf, addresses: nicAddresses(n) }));
+  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j), ...(extra.length > 0 ? { extra } : {}) }, j.guestId);
   atomically(host.db, () => repo.setJailGuestId(host.db, j.name, null));
   return spared;
 }
@@ -216,12 +269,15 @@ export interface JailRow {
   readonly host_if: string;
 }
 
+/** One value per interface, comma separated, as jcreate takes them (interface=vpc1,vpc2 ip4_addr=A/N,0). */
+const perNic = (j: JailOnHost, pick: (n: ExtraNic) => string | null): string => nicsOf(j).map((n) => pick(n) ?? '0').join(',');
+
 const rowOf = (j: JailOnHost): JailRow => ({
   jname: j.name,
   node: j.node,
-  interface: j.interface,
-  ip4_addr: j.ip4Addr ?? '0',
-  ip6_addr: j.ip6Addr ?? '0',
+  interface: nicsOf(j).map((n) => n.vpc).join(','),
+  ip4_addr: perNic(j, (n) => n.ip4Addr),
+  ip6_addr: perNic(j, (n) => n.ip6Addr),
   vnet: j.vnet,
   status: j.running ? 'On' : 'Off',
   host_if: j.hostIf,

@@ -10,7 +10,7 @@ import type { Named } from './vpc.js';
 import { describeQuota, policyOf } from './vpc-policy.js';
 import { formatSize, usage } from '../core/quota.js';
 import type { GuestOnHost } from '../core/types.js';
-import { askMembers, guestOnHost, needsAdmission } from './guest-guard.js';
+import { askMembers, guestOnVpcs, needsAdmission } from './guest-guard.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -52,7 +52,7 @@ function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): st
  * needs no SSH.
  */
 async function guestsOf(host: Host, vpc: VpcWithMap): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
-  const here = repo.listGuests(host.db).filter((g) => g.interface === vpc.name).map((g) => guestOnHost(host, g, false));
+  const here = repo.listGuests(host.db).flatMap((g) => guestOnVpcs(host, g, false)).filter((g) => g.interface === vpc.name);
   if (!needsAdmission(vpc, null, null)) return { guests: here, stale: [] };
   const { Peers } = await import('../cluster/peers.js');
   const peers = new Peers(host.home);

@@ -4,6 +4,7 @@
  * report status, forget it.
  */
 import { describeQuota, policyOf } from './vpc-policy.js';
+import { nicsOf } from '../core/guests.js';
 import { exclusively } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
@@ -56,7 +57,8 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
-    guests: repo.listJails(host.db).filter((j) => j.interface === vpc.name).map((j) => ({ name: j.hostIf, alias: guestAlias(j.name) })),
+    // Every guest's port on this VPC's bridge (containers' pairs, VMs' taps): rejoined when the bridge is rebuilt.
+    guests: repo.listGuests(host.db).flatMap((g) => nicsOf(g).filter((n) => n.vpc === vpc.name).map((n) => ({ name: n.hostIf, alias: guestAlias(g.name) }))),
     peerNetwork: vpc.peerNetwork,
   });
 }

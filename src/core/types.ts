@@ -82,9 +82,19 @@ interface GuestBase {
   readonly astart: boolean;
 }
 
+/** A container's further interface (eth1, eth2, ...) on another VPC. */
+export interface ExtraNic {
+  readonly vpc: string;
+  readonly ip4Addr: string | null;
+  readonly ip6Addr: string | null;
+  readonly hostIf: string;
+}
+
 export interface JailRecord extends GuestBase {
   readonly kind: 'jail';
   readonly vnet: boolean;
+  /** eth1 and on (interface=vpc1,vpc2); absent or empty: eth0 only. */
+  readonly extra?: readonly ExtraNic[];
 }
 
 /** How a VM is sized and booted (`bcreate vm_ram= vm_cpus= vm_accel= vm_kernel= vm_initrd= vm_disk=`). */

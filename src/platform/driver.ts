@@ -21,6 +21,17 @@ export interface GuestSpec {
   readonly addresses: readonly string[];
   /** MAC of eth0, stable across restarts (see core/mac.ts). */
   readonly mac?: string;
+  /** eth1, eth2, ...: each on another VPC's bridge. */
+  readonly extra?: readonly GuestNic[];
+}
+
+/** A container's further interface: its own pair, on its own bridge. */
+export interface GuestNic {
+  readonly bridge: string;
+  readonly mtu: number;
+  readonly hostIf: string;
+  readonly addresses: readonly string[];
+  readonly mac?: string;
 }
 
 /** How a VM's CPU is emulated: hardware (KVM on Linux, vmm(4) on FreeBSD) or QEMU's TCG. */

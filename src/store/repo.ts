@@ -3,7 +3,7 @@
  * Callers group writes with `db.transaction` so a command changes all or nothing.
  */
 import type { Db } from './db.js';
-import type { GuestOnHost, GuestRecord, JailRecord, Member, NodeRecord, SelfNode, VmConfig, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
+import type { ExtraNic, GuestOnHost, GuestRecord, JailRecord, Member, NodeRecord, SelfNode, VmConfig, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
 import type { Quota } from '../core/quota.js';
 import type { VmAccel } from '../platform/driver.js';
 import type { Pair } from '../core/peermap.js';
@@ -174,7 +174,10 @@ function toGuest(r: Row): GuestRecord {
     hostIf: s(r.host_if),
     astart: Number(r.astart) === 1,
   };
-  if (r.kind !== 'vm') return { ...base, kind: 'jail', vnet: Number(r.vnet) === 1 };
+  if (r.kind !== 'vm') {
+    const extra = JSON.parse(s(r.extra_nics ?? '[]')) as ExtraNic[];
+    return { ...base, kind: 'jail', vnet: Number(r.vnet) === 1, ...(extra.length > 0 ? { extra } : {}) };
+  }
   const vm: VmConfig = {
     ramBytes: Number(r.vm_ram),
     cpus: Number(r.vm_cpus),
@@ -210,8 +213,8 @@ export function getJail(db: Db, name: string): JailRecord | null {
 export function putGuest(db: Db, g: GuestRecord): void {
   const vm = g.kind === 'vm' ? g.vm : null;
   db.prepare(
-    `INSERT INTO jail (name, interface, ip4_addr, ip6_addr, guest_id, host_if, vnet, kind, astart, vm_ram, vm_cpus, vm_accel, vm_kernel, vm_initrd, vm_disk, vm_disk_bytes)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO jail (name, interface, ip4_addr, ip6_addr, guest_id, host_if, vnet, kind, astart, vm_ram, vm_cpus, vm_accel, vm_kernel, vm_initrd, vm_disk, vm_disk_bytes, extra_nics)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     g.name,
     g.interface,
@@ -229,6 +232,7 @@ export function putGuest(db: Db, g: GuestRecord): void {
     vm?.initrd ?? null,
     vm?.disk ?? null,
     vm?.diskBytes ?? null,
+    JSON.stringify(g.kind === 'jail' ? (g.extra ?? []) : []),
   );
 }
 

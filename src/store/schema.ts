@@ -113,6 +113,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jail ADD COLUMN vm_initrd TEXT;
   ALTER TABLE jail ADD COLUMN vm_disk TEXT;
   ALTER TABLE jail ADD COLUMN vm_disk_bytes INTEGER;
+  -- A container's eth1, eth2, ... on other VPCs: [{vpc, ip4Addr, ip6Addr, hostIf}].
+  ALTER TABLE jail ADD COLUMN extra_nics TEXT NOT NULL DEFAULT '[]';
   -- The guests each member last reported for a VPC: an unreachable member's
   -- addresses stay taken (force=1) instead of being handed out again.
   CREATE TABLE guest_seen (

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jailPing, joinAll, mv, ok, sh, snapshot, withLab } from './lab-helpers.js';
+import { eventuallyReaches, jailPing, joinAll, links, mv, ok, sh, shOk, snapshot, withLab } from './lab-helpers.js';
 import type { LabState } from '../../src/lab/lab.js';
 
 const DEPLOY = ['vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26'];
@@ -152,5 +152,33 @@ test('bad guest input is one clear line, exit 2, and nothing changes', { timeout
       assert.match(r.stderr.trim(), want);
     }
     assert.deepEqual([await snapshot(lab, 1), await snapshot(lab, 2)], before);
+  });
+});
+
+test('a container on two VPCs (interface=vpc1,vpc2): eth0 and eth1, an address from each guest network, counted on both', { timeout: 300_000 }, async () => {
+  await withLab(2, 'v4', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 1, ...DEPLOY, 'guest_network=10.60.0.0/24');
+    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc2', 'node_member=all', 'peer_network=198.51.100.64/26', 'guest_network=10.61.0.0/24', 'jail_max=2');
+    const made = await ok(lab, 1, 'jcreate', 'jname=both', 'interface=vpc1,vpc2', 'ip4_addr=auto,auto', 'runasap=1');
+    assert.match(made, /^both: created on host1, interface vpc1,vpc2, eth0 10\.60\.0\.1\/24, 10\.61\.0\.1\/24$/m);
+    await ok(lab, 2, 'jcreate', 'jname=a', 'interface=vpc1', 'ip4_addr=auto', 'runasap=1');
+    await ok(lab, 2, 'jcreate', 'jname=b', 'interface=vpc2', 'ip4_addr=auto', 'runasap=1');
+    const inside = await shOk(lab, 1, 'ip', '-n', 'both', '-o', '-4', 'addr', 'show');
+    assert.match(inside, /eth0\s+inet 10\.60\.0\.1\/24/);
+    assert.match(inside, /eth1\s+inet 10\.61\.0\.1\/24/);
+    assert.equal((await eventuallyReaches(lab, 1, 'both', '10.60.0.2')).code, 0, 'eth0 reaches vpc1');
+    assert.equal((await eventuallyReaches(lab, 1, 'both', '10.61.0.2')).code, 0, 'eth1 reaches vpc2');
+    assert.notEqual((await jailPing(lab, 2, 'a', '10.61.0.2')).code, 0, 'vpc1 and vpc2 stay apart');
+    assert.match(await ok(lab, 1, 'jls', 'header=0', 'display=jname,interface,ip4_addr'), /^both\s+vpc1,vpc2\s+10\.60\.0\.1\/24,10\.61\.0\.1\/24$/m);
+    // It counts on vpc2's jail_max=2 with b: a third container on vpc2 is refused.
+    const full = await mv(lab, 2, 'jcreate', 'jname=c', 'interface=vpc2', 'ip4_addr=auto');
+    assert.equal(full.stderr.trim(), 'meshvpc: vpc2: jail_max=2 reached (2 containers: both@host1, b@host2)');
+    const twice = await mv(lab, 2, 'jcreate', 'jname=d', 'interface=vpc1,vpc1');
+    assert.equal(twice.stderr.trim(), 'meshvpc: interface=vpc1,vpc1 names a VPC twice: a container has one interface per VPC');
+    const more = await mv(lab, 2, 'jcreate', 'jname=d', 'interface=vpc1', 'ip4_addr=auto,auto');
+    assert.equal(more.stderr.trim(), 'meshvpc: ip4_addr names 2 addresses but interface= names 1 VPC: give one per interface, in the same order');
+    await ok(lab, 1, 'jremove', 'jname=both');
+    assert.equal((await links(lab, 1, 'type', 'veth')).filter((l) => l.ifname.startsWith('vj')).length, 0, 'both of its pairs are gone');
   });
 });

@@ -24,7 +24,8 @@ interface VmRow {
   host_if: string;
 }
 
-const bls = async (lab: LabState, host: number): Promise<VmRow[]> => JSON.parse(await ok(lab, host, 'bls', '--json')) as VmRow[];
+const bls = async (lab: LabState, host: number): Promise<VmRow[]> =>
+  JSON.parse(await ok(lab, host, 'bls', '--json', 'display=jname,status,interface,ip4_addr,mac,ram,cpus,pid,host_if')) as VmRow[];
 
 /** The guest's /init prints this once eth0 has its address (scripts/guest-image.sh). */
 async function booted(lab: LabState, host: number, vm: string, seconds = 120): Promise<string> {
@@ -82,6 +83,12 @@ test('a VM and containers on one VPC across 3 hosts: ping, bls, jwhereis, consol
     assert.equal((await eventuallyReaches(lab, 2, 'j2', '10.40.0.3')).code, 0, 'the containers reach each other too');
     assert.deepEqual(JSON.parse(await ok(lab, 3, 'jwhereis', 'jname=vm1', '--json')), ['host1']);
     assert.deepEqual(JSON.parse(await ok(lab, 3, 'jwhereis', 'jname=vm1', 'emulator=bhyve', '--json')), ['host1']);
+
+    // The bridge rebuilt under a running VM (vpc mode=apply repairs drift): its tap rejoins it.
+    await shOk(lab, 1, 'ip', 'link', 'del', 'dev', 'vpc1');
+    await ok(lab, 1, 'vpc', 'mode=apply', 'vpc_name=vpc1');
+    assert.equal((await links(lab, 1, 'dev', row.host_if))[0]?.master, 'vpc1', "the running VM's tap is back on the rebuilt bridge");
+    assert.equal((await eventuallyReaches(lab, 2, 'j2', '10.40.0.1', 30)).code, 0, 'vm1 reachable again after the repair');
 
     // bstop: the process and the tap go; bstart: it comes back at the same address and MAC.
     await ok(lab, 1, 'bstop', 'jname=vm1');

@@ -72,7 +72,7 @@ describe('catalog', () => {
     assert.equal(message(() => parseInput(operation('jstart'), new Map())), 'missing jname=: name the container, e.g. jname=jail1');
     assert.equal(message(() => parseInput(operation('jstart'), new Map([['jname', '']]))), 'missing jname=: name the container, e.g. jname=jail1');
     const made = parseInput(operation('jcreate'), new Map([['jname', 'j'], ['interface', 'v']]));
-    assert.deepEqual([made.vnet, made.ip4_addr, made.runasap], [true, null, false]);
+    assert.deepEqual([made.vnet, made.ip4_addr, made.runasap], [true, [null], false], 'ip4_addr is per interface: eth0 none');
     assert.equal(parseInput(operation('token.create'), new Map([['name', 'ci']])).role, 'admin');
   });
 });

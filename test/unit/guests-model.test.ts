@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { policyFrom, describeQuota } from '../../src/app/vpc-policy.js';
 import { NO_QUOTA } from '../../src/core/quota.js';
 import { guestsFromWire, requestFromWire, vpcFromWire } from '../../src/cluster/wire.js';
-import { qemuArgv, startTimeOf, tapCommands } from '../../src/platform/linux/vm.js';
+import { qemuArgv, startTimeOf, stateOf, tapCommands } from '../../src/platform/linux/vm.js';
 import { tapFor } from '../../src/app/vm.js';
 import { arbiterOf } from '../../src/app/guest-guard.js';
 import { openDb } from '../../src/store/db.js';
@@ -168,5 +168,7 @@ describe('a VM on Linux: its tap and its QEMU command line', () => {
     const stat = '4242 (qemu (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 3 0 987654 123456 789';
     assert.equal(startTimeOf(stat), '987654');
     assert.equal(startTimeOf('garbage'), null);
+    assert.equal(stateOf(stat), 'S');
+    assert.equal(stateOf('4242 (qemu) Z 1 4242'), 'Z', 'a zombie is no running VM');
   });
 });

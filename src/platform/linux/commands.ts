@@ -67,5 +67,16 @@ export function linuxGuestSetup(g: GuestSpec): string[][] {
     inside('link', 'set', 'dev', 'lo', 'up'),
     inside('link', 'set', 'dev', 'eth0', 'up'),
     ...g.addresses.map((a) => inside('addr', 'add', a, 'dev', 'eth0', ...(isV6Cidr(a) ? ['nodad'] : []))),
+    ...(g.extra ?? []).flatMap((n, i) => {
+      const dev = `eth${i + 1}`;
+      return [
+        ['ip', 'link', 'add', n.hostIf, 'mtu', String(n.mtu), 'type', 'veth', 'peer', 'name', dev, 'mtu', String(n.mtu), ...(n.mac ? ['address', n.mac] : []), 'netns', g.name],
+        link(n.hostIf, 'alias', guestAlias(g.name)),
+        link(n.hostIf, 'master', n.bridge),
+        link(n.hostIf, 'up'),
+        inside('link', 'set', 'dev', dev, 'up'),
+        ...n.addresses.map((a) => inside('addr', 'add', a, 'dev', dev, ...(isV6Cidr(a) ? ['nodad'] : []))),
+      ];
+    }),
   ];
 }

@@ -77,9 +77,11 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     },
     async guestStop(g: GuestSpec, identity: string | null) {
       const spared: string[] = [];
-      const port = parseIpLinks((await exec.run(['ip', '-json', 'link', 'show', 'dev', g.hostIf])).stdout || '[]')[0];
-      if (port && port.alias === guestAlias(g.name)) await exec.run(['ip', 'link', 'del', 'dev', g.hostIf]);
-      else if (port) spared.push(`interface ${g.hostIf}`);
+      for (const hostIf of [g.hostIf, ...(g.extra ?? []).map((n) => n.hostIf)]) {
+        const port = parseIpLinks((await exec.run(['ip', '-json', 'link', 'show', 'dev', hostIf])).stdout || '[]')[0];
+        if (port && port.alias === guestAlias(g.name)) await exec.run(['ip', 'link', 'del', 'dev', hostIf]);
+        else if (port) spared.push(`interface ${hostIf}`);
+      }
       const now = await netnsIdentity(exec, g.name);
       if (now === null) return spared;
       if (identity === null || now !== identity) return [...spared, `network namespace ${g.name}`];

@@ -78,10 +78,18 @@ export function startTimeOf(stat: string): string | null {
   return fields[19] ?? null;
 }
 
+/** Field 3 of /proc/PID/stat: a killed process that nobody reaped yet is a zombie (Z), not a running VM. */
+export function stateOf(stat: string): string | null {
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? null : (stat.slice(close + 2).split(' ')[0] ?? null);
+}
+
 async function identityOf(pid: number): Promise<string | null> {
   try {
-    const start = startTimeOf(await readFile(`/proc/${pid}/stat`, 'utf8'));
-    return start === null ? null : `${pid}:${start}`;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const start = startTimeOf(stat);
+    const state = stateOf(stat);
+    return start === null || state === 'Z' || state === 'X' ? null : `${pid}:${start}`;
   } catch {
     return null;
   }
