@@ -47,7 +47,7 @@ async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
     return bridge.mtu;
   };
   const extra = (j.extra ?? []).map((n, i) => ({ bridge: n.vpc, mtu: mtuOf(n.vpc), hostIf: n.hostIf, addresses: nicAddresses(n), mac: stableMac(`guest/${host.self.nodename}/${j.name}#eth${i + 1}`) }));
-  return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: addressesOf(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`), ...(extra.length > 0 ? { extra } : {}) };
+  return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: nicAddresses(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`), ...(extra.length > 0 ? { extra } : {}) };
 }
 
 const nicAddresses = (n: Pick<ExtraNic, 'ip4Addr' | 'ip6Addr'>): string[] => [n.ip4Addr, n.ip6Addr].filter((a): a is string => a !== null);
@@ -95,6 +95,8 @@ export interface JailResult {
   readonly node: string;
   readonly interface: string;
   readonly addresses: readonly string[];
+  /** Per interface (eth0, eth1, ...): its VPC and addresses. */
+  readonly nics: readonly { readonly dev: string; readonly vpc: string; readonly addresses: readonly string[] }[];
   readonly running: boolean;
   /** Names under the container's that were not meshvpc's and were left alone. */
   readonly spared: readonly string[];
@@ -105,6 +107,7 @@ const resultOf = (host: Host, j: JailRecord, running: boolean, spared: readonly 
   node: host.self.nodename,
   interface: nicsOf(j).map((n) => n.vpc).join(','),
   addresses: addressesOf(j),
+  nics: nicsOf(j).map((n, i) => ({ dev: `eth${i}`, vpc: n.vpc, addresses: nicAddresses(n) })),
   running,
   spared,
 });
@@ -235,7 +238,7 @@ export function jstart(host: Host, input: { readonly jname: string }): Promise<J
  */
 async function stop(host: Host, j: JailRecord): Promise<string[]> {
   const extra = (j.extra ?? []).map((n) => ({ bridge: n.vpc, mtu: 0, hostIf: n.hostIf, addresses: nicAddresses(n) }));
-  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: addressesOf(j), ...(extra.length > 0 ? { extra } : {}) }, j.guestId);
+  const spared = await host.driver.guestStop({ name: j.name, bridge: j.interface, mtu: 0, hostIf: j.hostIf, addresses: nicAddresses(j), ...(extra.length > 0 ? { extra } : {}) }, j.guestId);
   atomically(host.db, () => repo.setJailGuestId(host.db, j.name, null));
   return spared;
 }

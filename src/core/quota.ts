@@ -69,7 +69,12 @@ export function usage(guests: readonly GuestUse[]): Usage {
   };
 }
 
-const where = (guests: readonly GuestUse[]): string => guests.map((g) => `${g.name}@${g.node}`).join(', ');
+/** Where the guests are, by host then name: the same words whichever member refuses. */
+const where = (guests: readonly GuestUse[]): string =>
+  [...guests]
+    .sort((a, b) => (a.node === b.node ? (a.name < b.name ? -1 : 1) : a.node < b.node ? -1 : 1))
+    .map((g) => `${g.name}@${g.node}`)
+    .join(', ');
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /**

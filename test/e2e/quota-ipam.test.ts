@@ -161,7 +161,7 @@ test('a container on two VPCs (interface=vpc1,vpc2): eth0 and eth1, an address f
     await ok(lab, 1, ...DEPLOY, 'guest_network=10.60.0.0/24');
     await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc2', 'node_member=all', 'peer_network=198.51.100.64/26', 'guest_network=10.61.0.0/24', 'jail_max=2');
     const made = await ok(lab, 1, 'jcreate', 'jname=both', 'interface=vpc1,vpc2', 'ip4_addr=auto,auto', 'runasap=1');
-    assert.match(made, /^both: created on host1, interface vpc1,vpc2, eth0 10\.60\.0\.1\/24, 10\.61\.0\.1\/24$/m);
+    assert.match(made, /^both: created on host1, interface vpc1,vpc2, eth0 10\.60\.0\.1\/24, eth1 10\.61\.0\.1\/24$/m);
     await ok(lab, 2, 'jcreate', 'jname=a', 'interface=vpc1', 'ip4_addr=auto', 'runasap=1');
     await ok(lab, 2, 'jcreate', 'jname=b', 'interface=vpc2', 'ip4_addr=auto', 'runasap=1');
     const inside = await shOk(lab, 1, 'ip', '-n', 'both', '-o', '-4', 'addr', 'show');

@@ -172,3 +172,23 @@ describe('a VM on Linux: its tap and its QEMU command line', () => {
     assert.equal(stateOf('4242 (qemu) Z 1 4242'), 'Z', 'a zombie is no running VM');
   });
 });
+
+describe('a container with a second interface on Linux', () => {
+  test("eth1 is its own pair on the second VPC's bridge, marked like eth0, with only its own addresses", async () => {
+    const { linuxGuestSetup } = await import('../../src/platform/linux/commands.js');
+    const cmds = linuxGuestSetup({
+      name: 'both',
+      bridge: 'vpc1',
+      mtu: 1450,
+      hostIf: 'vjaaaa',
+      addresses: ['10.60.0.1/24'],
+      extra: [{ bridge: 'vpc2', mtu: 1400, hostIf: 'vjbbbb', addresses: ['10.61.0.1/24'] }],
+    }).map((c) => c.join(' '));
+    assert.ok(cmds.includes('ip link add vjbbbb mtu 1400 type veth peer name eth1 mtu 1400 netns both'));
+    assert.ok(cmds.includes('ip link set dev vjbbbb alias guest-both'));
+    assert.ok(cmds.includes('ip link set dev vjbbbb master vpc2'));
+    assert.ok(cmds.includes('ip -n both addr add 10.61.0.1/24 dev eth1'));
+    assert.ok(cmds.includes('ip -n both addr add 10.60.0.1/24 dev eth0'));
+    assert.equal(cmds.filter((c) => c.includes('10.61.0.1/24')).length, 1, 'eth0 does not get eth1 address');
+  });
+});

@@ -90,7 +90,7 @@ const done = <R extends { readonly ok: boolean }>(summary: (r: R) => string) => 
   return r.ok ? 0 : 1;
 };
 
-function jailLines(r: JailResult, ...lines: string[]): number {
+function jailLines(r: { readonly spared: readonly string[] }, ...lines: string[]): number {
   for (const s of r.spared) warn(`${s} is not meshvpc's; left alone`);
   for (const l of lines) say(l);
   return 0;
@@ -178,7 +178,14 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     return 0;
   },
   jcreate: (r: JailResult) =>
-    jailLines(r, `${r.jname}: created on ${r.node}, interface ${r.interface}${r.addresses.length > 0 ? `, eth0 ${r.addresses.join(', ')}` : ''}`, ...(r.running ? [`${r.jname}: started`] : [])),
+    jailLines(
+      r,
+      `${r.jname}: created on ${r.node}, interface ${r.interface}${r.nics
+        .filter((n) => n.addresses.length > 0)
+        .map((n) => `, ${n.dev} ${n.addresses.join(', ')}`)
+        .join('')}`,
+      ...(r.running ? [`${r.jname}: started`] : []),
+    ),
   jstart: (r: JailResult) => jailLines(r, `${r.jname}: started`),
   jstop: (r: JailResult) => jailLines(r, `${r.jname}: stopped`),
   jremove: (r: JailResult) => jailLines(r, `${r.jname}: removed`),
