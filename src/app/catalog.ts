@@ -330,6 +330,24 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     readOnly: false,
   },
   {
+    id: 'node.update',
+    command: 'node',
+    mode: 'update',
+    summary: `A peer's address or SSH port changed (run initenv with the new address on it first).
+Checks it answers there with its pinned host key and its name, then changes its record and
+its underlay in every VPC it is in here, tells the other members (each checks with the
+peer itself), and re-applies those VPCs on every member: tunnels change their remote in place.`,
+    args: [
+      arg({ ...node, placeholder: 'NAME' }),
+      arg({ name: 'ip', kind: 'string', placeholder: 'IPV4', help: 'its new IPv4 address (underlay; SSH too when it was reached over IPv4)', parse: (raw, key) => v.ipv4(raw, key) }),
+      arg({ name: 'ip6', kind: 'string', placeholder: 'IPV6', help: 'its new IPv6 address (underlay; SSH too when it was reached over IPv6)', parse: (raw, key) => v.ipv6(raw, key) }),
+      arg({ name: 'port', kind: 'integer', placeholder: 'N', help: 'its new SSH port', schema: { minimum: 1, maximum: 65535 }, parse: v.port }),
+      dryrun,
+    ],
+    output: 'json',
+    readOnly: false,
+  },
+  {
     id: 'jcreate',
     command: 'jcreate',
     summary: 'create a container attached to a VPC',

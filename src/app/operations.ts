@@ -11,6 +11,7 @@ import { hostPlatform, openHost, type Host } from './host.js';
 import { homeDir } from '../store/db.js';
 import type { ConvergeEvent, SyncOutcome, TeardownOutcome } from './vpc-cluster.js';
 import type { PasswordSource, RemoveEvent } from './node.js';
+import type { UpdateEvent } from './node-update.js';
 import type { LayerMode } from './vpc.js';
 import type { Peers } from '../cluster/peers.js';
 
@@ -19,7 +20,8 @@ export type OperationEvent =
   | ConvergeEvent
   | { readonly type: 'synced'; readonly outcome: SyncOutcome }
   | { readonly type: 'torn_down'; readonly outcome: TeardownOutcome }
-  | RemoveEvent;
+  | RemoveEvent
+  | UpdateEvent;
 
 export interface Context {
   readonly events: (e: OperationEvent) => void;
@@ -67,6 +69,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'node.show': async (h, i) => (await import('./node-show.js')).show(h, as(i)),
   'node.remove': async (h, i, c) => (await node()).remove(h, as(i), c.events),
   'node.repin': async (h, i) => (await node()).repin(h, as(i)),
+  'node.update': async (h, i, c) => (await import('./node-update.js')).update(h, as(i), c.events),
   jcreate: async (h, i) => (await jail()).jcreate(h, as(i)),
   jstart: async (h, i) => (await jail()).jstart(h, as(i)),
   jstop: async (h, i) => (await jail()).jstop(h, as(i)),

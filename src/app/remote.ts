@@ -12,7 +12,7 @@ import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
 import { VERSION } from '../core/version.js';
-import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
+import { checkMoved, checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
@@ -102,6 +102,9 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       await holdHere(host, req.vpc, holder, req.token, req.ttl_ms, req.wait_ms);
       return { held: true };
     }
+    case 'node_moved':
+      checkMoved(caller, req.node, host.self);
+      return (await import('./node-update.js')).moved(host, req);
   }
 }
 

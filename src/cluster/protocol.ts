@@ -53,7 +53,15 @@ export type Request =
    * across the cluster. See app/guest-guard.ts.
    */
   | { readonly op: 'guest_hold'; readonly vpc: string; readonly token: string; readonly ttl_ms: number; readonly wait_ms: number }
-  | { readonly op: 'guest_release'; readonly vpc: string; readonly token: string };
+  | { readonly op: 'guest_release'; readonly vpc: string; readonly token: string }
+  /**
+   * `node mode=update` on the caller: `node`'s address or SSH port changed. The
+   * receiver believes it only from the node itself: it reaches the node there
+   * with its own pinned host key and cluster key, and the node's hello must
+   * say it has the addresses given. Only the receiver's record changes; the
+   * VPC definitions follow as usual (vpc_apply).
+   */
+  | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number };
 
 /** A VXLAN id in use on a host, and by what: another VPC, or an interface meshvpc does not own. */
 export interface UsedVni {

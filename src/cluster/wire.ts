@@ -211,6 +211,14 @@ export function requestFromWire(text: string): Request {
         ...(o.definition === undefined ? {} : { definition: vpcFromWire(o.definition) }),
         ...(o.renumber === undefined ? {} : { renumber: arr(o.renumber, 'renumber', pairsNeeded(MAX_MEMBERS)).map((x) => int(x, 'renumber', VNI_MIN, VNI_MAX)) }),
       };
+    case 'node_moved':
+      return {
+        op,
+        node: v.nodeName(str(o.node, 'node')),
+        ...(o.ip === undefined ? {} : { ip: checkUnderlayAddress(v.ipv4(str(o.ip, 'ip'), 'ip'), 'ip') }),
+        ...(o.ip6 === undefined ? {} : { ip6: checkUnderlayAddress(v.ipv6(str(o.ip6, 'ip6'), 'ip6'), 'ip6') }),
+        ...(o.port === undefined ? {} : { port: int(o.port, 'port', 1, 65535) }),
+      };
     case 'vpc_collapse':
     case 'vpc_forget':
     case 'vpc_status':
@@ -340,4 +348,15 @@ export function helloIdentity(x: unknown, expected: string): { version: string; 
   const version = str(o.version, 'version');
   if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}[A-Za-z0-9.+-]{0,24}$/.test(version)) throw new UserError(`bad reply: version ${v.shown(version)}`);
   return { version, platform: platform(o.platform) };
+}
+
+/** The addresses a peer's hello says it has (a host speaks for its own), checked as a pair's are. */
+export function helloAddresses(x: unknown): { ip4: string | null; ip6: string | null } {
+  const o = obj(x, 'hello');
+  const ip4 = optStr(o.ip4, 'ip4');
+  const ip6 = optStr(o.ip6, 'ip6');
+  return {
+    ip4: ip4 === null ? null : checkUnderlayAddress(v.ipv4(ip4, 'ip4'), 'ip4'),
+    ip6: ip6 === null ? null : checkUnderlayAddress(v.ipv6(ip6, 'ip6'), 'ip6'),
+  };
 }

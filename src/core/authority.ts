@@ -53,6 +53,17 @@ export function checkPair(
   }
 }
 
+/**
+ * `node_moved`: a member may say that a node's address changed, but the
+ * receiver believes only the node itself (it reaches the node at the new
+ * address with its own pinned host key and reads the node's addresses from
+ * its hello). Nobody moves the receiver: its own addresses are its initenv's.
+ */
+export function checkMoved(c: Caller, node: string, self: SelfNode): void {
+  requireBound(c, 'node_moved');
+  if (node === self.nodename) refuse(`${node} is this host's own name; its addresses change only with its own meshvpc initenv`);
+}
+
 /** `unpair`: a member may only take itself out. */
 export function checkUnpair(c: Caller, node: string): void {
   requireBound(c, 'unpair');

@@ -35,6 +35,12 @@ export type Op =
   /** Port changes name the bridge too: FreeBSD makes them through the bridge (`ifconfig BR deletem X`). */
   | { readonly op: 'set_nomaster'; readonly name: string; readonly bridge: string }
   /** Split horizon: an isolated (FreeBSD: private) port never forwards to another. */
-  | { readonly op: 'set_isolated'; readonly name: string; readonly bridge: string; readonly on: boolean };
+  | { readonly op: 'set_isolated'; readonly name: string; readonly bridge: string; readonly on: boolean }
+  /**
+   * A live tunnel's underlay endpoints change in place (a member's address
+   * moved): same interface, ifindex, bridge port and isolation. Only within
+   * one address family; VNI and UDP port never change in place.
+   */
+  | { readonly op: 'set_vxlan_endpoints'; readonly name: string; readonly local: string; readonly remote: string };
 
 export type OpKind = Op['op'];

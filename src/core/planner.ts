@@ -46,6 +46,27 @@ function sameVxlan(t: TunnelSpec, o: ObservedLink): boolean {
   );
 }
 
+/**
+ * A tunnel that differs from the spec only in its endpoints, each staying in
+ * its address family: the kernel changes those on the live device (Linux:
+ * vxlan changelink takes local and remote, refusing only a family change, a
+ * new VNI or a new port; FreeBSD: down, vxlanlocal/vxlanremote, up), so a
+ * member whose address moved keeps its interface instead of losing it.
+ */
+function endpointsOnly(t: TunnelSpec, o: ObservedLink): boolean {
+  const v = o.vxlan;
+  if (o.kind !== 'vxlan' || v === null || v.local === null || v.remote === null) return false;
+  const v6 = (a: string): boolean => a.includes(':');
+  return (
+    v.vni === t.vni &&
+    v.port === t.port &&
+    !v.learning &&
+    v.udp6zerocsumrx === t.udp6zerocsumrx &&
+    v6(v.local) === v6(t.local) &&
+    v6(v.remote) === v6(t.remote)
+  );
+}
+
 function addressOps(name: string, want: readonly string[], have: readonly string[]): Op[] {
   const current = have.filter((a) => !isLinkLocal(a));
   return [
@@ -86,9 +107,13 @@ function planTunnel(t: TunnelSpec, found: ObservedLink | undefined, bridge: Brid
   if (found && !markedTunnel(found)) foreign(found, 'VXLAN id (it names the tunnel)');
   let o = found;
   if (o && !sameVxlan(t, o)) {
-    // VNI, endpoints and port cannot change on a live vxlan device: replace it.
-    p.remove.push({ op: 'delete_link', name: t.name });
-    o = undefined;
+    if (endpointsOnly(t, o)) {
+      p.tune.push({ op: 'set_vxlan_endpoints', name: t.name, local: t.local, remote: t.remote });
+    } else {
+      // VNI, port, learning or an endpoint's family cannot change on a live vxlan device: replace it.
+      p.remove.push({ op: 'delete_link', name: t.name });
+      o = undefined;
+    }
   }
   if (!o) {
     p.create.push({ op: 'create_vxlan', name: t.name, vni: t.vni, local: t.local, remote: t.remote, port: t.port, udp6zerocsumrx: t.udp6zerocsumrx, mtu: t.mtu, alias: t.alias });

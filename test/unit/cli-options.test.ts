@@ -57,7 +57,8 @@ describe('checkSharedOptions: values', () => {
 
 describe('checkSharedOptions: where each option applies', () => {
   test('dryrun only where it is honoured (vpc): jremove dryrun=1 used to remove', () => {
-    refused(['jremove', 'jname=x', 'dryrun=1'], 'dryrun= does not apply to jremove; it applies to vpc');
+    refused(['jremove', 'jname=x', 'dryrun=1'], 'dryrun= does not apply to jremove; it applies to vpc, node mode=update');
+    accepted(['node', 'mode=update', 'node=h2', 'ip=192.0.2.12', 'dryrun=1']);
     refused(['initenv', 'nodename=h', 'dryrun=1'], /^dryrun= does not apply to initenv;/);
     refused(['node', 'mode=add', 'node=192.0.2.2', 'dryrun=1'], /^dryrun= does not apply to node mode=add;/);
     refused(['jcreate', 'jname=j', 'interface=v', 'vnet=1', 'dryrun=0'], /^dryrun= does not apply to jcreate;/);
@@ -75,7 +76,7 @@ describe('checkSharedOptions: where each option applies', () => {
   });
 
   test('json, header and display only on listings (json also on jwhereis, deploy, join and leave)', () => {
-    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, vpc mode=set, guests mode=start_all$/);
+    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, vpc mode=set, node mode=update, guests mode=start_all$/);
     accepted(['vpc', 'mode=deploy', 'vpc_name=v', '--json']);
     accepted(['vpc', 'mode=join', 'vpc_name=v', 'node=h4', '--json']);
     refused(['vpc', 'mode=collapse', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=collapse;/);

@@ -114,6 +114,16 @@ function apply(observed: Observed, ops: readonly Op[]): Observed {
         put({ ...l, isolated: op.on });
         break;
       }
+      case 'set_vxlan_endpoints': {
+        // As the kernel's vxlan changelink: the device stays; another family is refused.
+        const l = get(op.name, op);
+        const v = l.vxlan;
+        assert.ok(v && v.local !== null && v.remote !== null, `set_vxlan_endpoints on ${op.name}, which is not a vxlan with endpoints`);
+        assert.equal(v.local.includes(':'), op.local.includes(':'), 'local changes family');
+        assert.equal(v.remote.includes(':'), op.remote.includes(':'), 'remote changes family');
+        put({ ...l, vxlan: { ...v, local: op.local, remote: op.remote } });
+        break;
+      }
     }
   }
   return observedFrom([...links.values()]);
@@ -347,8 +357,9 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
   });
   const replacements: Array<[string, Observed]> = [
     ['a wrong VNI', with_(good, 'vxlan100', vx({ vni: 999 }))],
-    ['a wrong remote', with_(good, 'vxlan100', vx({ remote: '192.0.2.77' }))],
-    ['a wrong local', with_(good, 'vxlan100', vx({ local: '192.0.2.99' }))],
+    ['a remote of another family', with_(good, 'vxlan100', vx({ remote: '2001:db8::77' }))],
+    ['a local of another family', with_(good, 'vxlan100', vx({ local: '2001:db8::99' }))],
+    ['a wrong remote and a wrong VNI', with_(good, 'vxlan100', vx({ remote: '192.0.2.77', vni: 999 }))],
     ['the Linux default port 8472', with_(good, 'vxlan100', vx({ port: 8472 }))],
     ['learning on', with_(good, 'vxlan100', vx({ learning: true }))],
     ['udp6zerocsumrx on an IPv4 tunnel', with_(good, 'vxlan100', vx({ udp6zerocsumrx: true }))],
@@ -360,6 +371,32 @@ describe('plan: drift is repaired with exactly the needed ops', () => {
       assert.deepEqual(plan(s, apply(observed, ops)), []);
     });
   }
+
+  // A member's address moved (node mode=update): the tunnel changes in place and keeps its
+  // interface (ifindex, bridge port, isolation, address), on a bridged and an unbridged VPC.
+  const inPlace: Array<[string, HostSpec, Observed, Op[]]> = [
+    ['a remote that moved', s, with_(good, 'vxlan100', vx({ remote: '192.0.2.77' })), [{ op: 'set_vxlan_endpoints', name: 'vxlan100', local: '192.0.2.1', remote: '192.0.2.2' }]],
+    ['this host\'s own address moved', s, with_(good, 'vxlan101', vx({ local: '192.0.2.99' })), [{ op: 'set_vxlan_endpoints', name: 'vxlan101', local: '192.0.2.1', remote: '192.0.2.3' }]],
+    ['both ends moved, unbridged', vxlanOnly, with_(goodTunnels, 'vxlan100', vx({ local: '192.0.2.99', remote: '192.0.2.77' })), [{ op: 'set_vxlan_endpoints', name: 'vxlan100', local: '192.0.2.1', remote: '192.0.2.2' }]],
+  ];
+  for (const [what, sp, observed, want] of inPlace) {
+    test(`${what} -> set_vxlan_endpoints, no delete`, () => {
+      const ops = plan(sp, observed);
+      assert.deepEqual(ops, want);
+      const after = apply(observed, ops);
+      assert.deepEqual(plan(sp, after), []);
+      for (const [name, l] of observed) assert.equal(after.get(name)?.index, l.index, `${name} keeps its ifindex`);
+    });
+  }
+
+  test('an IPv6 member that moved changes in place too', () => {
+    const v6 = bridged({ family: 6, underlay: V6 });
+    const o = converge(v6);
+    const moved = bridged({ family: 6, underlay: new Map([...V6, ['h2', '2001:db8::42']]) });
+    const ops = plan(moved, o);
+    assert.deepEqual(ops, [{ op: 'set_vxlan_endpoints', name: 'vxlan100', local: V6.get('h1') as string, remote: '2001:db8::42' }]);
+    assert.deepEqual(plan(moved, apply(o, ops)), []);
+  });
 
   test('an owned tunnel that is no longer wanted is deleted (VPC without bridge)', () => {
     const o = observedFrom([...goodTunnels.values(), link('vxlan150', 'vxlan', { alias: 'tunnel-to-h9', vxlan: { vni: 150, local: '192.0.2.1', remote: '192.0.2.9', port: 4789, learning: false, udp6zerocsumrx: false } })]);

@@ -95,6 +95,13 @@ test('a port change needs no reading of the host: the op names the bridge', asyn
   assert.deepEqual(exec.lines(), ['ifconfig vpc1 private vxlan100']);
 });
 
+test('a member that moved: the tunnel goes down, takes its new endpoints and comes up RUNNING; it is never destroyed', async () => {
+  const state = fixture('host1-ipv6-14.txt');
+  const exec = host(state).on((argv) => argv[0] === 'ifconfig' && argv[1] === 'vxlan100' && argv.length > 2, {});
+  await freebsdDriver(exec).apply([{ op: 'set_vxlan_endpoints', name: 'vxlan100', local: '2001:db8::1', remote: '2001:db8::42' }]);
+  assert.deepEqual(exec.lines(), ['ifconfig vxlan100 down', 'ifconfig vxlan100 vxlanlocal 2001:db8::1 vxlanremote 2001:db8::42', 'ifconfig vxlan100 up', 'ifconfig vxlan100']);
+});
+
 test('a tunnel that does not become RUNNING fails the apply with the reason', async () => {
   const notRunning = ifconfigBlock(fixture('ifconfig-15-misc.txt'), 'vxlan201');
   const exec = new RecordingExecutor().on(['ifconfig', 'vxlan201'], { stdout: notRunning });

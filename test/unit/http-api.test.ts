@@ -118,6 +118,9 @@ describe('API input is checked like the CLI\'s, and refused input changes nothin
     ['POST', '/containers', JSON.stringify({ jname: 'c1', interface: 'v1', ip4_addr: '10.0.0.1' }), /ip4_addr/],
     ['POST', '/containers', JSON.stringify({ jname: '../etc', interface: 'v1' }), /^invalid jname/],
     ['POST', '/containers/c1/start', '{"x":1}', /takes no body/],
+    ['PATCH', '/nodes/h2', JSON.stringify({ ip: '999.1.1.1' }), /^invalid ip "999\.1\.1\.1": use an IPv4 address/],
+    ['PATCH', '/nodes/h2', JSON.stringify({ ip: '192.0.2.9', node: 'h3' }), /node is given by the path/],
+    ['PATCH', '/nodes/h2', JSON.stringify({ port: 'ssh' }), /^invalid port "ssh"/],
   ];
   for (const [method, path, body, message] of bad) {
     test(`${method} ${path} ${body ?? ''} -> 400`, async () => {
@@ -139,6 +142,11 @@ describe('API input is checked like the CLI\'s, and refused input changes nothin
     assert.equal((await call('GET', '/vpcs/nosuch')).status, 404);
     assert.equal((await call('GET', '/operations/0123456789abcdef')).status, 404);
     assert.equal((await call('GET', '/nosuch')).status, 404);
+    // node mode=update refuses an unknown node before it starts; a read token may not ask at all.
+    const moved = await call('PATCH', '/nodes/ghost', JSON.stringify({ ip: '192.0.2.9' }));
+    assert.equal(moved.status, 404);
+    assert.match(moved.json.error?.message ?? '', /^unknown node "ghost"/);
+    assert.equal((await call('PATCH', '/nodes/ghost', JSON.stringify({ ip: '192.0.2.9' }), reader)).status, 403);
   });
 
   test('an oversized body is refused', async () => {

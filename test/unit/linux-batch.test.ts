@@ -24,6 +24,12 @@ test('ops become one ip batch, one line per command, quoted where ip would split
   assert.throws(() => batchScript([['bridge', 'link', 'show']]), /not an ip command/);
 });
 
+test('a moved endpoint is one changelink of the live tunnel, not a delete and add', () => {
+  assert.deepEqual(linuxCommands({ op: 'set_vxlan_endpoints', name: 'vxlan100', local: '192.0.2.1', remote: '192.0.2.102' }), [
+    ['ip', 'link', 'set', 'dev', 'vxlan100', 'type', 'vxlan', 'local', '192.0.2.1', 'remote', '192.0.2.102'],
+  ]);
+});
+
 test('a failed batch names the command on the line ip reported', () => {
   const cmds = [['ip', 'link', 'set', 'dev', 'a', 'up'], ['ip', 'link', 'set', 'dev', 'nosuch', 'up']];
   const err = batchError(cmds, { code: 1, stdout: '', stderr: 'Cannot find device "nosuch"\nCommand failed -:2\n' });

@@ -17,7 +17,7 @@ Common arguments (refused where they do not apply):
   --json | json=1        machine-readable output (listings, status, jwhereis, deploy, ...)
   header=0               listings without the heading line
   display=a,b,...        listings: choose and order the columns
-  dryrun=1               vpc: print the commands that would run; change nothing
+  dryrun=1               vpc, node update: print what would run or change; change nothing
   force=1                vpc sync/collapse/destroy, node remove: go on when a peer
                          is unreachable or disagrees
   platform=linux|freebsd vpc, containers: drive this host as that platform (default: from uname)
@@ -29,7 +29,7 @@ Exit status: 0 done; 1 failed (e.g. a peer did not converge or is unreachable); 
 
 /** Summaries of the commands that have modes (the others take their operation's). */
 const MODED: Readonly<Record<string, { summary: string; usage: string }>> = {
-  node: { summary: 'join hosts into a cluster over SSH', usage: 'meshvpc node mode=add|list|remove|repin ...' },
+  node: { summary: 'join hosts into a cluster over SSH', usage: 'meshvpc node mode=add|list|show|update|remove|repin ...' },
   vpc: { summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon', usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...' },
   token: { summary: 'API tokens for meshvpc server', usage: 'meshvpc token mode=create|list|revoke ...' },
 };

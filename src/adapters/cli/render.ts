@@ -24,6 +24,8 @@ import { operation } from '../../app/catalog.js';
 import type { Params } from './args.js';
 import { printRows, say, type Record_ } from './output.js';
 import { eventLine, quoteArg, summaryLine, syncLine, syncSummary } from './converge-output.js';
+import type { UpdateResult } from '../../app/node-update.js';
+import { updateEventLine, updateLines } from './node-update-output.js';
 
 const warn = (line: string): void => {
   process.stderr.write(`meshvpc: ${line}\n`);
@@ -65,6 +67,10 @@ export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => 
         return print(eventLine(e.event));
       case 'left':
         return say(summaryLine(e.result));
+      case 'answered':
+      case 'told':
+      case 'vpc_updated':
+        return print(updateEventLine(e));
       default:
         return print(eventLine(e));
     }
@@ -176,6 +182,10 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
   'node.repin': (r: RepinResult) => {
     say(`${r.name}: host key ${r.before} -> ${r.after}`);
     return 0;
+  },
+  'node.update': (r: UpdateResult, p) => {
+    for (const line of p.flag('json') ? [JSON.stringify(r, null, 2)] : updateLines(r)) say(line);
+    return r.ok ? 0 : 1;
   },
   jcreate: (r: JailResult) =>
     jailLines(

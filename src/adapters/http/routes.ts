@@ -30,6 +30,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/host', op: 'host', summary: "This host: its name, addresses, platform and meshvpc's version" },
   { method: 'GET', path: '/nodes', op: 'node.list', summary: 'The known peers' },
   { method: 'GET', path: '/nodes/:name', op: 'node.show', summary: 'One peer: addresses, SSH endpoint, host key, its VPCs, and whether it answers now (version, containers)', params: { name: 'node' } },
+  { method: 'PATCH', path: '/nodes/:name', op: 'node.update', summary: "A peer's address or SSH port changed (node mode=update): checked with the peer, stored, its VPCs re-applied on every member", params: { name: 'node' }, body: true, long: true, status: 202 },
   { method: 'GET', path: '/vpcs', op: 'vpc.list', summary: 'The VPCs this host knows' },
   { method: 'POST', path: '/vpcs', op: 'vpc.init', summary: 'Define a VPC (vpc mode=init)', body: true, status: 201 },
   { method: 'GET', path: '/vpcs/:name', op: 'vpc.show', summary: "A VPC's definition, peer map and this host's layers", params: { name: 'vpc_name' } },

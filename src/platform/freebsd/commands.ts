@@ -107,6 +107,10 @@ export function freebsdOpCommands(op: Op): string[][] {
       return [ifconfig(op.bridge, 'deletem', op.name)];
     case 'set_isolated':
       return [ifconfig(op.bridge, op.on ? 'private' : '-private', op.name)];
+    case 'set_vxlan_endpoints':
+      // A RUNNING vxlan refuses new addresses (EBUSY): down, change, up. The interface stays, and
+      // with it its bridge membership and private flag.
+      return [ifconfig(op.name, 'down'), ifconfig(op.name, 'vxlanlocal', op.local, 'vxlanremote', op.remote), ifconfig(op.name, 'up')];
   }
 }
 

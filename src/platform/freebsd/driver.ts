@@ -87,7 +87,7 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
     }
     if (op.op === 'create_bridge') await createBridge(op);
     else await runAll(freebsdOpCommands(op));
-    if (op.op === 'set_up' && (batchVxlans.has(op.name) || vxlans.has(op.name) || VXLAN_NAME.test(op.name))) {
+    if ((op.op === 'set_up' && (batchVxlans.has(op.name) || vxlans.has(op.name) || VXLAN_NAME.test(op.name))) || op.op === 'set_vxlan_endpoints') {
       await checkRunning(op.name);
     }
   };

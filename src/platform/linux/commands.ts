@@ -47,6 +47,11 @@ export function linuxCommands(op: Op): string[][] {
     case 'set_isolated':
       // The ip form of `bridge link set dev X isolated on`, so a whole apply fits one ip batch.
       return [link(op.name, 'type', 'bridge_slave', 'isolated', op.on ? 'on' : 'off')];
+    case 'set_vxlan_endpoints':
+      // vxlan changelink (Linux 4.14+): local and remote change on the live device, which keeps its
+      // ifindex, bridge port, isolation, dstport and nolearning, and its default FDB entry follows
+      // the new remote. The kernel refuses only what cannot change: another family, VNI or port.
+      return [link(op.name, 'type', 'vxlan', 'local', op.local, 'remote', op.remote)];
   }
 }
 
