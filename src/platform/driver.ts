@@ -108,7 +108,7 @@ export interface NetworkDriver {
   guestExecArgv(name: string, argv: readonly string[]): string[];
   /** Round-trip time in milliseconds to an address, or null if it did not answer. */
   ping(address: string): Promise<number | null>;
-  /** VMs; absent where meshvpc cannot run them (FreeBSD renders bhyve commands but does not run them yet). */
+  /** VMs: QEMU on Linux, bhyve on FreeBSD (disk boots only, see freebsd/bhyve.ts). */
   readonly vm?: VmDriver;
   /** VXLAN source filtering; absent where meshvpc has no firewall backend yet (FreeBSD). */
   readonly firewall?: {

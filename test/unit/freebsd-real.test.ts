@@ -126,6 +126,15 @@ const IFCONFIG: Record<string, IfconfigExpectation> = {
     ],
     ports: FREENAS_MEMBERS.map((name) => port('bridge0', name)),
   },
+  // bhyve's taps as CBSD made them: a description, group `tap`, the `Opened by PID` line tuntap adds (not read).
+  'tap-bhyve-cbsd-blog.txt': {
+    links: [
+      { name: 'tap1', index: 1, kind: 'other', mtu: 1500, ...UP_RUNNING, alias: 'dmz-nic0', ...NO_MASTER, vxlan: null, addresses: [] },
+      // fe80::5a9c:fcff:fe10:2c2c%tap2 is link-local: excluded.
+      { name: 'tap2', index: 2, kind: 'other', mtu: 1500, ...UP_RUNNING, alias: 'dmz-nic1', ...NO_MASTER, vxlan: null, addresses: [] },
+    ],
+    ports: [],
+  },
   // Spaces; both tunnels down (no UP, no RUNNING). No -v: no config line, so learning is the driver default (on).
   'vxlan-opnsense-pr7048-fbsd13-spaces.txt': {
     links: [

@@ -208,19 +208,41 @@ export function bhyveStartCommands(vm: VmSpec, consoleDevice: string): string[][
  * the console (the copier then reads EOF); a copier that never saw its bhyve
  * is signalled through its pid file (-L: only while daemon holds the file
  * locked, so a stale pid is never hit); then the tap goes. `ifconfig destroy`
- * waits while bhyve still has the tap open. The driver runs the last step
- * only if the tap still carries meshvpc's mark (guestAlias) and treats
- * "already gone" answers as done, as guestStop does.
+ * waits while bhyve still has the tap open. The driver (vm.ts) runs the
+ * first step only while the VM's recorded identity still runs, the last only
+ * if the tap still carries meshvpc's mark (guestAlias), and treats "already
+ * gone" answers as done, as guestStop does. Its stop is given no pid file, so
+ * the copier step runs when a start cleans up (a failed one, or the next).
  */
 export function bhyveStopCommands(vm: VmSpec): string[][] {
-  checkName(vm.name);
-  checkTap(vm.hostIf);
-  checkPath('pid file', vm.pidFile, false);
-  return [
-    ['bhyvectl', '--destroy', `--vm=${vm.name}`],
-    ['pkill', '-L', '-F', consolePidFile(vm.pidFile)],
-    ['ifconfig', vm.hostIf, 'destroy'],
-  ];
+  return [bhyveDestroyCommand(vm.name), consoleStopCommand(vm.pidFile), tapDestroyCommand(vm.hostIf)];
+}
+
+/** Ends VM `name`'s instance, and with it its bhyve. Only this VM's name is ever given. */
+export function bhyveDestroyCommand(name: string): string[] {
+  checkName(name);
+  return ['bhyvectl', '--destroy', `--vm=${name}`];
+}
+
+/** Ends the console copier of the VM whose pid file is `pidFile`, only while daemon(8) holds its pid file locked. */
+export function consoleStopCommand(pidFile: string): string[] {
+  checkPath('pid file', pidFile, false);
+  return ['pkill', '-L', '-F', consolePidFile(pidFile)];
+}
+
+export function tapDestroyCommand(hostIf: string): string[] {
+  checkTap(hostIf);
+  return ['ifconfig', hostIf, 'destroy'];
+}
+
+/**
+ * The console device meshvpc gives VM `name`: the A side of nmdm pair
+ * "-NAME-" (/dev/nmdm-web1-A; the copier reads /dev/nmdm-web1-B). One pair per
+ * VM name, so two VMs never share a console.
+ */
+export function bhyveConsoleDevice(name: string): string {
+  checkName(name);
+  return `/dev/nmdm-${name}-A`;
 }
 
 /**

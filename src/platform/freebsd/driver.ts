@@ -1,4 +1,4 @@
-/** The FreeBSD driver: ifconfig for links, vnet jails as guests. */
+/** The FreeBSD driver: ifconfig for links, vnet jails as guests, bhyve VMs (vm.ts). */
 import { observedFrom, type Observed } from '../../core/observed.js';
 import type { Op } from '../../core/ops.js';
 import type { GuestSpec, NetworkDriver } from '../driver.js';
@@ -20,6 +20,7 @@ import {
 } from './commands.js';
 import { parseClonedName, parseIfconfig, parseJlsIds, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
 import { guestAlias } from '../../core/spec.js';
+import { freebsdVm } from './vm.js';
 
 /**
  * pitfall 2 in freebsd.md: a second tunnel with the same VNI, local address
@@ -167,5 +168,6 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
       const r = await exec.run(pingCommand(address));
       return r.code === 0 ? parsePingRtt(r.stdout) : null;
     },
+    vm: freebsdVm(exec),
   };
 }
