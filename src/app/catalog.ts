@@ -252,7 +252,7 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
     dbOnly: true,
   },
   vpcOp('set', `Change a VPC's quotas or guest network here and on every member (only a member may).
-Lowering a quota below what is in use refuses new guests and leaves the existing ones.`, [...QUOTA, ...GUEST_NETWORK, force, dryrun], { output: 'json' }),
+Lowering a quota below what is in use refuses new guests and leaves the existing ones.`, [...QUOTA, ...GUEST_NETWORK, force, ...LOCAL], { output: 'json' }),
   vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true, dbOnly: true }),
   vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
   vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),

@@ -154,6 +154,8 @@ async function bridgeMtu(host: Host, vpc: string): Promise<number> {
  */
 async function accelFor(host: Host, asked: VmAccel | 'auto', kernel: string | null): Promise<VmAccel> {
   if (asked !== 'auto') return asked;
+  // bhyve has one accelerator (vmm(4)): nothing to probe.
+  if (host.driver.platform !== 'linux') return (await driverOf(host).accel('', '')).accel;
   const file = join(host.home, 'vm', 'accel.json');
   const known = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { accel?: unknown }, () => null);
   if (known && (known.accel === 'kvm' || known.accel === 'tcg')) return known.accel;
