@@ -63,6 +63,8 @@ function tapBlock(description: string): { stdout: string } {
 const OUR_TAP = tapBlock('guest-web1');
 const FOREIGN_TAP = tapBlock('dmz-nic0');
 
+const LS_VMM = ['ls', '-1', '/dev/vmm'];
+
 const isStartCommand: ArgvMatcher = (argv) => START_LINES.includes(argvLine(argv));
 
 /**
@@ -78,10 +80,11 @@ function freshHost(): RecordingExecutor {
     .on(SHOW_TAP, OUR_TAP)
     .once(SHOW_TAP, NO_TAP)
     .on(PS, PS_BHYVE)
-    .on(BOOTTIME, BOOT);
+    .on(BOOTTIME, BOOT)
+    .on(LS_VMM, { stdout: 'other1\n' });
 }
 
-const PRE_START = [argvLine(PGREP), argvLine(PKILL_CONSOLE), argvLine(SHOW_TAP)];
+const PRE_START = [argvLine(PGREP), argvLine(PKILL_CONSOLE), argvLine(SHOW_TAP), argvLine(LS_VMM)];
 const IDENTITY_READ = [argvLine(PGREP), argvLine(PS), argvLine(BOOTTIME)];
 
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -109,7 +112,7 @@ test('start: the checks, the start commands in order, then the identity from the
 test('start: a leftover tap with this VM\'s mark goes before the tap is made again', async () => {
   const exec = freshHost().once(SHOW_TAP, OUR_TAP).on((a) => argvLine(a) === DESTROY_TAP, {});
   assert.equal(await freebsdVm(exec, FAST).start(VM), IDENTITY);
-  assert.deepEqual(exec.lines(), [...PRE_START, DESTROY_TAP, ...START_LINES, ...IDENTITY_READ]);
+  assert.deepEqual(exec.lines(), [...PRE_START.slice(0, 3), DESTROY_TAP, argvLine(LS_VMM), ...START_LINES, ...IDENTITY_READ]);
 });
 
 test('start refuses before making anything: a foreign tap, an unrecorded bhyve of this VM, a kernel boot', async () => {
@@ -117,7 +120,7 @@ test('start refuses before making anything: a foreign tap, an unrecorded bhyve o
   const e1 = await failure(freebsdVm(foreign, FAST).start(VM));
   assert.ok(e1 instanceof UserError && e1.kind === 'conflict');
   assert.match(e1.message, /tapvb51ce25e46 exists and is not meshvpc's/);
-  assert.deepEqual(foreign.lines(), PRE_START);
+  assert.deepEqual(foreign.lines(), PRE_START.slice(0, 3));
 
   const orphan = freshHost().once(PGREP, { stdout: '777\n' });
   const e2 = await failure(freebsdVm(orphan, FAST).start(VM));
@@ -141,7 +144,16 @@ test('start: bhyve\'s daemon fails -> the copier and the marked tap go, no bhyve
   assert.ok(!exec.lines().some((l) => l.startsWith('bhyvectl')));
 });
 
-test('start: bhyve exits at once -> this VM\'s instance is destroyed (already gone is fine), then the copier and the tap', async () => {
+test('start: another tool\'s VM instance of the same name (/dev/vmm/web1) -> refused before anything is made, and never destroyed', async () => {
+  const exec = freshHost().on(LS_VMM, { stdout: 'web1\nother1\n' });
+  const e = await failure(freebsdVm(exec, FAST).start(VM));
+  assert.ok(e instanceof UserError && e.kind === 'conflict');
+  assert.match(e.message, /a bhyve VM named "web1" already exists \(\/dev\/vmm\/web1\) and is not meshvpc's/);
+  assert.deepEqual(exec.lines(), PRE_START);
+  assert.ok(!exec.lines().some((l) => l.startsWith('bhyvectl') || / create | destroy/.test(l)));
+});
+
+test('start: bhyve exits at once -> no bhyvectl (no bhyve of this call was identified), then the copier and the tap', async () => {
   const exec = freshHost()
     .on(PGREP, { code: 2, stderr: `pgrep: pidfile \`${DIR}/vm.pid' is empty\n` })
     .on(['bhyvectl', '--destroy', '--vm=web1'], { code: 1, stderr: 'vm_open: web1 could not be opened: No such file or directory\n' })
@@ -149,11 +161,9 @@ test('start: bhyve exits at once -> this VM\'s instance is destroyed (already go
   const e = await failure(freebsdVm(exec, FAST).start(VM));
   assert.match(e.message, /bhyve for VM web1 exited right after it started \(see \/var\/db\/meshvpc\/vm\/web1\/console\.log\)/);
   const tail = exec.lines().slice(PRE_START.length + START_LINES.length);
-  // Three looks for the pid (FAST: two tries and a last look), the undo, one look that bhyve is gone.
+  // Three looks for the pid (FAST: two tries and a last look), then the undo: never a bhyvectl.
   assert.deepEqual(tail, [
     ...Array(3).fill(argvLine(PGREP)),
-    'bhyvectl --destroy --vm=web1',
-    argvLine(PGREP),
     argvLine(PKILL_CONSOLE),
     argvLine(SHOW_TAP),
     DESTROY_TAP,

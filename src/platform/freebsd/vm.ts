@@ -28,6 +28,8 @@ import {
   bhyveStartCommands,
   consoleStopCommand,
   tapDestroyCommand,
+  bhyveRunningCommand,
+  parseBhyveVms,
 } from './bhyve.js';
 import { parseIfconfig } from './parse.js';
 
@@ -220,6 +222,13 @@ export function freebsdVm(exec: Executor, timing: VmTiming = DEFAULT_TIMING): Vm
       }
       if (leftover === true) await runChecked(exec, tapDestroyCommand(vm.hostIf));
 
+      // A VM instance of this name that is not ours (another tool's, CBSD's): bhyve would
+      // fail on it, and the undo below would destroy it. Refused before anything is touched.
+      const listed = await exec.run(bhyveRunningCommand());
+      if (parseBhyveVms(listed.code === 0 ? listed.stdout : '').includes(vm.name)) {
+        throw new UserError(`a bhyve VM named ${shown(vm.name)} already exists (/dev/vmm/${vm.name}) and is not meshvpc's: meshvpc will not take it over; choose another jname`, 'conflict');
+      }
+
       const made = { tap: false, copier: false, bhyve: false };
       try {
         await runChecked(exec, kldload);
@@ -231,12 +240,13 @@ export function freebsdVm(exec: Executor, timing: VmTiming = DEFAULT_TIMING): Vm
         await runChecked(exec, copier);
         made.copier = true;
         await runChecked(exec, bhyve);
-        made.bhyve = true;
         // daemon(8) returns once it has detached, and its child writes the pid
         // a moment later (the file was truncated when daemon opened it, so an
         // old pid is never read): wait for it. No pid means bhyve already exited.
         const pid = await waitForPid(vm.pidFile);
         const identity = pid === null ? null : await identityOf(pid);
+        // Only a bhyve known to be this call's is ever destroyed by the undo.
+        made.bhyve = identity !== null;
         if (pid === null || identity === null) {
           throw new Error(`bhyve for VM ${vm.name} exited right after it started (see ${vm.consoleLog})`);
         }
