@@ -46,6 +46,8 @@ export interface Admission {
   readonly ip4: AddressWish;
   readonly ip6: AddressWish;
   readonly force: boolean;
+  /** Leases taken before this one (a guest on several VPCs): they must still hold when it is recorded. */
+  readonly outer?: () => void;
 }
 
 export interface Admitted {
@@ -53,6 +55,12 @@ export interface Admitted {
   readonly ip6Addr: string | null;
   /** Members that could not be asked (force=1): their last report was counted instead. */
   readonly uncounted: readonly string[];
+  /**
+   * Throws unless every lease this admission rests on is still surely held:
+   * called again right before the guest is stored when more waiting came
+   * between (the next VPC's lease of a guest on several VPCs).
+   */
+  readonly stillHeld: () => void;
 }
 
 const quotaOf = (vpc: VpcWithMap): Quota => vpc.quota ?? NO_QUOTA;
@@ -79,6 +87,11 @@ export function guestOnVpcs(host: Host, g: GuestRecord, running: boolean): Guest
   const base = guestOnHost(host, g, running);
   const extra = g.kind === 'jail' ? (g.extra ?? []) : [];
   return [base, ...extra.map((n) => ({ ...base, interface: n.vpc, ip4Addr: n.ip4Addr, ip6Addr: n.ip6Addr }))];
+}
+
+/** What `guest_list` answers: this host's guests (on one VPC, or all) and its bridge addresses on that VPC. */
+export async function guestListHere(host: Host, vpc?: string): Promise<{ guests: GuestOnHost[]; bridgeIps: string[] }> {
+  return { guests: await guestsHere(host, vpc), bridgeIps: vpc === undefined ? [] : repo.getLocal(host.db, vpc).bridgeIps.map((c) => c.split('/')[0] as string) };
 }
 
 /** This host's guests (on one VPC, or all), as peers are told them. */
@@ -173,7 +186,9 @@ async function takeLease(host: Host, vpc: string, arbiter: string, call: Call): 
 }
 
 /** One member's answer: its guests on the VPC, or why it could not say. */
-export type Asked = { readonly name: string; readonly ok: true; readonly guests: GuestOnHost[] } | { readonly name: string; readonly ok: false; readonly error: string };
+export type Asked =
+  | { readonly name: string; readonly ok: true; readonly guests: GuestOnHost[]; readonly bridgeIps: string[] }
+  | { readonly name: string; readonly ok: false; readonly error: string };
 
 /** Every other member's guests on the VPC, asked concurrently; each reply checked. */
 export async function askMembers(host: Host, vpc: VpcWithMap, call: Call): Promise<Asked[]> {
@@ -185,7 +200,7 @@ export async function askMembers(host: Host, vpc: VpcWithMap, call: Call): Promi
       const node = repo.getNode(host.db, name);
       try {
         if (!node) throw new UserError(`${name} is not a known node here`, 'not_found');
-        return { name, ok: true, guests: guestsFromWire(await call(node, { op: 'guest_list', vpc: vpc.name }), name, vpc.name) };
+        return { name, ok: true, ...guestsFromWire(await call(node, { op: 'guest_list', vpc: vpc.name }), name, vpc.name) };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
         return { name, ok: false, error: node && /unknown op/.test(error) ? await olderPeer(node, call) : error };
@@ -203,7 +218,8 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
   const { vpc } = a;
   checkWishes(vpc, a.ip4, a.ip6);
   const text = (w: AddressWish): string | null => (w === null || w === 'auto' ? null : v.cidrText(w));
-  if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [] });
+  const outer = a.outer ?? ((): void => undefined);
+  if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [], stillHeld: outer });
   const { Peers } = await import('../cluster/peers.js');
   const peers = new Peers(host.home);
   const call: Call = (node, req) => peers.call(node, req);
@@ -213,9 +229,12 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
     try {
       lease = await takeLease(host, vpc.name, arbiter, call);
     } catch (e) {
-      if (!(a.force && e instanceof UserError && e.kind === 'unreachable')) throw e;
+      // force=1 goes on without an arbiter that cannot be reached (or is not known here), and says so in its result.
+      if (!(a.force && e instanceof UserError && (e.kind === 'unreachable' || e.kind === 'not_found'))) throw e;
     }
     try {
+      // Read again under the lease: a vpc mode=set may have changed the quota or guest network meanwhile.
+      const vpc = repo.getVpc(host.db, a.vpc.name) ?? a.vpc;
       const asked = await askMembers(host, vpc, call);
       const here = await guestsHere(host, vpc.name);
       const failed = asked.filter((r) => !r.ok);
@@ -225,9 +244,12 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       }
       const reported = asked.flatMap((r) => (r.ok ? r.guests : []));
       const stale = failed.flatMap((r) => repo.getSeen(host.db, vpc.name, r.name));
+      // Every member's bridge addresses in the guest network are taken too (one L2 segment).
+      const bridges = asked.flatMap((r) => (r.ok ? r.bridgeIps : []));
       const all = [...here, ...reported, ...stale];
       checkQuota(vpc.name, quotaOf(vpc), all, a.adding);
-      const ipam = ipamOf(host, vpc);
+      const base = ipamOf(host, vpc);
+      const ipam = base && { ...base, bridgeIps: [...base.bridgeIps, ...bridges] };
       const used = all.filter((g) => !(g.name === a.adding.name && g.node === a.adding.node)).flatMap((g) => [g.ip4Addr, g.ip6Addr]).flatMap((x) => (x === null ? [] : [x.split('/')[0] as string]));
       const pick = (wish: AddressWish, key: string): string | null => {
         if (wish === null) return null;
@@ -238,14 +260,19 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       };
       const ip4Addr = pick(a.ip4, 'ip4_addr');
       const ip6Addr = pick(a.ip6, 'ip6_addr');
-      if (lease && Date.now() - lease.since > LEASE_TTL_MS * 0.8) {
-        throw new UserError(`${vpc.name}: counting its guests took longer than the guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
-      }
+      const held = lease;
+      const stillHeld = (): void => {
+        outer();
+        if (held && Date.now() - held.since > LEASE_TTL_MS * 0.8) {
+          throw new UserError(`${vpc.name}: adding the guest took longer than its guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
+        }
+      };
+      stillHeld();
       // Remembered only once admitted: a refusal leaves this host's database as it was.
       exclusively(host.db, () => {
         for (const r of asked) if (r.ok) repo.putSeen(host.db, vpc.name, r.name, r.guests);
       });
-      return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name) });
+      return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name), stillHeld });
     } finally {
       await lease?.release().catch(() => undefined);
     }

@@ -4,6 +4,7 @@
  * `vpc mode=apply` has rebuilt the VPC's bridge).
  */
 import * as repo from '../store/repo.js';
+import { nicsOf } from '../core/guests.js';
 import type { Host } from './host.js';
 
 export interface StartAllOutcome {
@@ -26,7 +27,8 @@ export async function startAll(host: Host, input: { readonly vpc_name?: string }
   const running = new Set(await host.driver.runningGuests());
   const out: StartAllOutcome[] = [];
   for (const g of repo.listGuests(host.db)) {
-    if (!g.astart || (input.vpc_name !== undefined && g.interface !== input.vpc_name)) continue;
+    // A guest on several VPCs starts with the unit of any of them (its other bridges must exist by then).
+    if (!g.astart || (input.vpc_name !== undefined && !nicsOf(g).some((n) => n.vpc === input.vpc_name))) continue;
     const on = g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name);
     if (on) {
       out.push({ jname: g.name, kind: g.kind, result: 'running', error: null });

@@ -173,15 +173,19 @@ async function admitAll(host: Host, name: string, nics: readonly PlannedNic[], f
   const order = nics.map((n, i) => ({ n, i })).sort((a, b) => (a.n.vpc.name < b.n.vpc.name ? -1 : 1));
   const got: NicAddresses[] = nics.map(() => ({ ip4Addr: null, ip6Addr: null }));
   const adding = { name, node: host.self.nodename, kind: 'jail' as const, vcpus: 0, ramBytes: 0, diskBytes: 0 };
-  const step = async (k: number): Promise<JailRecord> => {
+  const step = async (k: number, held: () => void): Promise<JailRecord> => {
     const next = order[k];
-    if (!next) return record(got);
-    return admit(host, { vpc: next.n.vpc, adding, ip4: next.n.ip4, ip6: next.n.ip6, force }, (addr) => {
+    if (!next) {
+      // Waiting for the later leases may have outlasted an earlier one: recorded only while all still hold.
+      held();
+      return record(got);
+    }
+    return admit(host, { vpc: next.n.vpc, adding, ip4: next.n.ip4, ip6: next.n.ip6, force, outer: held }, (addr) => {
       got[next.i] = { ip4Addr: addr.ip4Addr, ip6Addr: addr.ip6Addr };
-      return step(k + 1);
+      return step(k + 1, addr.stillHeld);
     });
   };
-  return step(0);
+  return step(0, () => undefined);
 }
 
 export function jcreate(host: Host, input: CreateInput): Promise<JailResult> {
@@ -348,7 +352,7 @@ async function peersGuestsNamed(host: Host, name: string): Promise<{ found: { no
     const results = await fanout(nodes.map((n) => n.name), 16, async (key) => {
       const node = nodes.find((n) => n.name === key) as (typeof nodes)[number];
       try {
-        return guestsFromWire(await peers.call<unknown>(node, { op: 'guest_list' }), key).map((g) => ({ node: g.node, kind: g.kind, name: g.name }));
+        return guestsFromWire(await peers.call<unknown>(node, { op: 'guest_list' }), key).guests.map((g) => ({ node: g.node, kind: g.kind, name: g.name }));
       } catch (e) {
         if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
         return jailsFromWire(await peers.call<unknown>(node, { op: 'jail_list' }), key).map((j) => ({ node: j.node, kind: 'jail' as const, name: j.name }));

@@ -16,7 +16,7 @@ import { checkMoved, checkPair, checkUnderlays, checkUnpair, checkVpcChange, req
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
-import { guestsHere, holdHere } from './guest-guard.js';
+import { guestListHere, holdHere, LEASE_TTL_MS } from './guest-guard.js';
 import { exclusively } from '../store/tx.js';
 
 export async function hello(host: Host, vpc?: string): Promise<Hello> {
@@ -90,7 +90,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     case 'jail_list':
       return jailsHere(host);
     case 'guest_list':
-      return guestsHere(host, req.vpc);
+      return guestListHere(host, req.vpc);
     case 'guest_hold':
     case 'guest_release': {
       // Only a member of the VPC (as this host holds it) takes turns adding guests to it.
@@ -99,7 +99,8 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       const holder = caller.kind === 'member' ? caller.node : host.self.nodename;
       if (caller.kind !== 'root' && !vpc.members.some((m) => m.node === holder)) throw new UserError(`${holder} is not a member of ${req.vpc}: it cannot add guests to it`, 'conflict');
       if (req.op === 'guest_release') return { released: exclusively(host.db, () => repo.releaseLease(host.db, req.vpc, req.token)) };
-      await holdHere(host, req.vpc, holder, req.token, req.ttl_ms, req.wait_ms);
+      // A caller's lease lasts at most meshvpc's own TTL, whatever it asks.
+      await holdHere(host, req.vpc, holder, req.token, Math.min(req.ttl_ms, LEASE_TTL_MS), req.wait_ms);
       return { held: true };
     }
     case 'node_moved':

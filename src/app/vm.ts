@@ -5,7 +5,7 @@
  * differs: a hypervisor process with a tap on the VPC's bridge.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { stableMac } from '../core/mac.js';
@@ -82,18 +82,40 @@ const resultOf = (host: Host, r: VmRecord, running: boolean, accel: VmAccel | 'a
   spared,
 });
 
-/** A file the user named must exist and be a regular file; its size is what disk_max counts for a disk. */
-async function fileSize(path: string, key: string): Promise<number> {
-  const s = await stat(path).catch(() => null);
-  if (!s || !s.isFile()) throw new UserError(`invalid ${key} ${v.shown(path)}: no such file on this host`);
+/**
+ * A file the user named must exist, be a regular file (after symlinks), and
+ * not be meshvpc's own state (its database, keys, another VM's files): a
+ * guest gets read-write access to it as root. Its size is what disk_max
+ * counts for a disk (a qcow2's file size, not its virtual size).
+ */
+async function fileSize(host: Host, path: string, key: string): Promise<number> {
+  const real = await realpath(path).catch(() => null);
+  const s = real === null ? null : await stat(real).catch(() => null);
+  if (real === null || !s || !s.isFile()) throw new UserError(`invalid ${key} ${v.shown(path)}: no such file on this host`);
+  const home = await realpath(host.home).catch(() => host.home);
+  if (real === home || real.startsWith(`${home}/`)) throw new UserError(`invalid ${key} ${v.shown(path)}: it is inside meshvpc's state directory ${home}; give a file of your own`);
   return s.size;
+}
+
+/** A disk another VM of this host already has: two VMs writing one image corrupt it. */
+function refuseSharedDisk(host: Host, disk: string | undefined): void {
+  if (disk === undefined) return;
+  const other = repo.listGuests(host.db).find((g) => g.kind === 'vm' && g.vm.disk === disk);
+  if (other) throw new UserError(`invalid vm_disk ${v.shown(disk)}: VM ${other.name} already uses it`, 'conflict');
 }
 
 async function configOf(host: Host, input: BcreateInput): Promise<VmConfig> {
   if (input.vm_initrd !== undefined && input.vm_kernel === undefined) throw new UserError('vm_initrd= needs vm_kernel=: an initrd is loaded with a kernel');
-  if (input.vm_kernel !== undefined) await fileSize(input.vm_kernel, 'vm_kernel');
-  if (input.vm_initrd !== undefined) await fileSize(input.vm_initrd, 'vm_initrd');
-  const diskBytes = input.vm_disk === undefined ? 0 : await fileSize(input.vm_disk, 'vm_disk');
+  if (input.vm_kernel !== undefined) await fileSize(host, input.vm_kernel, 'vm_kernel');
+  if (input.vm_initrd !== undefined) await fileSize(host, input.vm_initrd, 'vm_initrd');
+  const diskBytes = input.vm_disk === undefined ? 0 : await fileSize(host, input.vm_disk, 'vm_disk');
+  refuseSharedDisk(host, input.vm_disk);
+  if (host.driver.platform === 'freebsd') {
+    // What bhyve cannot run is refused before it is stored and counted (bhyve.ts renders the same limits).
+    if (input.vm_disk === undefined || input.vm_kernel !== undefined) throw new UserError('on FreeBSD a VM boots from vm_disk= with UEFI firmware: bhyve cannot boot a kernel directly (vm_kernel= needs QEMU on Linux)');
+    if (input.vm_accel === 'tcg') throw new UserError('vm_accel=tcg: bhyve runs on the vmm(4) hypervisor only; use vm_accel=auto or kvm on FreeBSD');
+    if (input.vm_cpus > 16) throw new UserError(`invalid vm_cpus "${input.vm_cpus}": bhyve takes at most 16`);
+  }
   if (input.vm_kernel === undefined && input.vm_disk === undefined && host.driver.platform === 'linux' && defaultGuestImage() === null) {
     throw new UserError('the default VM guest is not built on this host (bash scripts/guest-image.sh builds it); or give vm_kernel= or vm_disk=');
   }
@@ -291,10 +313,29 @@ export interface ConsoleResult {
   readonly text: string;
 }
 
-/** The VM's serial console as written so far (the last `lines` lines). */
+/** A guest writes its console as fast as it likes: bconsole reads at most its last 256 KiB. */
+const CONSOLE_TAIL_BYTES = 256 * 1024;
+
+async function tail(path: string, bytes: number): Promise<string | null> {
+  const fh = await open(path, 'r').catch(() => null);
+  if (fh === null) return null;
+  try {
+    const { size } = await fh.stat();
+    const length = Math.min(size, bytes);
+    const buf = Buffer.alloc(length);
+    await fh.read(buf, 0, length, size - length);
+    const text = buf.toString('utf8');
+    // Cut at a line start when the front was dropped.
+    return size > bytes ? text.slice(text.indexOf('\n') + 1) : text;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The VM's serial console as written so far (the last `lines` lines, and never more than its last 256 KiB). */
 export async function bconsole(host: Host, input: { readonly jname: string; readonly lines?: number }): Promise<ConsoleResult> {
   const r = requireVm(host, input.jname);
-  const text = await readFile(consoleLogOf(host, r.name), 'utf8').catch(() => null);
+  const text = await tail(consoleLogOf(host, r.name), CONSOLE_TAIL_BYTES);
   if (text === null) throw new UserError(`${r.name} has no console log yet: it has not been started on ${host.self.nodename} (meshvpc bstart jname=${r.name})`, 'not_found');
   // Serial output carries CR and terminal escapes; a log shows lines.
   // eslint-disable-next-line no-control-regex -- the escape character is what is being removed

@@ -314,30 +314,38 @@ const guestAddr = (a: unknown, what: string): string | null => {
 
 /**
  * A peer's guests (`guest_list`): its own only, on the VPC asked about when
- * one was, each value checked. Sizes are bounded as bcreate bounds them.
+ * one was, each value checked, each name once. Sizes are bounded as bcreate
+ * bounds them. With its bridge addresses on that VPC (never handed to a guest).
  */
-export function guestsFromWire(x: unknown, peer: string, vpc?: string): GuestOnHost[] {
-  return arr(x, 'guests', 1 << 16).map((g): GuestOnHost => {
-    const o = obj(g, 'guest');
-    const node = v.nodeName(str(o.node, 'node'));
+export function guestsFromWire(x: unknown, peer: string, vpc?: string): { guests: GuestOnHost[]; bridgeIps: string[] } {
+  const o = obj(x, 'guest list');
+  const seen = new Set<string>();
+  const guests = arr(o.guests, 'guests', 1 << 16).map((g): GuestOnHost => {
+    const go = obj(g, 'guest');
+    const node = v.nodeName(str(go.node, 'node'));
     if (node !== peer) throw new UserError(`bad reply: ${peer} reported a guest of ${v.shown(node)}`);
-    const iface = v.vpcName(str(o.interface, 'interface'));
+    const iface = v.vpcName(str(go.interface, 'interface'));
     if (vpc !== undefined && iface !== vpc) throw new UserError(`bad reply: ${peer} reported a guest of ${v.shown(iface)} when asked about ${vpc}`);
-    const kind = str(o.kind, 'kind');
+    const kind = str(go.kind, 'kind');
     if (kind !== 'jail' && kind !== 'vm') throw new UserError(`bad reply: guest kind ${v.shown(kind)}`);
+    const name = v.jailName(str(go.name, 'jname'));
+    if (seen.has(`${iface}/${name}`)) throw new UserError(`bad reply: ${peer} reported guest ${name} twice`);
+    seen.add(`${iface}/${name}`);
     return {
-      name: v.jailName(str(o.name, 'jname')),
+      name,
       node,
       kind,
       interface: iface,
-      ip4Addr: guestAddr(o.ip4Addr, 'ip4_addr'),
-      ip6Addr: guestAddr(o.ip6Addr, 'ip6_addr'),
-      running: o.running === true,
-      vcpus: int(o.vcpus, 'vcpus', 0, 1024),
-      ramBytes: int(o.ramBytes, 'ramBytes', 0, 2 ** 50),
-      diskBytes: int(o.diskBytes, 'diskBytes', 0, 2 ** 50),
+      ip4Addr: guestAddr(go.ip4Addr, 'ip4_addr'),
+      ip6Addr: guestAddr(go.ip6Addr, 'ip6_addr'),
+      running: go.running === true,
+      vcpus: int(go.vcpus, 'vcpus', 0, 1024),
+      ramBytes: int(go.ramBytes, 'ramBytes', 0, 2 ** 50),
+      diskBytes: int(go.diskBytes, 'diskBytes', 0, 2 ** 50),
     };
   });
+  const bridgeIps = arr(o.bridgeIps ?? [], 'bridgeIps', 64).map((a) => v.address(str(a, 'bridge address'), 'bridge address'));
+  return { guests, bridgeIps };
 }
 
 /** Who a peer's hello says it is, checked: the name it was reached as, a known platform, a version string. */

@@ -289,6 +289,9 @@ export function leaseHolder(db: Db, vpc: string, token: string, now = Date.now()
 export function tryLease(db: Db, vpc: string, holder: string, token: string, ttlMs: number, now = Date.now()): { holder: string; expiresMs: number } | null {
   const held = leaseHolder(db, vpc, token, now);
   if (held) return held;
+  // Its own holder asking again does not extend it: one acquisition lasts one TTL at most.
+  const mine = db.prepare('SELECT expires_ms FROM guest_lease WHERE vpc = ? AND token = ?').get(vpc, token) as Row | undefined;
+  if (mine && Number(mine.expires_ms) > now) return null;
   db.prepare(
     `INSERT INTO guest_lease (vpc, holder, token, expires_ms) VALUES (?, ?, ?, ?)
      ON CONFLICT (vpc) DO UPDATE SET holder = excluded.holder, token = excluded.token, expires_ms = excluded.expires_ms`,

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRelease, hasCommit, installedCheckout, RELEASE_0_1_0, RELEASE_0_2_0, runHostOn } from '../../src/lab/release.js';
-import { links, mv, ok, withLab } from './lab-helpers.js';
+import { links, mv, ok, sh, withLab } from './lab-helpers.js';
 
 test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
   const installed = await installedCheckout();
@@ -61,6 +61,12 @@ test('a host on meshvpc 0.2.0 in a VPC with a quota or guest network: guarded cr
     await withLab(3, 'v4', async (lab) => {
       await runHostOn(lab, 2, old);
       assert.equal((await ok(lab, 2, 'version')).trim(), '0.2.0');
+      // The lab made host2's database with this release; 0.2.0 rightly refuses a newer one, so it makes its own.
+      const refused = await mv(lab, 2, 'node', 'mode=list');
+      assert.equal(refused.code, 5);
+      assert.match(refused.stderr, /made by a newer meshvpc \(schema version \d+; this meshvpc knows up to 5\)/);
+      await sh(lab, 2, 'rm', '-f', '/var/db/meshvpc/meshvpc.sqlite', '/var/db/meshvpc/meshvpc.sqlite-wal', '/var/db/meshvpc/meshvpc.sqlite-shm');
+      await ok(lab, 2, 'initenv', 'nodename=host2', 'nodeip=192.0.2.2');
       const ours = (await ok(lab, 1, 'version')).trim();
       for (const o of [2, 3]) await ok(lab, 1, 'node', 'mode=add', `node=192.0.2.${o}`);
       await ok(lab, 2, 'node', 'mode=add', 'node=192.0.2.3');

@@ -68,15 +68,21 @@ describe('the wire: policy and guests from a peer are checked like typed input',
     assert.throws(() => vpcFromWire({ ...WIRE_VPC, guestNetwork: { network: '10.20.0.0/24', gateway: '10.20.0.1; reboot' } }), /guest_gateway/);
   });
 
-  test('a peer speaks for its own guests, on the VPC asked about, with sane sizes', () => {
+  test('a peer speaks for its own guests, on the VPC asked about, once each, with sane sizes', () => {
     const g = { name: 'vm1', node: 'b', kind: 'vm', interface: 'vpc1', ip4Addr: '10.20.0.2/24', ip6Addr: null, running: true, vcpus: 2, ramBytes: 2 ** 28, diskBytes: 0 };
-    assert.equal(guestsFromWire([g], 'b', 'vpc1')[0]?.ramBytes, 2 ** 28);
-    assert.throws(() => guestsFromWire([g], 'c'), /b reported a guest of "b"|c reported a guest of "b"/);
-    assert.throws(() => guestsFromWire([g], 'b', 'vpc2'), /when asked about vpc2/);
-    assert.throws(() => guestsFromWire([{ ...g, kind: 'lxc' }], 'b'), /guest kind "lxc"/);
-    assert.throws(() => guestsFromWire([{ ...g, vcpus: -1 }], 'b'), /vcpus out of range/);
-    assert.throws(() => guestsFromWire([{ ...g, name: '../etc' }], 'b'), /invalid jname/);
-    assert.throws(() => guestsFromWire([{ ...g, ip4Addr: '10.20.0.2' }], 'b'), /ip4_addr/);
+    const list = (...guests: unknown[]) => ({ guests, bridgeIps: ['10.20.0.254'] });
+    const ok = guestsFromWire(list(g), 'b', 'vpc1');
+    assert.equal(ok.guests[0]?.ramBytes, 2 ** 28);
+    assert.deepEqual(ok.bridgeIps, ['10.20.0.254']);
+    assert.throws(() => guestsFromWire(list(g), 'c'), /c reported a guest of "b"/);
+    assert.throws(() => guestsFromWire(list(g), 'b', 'vpc2'), /when asked about vpc2/);
+    assert.throws(() => guestsFromWire(list({ ...g, kind: 'lxc' }), 'b'), /guest kind "lxc"/);
+    assert.throws(() => guestsFromWire(list({ ...g, vcpus: -1 }), 'b'), /vcpus out of range/);
+    assert.throws(() => guestsFromWire(list({ ...g, name: '../etc' }), 'b'), /invalid jname/);
+    assert.throws(() => guestsFromWire(list({ ...g, ip4Addr: '10.20.0.2' }), 'b'), /ip4_addr/);
+    assert.throws(() => guestsFromWire(list(g, g), 'b'), /reported guest vm1 twice/);
+    assert.throws(() => guestsFromWire({ guests: [], bridgeIps: ['10.0.0.1; reboot'] }, 'b'), /bridge address/);
+    assert.throws(() => guestsFromWire([g], 'b'), /guest list is not an object/);
   });
 
   test('lease requests carry a 32-hex token and bounded times', () => {
@@ -136,7 +142,8 @@ describe('a VM on Linux: its tap and its QEMU command line', () => {
     assert.match(VM.hostIf, /^tapv[0-9a-f]{10}$/);
     assert.deepEqual(tapCommands(VM), [
       ['ip', 'tuntap', 'add', 'dev', VM.hostIf, 'mode', 'tap'],
-      ['ip', 'link', 'set', 'dev', VM.hostIf, 'alias', 'guest-vm1', 'mtu', '1450', 'master', 'vpc1', 'up'],
+      ['ip', 'link', 'set', 'dev', VM.hostIf, 'alias', 'guest-vm1'],
+      ['ip', 'link', 'set', 'dev', VM.hostIf, 'mtu', '1450', 'master', 'vpc1', 'up'],
     ]);
   });
 

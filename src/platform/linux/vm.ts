@@ -6,7 +6,9 @@
  * VM's identity is that pid with the process's start time, so a pid reused by
  * another process after a crash is never taken for the VM (nor killed).
  */
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../../core/errors.js';
 import type { Executor } from '../exec.js';
 import { runChecked } from '../exec.js';
 import type { VmAccel, VmSpec } from '../driver.js';
@@ -60,11 +62,16 @@ export function qemuArgv(vm: VmSpec): string[] {
   return argv;
 }
 
-/** The tap, made before QEMU starts: persistent, marked, with the VPC's MTU, on the bridge. */
+/**
+ * The tap, made before QEMU starts: persistent, marked, with the VPC's MTU,
+ * on the bridge. The mark comes first and alone: a tap that then fails to
+ * join the bridge is still known as this VM's, and removed or reused later.
+ */
 export function tapCommands(vm: VmSpec): string[][] {
   return [
     ['ip', 'tuntap', 'add', 'dev', vm.hostIf, 'mode', 'tap'],
-    ['ip', 'link', 'set', 'dev', vm.hostIf, 'alias', guestAlias(vm.name), 'mtu', String(vm.mtu), 'master', vm.bridge, 'up'],
+    ['ip', 'link', 'set', 'dev', vm.hostIf, 'alias', guestAlias(vm.name)],
+    ['ip', 'link', 'set', 'dev', vm.hostIf, 'mtu', String(vm.mtu), 'master', vm.bridge, 'up'],
   ];
 }
 
@@ -84,12 +91,21 @@ export function stateOf(stat: string): string | null {
   return close < 0 ? null : (stat.slice(close + 2).split(' ')[0] ?? null);
 }
 
+/** This boot of the kernel: a pid and start time recorded before a reboot never match a process after it. */
+let bootId: Promise<string> | null = null;
+const thisBoot = (): Promise<string> =>
+  (bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+    (t) => t.trim().replace(/[^0-9a-f]/g, '').slice(0, 12),
+    () => 'noboot',
+  ));
+
+/** PID:START:BOOT of a live (not zombie) process, or null. */
 async function identityOf(pid: number): Promise<string | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const start = startTimeOf(stat);
     const state = stateOf(stat);
-    return start === null || state === 'Z' || state === 'X' ? null : `${pid}:${start}`;
+    return start === null || state === 'Z' || state === 'X' ? null : `${pid}:${start}:${await thisBoot()}`;
   } catch {
     return null;
   }
@@ -103,6 +119,14 @@ export async function vmAlive(identity: string | null): Promise<boolean> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The live QEMU whose pid file is this VM's and whose process name says it is this VM's, or null. */
+async function qemuOf(vm: Pick<VmSpec, 'name' | 'pidFile'>): Promise<number | null> {
+  const pid = Number((await readFile(vm.pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isSafeInteger(pid) || pid <= 1 || (await identityOf(pid)) === null) return null;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0').includes(`${vm.name},process=meshvpc-vm-${vm.name}`) ? pid : null;
+}
 
 export function linuxVm(exec: Executor) {
   const tapIsOurs = async (vm: Pick<VmSpec, 'hostIf' | 'name'>): Promise<boolean | null> => {
@@ -128,12 +152,18 @@ export function linuxVm(exec: Executor) {
     startCommands: vmStartCommands,
     /** Start the VM; the caller checked the tap name is free. Returns its identity; on failure undoes only what it made. */
     async start(vm: VmSpec): Promise<string> {
-      const [add, set] = tapCommands(vm) as [string[], string[]];
+      const [add, mark, join] = tapCommands(vm) as [string[], string[], string[]];
+      // A QEMU of this VM that meshvpc lost track of (it died between starting QEMU and recording it) is not started twice.
+      const orphan = await qemuOf(vm);
+      if (orphan !== null) {
+        throw new UserError(`a QEMU for VM ${vm.name} already runs (pid ${orphan}) without meshvpc's record of it: end it (kill ${orphan}), then start the VM again`, 'conflict');
+      }
       // A pid file left by an earlier run must not be read as this one's.
       await rm(vm.pidFile, { force: true });
       await runChecked(exec, add);
       try {
-        await runChecked(exec, set);
+        await runChecked(exec, mark);
+        await runChecked(exec, join);
         await runChecked(exec, qemuArgv(vm));
         const pid = Number((await readFile(vm.pidFile, 'utf8')).trim());
         const identity = Number.isSafeInteger(pid) ? await identityOf(pid) : null;
@@ -161,12 +191,19 @@ const PROBE_MS = 8000;
  */
 export async function probeKvm(exec: Executor, kernel: string, scratch: string): Promise<{ accel: VmAccel; why: string }> {
   if (!(await access('/dev/kvm').then(() => true, () => false))) return { accel: 'tcg', why: 'no /dev/kvm' };
-  const log = `${scratch}/kvm-probe.log`;
-  const pidFile = `${scratch}/kvm-probe.pid`;
-  const argv = ['qemu-system-x86_64', '-machine', 'q35,accel=kvm', '-m', '128M', '-nodefaults', '-no-user-config', '-display', 'none', '-serial', `file:${safePath(log, 'log')}`, '-kernel', safePath(kernel, 'kernel'), '-append', 'console=ttyS0', '-no-reboot', '-daemonize', '-pidfile', safePath(pidFile, 'pid file')];
+  // A directory of its own: two VMs starting at once never share (or kill) each other's probe.
+  const dir = await mkdtemp(join(scratch, 'kvm-probe-'));
+  const log = `${dir}/probe.log`;
+  const pidFile = `${dir}/probe.pid`;
+  // panic=-1 and -no-reboot: with no initrd the kernel panics once it has printed, and QEMU then exits by itself.
+  const argv = ['qemu-system-x86_64', '-machine', 'q35,accel=kvm', '-m', '128M', '-nodefaults', '-no-user-config', '-display', 'none', '-serial', `file:${safePath(log, 'log')}`, '-kernel', safePath(kernel, 'kernel'), '-append', 'console=ttyS0 panic=-1', '-no-reboot', '-daemonize', '-pidfile', safePath(pidFile, 'pid file')];
   const started = await exec.run(argv);
-  if (started.code !== 0) return { accel: 'tcg', why: `QEMU would not start with KVM: ${started.stderr.trim().split('\n').pop() ?? ''}` };
+  if (started.code !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    return { accel: 'tcg', why: `QEMU would not start with KVM: ${started.stderr.trim().split('\n').pop() ?? ''}` };
+  }
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  const identity = Number.isSafeInteger(pid) && pid > 1 ? await identityOf(pid) : null;
   try {
     for (let t = 0; t < PROBE_MS; t += 250) {
       const text = await readFile(log, 'utf8').catch(() => '');
@@ -175,12 +212,14 @@ export async function probeKvm(exec: Executor, kernel: string, scratch: string):
     }
     return { accel: 'tcg', why: `a guest kernel printed nothing under KVM within ${PROBE_MS / 1000}s (nested virtualisation?)` };
   } finally {
-    if (Number.isSafeInteger(pid) && pid > 1) {
+    // Killed only while it is still the probe this call started.
+    if (identity !== null && (await vmAlive(identity))) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
     }
+    await rm(dir, { recursive: true, force: true });
   }
 }
