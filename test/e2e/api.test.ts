@@ -6,6 +6,7 @@
  * on any host; two deploys at once are serialised; a tunnel going down is an
  * event; containers are made, listed, stopped and removed.
  */
+import { VERSION } from '../../src/core/version.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cmdline, ok, pidsOnHost, ppid, shOk, snapshot, withLab } from './lab-helpers.js';
@@ -183,7 +184,7 @@ test('the HTTP API: tokens, a deploy followed live, status with RTTs, refusals t
       assert.deepEqual(all.unreachable, []);
       // One node, as this host knows it and as it answers now.
       const shown = (await api.request('GET', '/api/v1/nodes/host2')).json as { name: string; reachable: boolean; version: string; vpcs: { vpc: string }[]; containers: { jname: string; status: string }[] };
-      assert.deepEqual([shown.name, shown.reachable, shown.version, shown.vpcs.map((x) => x.vpc), shown.containers.map((c) => [c.jname, c.status])], ['host2', true, '0.2.0', ['vpc1'], [['db2', 'On']]]);
+      assert.deepEqual([shown.name, shown.reachable, shown.version, shown.vpcs.map((x) => x.vpc), shown.containers.map((c) => [c.jname, c.status])], ['host2', true, VERSION, ['vpc1'], [['db2', 'On']]]);
       assert.equal((await api.request('GET', '/api/v1/nodes/host9')).status, 404);
       assert.match(await ok(lab, 1, 'node', 'mode=show', 'node=host3'), /^host3: reachable, meshvpc 0\.2\.0 on linux\n {2}addresses {2}192\.0\.2\.3\n/);
       const ping = await ok(lab, 1, 'jexec', 'jname=web1', 'ping', '-c', '1', '-W', '3', '203.0.113.20');

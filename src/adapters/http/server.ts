@@ -212,8 +212,13 @@ export function createServer(deps: ServerDeps): Server {
             events(e);
             firstEvent.get(job.id)?.();
           };
-          const result = (await runOperation(r.op, input, ctx(tell), host)) as { ok?: boolean };
-          return { ok: result.ok !== false, result };
+          try {
+            const result = (await runOperation(r.op, input, ctx(tell), host)) as { ok?: boolean };
+            return { ok: result.ok !== false, result };
+          } finally {
+            // Whatever the status cache holds for the VPC was read before this change.
+            if (typeof input.vpc_name === 'string') status.forget(input.vpc_name);
+          }
         },
         (e) => {
           refusal = fromThrown(e);

@@ -31,15 +31,25 @@ interface Entry {
 export class StatusCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<StatusResult>>();
+  /** Bumped by forget(): a computation started before a change is never cached after it. */
+  private readonly generation = new Map<string, number>();
   constructor(private readonly compute: (vpc: string) => Promise<StatusResult>) {}
+
+  /** The VPC just changed (a deploy, join, leave ... ended): what was cached, or is being computed, describes the past. */
+  forget(vpc: string): void {
+    this.entries.delete(vpc);
+    this.inflight.delete(vpc);
+    this.generation.set(vpc, (this.generation.get(vpc) ?? 0) + 1);
+  }
 
   private refresh(vpc: string): Promise<StatusResult> {
     const running = this.inflight.get(vpc);
     if (running) return running;
     const at = Date.now();
+    const gen = this.generation.get(vpc) ?? 0;
     const p = this.compute(vpc).then(
       (value) => {
-        this.entries.set(vpc, { at, value });
+        if ((this.generation.get(vpc) ?? 0) === gen) this.entries.set(vpc, { at, value });
         return value;
       },
       (e: unknown) => {
@@ -48,7 +58,9 @@ export class StatusCache {
         throw e;
       },
     );
-    const cleared = p.finally(() => this.inflight.delete(vpc));
+    const cleared = p.finally(() => {
+      if (this.inflight.get(vpc) === p) this.inflight.delete(vpc);
+    });
     cleared.catch(() => undefined);
     this.inflight.set(vpc, p);
     return p;
