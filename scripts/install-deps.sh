@@ -28,6 +28,8 @@ have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need_pkgs+=(busybox-static)
 have modinfo   || need_pkgs+=(kmod)
 have cpio      || need_pkgs+=(cpio)
+# `man meshvpc`, and the unit test that renders the page (man-db brings groff-base).
+have man       || need_pkgs+=(man-db)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -53,3 +55,10 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 npm run build
 # Peers run `meshvpc remote` by name over SSH, so meshvpc must be on PATH.
 npm install -g . --no-audit --no-fund >/dev/null
+
+# The manual page (written by the build from the command catalog) and the bash completion
+# (loaded by bash-completion on first use; without it: source <(meshvpc completion bash)).
+install -D -m 0644 dist/man/meshvpc.8 /usr/local/share/man/man8/meshvpc.8
+if have mandb; then mandb -q /usr/local/share/man >/dev/null 2>&1 || true; fi
+mkdir -p /usr/local/share/bash-completion/completions
+node bin/meshvpc.js completion bash > /usr/local/share/bash-completion/completions/meshvpc

@@ -15,3 +15,13 @@ export const EXIT_STATUS: Readonly<Record<ErrorKind, number>> = {
 };
 
 export const exitStatus = (kind: ErrorKind): number => EXIT_STATUS[kind];
+
+/** What each exit status means, in words: `meshvpc help` and the man page both print these. */
+export const EXIT_MEANINGS: readonly { readonly code: number; readonly meaning: string }[] = [
+  { code: 0, meaning: 'done' },
+  { code: 1, meaning: 'failed (e.g. a peer did not converge or is unreachable)' },
+  { code: 2, meaning: 'bad input (nothing changed)' },
+  { code: 3, meaning: "a peer's host key changed" },
+  { code: 4, meaning: 'busy (another command holds the VPC)' },
+  { code: 5, meaning: "this host's database cannot be used (full disk, read-only, corrupt, too new)" },
+];

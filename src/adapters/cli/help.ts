@@ -1,30 +1,51 @@
 /**
  * Help texts. A catalog command's usage, its modes and their arguments are
  * made from the catalog; only the CLI's own commands (lab, server, remote,
- * help, version) are written here.
+ * completion, help, version) are written here.
  */
 import { shown, UserError } from '../../core/errors.js';
 import { OPERATIONS, operationsOf, type Arg, type Operation } from '../../app/catalog.js';
+import { EXIT_MEANINGS } from './exit-status.js';
 
-interface CommandDoc {
+export interface CommandDoc {
   readonly summary: string;
   readonly usage: string;
   readonly body: string;
 }
 
+/** The options every command explains once; the man page prints the same list. */
+export const COMMON_OPTIONS: readonly { readonly usage: string; readonly help: string }[] = [
+  { usage: '--json | json=1', help: 'machine-readable output (listings, status, jwhereis, deploy, ...)' },
+  { usage: 'header=0', help: 'listings without the heading line' },
+  { usage: 'display=a,b,...', help: 'listings: choose and order the columns' },
+  { usage: 'dryrun=1', help: 'vpc, node update: print what would run or change; change nothing' },
+  { usage: 'force=1', help: 'vpc sync/collapse/destroy, node remove: go on when a peer is unreachable or disagrees' },
+  { usage: 'platform=linux|freebsd', help: 'vpc, containers: drive this host as that platform (default: from uname)' },
+];
+
+/** Words filled into lines of at most `width` characters, the later ones starting with `indent` (a no-break space holds two words together). */
+function wrap(text: string, width: number, indent: string, first = ''): string {
+  const lines: string[] = [];
+  let line = first;
+  for (const word of text.split(' ')) {
+    const fresh = line === first || line === indent;
+    if (!fresh && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else {
+      line = fresh ? line + word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join('\n');
+}
+
+const COMMON_WIDTH = Math.max(...COMMON_OPTIONS.map((o) => o.usage.length));
 const COMMON = `
 Common arguments (refused where they do not apply):
-  --json | json=1        machine-readable output (listings, status, jwhereis, deploy, ...)
-  header=0               listings without the heading line
-  display=a,b,...        listings: choose and order the columns
-  dryrun=1               vpc, node update: print what would run or change; change nothing
-  force=1                vpc sync/collapse/destroy, node remove: go on when a peer
-                         is unreachable or disagrees
-  platform=linux|freebsd vpc, containers: drive this host as that platform (default: from uname)
+${COMMON_OPTIONS.map((o) => wrap(o.help, 100, ' '.repeat(COMMON_WIDTH + 3), `  ${o.usage.padEnd(COMMON_WIDTH)} `)).join('\n')}
 
-Exit status: 0 done; 1 failed (e.g. a peer did not converge or is unreachable); 2 bad input
-(nothing changed); 3 a peer's host key changed; 4 busy (another command holds the VPC);
-5 this host's database cannot be used (full disk, read-only, corrupt, too new).
+${wrap(`Exit status: ${EXIT_MEANINGS.map((e) => `${e.code}\u00a0${e.meaning}`).join('; ')}.`, 92, '').replace(/\u00a0/g, ' ')}
 `;
 
 /** Summaries of the commands that have modes (the others take their operation's). */
@@ -32,6 +53,7 @@ const MODED: Readonly<Record<string, { summary: string; usage: string }>> = {
   node: { summary: 'join hosts into a cluster over SSH', usage: 'meshvpc node mode=add|list|show|update|remove|repin ...' },
   vpc: { summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon', usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...' },
   token: { summary: 'API tokens for meshvpc server', usage: 'meshvpc token mode=create|list|revoke ...' },
+  guests: { summary: 'start the containers and VMs marked astart=1', usage: 'meshvpc guests mode=start_all [vpc_name=NAME]' },
 };
 
 const written = (a: Arg): string => `${a.name}=${a.placeholder}`;
@@ -89,19 +111,30 @@ mode list: labs that exist. mode down: tear every lab down.`,
     usage: 'meshvpc remote < request.json',
     body: '',
   },
+  completion: {
+    summary: 'print the bash completion script',
+    usage: 'meshvpc completion bash',
+    body: `Completes commands, modes, argument names and the values that can be known: VPC,
+node and guest names from this host's database, all, 1|0 and every fixed choice.
+Load it with: source <(meshvpc completion bash). The install step puts it in
+/usr/local/share/bash-completion/completions/meshvpc, which bash-completion loads.`,
+  },
   help: { summary: 'explain a command', usage: 'meshvpc help [COMMAND] | meshvpc COMMAND --help', body: '' },
   version: { summary: "print meshvpc's version", usage: 'meshvpc version | meshvpc --version', body: '' },
 };
 
 /** Commands in the order help lists them: the article's first. */
-const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'server', 'lab', 'remote', 'help', 'version'];
+const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'server', 'lab', 'remote', 'completion', 'help', 'version'];
 
 export const COMMANDS: Readonly<Record<string, CommandDoc>> = Object.fromEntries(
   ORDER.map((name) => [name, CLI_ONLY[name] ?? catalogDoc(name, operationsOf(name))]),
 );
 
-// Every catalog command has a place in the order (a new one must be added there).
-for (const o of OPERATIONS) if (!ORDER.includes(o.command)) throw new Error(`help: command ${o.command} is not in ORDER`);
+// Every catalog command has a place in the order (a new one must be added there), and one with modes a summary.
+for (const o of OPERATIONS) {
+  if (!ORDER.includes(o.command)) throw new Error(`help: command ${o.command} is not in ORDER`);
+  if (o.mode !== undefined && !MODED[o.command]) throw new Error(`help: command ${o.command} has modes but no entry in MODED`);
+}
 
 /** The error for a command (or help topic) that does not exist. */
 export function unknownCommand(name: string): UserError {

@@ -23,6 +23,7 @@ const OWN: Record<string, () => Promise<CommandRun>> = {
   lab: async () => (await import('./lab.js')).run,
   remote: async () => (await import('../remote/serve.js')).run,
   server: async () => (await import('./server.js')).run,
+  completion: async () => (await import('./completion.js')).run,
 };
 
 function printHelp(topic: string | undefined): number {
@@ -81,7 +82,18 @@ async function runCatalog(command: string, inv: Invocation): Promise<number> {
   return render(op.id, await runOperation(op.id, input, ctx), p);
 }
 
+/** What the bash completion script runs (`meshvpc __complete BREAKS LINE`): hidden, and never an error. */
+async function completeForShell(argv: readonly string[]): Promise<number> {
+  try {
+    process.stdout.write(await (await import('./completion.js')).completeLine(argv[0] ?? '', argv[1] ?? ''));
+  } catch {
+    // No candidates is the only failure a shell's completion can show.
+  }
+  return 0;
+}
+
 async function run(argv: readonly string[]): Promise<number> {
+  if (argv[0] === '__complete') return completeForShell(argv.slice(1));
   const inv = checkPositionals(parseArgs(argv));
   const name = inv.command;
   if (name === null) return withoutCommand(inv);

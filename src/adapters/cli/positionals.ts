@@ -13,8 +13,8 @@ import { COMMANDS } from './help.js';
 interface Rule {
   /**
    * A first bare word stands for this parameter, as in CBSD (`jwhereis NAME`
-   * is jname=NAME, `lab up` is mode=up, `help vpc` is topic=vpc). Parameters
-   * may follow it.
+   * is jname=NAME, `lab up` is mode=up, `help vpc` is topic=vpc, `completion
+   * bash` is mode=bash). Parameters may follow it.
    */
   readonly word?: string;
   /** Whether the bare words after the parameters are a command line to run, passed on untouched. */
@@ -27,6 +27,7 @@ const RULES: Readonly<Record<string, Rule>> = {
     OPERATIONS.filter((o) => o.word !== undefined || o.argv).map((o): [string, Rule] => [o.command, { ...(o.word ? { word: o.word } : {}), ...(o.argv ? { argv: () => true } : {}) }]),
   ),
   help: { word: 'topic' },
+  completion: { word: 'mode' },
   lab: { word: 'mode', argv: (p) => p.get('mode') === 'run' },
 };
 
