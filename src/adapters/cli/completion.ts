@@ -134,6 +134,7 @@ const OWN: Readonly<Record<string, CommandSpec>> = {
     modes: { up: [{ name: 'hosts' }, underlay], down: [{ name: 'lab' }], list: [], run: [{ name: 'lab' }, { name: 'host' }], demo: [underlay, flag('keep')] },
   },
   remote: { args: [] },
+  tui: { args: [] },
   completion: { args: [], word: 'mode', modes: { bash: [] } },
   help: { args: [], word: 'topic' },
   version: { args: [] },

@@ -111,6 +111,14 @@ mode list: labs that exist. mode down: tear every lab down.`,
     usage: 'meshvpc remote < request.json',
     body: '',
   },
+  tui: {
+    summary: 'menus for nodes, VPCs, containers and VMs (dialog); alias bsdconfig-tui',
+    usage: 'meshvpc tui',
+    body: `Runs the same operations as the commands above, through dialog boxes (Debian's dialog,
+FreeBSD's bsddialog): create a VPC from a form, deploy it with a per-host progress gauge,
+create containers and VMs. A refused value shows the command's one-line error and the
+form comes back with what was typed. Escape goes back. Fits an 80x24 terminal.`,
+  },
   completion: {
     summary: 'print the bash completion script',
     usage: 'meshvpc completion bash',
@@ -124,7 +132,7 @@ Load it with: source <(meshvpc completion bash). The install step puts it in
 };
 
 /** Commands in the order help lists them: the article's first. */
-const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'server', 'lab', 'remote', 'completion', 'help', 'version'];
+const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'tui', 'server', 'lab', 'remote', 'completion', 'help', 'version'];
 
 export const COMMANDS: Readonly<Record<string, CommandDoc>> = Object.fromEntries(
   ORDER.map((name) => [name, CLI_ONLY[name] ?? catalogDoc(name, operationsOf(name))]),
