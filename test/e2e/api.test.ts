@@ -186,7 +186,7 @@ test('the HTTP API: tokens, a deploy followed live, status with RTTs, refusals t
       const shown = (await api.request('GET', '/api/v1/nodes/host2')).json as { name: string; reachable: boolean; version: string; vpcs: { vpc: string }[]; containers: { jname: string; status: string }[] };
       assert.deepEqual([shown.name, shown.reachable, shown.version, shown.vpcs.map((x) => x.vpc), shown.containers.map((c) => [c.jname, c.status])], ['host2', true, VERSION, ['vpc1'], [['db2', 'On']]]);
       assert.equal((await api.request('GET', '/api/v1/nodes/host9')).status, 404);
-      assert.match(await ok(lab, 1, 'node', 'mode=show', 'node=host3'), new RegExp(`^host3: reachable, meshvpc ${VERSION.replace(/\./g, '\\.')} on linux\n {2}addresses {2}192\.0\.2\.3\n`));
+      assert.match(await ok(lab, 1, 'node', 'mode=show', 'node=host3'), new RegExp(`^host3: reachable, meshvpc ${VERSION.replace(/\./g, '\\.')} on linux\n {2}addresses {2}192\\.0\\.2\\.3\n`));
       const ping = await ok(lab, 1, 'jexec', 'jname=web1', 'ping', '-c', '1', '-W', '3', '203.0.113.20');
       assert.match(ping, /1 received/);
       assert.equal((await api.request('POST', '/api/v1/containers/web1/stop')).status, 200);
