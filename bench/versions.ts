@@ -12,7 +12,7 @@ import { joinFromHost1, timedMvOk } from './lib/hosts.js';
 import { withLab } from './lib/lab.js';
 import { median, ratio } from './lib/stats.js';
 import type { Table } from './lib/table.js';
-import { buildRelease, hasCommit, installedCheckout, RELEASE_0_1_0, runHostOn, type Release } from '../src/lab/release.js';
+import { buildRelease, hasCommit, RELEASE_0_1_0, runHostOn, sourceCheckout, type Release } from '../src/lab/release.js';
 import type { LabState } from '../src/lab/lab.js';
 
 type Side = 'previous' | 'this';
@@ -72,14 +72,16 @@ export const versionsBench: Benchmark = {
   title: 'This release against the previous one',
   method:
     `The previous release (0.1.0, commit ${RELEASE_0_1_0}) is built from this repository's history and mounted, in the lab hosts' ` +
-    'private mount namespaces only, where `meshvpc` on PATH lives. Deploy: for each size, repetitions alternate which release goes ' +
+    'private mount namespaces only, where the package `meshvpc` on PATH runs from lives. Deploy: for each size, repetitions alternate which release goes ' +
     `first; each deploy is on a fresh lab (IPv4 underlay, host1 adds the others, then \`vpc mode=deploy node_member=all peer_network=${PEER_NETWORK}\` ` +
     'and a no-op redeploy, wall time from here). Listings: one 2-host lab, host1 on this release and host2 on the previous one, each ' +
     'command run on both hosts in alternating order, 2 warm-up rounds discarded. Ratios are this/previous, of medians.',
   async run(opts: Options): Promise<Outcome> {
-    const installed = await installedCheckout();
-    if (!(await hasCommit(installed, RELEASE_0_1_0))) throw new Error(`${installed} has no git history of ${RELEASE_0_1_0}: cannot build the previous release`);
-    const previous = await buildRelease(RELEASE_0_1_0);
+    const checkout = sourceCheckout(import.meta.url);
+    if (checkout === null || !(await hasCommit(checkout, RELEASE_0_1_0))) {
+      throw new Error(`${checkout ?? 'this directory (not a git checkout)'} has no git history of ${RELEASE_0_1_0}: cannot build the previous release`);
+    }
+    const previous = await buildRelease(RELEASE_0_1_0, checkout);
     try {
       const sizes = opts.quick ? [2] : [2, 8, 16];
       const reps = opts.quick ? 1 : 3;

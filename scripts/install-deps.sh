@@ -53,8 +53,10 @@ fi
 # npm packages (better-sqlite3 compiles from source when no prebuilt binary can be fetched).
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
-# Peers run `meshvpc remote` by name over SSH, so meshvpc must be on PATH.
-npm install -g . --no-audit --no-fund >/dev/null
+# Peers run `meshvpc remote` by name over SSH, so meshvpc must be on PATH: an installed copy of
+# this build (npm pack, then npm install -g of the tarball), or with MESHVPC_DEV_INSTALL=1 a
+# link to this checkout.
+bash scripts/install-package.sh
 
 # The manual page (written by the build from the command catalog) and the bash completion
 # (loaded by bash-completion on first use; without it: source <(meshvpc completion bash)).

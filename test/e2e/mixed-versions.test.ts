@@ -1,22 +1,22 @@
 /**
  * Users upgrade a cluster one host at a time: a host still on the previous
- * release (0.1.0, built here from this repository's own history) and hosts on
- * this one interoperate in both directions. The old release runs on lab host
- * 2 only: its private mount namespace sees the old build where the checkout
- * that `meshvpc` on PATH points at is.
+ * release (0.1.0, built here from the history of the checkout this test runs
+ * from) and hosts on this one interoperate in both directions. The old release
+ * runs on lab host 2 only: its private mount namespace sees the old build where
+ * the package `meshvpc` on PATH runs from is (the installed copy).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRelease, hasCommit, installedCheckout, RELEASE_0_1_0, RELEASE_0_2_0, runHostOn } from '../../src/lab/release.js';
+import { buildRelease, hasCommit, RELEASE_0_1_0, RELEASE_0_2_0, runHostOn, sourceCheckout } from '../../src/lab/release.js';
 import { links, mv, ok, sh, withLab } from './lab-helpers.js';
 
 test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
-  const installed = await installedCheckout();
-  if (!(await hasCommit(installed, RELEASE_0_1_0))) {
-    t.skip(`this checkout (${installed}) has no git history of ${RELEASE_0_1_0}, the 0.1.0 release`);
+  const checkout = sourceCheckout(import.meta.url);
+  if (checkout === null || !(await hasCommit(checkout, RELEASE_0_1_0))) {
+    t.skip(`this checkout (${checkout ?? 'none: not run from a git checkout'}) has no git history of ${RELEASE_0_1_0}, the 0.1.0 release`);
     return;
   }
-  const old = await buildRelease(RELEASE_0_1_0);
+  const old = await buildRelease(RELEASE_0_1_0, checkout);
   try {
     await withLab(3, 'v4', async (lab) => {
       await runHostOn(lab, 2, old);
@@ -51,12 +51,12 @@ test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', {
 });
 
 test('a host on meshvpc 0.2.0 in a VPC with a quota or guest network: guarded creations refuse clearly, plain ones still work', { timeout: 300_000 }, async (t) => {
-  const installed = await installedCheckout();
-  if (!(await hasCommit(installed, RELEASE_0_2_0))) {
-    t.skip(`this checkout (${installed}) has no git history of ${RELEASE_0_2_0}, the 0.2.0 release`);
+  const checkout = sourceCheckout(import.meta.url);
+  if (checkout === null || !(await hasCommit(checkout, RELEASE_0_2_0))) {
+    t.skip(`this checkout (${checkout ?? 'none: not run from a git checkout'}) has no git history of ${RELEASE_0_2_0}, the 0.2.0 release`);
     return;
   }
-  const old = await buildRelease(RELEASE_0_2_0);
+  const old = await buildRelease(RELEASE_0_2_0, checkout);
   try {
     await withLab(3, 'v4', async (lab) => {
       await runHostOn(lab, 2, old);
