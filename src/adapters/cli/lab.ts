@@ -76,7 +76,8 @@ export async function run(inv: Invocation): Promise<number> {
       const lab = pick(p.get('lab'));
       const host = v.integer(p.require('host', 'the host number, e.g. host=1'), 'host', 1, lab.hosts.length);
       if (rest.length === 0) throw new UserError('lab run needs a command, e.g. meshvpc lab run host=1 meshvpc vpc mode=list');
-      const [cmd, ...args] = onHost(lab, host, rest, { MESHVPC_PASSWORD: lab.password });
+      // The terminal's type goes along: an interactive program (meshvpc tui) draws for it.
+      const [cmd, ...args] = onHost(lab, host, rest, { MESHVPC_PASSWORD: lab.password, ...(process.env.TERM ? { TERM: process.env.TERM } : {}) });
       return new Promise((resolve, reject) => {
         const child = spawn(cmd as string, args, { stdio: 'inherit' });
         child.on('error', reject);

@@ -24,6 +24,9 @@ const OWN: Record<string, () => Promise<CommandRun>> = {
   remote: async () => (await import('../remote/serve.js')).run,
   server: async () => (await import('./server.js')).run,
   completion: async () => (await import('./completion.js')).run,
+  tui: async () => (await import('../tui/run.js')).run,
+  // The reference's name for its menus.
+  'bsdconfig-tui': async () => (await import('../tui/run.js')).run,
 };
 
 function printHelp(topic: string | undefined): number {

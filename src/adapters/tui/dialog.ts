@@ -22,6 +22,12 @@ export function findDialog(): string | null {
 const W = 76;
 const H = 20;
 
+/** A list box as tall as its items need (and its text), within the terminal. */
+const listHeight = (text: string, items: number): [string, string] => {
+  const rows = Math.max(1, Math.min(items, H - 8));
+  return [String(Math.min(H, rows + 7 + Math.ceil(text.length / (W - 4)))), String(rows)];
+};
+
 export class Dialog implements Ui {
   constructor(
     private readonly program: string,
@@ -30,7 +36,7 @@ export class Dialog implements Ui {
 
   private run(args: readonly string[]): Promise<{ code: number; out: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.program, ['--backtitle', this.backtitle, '--output-fd', '3', ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+      const child = spawn(this.program, ['--ascii-lines', '--backtitle', this.backtitle, '--output-fd', '3', ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
       const out: Buffer[] = [];
       (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => out.push(b));
       child.on('error', reject);
@@ -39,7 +45,8 @@ export class Dialog implements Ui {
   }
 
   async menu(title: string, text: string, items: readonly (readonly [string, string])[]): Promise<string | null> {
-    const r = await this.run(['--title', title, '--menu', text, String(H), String(W), String(Math.min(items.length, H - 8)), ...items.flat()]);
+    const [h, rows] = listHeight(text, items.length);
+    const r = await this.run(['--title', title, '--menu', text, h, String(W), rows, ...items.flat()]);
     return r.code === 0 ? r.out.trim() : null;
   }
 
@@ -54,12 +61,14 @@ export class Dialog implements Ui {
   }
 
   async checklist(title: string, text: string, items: readonly (readonly [string, string, boolean])[]): Promise<string[] | null> {
-    const r = await this.run(['--separate-output', '--title', title, '--checklist', text, String(H), String(W), String(Math.min(items.length, H - 8)), ...items.flatMap(([t, l, on]) => [t, l, on ? 'on' : 'off'])]);
+    const [h, rows] = listHeight(text, items.length);
+    const r = await this.run(['--separate-output', '--title', title, '--checklist', text, h, String(W), rows, ...items.flatMap(([t, l, on]) => [t, l, on ? 'on' : 'off'])]);
     return r.code === 0 ? r.out.split('\n').filter((x) => x !== '') : null;
   }
 
   async radiolist(title: string, text: string, items: readonly (readonly [string, string, boolean])[]): Promise<string | null> {
-    const r = await this.run(['--title', title, '--radiolist', text, String(H), String(W), String(Math.min(items.length, H - 8)), ...items.flatMap(([t, l, on]) => [t, l, on ? 'on' : 'off'])]);
+    const [h, rows] = listHeight(text, items.length);
+    const r = await this.run(['--title', title, '--radiolist', text, h, String(W), rows, ...items.flatMap(([t, l, on]) => [t, l, on ? 'on' : 'off'])]);
     return r.code === 0 ? r.out.trim() : null;
   }
 
@@ -94,7 +103,7 @@ export class Dialog implements Ui {
   }
 
   gauge(title: string, text: string): Gauge {
-    const child = spawn(this.program, ['--backtitle', this.backtitle, '--title', title, '--gauge', text, String(H - 4), String(W), '0'], { stdio: ['pipe', 'inherit', 'inherit'] });
+    const child = spawn(this.program, ['--ascii-lines', '--backtitle', this.backtitle, '--title', title, '--gauge', text, String(H - 4), String(W), '0'], { stdio: ['pipe', 'inherit', 'inherit'] });
     child.stdin.on('error', () => undefined);
     const closed = new Promise<void>((res) => child.on('close', () => res()));
     return {
