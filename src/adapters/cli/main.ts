@@ -77,12 +77,20 @@ async function runCatalog(command: string, inv: Invocation): Promise<number> {
   const { runOperation } = await import('../../app/operations.js');
   const { render, eventPrinter } = await import('./render.js');
   const password = async (prompt: string): Promise<string | null> => (await import('./password.js')).readPassword(prompt);
-  const ctx = { events: eventPrinter(op.id, p.flag('json')), password };
+  const events = eventPrinter(op.id, p.flag('json'));
+  const ctx = { events, password };
   if (op.id === 'jexec') {
     const argv = (await runOperation(op.id, { ...input, argv: inv.rest }, ctx)) as string[];
     return (await import('./exec.js')).runOnTerminal(argv);
   }
-  return render(op.id, await runOperation(op.id, input, ctx), p);
+  let result: unknown;
+  try {
+    result = await runOperation(op.id, input, ctx);
+  } finally {
+    // A live progress view draws its final state before the summary (or the error).
+    events.finish();
+  }
+  return render(op.id, result, p);
 }
 
 /** What the bash completion script runs (`meshvpc __complete BREAKS LINE`): hidden, and never an error. */

@@ -26,6 +26,7 @@ import { printRows, say, type Record_ } from './output.js';
 import { eventLine, quoteArg, summaryLine, syncLine, syncSummary } from './converge-output.js';
 import type { UpdateResult } from '../../app/node-update.js';
 import { updateEventLine, updateLines } from './node-update-output.js';
+import { livePrinter, type EventPrinter, type Terminal } from './live-printer.js';
 
 const warn = (line: string): void => {
   process.stderr.write(`meshvpc: ${line}\n`);
@@ -45,28 +46,39 @@ function teardownLine(mode: 'collapse' | 'destroy', o: TeardownOutcome): string 
   return o.ok ? `  ${o.host}: ${mode === 'collapse' ? 'collapsed,' : 'destroyed,'} ${changes(o.changes ?? 0)} (${secs}s)` : `  ${o.host}: FAILED: ${o.error ?? ''} (${secs}s)`;
 }
 
-/** A line per progress event, unless the user asked for JSON (then only the result is printed). */
-export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => void {
-  if (json) return () => undefined;
+/** Operations that show a live line per host on a terminal (live-printer.ts). */
+const LIVE = new Set(['vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync']);
+
+/**
+ * A line per progress event, unless the user asked for JSON (then only the
+ * result is printed); deploy/join/leave/sync on a terminal: a live line per host.
+ */
+export function eventPrinter(id: string, json: boolean, out: Terminal = process.stdout): EventPrinter {
+  const finish = { finish: (): void => undefined };
+  if (json) return Object.assign(() => undefined, finish);
+  if (out.isTTY && LIVE.has(id)) return livePrinter(out);
   const mode = id === 'vpc.destroy' ? 'destroy' : 'collapse';
   // collapse and destroy have always printed only their hosts' lines.
   const teardown = id === 'vpc.collapse' || id === 'vpc.destroy';
-  const print = (line: string | null): void => {
-    if (line !== null) say(line);
+  const put = (line: string): void => {
+    out.write(`${line}\n`);
   };
-  return (e) => {
+  const print = (line: string | null): void => {
+    if (line !== null) put(line);
+  };
+  return Object.assign((e: OperationEvent): void => {
     if ((teardown && e.type === 'checking') || e.type === 'accepted') return;
     switch (e.type) {
       case 'synced':
-        return say(syncLine(e.outcome));
+        return put(syncLine(e.outcome));
       case 'torn_down':
-        return say(teardownLine(mode, e.outcome));
+        return put(teardownLine(mode, e.outcome));
       case 'leaving':
-        return say(`${e.node}: leaving ${e.vpc}`);
+        return put(`${e.node}: leaving ${e.vpc}`);
       case 'converge':
         return print(eventLine(e.event));
       case 'left':
-        return say(summaryLine(e.result));
+        return put(summaryLine(e.result));
       case 'answered':
       case 'told':
       case 'vpc_updated':
@@ -74,7 +86,7 @@ export function eventPrinter(id: string, json: boolean): (e: OperationEvent) => 
       default:
         return print(eventLine(e));
     }
-  };
+  }, finish);
 }
 
 type Printer = (result: never, p: Params) => number;
