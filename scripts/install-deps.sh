@@ -28,6 +28,9 @@ have qemu-system-x86_64 || need_pkgs+=(qemu-system-x86)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need_pkgs+=(busybox-static)
 have modinfo   || need_pkgs+=(kmod)
 have cpio      || need_pkgs+=(cpio)
+# The terminal UI draws with dialog; its e2e test drives it in tmux.
+have dialog    || need_pkgs+=(dialog)
+have tmux      || need_pkgs+=(tmux)
 # `man meshvpc`, and the unit test that renders the page (man-db brings groff-base).
 have man       || need_pkgs+=(man-db)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -49,7 +49,11 @@ class Terminal {
     let s = '';
     while (Date.now() < deadline) {
       s = this.screen();
-      if (what.test(s)) return s;
+      if (what.test(s)) {
+        // Drawn; a moment more for dialog to be reading keys.
+        await new Promise((r) => setTimeout(r, 150));
+        return s;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the screen never showed ${what}:\n${s}`);
@@ -74,6 +78,15 @@ test('meshvpc tui: a VPC from the form, deployed under the gauge; a container fr
       assert.match(shots.main, /vms\s+VMs on a VPC/);
       for (const line of shots.main.split('\n')) assert.ok(line.length <= 80);
 
+      t.keys('n', 'Enter');
+      shots.nodes = await t.see(/Hosts this one knows:/);
+      t.keys('Escape');
+      await t.see(/Choose what to work on/);
+      t.keys('Down', 'Down', 'Down', 'Enter');
+      shots.vms = await t.see(/This host's VMs:/);
+      t.keys('Escape');
+      await t.see(/Choose what to work on/);
+
       // VPCs > Create: the form, then the members checklist with both hosts ticked.
       t.keys('v', 'Enter');
       shots.vpcs = await t.see(/Private networks across hosts/);
@@ -82,14 +95,17 @@ test('meshvpc tui: a VPC from the form, deployed under the gauge; a container fr
       t.type('vpc1');
       t.keys('Down');
       t.type('198.51.100.0/26');
+      shots.vpcForm = t.screen();
       t.keys('Enter');
       const members = await t.see(/Hosts in the VPC/);
+      shots.members = members;
       assert.match(members, /\[\*\] host1/);
       assert.match(members, /\[\*\] host2/);
       t.keys('Enter');
       // host1 had no vpc1 yet (host2 defined its own): defined here now.
       await t.see(/vpc1: defined with members host1, host2/);
       t.keys('Enter');
+      await t.see(/Private networks across hosts/);
 
       // Deploy with the gauge: one line per host, then the outcome.
       t.keys('d', 'Enter');
@@ -99,12 +115,13 @@ test('meshvpc tui: a VPC from the form, deployed under the gauge; a container fr
       assert.match(shots.deploy, /host1: converged/);
       assert.match(shots.deploy, /host2: converged/);
       t.keys('Enter');
+      await t.see(/Private networks across hosts/);
       t.keys('Escape');
 
       // Containers > Create: a refused name shows the CLI's words and the form comes back as typed.
       await t.see(/Choose what to work on/);
       t.keys('c', 'Enter');
-      await t.see(/Containers on a VPC:/);
+      shots.containers = await t.see(/Containers on a VPC:/);
       t.keys('c', 'Enter');
       await t.see(/ip4_addr: A\/N, auto/);
       t.type('a;b');

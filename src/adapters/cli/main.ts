@@ -115,7 +115,7 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   const own = OWN[name];
   if (name !== 'version' && !own && operationsOf(name).length === 0) throw unknownCommand(name);
-  if (inv.params.flag('help')) return printHelp(name);
+  if (inv.params.flag('help')) return printHelp(name === 'bsdconfig-tui' ? 'tui' : name);
   // version takes no arguments at all; the others (remote: caller= only) check their own.
   if (name === 'version') inv.params.only([], name);
   checkSharedOptions(inv);
