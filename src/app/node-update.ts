@@ -21,7 +21,7 @@ import * as repo from '../store/repo.js';
 import { withLock } from '../store/lock.js';
 import type { Host } from './host.js';
 import { findKnown } from './node.js';
-import { converge, DEFAULT_CONCURRENCY, type ConvergeEvent, type ConvergeResult } from './vpc-cluster.js';
+import { converge, DEFAULT_CONCURRENCY, reported, type ConvergeEvent, type ConvergeResult, type SyncOutcome } from './vpc-cluster.js';
 import { reconcileAccepted } from './vpc-local.js';
 
 export interface UpdateInput extends MoveInput {
@@ -92,16 +92,8 @@ function locked<T>(host: Host, names: readonly string[], fn: () => Promise<T>): 
   return withLock(host.db, `op:${first}`, 'node mode=update', () => locked(host, rest, fn));
 }
 
-/** One member's answer to `node_moved`. */
-export interface ToldOutcome {
-  readonly host: string;
-  readonly ok: boolean;
-  /** updated, unchanged, or unknown (it never met the node: the definitions speak for it there). */
-  readonly result: string | null;
-  readonly error: string | null;
-  readonly kind: ErrorKind | null;
-  readonly seconds: number;
-}
+/** One member's answer to `node_moved`, shaped as a sync outcome: its result is updated, unchanged, or unknown (it never met the node). */
+export type ToldOutcome = SyncOutcome;
 
 export type UpdateEvent =
   /** The node answered at its new endpoint as itself: the checks passed. */
@@ -141,14 +133,7 @@ export interface UpdateResult {
 
 const endpoints = (n: NodeRecord): Endpoints => ({ ssh: `${n.sshUser}@${endpoint(n.sshAddress, n.sshPort)}`, ip4: n.ip4, ip6: n.ip6 });
 
-const toldOf = (o: Outcome<{ result: string }>): ToldOutcome => ({
-  host: o.key,
-  ok: o.ok,
-  result: o.ok ? o.value.result : null,
-  error: o.ok ? null : o.error,
-  kind: o.ok ? null : (o.kind ?? 'failed'),
-  seconds: o.ms / 1000,
-});
+const toldOf = (o: Outcome<{ result: string }>): ToldOutcome => ({ ...reported(o), result: o.ok ? o.value.result : null });
 
 /**
  * Why not the third host's word: authority.ts lets a host speak only for

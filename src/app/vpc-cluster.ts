@@ -127,7 +127,7 @@ export function lostVnis(name: string, failures: readonly { readonly error: stri
 }
 
 /** What every host's outcome reports, whatever the operation: who, whether it worked, why not, how long. */
-function reported<T>(o: Outcome<T>): { host: string; ok: boolean; error: string | null; kind: ErrorKind | null; seconds: number } {
+export function reported<T>(o: Outcome<T>): { host: string; ok: boolean; error: string | null; kind: ErrorKind | null; seconds: number } {
   return { host: o.key, ok: o.ok, error: o.ok ? null : o.error, kind: o.ok ? null : (o.kind ?? 'failed'), seconds: o.ms / 1000 };
 }
 

@@ -182,3 +182,16 @@ test('a container on two VPCs (interface=vpc1,vpc2): eth0 and eth1, an address f
     assert.equal((await links(lab, 1, 'type', 'veth')).filter((l) => l.ifname.startsWith('vj')).length, 0, 'both of its pairs are gone');
   });
 });
+
+test('ip6_addr=auto from an IPv6 guest network: distinct addresses that answer; ip4_addr=auto there is refused', { timeout: 300_000 }, async () => {
+  await withLab(2, 'v6', async (lab) => {
+    await joinAll(lab);
+    await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc6', 'node_member=all', 'peer_network=198.51.100.0/26', 'guest_network=2001:db8:ab::/64');
+    assert.match(await ok(lab, 1, 'jcreate', 'jname=a6', 'interface=vpc6', 'ip6_addr=auto', 'runasap=1'), /eth0 2001:db8:ab::1\/64$/m);
+    assert.match(await ok(lab, 2, 'jcreate', 'jname=b6', 'interface=vpc6', 'ip6_addr=auto', 'runasap=1'), /eth0 2001:db8:ab::2\/64$/m);
+    const r = await eventuallyReaches(lab, 1, 'a6', '2001:db8:ab::2');
+    assert.equal(r.code, 0, `a6 reaches b6 over IPv6: ${r.stdout}${r.stderr}`);
+    const v4 = await mv(lab, 1, 'jcreate', 'jname=c4', 'interface=vpc6', 'ip4_addr=auto');
+    assert.equal(v4.stderr.trim(), "meshvpc: ip4_addr=auto: vpc6's guest network 2001:db8:ab::/64 is IPv6; use ip6_addr=auto");
+  });
+});

@@ -68,8 +68,9 @@ class Terminal {
 const shots: Record<string, string> = {};
 
 test('meshvpc tui: a VPC from the form, deployed under the gauge; a container from the form pings across hosts; a refused name keeps the form', { timeout: 600_000 }, async () => {
-  await withLab(2, 'v4', async (lab) => {
+  await withLab(3, 'v4', async (lab) => {
     await joinAll(lab);
+    // host2 has its own identical definition already; the form defines it on host1.
     await ok(lab, 2, 'vpc', 'mode=init', 'vpc_name=vpc1', 'node_member=all', 'peer_network=198.51.100.0/26');
     const t = new Terminal(lab, 1);
     try {
@@ -101,9 +102,10 @@ test('meshvpc tui: a VPC from the form, deployed under the gauge; a container fr
       shots.members = members;
       assert.match(members, /\[\*\] host1/);
       assert.match(members, /\[\*\] host2/);
+      assert.match(members, /\[\*\] host3/);
       t.keys('Enter');
       // host1 had no vpc1 yet (host2 defined its own): defined here now.
-      await t.see(/vpc1: defined with members host1, host2/);
+      await t.see(/vpc1: defined with members host1, host2, host3/);
       t.keys('Enter');
       await t.see(/Private networks across hosts/);
 
@@ -114,6 +116,7 @@ test('meshvpc tui: a VPC from the form, deployed under the gauge; a container fr
       shots.deploy = await t.see(/vpc1: deploy done/, 60);
       assert.match(shots.deploy, /host1: converged/);
       assert.match(shots.deploy, /host2: converged/);
+      assert.match(shots.deploy, /host3: converged/);
       t.keys('Enter');
       await t.see(/Private networks across hosts/);
       t.keys('Escape');
