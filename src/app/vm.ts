@@ -97,11 +97,14 @@ async function fileSize(host: Host, path: string, key: string): Promise<number> 
   return s.size;
 }
 
-/** A disk another VM of this host already has: two VMs writing one image corrupt it. */
-function refuseSharedDisk(host: Host, disk: string | undefined): void {
+/** A disk another VM of this host already has (by any path to it): two VMs writing one image corrupt it. */
+async function refuseSharedDisk(host: Host, disk: string | undefined): Promise<void> {
   if (disk === undefined) return;
-  const other = repo.listGuests(host.db).find((g) => g.kind === 'vm' && g.vm.disk === disk);
-  if (other) throw new UserError(`invalid vm_disk ${v.shown(disk)}: VM ${other.name} already uses it`, 'conflict');
+  const real = await realpath(disk).catch(() => disk);
+  for (const g of repo.listGuests(host.db)) {
+    if (g.kind !== 'vm' || g.vm.disk === null) continue;
+    if ((await realpath(g.vm.disk).catch(() => g.vm.disk)) === real) throw new UserError(`invalid vm_disk ${v.shown(disk)}: VM ${g.name} already uses it`, 'conflict');
+  }
 }
 
 async function configOf(host: Host, input: BcreateInput): Promise<VmConfig> {
@@ -109,7 +112,7 @@ async function configOf(host: Host, input: BcreateInput): Promise<VmConfig> {
   if (input.vm_kernel !== undefined) await fileSize(host, input.vm_kernel, 'vm_kernel');
   if (input.vm_initrd !== undefined) await fileSize(host, input.vm_initrd, 'vm_initrd');
   const diskBytes = input.vm_disk === undefined ? 0 : await fileSize(host, input.vm_disk, 'vm_disk');
-  refuseSharedDisk(host, input.vm_disk);
+  await refuseSharedDisk(host, input.vm_disk);
   if (host.driver.platform === 'freebsd') {
     // What bhyve cannot run is refused before it is stored and counted (bhyve.ts renders the same limits).
     if (input.vm_disk === undefined || input.vm_kernel !== undefined) throw new UserError('on FreeBSD a VM boots from vm_disk= with UEFI firmware: bhyve cannot boot a kernel directly (vm_kernel= needs QEMU on Linux)');

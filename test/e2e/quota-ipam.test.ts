@@ -140,6 +140,7 @@ test('bad guest input is one clear line, exit 2, and nothing changes', { timeout
       [['bcreate', 'jname=v', 'interface=vpc1', 'vm_cpus=-1'], /^meshvpc: invalid vm_cpus "-1"/],
       [['bcreate', 'jname=v', 'interface=vpc1', 'vm_disk=/nonexistent.img'], /^meshvpc: invalid vm_disk "\/nonexistent.img": no such file on this host$/],
       [['bcreate', 'jname=v', 'interface=vpc1', 'vm_kernel=/a,b'], /^meshvpc: invalid vm_kernel "\/a,b": use an absolute path/],
+      [['bcreate', 'jname=v', 'interface=vpc1', 'vm_disk=/var/db/meshvpc/meshvpc.sqlite'], /^meshvpc: invalid vm_disk "\/var\/db\/meshvpc\/meshvpc\.sqlite": it is inside meshvpc's state directory/],
       [['jcreate', 'jname=j', 'interface=vpc1', 'ip4_addr=auto'], /^meshvpc: ip4_addr=auto needs a guest network on vpc1: meshvpc vpc mode=set vpc_name=vpc1 guest_network=CIDR$/],
       [['vpc', 'mode=set', 'vpc_name=vpc1', 'guest_network=198.51.100.0/24'], /^meshvpc: invalid guest_network "198.51.100.0\/24": it overlaps the peer network 198.51.100.0\/26/],
       [['vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=-3'], /^meshvpc: invalid jail_max "-3"/],
