@@ -233,10 +233,15 @@ concurrently (a line per host as it finishes, then a summary). Idempotent. With
 node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
-  vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, traffic.', LOCAL, {
+  vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {
     output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
-    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms'],
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok'],
+    readOnly: true,
+  }),
+  vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).", LOCAL, {
+    output: 'listing',
+    columns: ['node', 'tunnel', 'peer', 'mtu', 'pmtu_ok', 'largest', 'verdict'],
     readOnly: true,
   }),
   {

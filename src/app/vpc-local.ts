@@ -278,6 +278,54 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
 }
 
 
+export interface MtuCheck {
+  readonly node: string;
+  readonly tunnel: string;
+  readonly peer: string;
+  /** The tunnel's MTU as set: what the VPC's guests may send. */
+  readonly mtu: number | null;
+  readonly pmtu_ok: boolean | null;
+  /** The largest don't-fragment packet that crossed (bytes, IP header included), when the full MTU did not. */
+  readonly largest: number | null;
+  readonly verdict: string;
+}
+
+/** Below this a DF probe says nothing useful (IPv6 needs 1280 on every link anyway). */
+const PROBE_FLOOR = 576;
+
+/**
+ * vpc mode=check_mtu: each of this host's tunnels probed with a
+ * don't-fragment ping of its full MTU; where that does not cross, the
+ * largest size that does is found by bisection, naming the path that is
+ * smaller than it claims.
+ */
+export async function checkMtu(host: Host, name: string): Promise<MtuCheck[]> {
+  const rows = await status(host, name);
+  const vpc = requireVpc(host, name);
+  const probe = host.driver.pingDf?.bind(host.driver);
+  return Promise.all(
+    rows.map(async (t): Promise<MtuCheck> => {
+      const base = { node: t.node, tunnel: t.tunnel, peer: t.peer, mtu: t.mtu, pmtu_ok: t.pmtu_ok, largest: null };
+      if (!t.present || !t.up) return { ...base, verdict: 'tunnel missing or down: vpc mode=apply repairs it' };
+      if (t.rtt_ms === null) return { ...base, verdict: 'the far end does not answer' };
+      if (t.pmtu_ok === null || !probe || t.mtu === null) return { ...base, verdict: 'not measured on this platform' };
+      if (t.pmtu_ok) return { ...base, verdict: 'ok' };
+      const pair = vpc.pairs.find((p) => p.vni === t.vni);
+      const far = pair ? (pair.a === host.self.nodename ? pair.addrB : pair.addrA) : null;
+      if (!far) return { ...base, verdict: 'no such pair' };
+      let lo = PROBE_FLOOR;
+      let hi = t.mtu;
+      if (!(await probe(far, lo))) return { ...base, verdict: `not even ${lo} bytes cross with DF set: the path drops DF packets or ICMP` };
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (await probe(far, mid)) lo = mid;
+        else hi = mid;
+      }
+      return { ...base, largest: lo, verdict: `the path to ${t.peer} carries ${lo} bytes, not the ${t.mtu} this tunnel claims: set mtu=${lo} (or fix the underlay MTU)` };
+    }),
+  );
+}
+
 /** Per tunnel: present, up, split horizon, and a round trip through it when one can be measured. */
 export async function status(host: Host, name: string): Promise<TunnelStatus[]> {
   const vpc = requireVpc(host, name);
@@ -290,6 +338,7 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
       const remoteAddr = vpc.pairs.find((p) => p.vni === t.vni);
       const far = remoteAddr ? (remoteAddr.a === host.self.nodename ? remoteAddr.addrB : remoteAddr.addrA) : null;
       const rtt = o?.up && far ? await host.driver.ping(far) : null;
+      const pmtu = rtt !== null && far && o?.mtu && host.driver.pingDf ? await host.driver.pingDf(far, o.mtu) : null;
       return {
         node: host.self.nodename,
         tunnel: t.name,
@@ -300,6 +349,7 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
         mtu: o?.mtu ?? null,
         isolated: o?.isolated ?? false,
         rtt_ms: rtt,
+        pmtu_ok: pmtu,
         rx_bytes: o?.counters?.rxBytes ?? null,
         tx_bytes: o?.counters?.txBytes ?? null,
         rx_packets: o?.counters?.rxPackets ?? null,

@@ -270,6 +270,8 @@ export function tunnelStatusFromWire(x: unknown, peer: string, pairs: readonly P
       mtu: optInt(o.mtu, 'mtu', 65536),
       isolated: o.isolated === true,
       rtt_ms: optNum(o.rtt_ms, 'rtt_ms'),
+      // Absent from 0.3.0 and older peers.
+      pmtu_ok: typeof o.pmtu_ok === 'boolean' ? o.pmtu_ok : null,
       rx_bytes: optInt(o.rx_bytes, 'rx_bytes', COUNTER_MAX),
       tx_bytes: optInt(o.tx_bytes, 'tx_bytes', COUNTER_MAX),
       rx_packets: optInt(o.rx_packets, 'rx_packets', COUNTER_MAX),

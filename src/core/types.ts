@@ -128,6 +128,8 @@ export interface TunnelStatus {
   readonly mtu: number | null;
   readonly isolated: boolean;
   readonly rtt_ms: number | null;
+  /** A don't-fragment ping of the tunnel's full MTU crossed it (null: not measured: down, no answer, or the platform cannot say). */
+  readonly pmtu_ok: boolean | null;
   /** Traffic through the tunnel; null where the platform does not count it (or the host runs meshvpc 0.2). */
   readonly rx_bytes: number | null;
   readonly tx_bytes: number | null;

@@ -108,6 +108,11 @@ export interface NetworkDriver {
   guestExecArgv(name: string, argv: readonly string[]): string[];
   /** Round-trip time in milliseconds to an address, or null if it did not answer. */
   ping(address: string): Promise<number | null>;
+  /**
+   * Whether a packet of `size` bytes (IP header included) with don't-fragment
+   * set reaches `address` and is answered; absent where the platform cannot say.
+   */
+  pingDf?(address: string, size: number): Promise<boolean>;
   /** VMs: QEMU on Linux, bhyve on FreeBSD (disk boots only, see freebsd/bhyve.ts). */
   readonly vm?: VmDriver;
   /** VXLAN source filtering; absent where meshvpc has no firewall backend yet (FreeBSD). */

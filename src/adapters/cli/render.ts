@@ -3,7 +3,7 @@
  * exactly as meshvpc has always printed it; and the exit status. The results
  * are the application layer's data: the API sends the same as JSON.
  */
-import type { ApplyResult } from '../../app/vpc-local.js';
+import type { ApplyResult, MtuCheck } from '../../app/vpc-local.js';
 import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, TeardownResult } from '../../app/vpc-cluster.js';
 import type { InitResult, StatusResult } from '../../app/vpc.js';
 import type { VpcRow } from '../../app/vpc-list.js';
@@ -160,6 +160,10 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     rows(p, 'vpc.status', r.hosts.flatMap((h): object[] => (h.ok ? [...h.tunnels] : [{ node: h.node, error: h.error }])));
     for (const h of r.hosts) if (!h.ok) warn(`${h.node}: ${h.error ?? ''}`);
     return r.ok ? 0 : 1;
+  },
+  'vpc.check_mtu': (r: MtuCheck[], p) => {
+    rows(p, 'vpc.check_mtu', r);
+    return r.every((x) => x.pmtu_ok !== false) ? 0 : 1;
   },
   'vpc.collapse': (r: TeardownResult) => teardownSummary(r),
   'vpc.destroy': (r: TeardownResult) => teardownSummary(r),

@@ -110,6 +110,12 @@ export function linuxDriver(exec: Executor): NetworkDriver {
         await runChecked(exec, ['nft', '-f', '-'], nftScript(policy));
       },
     },
+    async pingDf(address, size) {
+      // -M do: don't fragment, and no local fragmentation either; -s is the ICMP payload (IP + ICMP headers come on top).
+      const payload = size - (address.includes(':') ? 48 : 28);
+      const r = await exec.run(['ping', '-n', '-c', '2', '-i', '0.2', '-W', '1', '-M', 'do', '-s', String(payload), address]);
+      return r.code === 0;
+    },
     async ping(address) {
       // Three tries: the first echo may wait on neighbour resolution across the tunnel.
       const r = await exec.run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', address]);
