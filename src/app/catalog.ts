@@ -67,7 +67,7 @@ export const ARGS = {
       return raw;
     },
   }),
-  firewall: arg({ name: 'firewall', kind: 'boolean', placeholder: '1|0', help: 'drop VXLAN (UDP 4789) from anyone but the members (default 1)', parse: v.boolFlag }),
+  firewall: arg({ name: 'firewall', kind: 'boolean', placeholder: '1|0', help: 'accept VXLAN (UDP 4789) only from each tunnel\'s peer with its own id, drop the rest (default 1)', parse: v.boolFlag }),
   concurrency: arg({ name: 'concurrency', kind: 'integer', placeholder: 'N', help: 'hosts contacted at once (default 16)', default: '16', schema: { minimum: 1, maximum: 256 }, parse: (raw, key) => v.integer(raw, key, 1, 256) }),
   nodes: arg({ name: 'node', kind: 'list', placeholder: 'NODE[,NODE...]', help: 'known nodes, by name or address', required: 'the node(s) joining or leaving, e.g. node=host4', parse: (raw, key) => v.list(raw, key, v.nodeRef) }),
   node: arg({ name: 'node', kind: 'string', placeholder: 'NAME|ADDR', help: 'a known node, by name or address', required: 'the address (or name) of the other host', parse: v.nodeRef }),

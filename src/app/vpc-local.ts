@@ -63,7 +63,7 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
   });
 }
 
-/** Host-wide: accept VXLAN only from members of the VPCs this host runs. */
+/** Host-wide: accept VXLAN only as the (peer address, VXLAN id) pairs of this host's tunnels. */
 export async function refreshFirewall(host: Host): Promise<void> {
   const fw = host.driver.firewall;
   if (!fw) return;
