@@ -189,6 +189,7 @@ const { vpc_name, node_member, peer_network, mtu, underlay, firewall, concurrenc
 const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag });
 const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
 const vmName = arg({ ...jname, help: 'the VM', required: 'name the VM, e.g. jname=vm1' });
+const guestForce = arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' });
 
 /** 32 MiB is below what any kernel boots in; 1 TiB above what one VM of this tool is sensibly given. */
 function vmRam(raw: string, key: string): number {
@@ -387,7 +388,7 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
       perInterface(guestAddress(6)),
       runasap,
       astart,
-      arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' }),
+      guestForce,
       platform,
     ],
     output: 'text',
@@ -426,7 +427,7 @@ takes its address from the kernel command line. Its serial console goes to a log
       guestAddress(6),
       runasap,
       astart,
-      arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' }),
+      guestForce,
       platform,
     ],
     output: 'text',

@@ -10,6 +10,7 @@ import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
 import type { ExtraNic, JailOnHost, JailRecord } from '../core/types.js';
 import type { GuestSpec } from '../platform/driver.js';
+import type { Observed } from '../core/observed.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { checkHostAddress, checkSegmentAddress } from '../core/addrules.js';
@@ -39,13 +40,16 @@ export function refuseTaken(host: Host, name: string): void {
   if (g) throw new UserError(`${g.kind === 'vm' ? 'VM' : 'container'} ${name} already exists on ${host.self.nodename}`, 'conflict');
 }
 
+/** The MTU of a VPC's bridge here, which a guest's port takes; a guest cannot start without the bridge. */
+export function bridgeMtu(host: Host, observed: Observed, vpc: string): number {
+  const bridge = observed.get(vpc);
+  if (!bridge || bridge.kind !== 'bridge') throw new UserError(`${vpc} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${vpc} mode=init_bridge first`);
+  return bridge.mtu;
+}
+
 async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
   const observed = await host.driver.observe();
-  const mtuOf = (vpc: string): number => {
-    const bridge = observed.get(vpc);
-    if (!bridge || bridge.kind !== 'bridge') throw new UserError(`${vpc} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${vpc} mode=init_bridge first`);
-    return bridge.mtu;
-  };
+  const mtuOf = (vpc: string): number => bridgeMtu(host, observed, vpc);
   const extra = (j.extra ?? []).map((n, i) => ({ bridge: n.vpc, mtu: mtuOf(n.vpc), hostIf: n.hostIf, addresses: nicAddresses(n), mac: stableMac(`guest/${host.self.nodename}/${j.name}#eth${i + 1}`) }));
   return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: nicAddresses(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`), ...(extra.length > 0 ? { extra } : {}) };
 }

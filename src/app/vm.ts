@@ -18,7 +18,7 @@ import { withLock } from '../store/lock.js';
 import { atomically } from '../store/tx.js';
 import { admit, type AddressWish } from './guest-guard.js';
 import type { Host } from './host.js';
-import { checkedWishes, refuseTaken, requireInterface } from './jail.js';
+import { bridgeMtu, checkedWishes, refuseTaken, requireInterface } from './jail.js';
 import { contains } from '../core/ipnet.js';
 import * as v from '../core/validate.js';
 
@@ -143,7 +143,7 @@ export async function bcreate(host: Host, input: BcreateInput): Promise<VmResult
     refuseTaken(host, name);
     const hostIf = tapFor(name);
     await checkTapFree(host, name, hostIf);
-    if (input.runasap) await bridgeMtu(host, vpc.name);
+    if (input.runasap) await vpcBridgeMtu(host, vpc.name);
     const base: VmRecord = { kind: 'vm', name, interface: vpc.name, ip4Addr: null, ip6Addr: null, guestId: null, hostIf, astart: input.astart ?? false, vm };
     const adding = { name, node: host.self.nodename, kind: 'vm' as const, vcpus: vm.cpus, ramBytes: vm.ramBytes, diskBytes: vm.diskBytes };
     const record = await admit(host, { vpc, adding, ip4: wishes.ip4, ip6: wishes.ip6, force: input.force ?? false }, (addr) => {
@@ -167,11 +167,7 @@ export async function bcreate(host: Host, input: BcreateInput): Promise<VmResult
   });
 }
 
-async function bridgeMtu(host: Host, vpc: string): Promise<number> {
-  const bridge = (await host.driver.observe()).get(vpc);
-  if (!bridge || bridge.kind !== 'bridge') throw new UserError(`${vpc} has no bridge on ${host.self.nodename}: run meshvpc vpc vpc_name=${vpc} mode=init_bridge first`);
-  return bridge.mtu;
-}
+const vpcBridgeMtu = async (host: Host, vpc: string): Promise<number> => bridgeMtu(host, await host.driver.observe(), vpc);
 
 /**
  * `auto` is decided once per host by a probe boot (KVM can be present and
@@ -227,7 +223,7 @@ async function start(host: Host, r: VmRecord): Promise<{ accel: VmAccel }> {
   const d = driverOf(host);
   if (await d.running(r.guestId)) throw new UserError(`${r.name} is already running`, 'conflict');
   await checkTapFree(host, r.name, r.hostIf);
-  const mtu = await bridgeMtu(host, r.interface);
+  const mtu = await vpcBridgeMtu(host, r.interface);
   const accel = await accelFor(host, r.vm.accel, r.vm.kernel);
   await mkdir(vmDir(host, r.name), { recursive: true });
   const id = await d.start(await specOf(host, r, accel, mtu));
