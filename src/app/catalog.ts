@@ -240,10 +240,13 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
     defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok'],
     readOnly: true,
   }),
-  vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).", LOCAL, {
+  vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).\nfix=1 measures again from the routes' MTU and keeps each such tunnel (and the bridge) at\nwhat crosses, here, across re-applies.", [
+    arg({ name: 'fix', kind: 'boolean', placeholder: '1|0', help: 'cap the tunnels whose path is smaller at what crosses', default: '0', parse: v.boolFlag }),
+    ...LOCAL,
+  ], {
     output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'mtu', 'pmtu_ok', 'largest', 'verdict'],
-    readOnly: true,
+    columns: ['node', 'tunnel', 'peer', 'mtu', 'pmtu_ok', 'largest', 'verdict', 'capped'],
+    readOnly: false,
   }),
   {
     id: 'vpc.list',

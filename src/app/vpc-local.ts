@@ -54,6 +54,7 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     underlay,
     underlayMtu,
     mtu: vpc.mtu,
+    mtuCaps: repo.getMtuCaps(host.db, vpc.name),
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
@@ -287,6 +288,8 @@ export interface MtuCheck {
   readonly pmtu_ok: boolean | null;
   /** The largest don't-fragment packet that crossed (bytes, IP header included), when the full MTU did not. */
   readonly largest: number | null;
+  /** fix=1 capped this tunnel at `largest`. */
+  readonly capped: boolean;
   readonly verdict: string;
 }
 
@@ -299,13 +302,28 @@ const PROBE_FLOOR = 576;
  * largest size that does is found by bisection, naming the path that is
  * smaller than it claims.
  */
-export async function checkMtu(host: Host, name: string): Promise<MtuCheck[]> {
+export async function checkMtu(host: Host, name: string, fix = false): Promise<MtuCheck[]> {
+  if (fix) {
+    // Measured again from the MTU the routes give: what was capped before may carry more now.
+    exclusively(host.db, () => repo.putMtuCaps(host.db, name, new Map()));
+    await reconcile(host, name);
+    const rows = await measureMtu(host, name);
+    const caps = new Map(rows.flatMap((r) => (r.largest !== null ? [[r.peer, r.largest] as const] : [])));
+    if (caps.size === 0) return rows;
+    exclusively(host.db, () => repo.putMtuCaps(host.db, name, caps));
+    await reconcile(host, name);
+    return rows.map((r) => (r.largest === null ? r : { ...r, capped: true, verdict: `capped: the tunnel to ${r.peer} (and the bridge) now use at most ${r.largest} (running guests take it when restarted)` }));
+  }
+  return measureMtu(host, name);
+}
+
+async function measureMtu(host: Host, name: string): Promise<MtuCheck[]> {
   const rows = await status(host, name);
   const vpc = requireVpc(host, name);
   const probe = host.driver.pingDf?.bind(host.driver);
   return Promise.all(
     rows.map(async (t): Promise<MtuCheck> => {
-      const base = { node: t.node, tunnel: t.tunnel, peer: t.peer, mtu: t.mtu, pmtu_ok: t.pmtu_ok, largest: null };
+      const base = { node: t.node, tunnel: t.tunnel, peer: t.peer, mtu: t.mtu, pmtu_ok: t.pmtu_ok, largest: null, capped: false };
       if (!t.present || !t.up) return { ...base, verdict: 'tunnel missing or down: vpc mode=apply repairs it' };
       if (t.rtt_ms === null) return { ...base, verdict: 'the far end does not answer' };
       if (t.pmtu_ok === null || !probe || t.mtu === null) return { ...base, verdict: 'not measured on this platform' };

@@ -65,6 +65,8 @@ export interface HostSpecInput {
   readonly underlayMtu: ReadonlyMap<string, number>;
   /** An explicit tunnel MTU from `vpc mode=init mtu=`; otherwise derived per peer. */
   readonly mtu: number | null;
+  /** The largest tunnel MTU measured to cross to a peer (vpc mode=check_mtu fix=1): no tunnel claims more. */
+  readonly mtuCaps?: ReadonlyMap<string, number>;
   readonly layers: Layers;
   readonly bridgeIps: readonly string[];
   readonly owned: readonly string[];
@@ -87,8 +89,8 @@ const DEFAULT_UNDERLAY_MTU = 1500;
 export function buildHostSpec(input: HostSpecInput): HostSpec {
   const ends = tunnelsOf(input.pairs, input.self);
   const local = input.underlay.get(input.self);
-  const mtus = ends.map(
-    (e) => input.mtu ?? tunnelMtu(input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU, input.family),
+  const mtus = ends.map((e) =>
+    Math.min(input.mtu ?? tunnelMtu(input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU, input.family), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
   );
   // One MTU for the segment: a frame that fits one tunnel must fit them all.
   const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU, input.family));

@@ -250,6 +250,17 @@ export function deleteGuest(db: Db, name: string): void {
 
 export const deleteJail = deleteGuest;
 
+/** The tunnel MTU measured to cross to each peer of a VPC (vpc mode=check_mtu fix=1); empty when never measured. */
+export function getMtuCaps(db: Db, vpc: string): Map<string, number> {
+  const r = db.prepare('SELECT mtu_caps FROM vpc_local WHERE vpc = ?').get(vpc) as Row | undefined;
+  const raw = r ? (JSON.parse(s(r.mtu_caps)) as Record<string, unknown>) : {};
+  return new Map(Object.entries(raw).filter((e): e is [string, number] => Number.isSafeInteger(e[1])));
+}
+
+export function putMtuCaps(db: Db, vpc: string, caps: ReadonlyMap<string, number>): void {
+  db.prepare('UPDATE vpc_local SET mtu_caps = ? WHERE vpc = ?').run(JSON.stringify(Object.fromEntries(caps)), vpc);
+}
+
 /** Replace what `node` last reported about its guests on `vpc`. */
 export function putSeen(db: Db, vpc: string, node: string, guests: readonly GuestOnHost[]): void {
   db.prepare('DELETE FROM guest_seen WHERE vpc = ? AND node = ?').run(vpc, node);

@@ -115,6 +115,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jail ADD COLUMN vm_disk_bytes INTEGER;
   -- A container's eth1, eth2, ... on other VPCs: [{vpc, ip4Addr, ip6Addr, hostIf}].
   ALTER TABLE jail ADD COLUMN extra_nics TEXT NOT NULL DEFAULT '[]';
+  -- The largest tunnel MTU measured to cross to each peer ({peer: bytes}; vpc mode=check_mtu fix=1).
+  ALTER TABLE vpc_local ADD COLUMN mtu_caps TEXT NOT NULL DEFAULT '{}';
   -- The guests each member last reported for a VPC: an unreachable member's
   -- addresses stay taken (force=1) instead of being handed out again.
   CREATE TABLE guest_seen (

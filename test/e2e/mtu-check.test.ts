@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { joinAll, mv, ok, shOk, withLab } from './lab-helpers.js';
+import { joinAll, links, mv, ok, shOk, withLab } from './lab-helpers.js';
 
 interface Row {
   node: string;
@@ -39,5 +39,23 @@ test('pmtu_ok in status; check_mtu names the path that is smaller than it claims
     const largest = to3?.largest ?? 0;
     assert.ok(largest >= 1350 && largest <= 1354, `largest ${largest}`);
     assert.equal(to3?.verdict, `the path to host3 carries ${largest} bytes, not the 1450 this tunnel claims: set mtu=${largest} (or fix the underlay MTU)`);
+
+    // fix=1: measured again and kept at what crosses, here; host3 re-applies from its own lower route MTU.
+    const fixed = await mv(lab, 1, 'vpc', 'mode=check_mtu', 'vpc_name=vpc1', 'fix=1', '--json', 'display=peer,largest,capped,verdict');
+    assert.equal(fixed.code, 0, fixed.stderr);
+    const capped = (JSON.parse(fixed.stdout) as (Row & { capped: boolean })[]).find((x) => x.peer === 'host3');
+    assert.equal(capped?.capped, true);
+    // Each host measures its own side: host2 too (its tunnel to host3 is just as oversized).
+    await ok(lab, 2, 'vpc', 'mode=check_mtu', 'vpc_name=vpc1', 'fix=1');
+    await ok(lab, 3, 'vpc', 'mode=apply', 'vpc_name=vpc1');
+    const [bridge1] = await links(lab, 1, 'dev', 'vpc1');
+    const [bridge3] = await links(lab, 3, 'dev', 'vpc1');
+    assert.ok((bridge1?.mtu ?? 0) <= 1354, `host1's bridge at ${bridge1?.mtu}`);
+    assert.equal(bridge3?.mtu, 1350, "host3's tunnels follow its own route MTU (1400 - 50)");
+    const after = JSON.parse(await ok(lab, 1, 'vpc', 'mode=status', 'vpc_name=vpc1', '--json', 'display=node,peer,mtu,pmtu_ok')) as Row[];
+    assert.ok(after.every((x) => x.pmtu_ok === true), `pmtu_ok everywhere after the fix: ${JSON.stringify(after)}`);
+    // The cap survives a re-apply.
+    await ok(lab, 1, 'vpc', 'mode=apply', 'vpc_name=vpc1');
+    assert.equal((await links(lab, 1, 'dev', 'vpc1'))[0]?.mtu, bridge1?.mtu);
   });
 });

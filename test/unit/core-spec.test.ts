@@ -177,3 +177,17 @@ describe('specNames', () => {
     assert.deepEqual(specNames(buildHostSpec(input({ layers: { vxlan: false, bridge: false } }))), []);
   });
 });
+
+describe('buildHostSpec: measured MTU caps (vpc mode=check_mtu fix=1)', () => {
+  test('a peer whose path carries less caps every tunnel and the bridge (one segment MTU); other peers are unaffected without a cap', () => {
+    const capped = buildHostSpec(input({ mtuCaps: new Map([['h3', 1354]]) }));
+    assert.ok(capped.tunnels.length > 0);
+    assert.ok(capped.tunnels.every((t) => t.mtu === 1354), JSON.stringify(capped.tunnels.map((t) => t.mtu)));
+    assert.ok(buildHostSpec(input()).tunnels.every((t) => t.mtu === 1450));
+  });
+
+  test('a cap never raises an MTU, and an explicit mtu= is capped too', () => {
+    assert.ok(buildHostSpec(input({ mtuCaps: new Map([['h3', 9000]]) })).tunnels.every((t) => t.mtu === 1450));
+    assert.ok(buildHostSpec(input({ mtu: 1400, mtuCaps: new Map([['h2', 1300]]) })).tunnels.every((t) => t.mtu === 1300));
+  });
+});

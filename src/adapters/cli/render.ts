@@ -163,7 +163,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
   },
   'vpc.check_mtu': (r: MtuCheck[], p) => {
     rows(p, 'vpc.check_mtu', r);
-    return r.every((x) => x.pmtu_ok !== false) ? 0 : 1;
+    return r.every((x) => x.pmtu_ok !== false || x.capped) ? 0 : 1;
   },
   'vpc.collapse': (r: TeardownResult) => teardownSummary(r),
   'vpc.destroy': (r: TeardownResult) => teardownSummary(r),
