@@ -190,6 +190,8 @@ const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help
 const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
 const vmName = arg({ ...jname, help: 'the VM', required: 'name the VM, e.g. jname=vm1' });
 const guestForce = arg({ ...force, help: 'create it even when a member cannot be asked for its guests (counted by its last report)' });
+/** What jcreate and bcreate both end with: when the guest starts, and how its admission may go on. */
+const GUEST_START = [runasap, astart, guestForce, platform];
 
 /** 32 MiB is below what any kernel boots in; 1 TiB above what one VM of this tool is sensibly given. */
 function vmRam(raw: string, key: string): number {
@@ -389,10 +391,7 @@ eth0 is one end of a pair whose other end joins the VPC's bridge, with the VPC's
       }),
       perInterface(guestAddress(4)),
       perInterface(guestAddress(6)),
-      runasap,
-      astart,
-      guestForce,
-      platform,
+      ...GUEST_START,
     ],
     output: 'text',
     readOnly: false,
@@ -428,10 +427,7 @@ takes its address from the kernel command line. Its serial console goes to a log
       arg({ name: 'vm_disk', kind: 'string', placeholder: 'PATH', help: 'a disk image (raw, or qcow2 by its name) to attach or boot from', parse: (raw, key) => v.filePath(raw, key) }),
       guestAddress(4),
       guestAddress(6),
-      runasap,
-      astart,
-      guestForce,
-      platform,
+      ...GUEST_START,
     ],
     output: 'text',
     readOnly: false,

@@ -22,8 +22,11 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
 import { checkGivenAddress, checkGuestNetwork, nextFree, type IpamState } from '../core/ipam.js';
-import { checkQuota, NO_QUOTA, type GuestUse, type Quota } from '../core/quota.js';
+import { checkQuota, type GuestUse } from '../core/quota.js';
+import { guestOnVpcs, needsAdmission, quotaOf, type AddressWish } from '../core/guests.js';
 import type { GuestOnHost, GuestRecord, NodeRecord, VpcWithMap } from '../core/types.js';
+
+export type { AddressWish } from '../core/guests.js';
 import * as v from '../core/validate.js';
 import * as repo from '../store/repo.js';
 import { exclusively } from '../store/tx.js';
@@ -37,8 +40,6 @@ export const LEASE_TTL_MS = 60_000;
 const HOLD_WAIT_MS = 20_000;
 const POLL_MS = 100;
 
-/** An address a guest asks for: a given one, the next free one of the guest network, or none. */
-export type AddressWish = v.Cidr | 'auto' | null;
 
 export interface Admission {
   readonly vpc: VpcWithMap;
@@ -63,44 +64,23 @@ export interface Admitted {
   readonly stillHeld: () => void;
 }
 
-const quotaOf = (vpc: VpcWithMap): Quota => vpc.quota ?? NO_QUOTA;
-const limited = (q: Quota): boolean => Object.values(q).some((x) => x !== null);
-
-/** What a guest of this host counts for, as the quota and the allocator see it (and peers are told). */
-export function guestOnHost(host: Host, g: GuestRecord, running: boolean): GuestOnHost {
-  return {
-    name: g.name,
-    node: host.self.nodename,
-    kind: g.kind,
-    interface: g.interface,
-    ip4Addr: g.ip4Addr,
-    ip6Addr: g.ip6Addr,
-    running,
-    vcpus: g.kind === 'vm' ? g.vm.cpus : 0,
-    ramBytes: g.kind === 'vm' ? g.vm.ramBytes : 0,
-    diskBytes: g.kind === 'vm' ? g.vm.diskBytes : 0,
-  };
-}
-
-/** A guest once per VPC it is on (a container with interface=vpc1,vpc2 counts on both), with that interface's addresses. */
-export function guestOnVpcs(host: Host, g: GuestRecord, running: boolean): GuestOnHost[] {
-  const base = guestOnHost(host, g, running);
-  const extra = g.kind === 'jail' ? (g.extra ?? []) : [];
-  return [base, ...extra.map((n) => ({ ...base, interface: n.vpc, ip4Addr: n.ip4Addr, ip6Addr: n.ip6Addr }))];
-}
-
 /** What `guest_list` answers: this host's guests (on one VPC, or all) and its bridge addresses on that VPC. */
 export async function guestListHere(host: Host, vpc?: string): Promise<{ guests: GuestOnHost[]; bridgeIps: string[] }> {
   return { guests: await guestsHere(host, vpc), bridgeIps: vpc === undefined ? [] : repo.getLocal(host.db, vpc).bridgeIps.map((c) => c.split('/')[0] as string) };
 }
 
+/** Whether a guest runs: a container by its namespace (one listing for all), a VM by its process's identity. */
+export async function runningCheck(host: Host): Promise<(g: GuestRecord) => Promise<boolean>> {
+  const namespaces = new Set(await host.driver.runningGuests());
+  return async (g) => (g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : namespaces.has(g.name));
+}
+
 /** This host's guests (on one VPC, or all), as peers are told them. */
 export async function guestsHere(host: Host, vpc?: string): Promise<GuestOnHost[]> {
-  const running = new Set(await host.driver.runningGuests());
+  const running = await runningCheck(host);
   const out: GuestOnHost[] = [];
   for (const g of repo.listGuests(host.db)) {
-    const on = g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name);
-    out.push(...guestOnVpcs(host, g, on).filter((x) => vpc === undefined || x.interface === vpc));
+    out.push(...guestOnVpcs(host.self.nodename, g, await running(g)).filter((x) => vpc === undefined || x.interface === vpc));
   }
   return out;
 }
@@ -122,10 +102,6 @@ export function checkWishes(vpc: VpcWithMap, ip4: AddressWish, ip6: AddressWish)
     if (!g.network.includes(':') !== (family === 4)) throw new UserError(`${key}=auto: ${vpc.name}'s guest network ${g.network} is IPv${family === 4 ? 6 : 4}; use ${family === 4 ? 'ip6' : 'ip4'}_addr=auto`);
   }
 }
-
-/** Whether a creation on this VPC must be admitted cluster-wide at all: without a quota or guest network it need not. */
-export const needsAdmission = (vpc: VpcWithMap, ip4: AddressWish, ip6: AddressWish): boolean =>
-  limited(quotaOf(vpc)) || (vpc.guestNetwork ?? null) !== null || ip4 === 'auto' || ip6 === 'auto';
 
 /** The arbiter every member agrees on: the first member by name. */
 export const arbiterOf = (vpc: VpcWithMap): string | null => [...vpc.members.map((m) => m.node)].sort()[0] ?? null;

@@ -5,6 +5,7 @@
  */
 import * as repo from '../store/repo.js';
 import { nicsOf } from '../core/guests.js';
+import { runningCheck } from './guest-guard.js';
 import type { Host } from './host.js';
 
 export interface StartAllOutcome {
@@ -24,13 +25,12 @@ export interface StartAllResult {
 export async function startAll(host: Host, input: { readonly vpc_name?: string }): Promise<StartAllResult> {
   const { jstart } = await import('./jail.js');
   const { bstart } = await import('./vm.js');
-  const running = new Set(await host.driver.runningGuests());
+  const running = await runningCheck(host);
   const out: StartAllOutcome[] = [];
   for (const g of repo.listGuests(host.db)) {
     // A guest on several VPCs starts with the unit of any of them (its other bridges must exist by then).
     if (!g.astart || (input.vpc_name !== undefined && !nicsOf(g).some((n) => n.vpc === input.vpc_name))) continue;
-    const on = g.kind === 'vm' ? ((await host.driver.vm?.running(g.guestId)) ?? false) : running.has(g.name);
-    if (on) {
+    if (await running(g)) {
       out.push({ jname: g.name, kind: g.kind, result: 'running', error: null });
       continue;
     }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { stableMac } from '../core/mac.js';
 import { UserError } from '../core/errors.js';
 import type { ExtraNic, JailOnHost, JailRecord } from '../core/types.js';
+import type { Request } from '../cluster/protocol.js';
 import type { GuestSpec } from '../platform/driver.js';
 import type { Observed } from '../core/observed.js';
 import * as repo from '../store/repo.js';
@@ -305,16 +306,20 @@ export interface Unreachable {
   readonly error: string;
 }
 
-/** Every known peer's containers (each reply checked), concurrently. */
-async function peersJails(host: Host): Promise<{ found: JailOnHost[]; unreachable: Unreachable[] }> {
-  // Loaded here: this host's own listing never pays for SSH.
-  const [{ fanout }, { Peers }, { jailsFromWire }] = await Promise.all([import('../cluster/fanout.js'), import('../cluster/peers.js'), import('../cluster/wire.js')]);
+/**
+ * One request to every known peer, concurrently, each reply read by `read`
+ * (which checks it): what answered, and who did not. Loaded on use, so this
+ * host's own listing never pays for SSH.
+ */
+async function askPeers<T>(host: Host, read: (call: (req: Request) => Promise<unknown>, peer: string) => Promise<T[]>): Promise<{ found: T[]; unreachable: Unreachable[] }> {
+  const [{ fanout }, { Peers }] = await Promise.all([import('../cluster/fanout.js'), import('../cluster/peers.js')]);
   const nodes = repo.listNodes(host.db);
   const peers = new Peers(host.home);
   try {
-    const results = await fanout(nodes.map((n) => n.name), 16, (key) =>
-      peers.call<unknown>(nodes.find((n) => n.name === key) as (typeof nodes)[number], { op: 'jail_list' }).then((x) => jailsFromWire(x, key)),
-    );
+    const results = await fanout(nodes.map((n) => n.name), 16, (key) => {
+      const node = nodes.find((n) => n.name === key) as (typeof nodes)[number];
+      return read((req) => peers.call<unknown>(node, req), key);
+    });
     return {
       found: results.flatMap((r) => (r.ok ? r.value : [])),
       unreachable: results.flatMap((r) => (r.ok ? [] : [{ node: r.key, error: r.error }])),
@@ -322,6 +327,12 @@ async function peersJails(host: Host): Promise<{ found: JailOnHost[]; unreachabl
   } finally {
     peers.close();
   }
+}
+
+/** Every known peer's containers (each reply checked). */
+async function peersJails(host: Host): Promise<{ found: JailOnHost[]; unreachable: Unreachable[] }> {
+  const { jailsFromWire } = await import('../cluster/wire.js');
+  return askPeers(host, async (call, peer) => jailsFromWire(await call({ op: 'jail_list' }), peer));
 }
 
 export interface JlsResult {
@@ -349,26 +360,16 @@ export interface WhereisResult {
  * which knows no guest_list, is asked for its containers).
  */
 async function peersGuestsNamed(host: Host, name: string): Promise<{ found: { node: string; kind: 'jail' | 'vm' }[]; unreachable: Unreachable[] }> {
-  const [{ fanout }, { Peers }, { jailsFromWire, guestsFromWire }] = await Promise.all([import('../cluster/fanout.js'), import('../cluster/peers.js'), import('../cluster/wire.js')]);
-  const nodes = repo.listNodes(host.db);
-  const peers = new Peers(host.home);
-  try {
-    const results = await fanout(nodes.map((n) => n.name), 16, async (key) => {
-      const node = nodes.find((n) => n.name === key) as (typeof nodes)[number];
-      try {
-        return guestsFromWire(await peers.call<unknown>(node, { op: 'guest_list' }), key).guests.map((g) => ({ node: g.node, kind: g.kind, name: g.name }));
-      } catch (e) {
-        if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
-        return jailsFromWire(await peers.call<unknown>(node, { op: 'jail_list' }), key).map((j) => ({ node: j.node, kind: 'jail' as const, name: j.name }));
-      }
-    });
-    return {
-      found: results.flatMap((r) => (r.ok ? r.value.filter((g) => g.name === name) : [])),
-      unreachable: results.flatMap((r) => (r.ok ? [] : [{ node: r.key, error: r.error }])),
-    };
-  } finally {
-    peers.close();
-  }
+  const { jailsFromWire, guestsFromWire } = await import('../cluster/wire.js');
+  const { found, unreachable } = await askPeers(host, async (call, peer) => {
+    try {
+      return guestsFromWire(await call({ op: 'guest_list' }), peer).guests.map((g) => ({ node: g.node, kind: g.kind, name: g.name }));
+    } catch (e) {
+      if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
+      return jailsFromWire(await call({ op: 'jail_list' }), peer).map((j) => ({ node: j.node, kind: 'jail' as const, name: j.name }));
+    }
+  });
+  return { found: found.filter((g) => g.name === name), unreachable };
 }
 
 export async function jwhereis(host: Host, input: { readonly jname: string; readonly emulator?: 'jail' | 'vm' }): Promise<WhereisResult> {

@@ -7,10 +7,11 @@ import type { VpcLocal, VpcWithMap } from '../core/types.js';
 import type { Host } from './host.js';
 import { UserError } from '../core/errors.js';
 import type { Named } from './vpc.js';
-import { describeQuota, policyOf } from './vpc-policy.js';
-import { formatSize, usage } from '../core/quota.js';
+import { describeQuota, formatSize, usage } from '../core/quota.js';
 import type { GuestOnHost } from '../core/types.js';
-import { askMembers, guestOnVpcs, needsAdmission } from './guest-guard.js';
+import { guestOnVpcs, needsAdmission, quotaOf } from '../core/guests.js';
+import type { Call } from './guest-guard.js';
+import type { Peers } from '../cluster/peers.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -40,7 +41,7 @@ export interface VpcRow {
 
 /** Guests as the quota counts them: containers, VMs, their vCPUs and RAM. */
 function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): string {
-  const n = usage(guests.map((g) => ({ ...g })));
+  const n = usage(guests);
   const text = `jails=${n.jails} vms=${n.vms} vcpus=${n.vcpus} ram=${formatSize(n.ramBytes)}`;
   return stale.length > 0 ? `${text} (${stale.join(',')}: as last seen)` : text;
 }
@@ -51,39 +52,48 @@ function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): st
  * last reported. Other VPCs count this host's guests only: their listing
  * needs no SSH.
  */
-async function guestsOf(host: Host, vpc: VpcWithMap): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
-  const here = repo.listGuests(host.db).flatMap((g) => guestOnVpcs(host, g, false)).filter((g) => g.interface === vpc.name);
+async function guestsOf(host: Host, vpc: VpcWithMap, call: () => Promise<Call>): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
+  const here = repo.listGuests(host.db).flatMap((g) => guestOnVpcs(host.self.nodename, g, false)).filter((g) => g.interface === vpc.name);
   if (!needsAdmission(vpc, null, null)) return { guests: here, stale: [] };
-  const { Peers } = await import('../cluster/peers.js');
-  const peers = new Peers(host.home);
-  try {
-    const asked = await askMembers(host, vpc, (node, req) => peers.call(node, req));
-    const stale = asked.flatMap((a) => (a.ok ? [] : [a.name]));
-    return { guests: [...here, ...asked.flatMap((a) => (a.ok ? a.guests : repo.getSeen(host.db, vpc.name, a.name)))], stale };
-  } finally {
-    peers.close();
-  }
+  // Loaded here: a listing without a policed VPC never loads the admission machinery.
+  const { askMembers } = await import('./guest-guard.js');
+  const asked = await askMembers(host, vpc, await call());
+  const stale = asked.flatMap((a) => (a.ok ? [] : [a.name]));
+  return { guests: [...here, ...asked.flatMap((a) => (a.ok ? a.guests : repo.getSeen(host.db, vpc.name, a.name)))], stale };
 }
 
 export async function list(host: Host): Promise<VpcRow[]> {
-  return Promise.all(repo.listVpcs(host.db).map(async (x) => {
-    const l = repo.getLocal(host.db, x.name);
-    const { guests, stale } = await guestsOf(host, x);
-    return {
-      name: x.name,
-      peer_network: x.peerNetwork,
-      underlay: `ipv${x.family}`,
-      mtu: x.mtu ?? 'auto',
-      firewall: x.firewall,
-      members: x.members.map((mm) => mm.node).join(','),
-      pairs: x.pairs.length,
-      vxlan: l.vxlan,
-      bridge: l.bridge,
-      guest_network: x.guestNetwork?.network ?? '-',
-      quota: describeQuota(policyOf(x).quota),
-      usage: usageText(guests, stale),
-    };
-  }));
+  // One set of SSH connections for every VPC that asks its members, opened only if one does.
+  let peers: Promise<Peers> | null = null;
+  const call = async (): Promise<Call> => {
+    peers ??= import('../cluster/peers.js').then((m) => new m.Peers(host.home));
+    const open = await peers;
+    return (node, req) => open.call(node, req);
+  };
+  try {
+    return await Promise.all(
+      repo.listVpcs(host.db).map(async (x) => {
+        const l = repo.getLocal(host.db, x.name);
+        const { guests, stale } = await guestsOf(host, x, call);
+        return {
+          name: x.name,
+          peer_network: x.peerNetwork,
+          underlay: `ipv${x.family}`,
+          mtu: x.mtu ?? 'auto',
+          firewall: x.firewall,
+          members: x.members.map((mm) => mm.node).join(','),
+          pairs: x.pairs.length,
+          vxlan: l.vxlan,
+          bridge: l.bridge,
+          guest_network: x.guestNetwork?.network ?? '-',
+          quota: describeQuota(quotaOf(x)),
+          usage: usageText(guests, stale),
+        };
+      }),
+    );
+  } finally {
+    await (peers as Promise<Peers> | null)?.then((p) => p.close());
+  }
 }
 
 export interface VpcDetail extends VpcWithMap {

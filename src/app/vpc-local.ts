@@ -3,7 +3,8 @@
  * from a peer over SSH: accept a definition, reconcile its interfaces with it,
  * report status, forget it.
  */
-import { describeQuota, policyOf } from './vpc-policy.js';
+import { policyOf } from './vpc-policy.js';
+import { describeQuota } from '../core/quota.js';
 import { nicsOf } from '../core/guests.js';
 import { exclusively } from '../store/tx.js';
 import { UserError } from '../core/errors.js';

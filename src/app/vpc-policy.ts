@@ -5,7 +5,8 @@
  */
 import { UserError } from '../core/errors.js';
 import { checkGuestNetwork } from '../core/ipam.js';
-import { formatSize, NO_QUOTA, type Quota } from '../core/quota.js';
+import type { Quota } from '../core/quota.js';
+import { quotaOf } from '../core/guests.js';
 import type { GuestNetworkDef, VpcDef } from '../core/types.js';
 import * as v from '../core/validate.js';
 
@@ -56,11 +57,4 @@ export function policyFrom(input: PolicyInput, base: Policy, peerNetwork: string
   return { quota, guestNetwork: { network: v.cidrText(net), gateway } };
 }
 
-export const policyOf = (vpc: VpcDef): Policy => ({ quota: vpc.quota ?? NO_QUOTA, guestNetwork: vpc.guestNetwork ?? null });
-
-/** How a policy reads in a conflict message or a table: only what is set. */
-export function describeQuota(q: Quota): string {
-  const parts = Object.entries(q).flatMap(([k, x]) => (x === null ? [] : [`${k}=${k === 'ram_max' || k === 'disk_max' ? formatSize(x as number) : x}`]));
-  return parts.length > 0 ? parts.join(' ') : 'none';
-}
-
+export const policyOf = (vpc: VpcDef): Policy => ({ quota: quotaOf(vpc), guestNetwork: vpc.guestNetwork ?? null });

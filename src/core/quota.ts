@@ -102,3 +102,9 @@ export function checkQuota(vpc: string, quota: Quota, existing: readonly GuestUs
     refuse(`disk_max=${formatSize(quota.disk_max)}`, `${formatSize(after.diskBytes - adding.diskBytes)} in use, ${formatSize(adding.diskBytes)} asked`, sized);
   }
 }
+
+/** How a policy reads in a conflict message or a table: only what is set. */
+export function describeQuota(q: Quota): string {
+  const parts = Object.entries(q).flatMap(([k, x]) => (x === null ? [] : [`${k}=${k === 'ram_max' || k === 'disk_max' ? formatSize(x as number) : x}`]));
+  return parts.length > 0 ? parts.join(' ') : 'none';
+}

@@ -16,7 +16,7 @@ import type { InitenvResult } from '../../app/initenv.js';
 import type { ConsoleResult, VmResult, VmRow } from '../../app/vm.js';
 import type { StartAllResult } from '../../app/guests.js';
 import type { SetResult } from '../../app/vpc.js';
-import { describeQuota } from '../../app/vpc-policy.js';
+import { describeQuota } from '../../core/quota.js';
 import type { CreatedToken } from '../../app/token.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
@@ -229,7 +229,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
   },
   bcreate: (r: VmResult) =>
     jailLines(
-      { ...r, spared: r.spared },
+      r,
       `${r.jname}: VM created on ${r.node}, interface ${r.interface}${r.addresses.length > 0 ? `, eth0 ${r.addresses.join(', ')}` : ''}`,
       ...(r.running ? [`${r.jname}: started (${r.accel})`] : []),
     ),
