@@ -6,6 +6,7 @@
  * OpenAPI document are all made from these entries, so a value one face
  * refuses every face refuses, with the same words.
  */
+import type { Encryption } from '../core/seal.js';
 import { shown, UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { PLATFORMS } from '../platform/driver.js';
@@ -68,6 +69,17 @@ export const ARGS = {
     },
   }),
   firewall: arg({ name: 'firewall', kind: 'boolean', placeholder: '1|0', help: 'accept VXLAN (UDP 4789) only from each tunnel\'s peer with its own id, drop the rest (default 1)', parse: v.boolFlag }),
+  encrypt: arg({
+    name: 'encrypt',
+    kind: 'string',
+    placeholder: 'none|wireguard',
+    help: 'wireguard: every tunnel runs inside a WireGuard link between its two hosts; cleartext VXLAN for the VPC is dropped (default none)',
+    schema: { enum: ['none', 'wireguard'] },
+    parse: (raw): Encryption => {
+      if (raw !== 'none' && raw !== 'wireguard') throw new UserError(`invalid encrypt ${shown(raw)}: use none or wireguard`);
+      return raw;
+    },
+  }),
   concurrency: arg({ name: 'concurrency', kind: 'integer', placeholder: 'N', help: 'hosts contacted at once (default 16)', default: '16', schema: { minimum: 1, maximum: 256 }, parse: (raw, key) => v.integer(raw, key, 1, 256) }),
   nodes: arg({ name: 'node', kind: 'list', placeholder: 'NODE[,NODE...]', help: 'known nodes, by name or address', required: 'the node(s) joining or leaving, e.g. node=host4', parse: (raw, key) => v.list(raw, key, v.nodeRef) }),
   node: arg({ name: 'node', kind: 'string', placeholder: 'NAME|ADDR', help: 'a known node, by name or address', required: 'the address (or name) of the other host', parse: v.nodeRef }),
@@ -184,7 +196,7 @@ export interface Operation {
   readonly argv?: boolean;
 }
 
-const { vpc_name, node_member, peer_network, mtu, underlay, firewall, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
+const { vpc_name, node_member, peer_network, mtu, underlay, firewall, encrypt, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
 
 const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag });
 const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
@@ -211,7 +223,7 @@ const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Parti
   ...extra,
 });
 
-const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, ...QUOTA, ...GUEST_NETWORK];
+const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, encrypt, ...QUOTA, ...GUEST_NETWORK];
 const LOCAL = [dryrun, platform];
 
 const UNORDERED: readonly Operation[] = [
@@ -238,8 +250,8 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {
     output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
-    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok'],
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed'],
     readOnly: true,
   }),
   vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).\nfix=1 measures again from the routes' MTU and keeps each such tunnel (and the bridge) at\nwhat crosses, here, across re-applies.", [
@@ -274,13 +286,15 @@ and enables it with sysrc. dryrun=1 prints the file instead.`, LOCAL),
   {
     id: 'initenv',
     command: 'initenv',
-    summary: "prepare this host: its name, addresses and cluster key",
+    summary: "prepare this host: its name, addresses, cluster key and WireGuard key",
     help: `Records this host's identity in $MESHVPC_HOME (default /var/db/meshvpc) and makes
-its ED25519 cluster key once. Running it again updates the addresses and keeps the key.`,
+its ED25519 cluster key and its WireGuard key (encrypt=wireguard) once. Running it
+again updates the addresses and keeps the keys.`,
     args: [
       arg({ name: 'nodename', kind: 'string', placeholder: 'NAME', help: 'the name other hosts know this one by (letters, digits, ".", "-"; default: the hostname)', required: 'name this host, e.g. nodename=host1', parse: v.nodeName }),
       underlayAddress(4),
       underlayAddress(6),
+      arg({ name: 'wg_port', kind: 'integer', placeholder: 'PORT', help: 'the UDP port of this host\'s WireGuard link (default 51820)', schema: { minimum: 1, maximum: 65535 }, parse: (raw, key) => v.port(raw, key) }),
     ],
     output: 'text',
     readOnly: false,

@@ -7,6 +7,8 @@ import { connect, firstContactAuth } from '../cluster/ssh.js';
 import { Peers, request } from '../cluster/peers.js';
 import { readPrivateKey } from '../cluster/keys.js';
 import type { Hello, NodeIntro } from '../cluster/protocol.js';
+import { helloSeal } from '../cluster/wire.js';
+import { selfSeal } from './seal.js';
 import type { NodeRecord } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
@@ -51,6 +53,7 @@ export async function add(host: Host, input: { readonly node: string; readonly p
     sshPort: 22,
     sshUser: 'root',
     sshAddress: ownAddressFor(host, address),
+    ...(({ key, port: wgPort }) => ({ wgKey: key, wgPort }))(selfSeal(host)),
   };
   // A known host is reached with its pinned key and our cluster key: adding
   // it again refreshes both sides and never silently accepts a new host key.
@@ -66,7 +69,11 @@ export async function add(host: Host, input: { readonly node: string; readonly p
   const name = v.nodeName(peer.nodename, 'peer nodename');
   if (name === host.self.nodename) throw new UserError(`${address} answers as ${name}, which is this host's own name`);
   const record: NodeRecord = { name, sshAddress: address, sshPort: port, sshUser: user, ip4: peer.ip4, ip6: peer.ip6, hostKey: conn.hostKey, platform: peer.platform };
-  atomically(host.db, () => repo.putNode(host.db, record));
+  const seal = helloSeal(peer);
+  atomically(host.db, () => {
+    repo.putNode(host.db, record);
+    if (seal) repo.putNodeSeal(host.db, name, seal.key, seal.port);
+  });
   authorize(peer.publicKey, name);
   return { name, address, platform: peer.platform, refreshed: known !== null, hostkey: fingerprint(conn.hostKey) };
 }

@@ -12,7 +12,8 @@ import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
 import { VERSION } from '../core/version.js';
-import { checkMoved, checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
+import { checkMoved, checkPair, checkSealKeys, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
+import { selfSeal } from './seal.js';
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
@@ -25,6 +26,7 @@ export async function hello(host: Host, vpc?: string): Promise<Hello> {
     platform: host.driver.platform,
     publicKey: readPublicKey(host.home),
     version: VERSION,
+    ...(({ key, port }) => ({ wgKey: key, wgPort: port }))(selfSeal(host)),
     ...(vpc === undefined ? {} : await hostFacts(host, vpc)),
   };
 }
@@ -33,6 +35,14 @@ export async function hello(host: Host, vpc?: string): Promise<Hello> {
 function checkDefinition(host: Host, caller: Caller, def: VpcWithMap, what: string): void {
   checkVpcChange(caller, host.self.nodename, repo.getVpc(host.db, def.name), def, what);
   checkUnderlays(def, host.self, repo.listNodes(host.db));
+  checkSealKeys(caller, def, host.self.nodename, selfSeal(host).key, repo.listNodes(host.db));
+}
+
+/** The caller's own WireGuard key in a definition it sent is its word about itself: remembered. */
+function learnCallerKey(host: Host, caller: Caller, def: VpcWithMap | undefined): void {
+  if (caller.kind !== 'member' || !def) return;
+  const me = def.members.find((m) => m.node === caller.node);
+  if (me?.wgKey && me.wgPort && repo.getNode(host.db, caller.node)) repo.putNodeSeal(host.db, caller.node, me.wgKey, me.wgPort);
 }
 
 async function handle(host: Host, caller: Caller, req: Request): Promise<unknown> {
@@ -54,6 +64,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
           hostKey: n.hostKey,
           platform: n.platform,
         });
+        if (n.wgKey && n.wgPort) repo.putNodeSeal(host.db, n.nodename, n.wgKey, n.wgPort);
       });
       authorize(n.publicKey, n.nodename);
       return hello(host);
@@ -66,6 +77,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     case 'vpc_put':
       checkDefinition(host, caller, req.vpc, 'define');
       await preflight(host, req.vpc, {});
+      learnCallerKey(host, caller, req.vpc);
       return { result: accept(host, req.vpc, req.force, [], req.policy ?? false), version: VERSION };
     case 'vpc_apply': {
       const def = req.definition;
@@ -75,7 +87,10 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       const change = layersChange(req.layers);
       // Nothing is stored until the whole change is known to be possible here.
       if (def) await preflight(host, def, change);
-      if (def && !req.dryrun) accept(host, def, false, req.renumber);
+      if (def && !req.dryrun) {
+        learnCallerKey(host, caller, def);
+        accept(host, def, false, req.renumber);
+      }
       return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def) : reconcile(host, req.vpc, change, req.dryrun);
     }
     case 'vpc_collapse':

@@ -14,6 +14,8 @@ import { Peers } from '../cluster/peers.js';
 import type { Hello, Layer } from '../cluster/protocol.js';
 import { helloFacts, tunnelStatusFromWire } from '../cluster/wire.js';
 import { VERSION } from '../core/version.js';
+import { helloSeal } from '../cluster/wire.js';
+import { selfSeal } from './seal.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
@@ -58,6 +60,38 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
 }
 
 /**
+ * An encrypted VPC's members carry their WireGuard keys and ports: each as
+ * the member said it in the hello just answered (and remembered here, a host
+ * speaking for itself), this host's own, or what was stored for a member that
+ * did not answer. A member whose meshvpc has no WireGuard is refused, naming
+ * both versions.
+ */
+export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcome<Hello>[]): VpcWithMap {
+  if (vpc.encrypt !== 'wireguard') return vpc;
+  const self = host.self.nodename;
+  const members = vpc.members.map((m) => {
+    if (m.node === self) {
+      const { key, port } = selfSeal(host);
+      return { ...m, wgKey: key, wgPort: port };
+    }
+    const r = reach.find((x) => x.key === m.node);
+    if (r?.ok) {
+      const seal = helloSeal(r.value);
+      if (!seal) {
+        throw new UserError(`${vpc.name} is encrypted (encrypt=wireguard), and ${m.node} runs meshvpc ${r.value.version}, which has no WireGuard: upgrade ${m.node} to ${VERSION} first`, 'conflict');
+      }
+      if (repo.getNode(host.db, m.node)) repo.putNodeSeal(host.db, m.node, seal.key, seal.port);
+      return { ...m, wgKey: seal.key, wgPort: seal.port };
+    }
+    const known = repo.getNode(host.db, m.node);
+    const key = m.wgKey ?? known?.wgKey ?? null;
+    const port = m.wgKey ? m.wgPort : known?.wgPort;
+    return key && port ? { ...m, wgKey: key, wgPort: port } : m;
+  });
+  return { ...vpc, members };
+}
+
+/**
  * `init_peers`: allocate (or extend) the peer map around the ids every
  * reachable member reports taken, and store it; existing pairs keep their ids
  * and addresses unless another VPC or interface holds their id somewhere.
@@ -74,7 +108,7 @@ export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Pr
   const peers = new Peers(host.home);
   try {
     const { reach, used } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
-    const a = allocateAround(vpc, used, new Set(), false);
+    const a = allocateAround(withSealKeys(host, vpc, reach), used, new Set(), false);
     if (!dryrun) accept(host, a.vpc, false, a.renumbered);
     return { vpc: a.vpc, unreachable: reach.flatMap((r) => (r.ok ? [] : [{ host: r.key, error: r.error }])) };
   } finally {
@@ -106,6 +140,7 @@ function allocateAround(vpc: VpcWithMap, used: ReadonlyMap<number, string>, lost
     existing: kept,
     takenVnis: new Set([...used.keys(), ...lost]),
     ...(hashed ? { vniStart: hashedVniStart(vpc.name) } : {}),
+    sealed: vpc.encrypt === 'wireguard',
   });
   return { vpc: { ...vpc, pairs }, renumbered: vpc.pairs.filter((p) => !kept.includes(p)).map((p) => p.vni) };
 }
@@ -285,7 +320,8 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       if (older.has(o.key) && o.ok) events({ type: 'older_peer', host: o.key, version: o.value.version, ours: VERSION });
     }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
-    let alloc = await phase('init_peers', async () => allocateAround(initial, first.used, new Set(), false));
+    const keyed = withSealKeys(host, initial, first.reach);
+    let alloc = await phase('init_peers', async () => allocateAround(keyed, first.used, new Set(), false));
     const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
     const self = host.self.nodename;
@@ -401,6 +437,7 @@ function peerSpec(vpc: VpcWithMap, node: string): HostSpec {
     bridgeIps: [],
     owned: [],
     peerNetwork: vpc.peerNetwork,
+    encrypt: vpc.encrypt ?? 'none',
   });
 }
 

@@ -23,6 +23,7 @@ import { checkPeerNetworkAgainstOthers } from '../core/addrules.js';
 import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
 import type { ObservedLink } from '../core/observed.js';
+import { activeVpcs, reconcileSeal, sealState, selfSeal } from './seal.js';
 
 
 export interface ApplyResult {
@@ -62,6 +63,7 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     // Every guest's port on this VPC's bridge (containers' pairs, VMs' taps): rejoined when the bridge is rebuilt.
     guests: repo.listGuests(host.db).flatMap((g) => nicsOf(g).filter((n) => n.vpc === vpc.name).map((n) => ({ name: n.hostIf, alias: guestAlias(g.name) }))),
     peerNetwork: vpc.peerNetwork,
+    encrypt: vpc.encrypt ?? 'none',
   });
 }
 
@@ -70,12 +72,12 @@ export async function refreshFirewall(host: Host): Promise<void> {
   const fw = host.driver.firewall;
   if (!fw) return;
   const vpcs = repo.listVpcs(host.db).map((def) => ({ def, active: repo.getLocal(host.db, def.name).vxlan }));
-  const policy = firewallPolicy(host.self.nodename, vpcs);
+  const policy = firewallPolicy(host.self.nodename, vpcs, selfSeal(host).port);
   try {
     await fw.apply(policy);
   } catch (e) {
     // No nft binary and nothing to enforce: there is nothing to remove either.
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !policy.enforce) return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !policy.enforce && policy.sealed.length === 0) return;
     throw e;
   }
 }
@@ -120,14 +122,18 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
     throw new UserError(`${name} has no peer map yet: run meshvpc vpc vpc_name=${name} mode=init_peers (and mode=sync) first`);
   }
   const local = { ...repo.getLocal(host.db, name), ...change };
-  const { spec, ops } = await planHere(host, vpc, local);
+  // The WireGuard link first: a sealed tunnel is made only once its link is up (see seal.ts).
+  const member = vpc.members.some((m) => m.node === host.self.nodename);
+  const sealOps = await reconcileSeal(host, activeVpcs(host, { vpc, vxlan: member && local.vxlan }), dryrun);
+  const { spec, ops: vpcOps } = await planHere(host, vpc, local);
+  const ops = [...sealOps, ...vpcOps];
   const commands = ops.flatMap((op) => host.driver.commandsFor(op));
   if (dryrun) return { node: host.self.nodename, ops, commands, applied: false };
   const keep = specNames(spec);
   // Record the request and every name we may create before touching the
   // kernel, so a crash half way leaves interfaces the next run knows are ours.
   repo.putLocal(host.db, name, { ...local, owned: [...new Set([...local.owned, ...keep])] });
-  await host.driver.apply(ops);
+  await host.driver.apply(vpcOps);
   repo.putLocal(host.db, name, { ...local, owned: keep });
   return { node: host.self.nodename, ops, commands, applied: true };
 }
@@ -224,6 +230,7 @@ export async function forget(host: Host, name: string, dryrun = false): Promise<
   const result = await collapse(host, name, dryrun);
   if (!dryrun) {
     await withLock(host.db, applyLock(name), 'forget', async () => repo.deleteVpc(host.db, name));
+    await reconcileSeal(host, activeVpcs(host), false);
     await refreshFirewall(host);
   }
   return result;
@@ -245,6 +252,10 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       const here = repo.getVpc(db, incoming.name);
       // Checked again inside the transaction: two deploys may race for one id.
       checkAgainstOtherVpcs(host, incoming);
+      // Never lost by an older peer's definition (it knows no encryption), force or not.
+      if (here?.encrypt === 'wireguard' && incoming.encrypt === undefined) {
+        throw new UserError(`${incoming.name} is encrypted (encrypt=wireguard) on ${host.self.nodename}, and the definition offered comes from a meshvpc without encryption: upgrade that host first`, 'conflict');
+      }
       if (here && !force) {
         const conflicts: string[] = [];
         if (here.peerNetwork !== incoming.peerNetwork) conflicts.push(`peer_network ${here.peerNetwork} here, ${incoming.peerNetwork} offered`);
@@ -254,6 +265,9 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
         // Quotas and the guest network change only by vpc mode=set; a stale deploy must not undo one.
         if (!policy && incoming.quota !== undefined && JSON.stringify(here.quota) !== JSON.stringify(incoming.quota)) {
           conflicts.push(`quota ${describeQuota(policyOf(here).quota)} here, ${describeQuota(incoming.quota)} offered (vpc mode=set changes it)`);
+        }
+        if (!policy && incoming.encrypt !== undefined && (here.encrypt ?? 'none') !== incoming.encrypt) {
+          conflicts.push(`encrypt ${here.encrypt ?? 'none'} here, ${incoming.encrypt} offered (vpc mode=set changes it)`);
         }
         if (!policy && incoming.guestNetwork !== undefined && JSON.stringify(here.guestNetwork) !== JSON.stringify(incoming.guestNetwork)) {
           conflicts.push(`guest_network ${here.guestNetwork?.network ?? 'none'} here, ${incoming.guestNetwork?.network ?? 'none'} offered (vpc mode=set changes it)`);
@@ -270,7 +284,7 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       }
       // A definition from a 0.2 peer has no policy: the one stored here stays (repo.putVpc).
       const canonical = (x: VpcWithMap, keep: VpcWithMap): string =>
-        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork]);
+        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork, x.encrypt ?? keep.encrypt ?? 'none']);
       const unchanged = here !== null && canonical(here, here) === canonical(incoming, here);
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);
@@ -351,6 +365,7 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
   const local = repo.getLocal(host.db, name);
   const spec = await desiredSpec(host, vpc, { ...local, vxlan: true });
   const observed = await host.driver.observe();
+  const sealed = vpc.encrypt === 'wireguard' ? await sealState(host) : 'none';
   return Promise.all(
     spec.tunnels.map(async (t): Promise<TunnelStatus> => {
       const o = observed.get(t.name);
@@ -369,6 +384,7 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
         isolated: o?.isolated ?? false,
         rtt_ms: rtt,
         pmtu_ok: pmtu,
+        sealed,
         rx_bytes: o?.counters?.rxBytes ?? null,
         tx_bytes: o?.counters?.txBytes ?? null,
         rx_packets: o?.counters?.rxPackets ?? null,

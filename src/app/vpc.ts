@@ -3,6 +3,7 @@
  * status/show for a living cluster. Each takes checked input (catalog.ts) and
  * returns data; progress goes to the caller's sink.
  */
+import type { Encryption } from '../core/seal.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
@@ -47,6 +48,7 @@ export interface Definition extends PolicyInput {
   readonly mtu?: number;
   readonly underlay?: 'v4' | 'v6';
   readonly firewall?: boolean;
+  readonly encrypt?: Encryption;
 }
 
 /**
@@ -96,10 +98,14 @@ function defineVpc(host: Host, name: string, d: Definition): VpcDef {
     net,
     repo.listVpcs(host.db).filter((o) => o.name !== name).map((o) => ({ name: o.name, net: v.network(o.peerNetwork, 'peer_network') })),
   );
+  const encrypt = d.encrypt ?? 'none';
+  if (encrypt === 'wireguard' && d.firewall === false) {
+    throw new UserError('invalid firewall=0 with encrypt=wireguard: an encrypted VPC needs the firewall (it drops cleartext VXLAN for the VPC and opens WireGuard to members only)');
+  }
   // Fail now rather than at init_peers when the network cannot hold the pairs.
-  allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set() });
+  allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set(), sealed: encrypt === 'wireguard' });
   const policy = policyFrom(d, { quota: NO_QUOTA, guestNetwork: null }, v.cidrText(net));
-  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members, ...policy };
+  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members, ...policy, encrypt };
 }
 
 export interface InitResult {
@@ -180,6 +186,7 @@ function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
   const asked = d.peer_network !== undefined ? defineVpc(host, name, d) : null;
   const same = (x: VpcDef): boolean =>
     x.peerNetwork === stored.peerNetwork && x.family === stored.family && x.mtu === stored.mtu && x.firewall === stored.firewall &&
+    (x.encrypt ?? 'none') === (stored.encrypt ?? 'none') &&
     x.members.map((m) => m.node).join() === stored.members.map((m) => m.node).join();
   if (asked && !same(asked)) {
     throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`, 'conflict');
@@ -269,7 +276,7 @@ function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs:
     members = vpc.members.filter((m) => !names.includes(m.node));
   }
   // Capacity is checked before anything is stored.
-  allocatePeerMap({ members: members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name) });
+  allocatePeerMap({ members: members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name), sealed: vpc.encrypt === 'wireguard' });
   return { next: { ...vpc, members }, leaving: mode === 'leave' ? nodes.filter((n) => n !== null) : [] };
 }
 

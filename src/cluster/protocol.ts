@@ -16,6 +16,9 @@ export interface NodeIntro extends SelfNode {
   readonly sshUser: string;
   /** The address the peer should use to reach the caller. */
   readonly sshAddress: string;
+  /** Its WireGuard public key and port (absent before meshvpc 0.4). */
+  readonly wgKey?: string;
+  readonly wgPort?: number;
 }
 
 export type Layer = 'vxlan' | 'bridge';
@@ -73,6 +76,9 @@ export interface Hello extends SelfNode {
   readonly platform: Platform;
   readonly publicKey: string;
   readonly version: string;
+  /** Its WireGuard public key and port; absent before meshvpc 0.4. */
+  readonly wgKey?: string;
+  readonly wgPort?: number;
   /** Absent from meshvpc 0.1 hosts. */
   readonly usedVnis?: readonly UsedVni[];
   /**

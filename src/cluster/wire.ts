@@ -14,6 +14,7 @@ import { checkUnderlayAddress } from '../core/addrules.js';
 import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
+import { ENCRYPTIONS, wgKey, type Encryption, type SealIdentity } from '../core/seal.js';
 
 type Json = Record<string, unknown>;
 
@@ -64,7 +65,20 @@ function intro(x: unknown): NodeIntro {
     sshPort: int(o.sshPort, 'sshPort', 1, 65535),
     sshUser: v.userName(str(o.sshUser, 'sshUser')),
     sshAddress: v.address(str(o.sshAddress, 'sshAddress')),
+    ...sealIdentityFromWire(o),
   };
+}
+
+/** A host's WireGuard key and port as it states them (absent before meshvpc 0.4). */
+export function sealIdentityFromWire(o: Json): { wgKey?: string; wgPort?: number } {
+  if (o.wgKey === undefined || o.wgKey === null) return {};
+  return { wgKey: wgKey(str(o.wgKey, 'wgKey'), 'wgKey'), wgPort: int(o.wgPort, 'wgPort', 1, 65535) };
+}
+
+/** The WireGuard identity in a peer's hello, or null when it has none (older meshvpc). */
+export function helloSeal(x: unknown): SealIdentity | null {
+  const id = sealIdentityFromWire(obj(x, 'hello'));
+  return id.wgKey && id.wgPort ? { key: id.wgKey, port: id.wgPort } : null;
 }
 
 export function vpcFromWire(x: unknown): VpcWithMap {
@@ -74,7 +88,7 @@ export function vpcFromWire(x: unknown): VpcWithMap {
   if (family !== 4 && family !== 6) throw new UserError('bad request: family must be 4 or 6');
   const members = arr(o.members, 'members', MAX_MEMBERS).map((m): Member => {
     const mo = obj(m, 'member');
-    return { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')) };
+    return { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')), ...sealIdentityFromWire(mo) };
   });
   const pairs = arr(o.pairs, 'pairs', pairsNeeded(MAX_MEMBERS)).map((p): Pair => {
     const po = obj(p, 'pair');
@@ -86,8 +100,15 @@ export function vpcFromWire(x: unknown): VpcWithMap {
       addrA: v.address(str(po.addrA, 'addrA')),
       addrB: v.address(str(po.addrB, 'addrB')),
       prefix: int(po.prefix, 'prefix', 0, 128),
+      ...(po.sealSlot === undefined || po.sealSlot === null ? {} : { sealSlot: int(po.sealSlot, 'sealSlot', 0, Number.MAX_SAFE_INTEGER) }),
     };
   });
+  let encrypt: Encryption | undefined;
+  if (o.encrypt !== undefined) {
+    const e = str(o.encrypt, 'encrypt');
+    if (!(ENCRYPTIONS as readonly string[]).includes(e)) throw new UserError(`bad request: unknown encrypt ${v.shown(e)}`);
+    encrypt = e as Encryption;
+  }
   return checkVpc({
     name: v.vpcName(str(o.name, 'name')),
     peerNetwork: v.cidrText(net),
@@ -99,6 +120,8 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     // Absent from 0.2 peers: then the receiver keeps what it has (store/repo.ts putVpc).
     ...(o.quota === undefined ? {} : { quota: quotaFromWire(o.quota) }),
     ...(o.guestNetwork === undefined ? {} : { guestNetwork: guestNetworkFromWire(o.guestNetwork, net) }),
+    // Absent from 0.3 peers: the receiver keeps what it has, and refuses to lose encryption (vpc-local.ts accept).
+    ...(encrypt === undefined ? {} : { encrypt }),
   });
 }
 
@@ -272,6 +295,7 @@ export function tunnelStatusFromWire(x: unknown, peer: string, pairs: readonly P
       rtt_ms: optNum(o.rtt_ms, 'rtt_ms'),
       // Absent from 0.3.0 and older peers.
       pmtu_ok: typeof o.pmtu_ok === 'boolean' ? o.pmtu_ok : null,
+      ...(typeof o.sealed === 'string' ? { sealed: o.sealed.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) } : {}),
       rx_bytes: optInt(o.rx_bytes, 'rx_bytes', COUNTER_MAX),
       tx_bytes: optInt(o.tx_bytes, 'tx_bytes', COUNTER_MAX),
       rx_packets: optInt(o.rx_packets, 'rx_packets', COUNTER_MAX),

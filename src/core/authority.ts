@@ -111,3 +111,25 @@ export function checkUnderlays(def: VpcDef, self: SelfNode, nodes: readonly Node
     if (owner) refuse(`member ${m.node} of ${def.name} claims ${m.underlay}, which belongs to ${owner.name}`);
   }
 }
+
+/**
+ * An encrypted VPC's member keys: this host's own must be its key; a member
+ * this host knows must carry the key that member last said itself (its
+ * hello, its pair, a request it sent), unless the sender is that member,
+ * which speaks for its own key (a rotation). Members this host never met are
+ * the sender's word, as their underlay is.
+ */
+export function checkSealKeys(c: Caller, def: VpcDef, self: string, ownKey: string, nodes: readonly NodeRecord[]): void {
+  if (def.encrypt !== 'wireguard') return;
+  for (const m of def.members) {
+    if (m.node === self) {
+      if (m.wgKey !== ownKey) refuse(`member ${m.node} of ${def.name} has WireGuard key ${m.wgKey ?? 'none'}, but ${self}'s key is ${ownKey}; deploy again from a host that has heard ${self} since its key changed`);
+      continue;
+    }
+    if (c.kind === 'member' && c.node === m.node) continue;
+    const known = nodes.find((n) => n.name === m.node);
+    if (known?.wgKey && known.wgKey !== m.wgKey) {
+      refuse(`member ${m.node} of ${def.name} has WireGuard key ${m.wgKey ?? 'none'}, but ${m.node}'s key here is ${known.wgKey}`);
+    }
+  }
+}

@@ -32,6 +32,13 @@ export function checkVpc(vpc: VpcWithMap): VpcWithMap {
   if (vpc.pairs.length > pairsNeeded(vpc.members.length)) bad(`${vpc.pairs.length} pairs for ${vpc.members.length} members (at most ${pairsNeeded(vpc.members.length)})`);
   const vnis = new Set<number>();
   const slots = new Set<number>();
+  const sealed = vpc.encrypt === 'wireguard';
+  if (!sealed && vpc.pairs.some((p) => p.sealSlot !== undefined && p.sealSlot !== null)) bad('a cleartext VPC has seal blocks');
+  if (sealed) {
+    for (const m of vpc.members) if (!m.wgKey || !m.wgPort) bad(`member ${m.node} has no WireGuard key or port, and ${vpc.name} is encrypted`);
+    const keys = new Set(vpc.members.map((m) => m.wgKey));
+    if (keys.size !== vpc.members.length) bad('two members share a WireGuard key');
+  }
   for (const p of vpc.pairs) {
     const label = `pair ${p.a}-${p.b}`;
     if (!(p.a < p.b)) bad(`${label} is not in canonical order`);
@@ -42,6 +49,15 @@ export function checkVpc(vpc: VpcWithMap): VpcWithMap {
     if (!Number.isSafeInteger(p.slot) || p.slot < 0 || p.slot >= fits) bad(`${label} has block ${p.slot}, but ${vpc.peerNetwork} holds blocks 0-${fits - 1}`);
     vnis.add(p.vni);
     slots.add(p.slot);
+    if (sealed) {
+      const s = p.sealSlot;
+      if (s === undefined || s === null) bad(`${label} has no seal block, and ${vpc.name} is encrypted`);
+      else {
+        if (!Number.isSafeInteger(s) || s < 0 || s >= fits) bad(`${label} has seal block ${s}, but ${vpc.peerNetwork} holds blocks 0-${fits - 1}`);
+        if (slots.has(s)) bad(`block ${s} is used twice`);
+        slots.add(s);
+      }
+    }
     const want = blockFor(net, p.slot);
     if (p.addrA !== want.addrA || p.addrB !== want.addrB || p.prefix !== want.prefix) {
       bad(`${label} has ${p.addrA}/${p.prefix} and ${p.addrB}/${p.prefix}, but block ${p.slot} of ${vpc.peerNetwork} is ${want.addrA}/${want.prefix} and ${want.addrB}/${want.prefix}`);

@@ -15,6 +15,7 @@
  */
 import type { VpcWithMap } from './types.js';
 import { tunnelsOf } from './peermap.js';
+import { sealedEnds, WG_IFNAME } from './seal.js';
 
 /** One tunnel this host terminates, as the firewall sees it. */
 export interface VxlanBinding {
@@ -32,6 +33,17 @@ export interface FirewallPolicy {
   readonly tunnels4: readonly VxlanBinding[];
   /** The same over IPv6. */
   readonly tunnels6: readonly VxlanBinding[];
+  /**
+   * Encrypted VPCs' tunnels (always enforced, whatever `enforce` says): VXLAN
+   * accepted only from the peer's seal address, arriving through WireGuard
+   * (`via`); their ids in cleartext are dropped from any source, and VXLAN to
+   * a seal address may leave only through WireGuard.
+   */
+  readonly sealed: readonly (VxlanBinding & { readonly via: string })[];
+  /** This host's WireGuard port, open only to `wgPeers` (null: no encrypted VPC here). */
+  readonly wgPort: number | null;
+  /** The underlay addresses of the hosts this host has WireGuard peers for. */
+  readonly wgPeers: readonly string[];
 }
 
 export interface ActiveVpc {
@@ -40,9 +52,14 @@ export interface ActiveVpc {
   readonly active: boolean;
 }
 
-export function firewallPolicy(self: string, vpcs: readonly ActiveVpc[]): FirewallPolicy {
+export function firewallPolicy(self: string, vpcs: readonly ActiveVpc[], wgPort: number | null = null): FirewallPolicy {
   const active = vpcs.filter((v) => v.active && v.def.members.some((m) => m.node === self));
-  const tunnels = active.flatMap((v) => {
+  const encrypted = active.filter((v) => v.def.encrypt === 'wireguard');
+  const sealed = sealedEnds(self, encrypted.map((v) => v.def))
+    .map((e) => ({ address: e.remote, vni: e.vni, peer: e.peer, vpc: e.vpc, via: WG_IFNAME }))
+    .sort((x, y) => (x.address === y.address ? x.vni - y.vni : x.address < y.address ? -1 : 1));
+  const wgPeers = [...new Set(encrypted.flatMap((v) => v.def.members.filter((m) => m.node !== self && sealed.some((t) => t.peer === m.node && t.vpc === v.def.name)).map((m) => m.underlay)))].sort();
+  const tunnels = active.filter((v) => v.def.encrypt !== 'wireguard').flatMap((v) => {
     const underlay = new Map(v.def.members.map((m) => [m.node, m.underlay]));
     // Only pairs whose both ends are members: a pair left over from a member that is gone has no tunnel.
     return tunnelsOf(v.def.pairs, self).flatMap((t) => {
@@ -55,6 +72,9 @@ export function firewallPolicy(self: string, vpcs: readonly ActiveVpc[]): Firewa
     enforce: active.length > 0 && active.every((v) => v.def.firewall),
     tunnels4: tunnels.filter((t) => !t.address.includes(':')),
     tunnels6: tunnels.filter((t) => t.address.includes(':')),
+    sealed,
+    wgPort: sealed.length > 0 ? wgPort : null,
+    wgPeers: sealed.length > 0 ? wgPeers : [],
   };
 }
 

@@ -41,6 +41,16 @@ export type Op =
    * moved): same interface, ifindex, bridge port and isolation. Only within
    * one address family; VNI and UDP port never change in place.
    */
-  | { readonly op: 'set_vxlan_endpoints'; readonly name: string; readonly local: string; readonly remote: string };
+  | { readonly op: 'set_vxlan_endpoints'; readonly name: string; readonly local: string; readonly remote: string }
+  /** The host's WireGuard link (kernel wireguard where the kernel has it, wireguard-go otherwise), marked, with its MTU. */
+  | { readonly op: 'create_wireguard'; readonly name: string; readonly mtu: number; readonly alias: string }
+  /** Its listen port and private key; the key is read from a file (mode 0600), never put on a command line. */
+  | { readonly op: 'set_wireguard'; readonly name: string; readonly port: number; readonly keyFile: string }
+  /**
+   * A WireGuard peer with its endpoint and addresses; `replaces`: the peer's
+   * previous key, removed in the same `wg set`, so its addresses move at once.
+   */
+  | { readonly op: 'wireguard_peer'; readonly name: string; readonly key: string; readonly endpoint: string; readonly allowedIps: readonly string[]; readonly replaces?: string }
+  | { readonly op: 'wireguard_peer_remove'; readonly name: string; readonly key: string };
 
 export type OpKind = Op['op'];

@@ -28,6 +28,12 @@ export interface Pair {
   readonly addrB: string;
   /** Prefix length of the block: 30 on IPv4, 126 on IPv6. */
   readonly prefix: number;
+  /**
+   * An encrypted VPC's pairs hold a second block of the peer network: its two
+   * addresses sit on the hosts' WireGuard link and carry the pair's VXLAN
+   * tunnel (see seal.ts). Absent (or null) in a cleartext VPC.
+   */
+  readonly sealSlot?: number | null;
 }
 
 export function pairKey(x: string, y: string): string {
@@ -60,6 +66,8 @@ export interface AllocateInput {
    * VPCs that lost the same id from picking the same next one.
    */
   readonly vniStart?: (a: string, b: string) => number;
+  /** encrypt=wireguard: every pair also takes a seal block (kept where it has one). */
+  readonly sealed?: boolean;
 }
 
 /** A start in VNI_MIN..VNI_MAX derived from a VPC and a pair (FNV-1a): spread out, the same on every run. */
@@ -74,17 +82,26 @@ export function hashedVniStart(vpc: string): (a: string, b: string) => number {
 export function allocatePeerMap(input: AllocateInput): Pair[] {
   const members = [...new Set(input.members)].sort();
   const fits = capacity(input.network);
+  const sealed = input.sealed === true;
   const needed = pairsNeeded(members.length);
-  if (needed > fits) {
+  if (needed * (sealed ? 2 : 1) > fits) {
+    const block = `/${input.network.family === 4 ? 30 : 126}`;
     throw new UserError(
-      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} tunnel pair${fits === 1 ? '' : 's'} ` +
-        `(one /${input.network.family === 4 ? 30 : 126} each), ${members.length} members need ${needed}`,
+      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} block${fits === 1 ? '' : 's'} ` +
+        `(one ${block} each), ${members.length} members need ${needed} pair${needed === 1 ? '' : 's'}` +
+        (sealed ? ` and encrypt=wireguard takes two blocks a pair (${needed * 2})` : ''),
     );
   }
   const memberSet = new Set(members);
-  const kept = input.existing.filter((p) => memberSet.has(p.a) && memberSet.has(p.b) && p.slot < fits);
+  const kept = input.existing
+    .filter((p) => memberSet.has(p.a) && memberSet.has(p.b) && p.slot < fits)
+    // A seal block is kept only while the VPC is encrypted (and inside the network).
+    .map((p): Pair => {
+      const { sealSlot, ...rest } = p;
+      return sealed && sealSlot !== undefined && sealSlot !== null && sealSlot < fits ? { ...rest, sealSlot } : rest;
+    });
   const byKey = new Map(kept.map((p) => [pairKey(p.a, p.b), p]));
-  const usedSlots = new Set(kept.map((p) => p.slot));
+  const usedSlots = new Set(kept.flatMap((p) => (p.sealSlot === undefined || p.sealSlot === null ? [p.slot] : [p.slot, p.sealSlot])));
   const usedVnis = new Set([...input.takenVnis, ...kept.map((p) => p.vni)]);
   let nextSlot = 0;
   let nextVni = VNI_MIN;
@@ -94,15 +111,19 @@ export function allocatePeerMap(input: AllocateInput): Pair[] {
       const a = members[i] as string;
       const b = members[j] as string;
       const old = byKey.get(pairKey(a, b));
+      const freeSlot = (): number => {
+        while (usedSlots.has(nextSlot)) nextSlot++;
+        usedSlots.add(nextSlot);
+        return nextSlot;
+      };
       if (old) {
-        result.push(old);
+        result.push(sealed && (old.sealSlot === undefined || old.sealSlot === null) ? { ...old, sealSlot: freeSlot() } : old);
         continue;
       }
-      while (usedSlots.has(nextSlot)) nextSlot++;
+      const slot = freeSlot();
       const vni = input.vniStart ? probe(usedVnis, input.vniStart(a, b)) : (nextVni = probe(usedVnis, nextVni));
-      usedSlots.add(nextSlot);
       usedVnis.add(vni);
-      result.push({ a, b, vni, slot: nextSlot, ...blockFor(input.network, nextSlot) });
+      result.push({ a, b, vni, slot, ...blockFor(input.network, slot), ...(sealed ? { sealSlot: freeSlot() } : {}) });
     }
   }
   return result.sort((x, y) => x.slot - y.slot);

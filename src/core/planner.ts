@@ -11,6 +11,7 @@ import type { BridgeSpec, GuestPort, HostSpec, TunnelSpec } from './spec.js';
 import { bridgeAlias, TUNNEL_ALIAS_PREFIX } from './spec.js';
 import { overlaps } from './addrules.js';
 import { cidrText, interfaceAddress } from './validate.js';
+import { WG_ALIAS, WG_IFNAME } from './seal.js';
 
 /**
  * Ownership. meshvpc marks what it creates (tunnels carry the alias
@@ -161,7 +162,11 @@ function checkPeerNetwork(spec: HostSpec, observed: Observed): void {
   if (!spec.peerNetwork || (spec.tunnels.length === 0 && !spec.bridge)) return;
   const ours: [string, string][] = [['peer_network', spec.peerNetwork], ...(spec.bridge ? (spec.bridgeIps ?? []).map((b): [string, string] => ['bridge_ips', b]) : [])];
   for (const link of observed.values()) {
-    const mine = (link.name === spec.vpc && markedBridge(link, spec.vpc)) || (markedTunnel(link) && (spec.owned.includes(link.name) || spec.tunnels.some((t) => t.name === link.name)));
+    const mine =
+      (link.name === spec.vpc && markedBridge(link, spec.vpc)) ||
+      (markedTunnel(link) && (spec.owned.includes(link.name) || spec.tunnels.some((t) => t.name === link.name))) ||
+      // The WireGuard link holds seal addresses of encrypted VPCs' own peer networks (which never overlap each other).
+      (link.name === WG_IFNAME && link.alias === WG_ALIAS);
     if (mine) continue;
     for (const a of link.addresses) {
       const theirs = interfaceAddress(a, 'address');

@@ -6,6 +6,7 @@ import { tunnelsOf, type Pair } from './peermap.js';
 import { segmentMtu, tunnelMtu } from './mtu.js';
 import { VXLAN_PORT } from './ops.js';
 import { stableMac } from './mac.js';
+import { sealBlock, WG_OVERHEAD, type Encryption } from './seal.js';
 
 export interface TunnelSpec {
   readonly name: string;
@@ -72,6 +73,8 @@ export interface HostSpecInput {
   readonly owned: readonly string[];
   readonly guests?: readonly GuestPort[];
   readonly peerNetwork?: string;
+  /** encrypt=wireguard: each tunnel runs between the pair's seal addresses, inside WireGuard (which costs its overhead too). */
+  readonly encrypt?: Encryption;
 }
 
 export const tunnelName = (vni: number): string => `vxlan${vni}`;
@@ -89,11 +92,21 @@ const DEFAULT_UNDERLAY_MTU = 1500;
 export function buildHostSpec(input: HostSpecInput): HostSpec {
   const ends = tunnelsOf(input.pairs, input.self);
   const local = input.underlay.get(input.self);
+  const sealed = input.encrypt === 'wireguard';
+  // WireGuard wraps the VXLAN packet: its overhead comes off the underlay's MTU first.
+  const wg = sealed ? WG_OVERHEAD[input.family] : 0;
   const mtus = ends.map((e) =>
-    Math.min(input.mtu ?? tunnelMtu(input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU, input.family), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
+    Math.min(input.mtu ?? tunnelMtu((input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU) - wg, input.family), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
   );
   // One MTU for the segment: a frame that fits one tunnel must fit them all.
-  const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU, input.family));
+  const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU - wg, input.family));
+  /** Where a sealed tunnel's VXLAN runs: the two ends of its pair's seal block. */
+  const sealEnds = (vni: number): { local: string; remote: string } => {
+    const pair = input.pairs.find((p) => p.vni === vni);
+    const block = pair && input.peerNetwork ? sealBlock({ peerNetwork: input.peerNetwork }, pair) : null;
+    if (!pair || !block) throw new Error(`${input.vpc} is encrypted but the pair of VXLAN id ${vni} has no seal block`);
+    return pair.a === input.self ? { local: block.addrA, remote: block.addrB } : { local: block.addrB, remote: block.addrA };
+  };
   const bridged = input.layers.bridge;
   const tunnels: TunnelSpec[] = !input.layers.vxlan
     ? []
@@ -104,8 +117,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
           name: tunnelName(e.vni),
           peer: e.peer,
           vni: e.vni,
-          local,
-          remote,
+          ...(sealed ? sealEnds(e.vni) : { local, remote }),
           port: VXLAN_PORT,
           mtu,
           alias: tunnelAlias(e.peer),

@@ -2,6 +2,7 @@
 import type { Pair } from './peermap.js';
 import type { Platform, VmAccel } from '../platform/driver.js';
 import type { Quota } from './quota.js';
+import type { Encryption } from './seal.js';
 
 export interface SelfNode {
   readonly nodename: string;
@@ -20,12 +21,22 @@ export interface NodeRecord {
   /** The peer's pinned SSH host key, base64 of the wire blob (as in known_hosts). */
   readonly hostKey: string;
   readonly platform: Platform;
+  /** Its WireGuard public key and port, as it said them itself (null: not known, a meshvpc before 0.4). */
+  readonly wgKey?: string | null;
+  readonly wgPort?: number | null;
 }
 
 export interface Member {
   readonly node: string;
   /** The member's tunnel endpoint address in the VPC's underlay family. */
   readonly underlay: string;
+  /**
+   * Its WireGuard public key and port (encrypted VPCs): what the member said
+   * of itself to the host that deployed; checked against this host's own
+   * record of the member where it has one, as underlay is.
+   */
+  readonly wgKey?: string | null;
+  readonly wgPort?: number | null;
 }
 
 /** A VPC as every member holds it: `sync` makes these identical cluster-wide. */
@@ -45,6 +56,8 @@ export interface VpcDef {
   readonly quota?: Quota;
   /** Where `ip4_addr=auto` / `ip6_addr=auto` take guest addresses from; absent as quota is. */
   readonly guestNetwork?: GuestNetworkDef | null;
+  /** encrypt=wireguard: every tunnel runs inside the hosts' WireGuard links. Absent from a meshvpc 0.3 peer. */
+  readonly encrypt?: Encryption;
 }
 
 export interface GuestNetworkDef {
@@ -130,6 +143,8 @@ export interface TunnelStatus {
   readonly rtt_ms: number | null;
   /** A don't-fragment ping of the tunnel's full MTU crossed it (null: not measured: down, no answer, or the platform cannot say). */
   readonly pmtu_ok: boolean | null;
+  /** How the tunnel is carried: 'wireguard' (kernel) or 'wireguard-go' inside WireGuard, 'none' in cleartext; absent from older hosts. */
+  readonly sealed?: string;
   /** Traffic through the tunnel; null where the platform does not count it (or the host runs meshvpc 0.2). */
   readonly rx_bytes: number | null;
   readonly tx_bytes: number | null;

@@ -53,6 +53,9 @@ mount --bind "$d/db" /var/db/meshvpc
 mount --bind "$d/ssh" /etc/ssh
 mount --bind "$d/shadow" /etc/shadow
 mount --bind "$d/netns" /run/netns
+# wireguard-go's control sockets (/run/wireguard/NAME.sock) are named alike on every host.
+mkdir -p "$d/wireguard" /run/wireguard
+mount --bind "$d/wireguard" /run/wireguard
 hostname "$2"
 exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
 `;

@@ -6,6 +6,7 @@
 import type { FirewallPolicy } from '../core/firewall.js';
 import type { Observed } from '../core/observed.js';
 import type { Op } from '../core/ops.js';
+import type { ObservedSeal } from '../core/seal.js';
 
 export type Platform = 'linux' | 'freebsd';
 export const PLATFORMS: readonly Platform[] = ['linux', 'freebsd'];
@@ -115,6 +116,15 @@ export interface NetworkDriver {
   pingDf?(address: string, size: number): Promise<boolean>;
   /** VMs: QEMU on Linux, bhyve on FreeBSD (disk boots only, see freebsd/bhyve.ts). */
   readonly vm?: VmDriver;
+  /** The host's WireGuard link (encrypt=wireguard); absent where meshvpc cannot run one. */
+  readonly seal?: {
+    /** `wg show NAME dump`, or null when there is no such WireGuard link. */
+    observe(name: string): Promise<ObservedSeal | null>;
+    /** Carry out planSeal's ops in order. */
+    apply(ops: readonly Op[]): Promise<void>;
+    /** Which implementation runs the link ("kernel", "wireguard-go", "wg(4)"), or null when there is none. */
+    impl(name: string): Promise<string | null>;
+  };
   /** VXLAN source filtering; absent where meshvpc has no firewall backend yet (FreeBSD). */
   readonly firewall?: {
     describe(policy: FirewallPolicy): string;

@@ -35,7 +35,24 @@ const toNode = (r: Row): NodeRecord => ({
   ip6: sn(r.ip6),
   hostKey: s(r.host_key),
   platform: s(r.platform) as Platform,
+  wgKey: sn(r.wg_key),
+  wgPort: nn(r.wg_port),
 });
+
+/** This host's WireGuard port (initenv wg_port=), or null for the default. */
+export function getSelfWgPort(db: Db): number | null {
+  const r = db.prepare('SELECT wg_port FROM self WHERE id = 1').get() as Row | undefined;
+  return r ? nn(r.wg_port) : null;
+}
+
+export function putSelfWgPort(db: Db, port: number | null): void {
+  db.prepare('UPDATE self SET wg_port = ? WHERE id = 1').run(port);
+}
+
+/** What a node said of its own WireGuard identity (its hello, its pair, or a request it sent itself). */
+export function putNodeSeal(db: Db, name: string, key: string, port: number): void {
+  db.prepare('UPDATE node SET wg_key = ?, wg_port = ? WHERE name = ?').run(key, port, name);
+}
 
 export function listNodes(db: Db): NodeRecord[] {
   return (db.prepare('SELECT * FROM node ORDER BY name').all() as Row[]).map(toNode);
@@ -69,9 +86,10 @@ export function deleteNode(db: Db, name: string): void {
 }
 
 function members(db: Db, vpc: string): Member[] {
-  return (db.prepare('SELECT node, underlay FROM vpc_member WHERE vpc = ? ORDER BY node').all(vpc) as Row[]).map((r) => ({
+  return (db.prepare('SELECT node, underlay, wg_key, wg_port FROM vpc_member WHERE vpc = ? ORDER BY node').all(vpc) as Row[]).map((r) => ({
     node: s(r.node),
     underlay: s(r.underlay),
+    ...(r.wg_key === null ? {} : { wgKey: s(r.wg_key), wgPort: nn(r.wg_port) }),
   }));
 }
 
@@ -84,6 +102,7 @@ function pairs(db: Db, vpc: string): Pair[] {
     addrA: s(r.addr_a),
     addrB: s(r.addr_b),
     prefix: Number(r.prefix),
+    ...(r.seal_slot === null ? {} : { sealSlot: Number(r.seal_slot) }),
   }));
 }
 
@@ -100,6 +119,7 @@ export function getVpc(db: Db, name: string): VpcWithMap | null {
     pairs: pairs(db, name),
     quota: { jail_max: nn(r.jail_max), vm_max: nn(r.vm_max), vcpu_max: nn(r.vcpu_max), ram_max: nn(r.ram_max), disk_max: nn(r.disk_max) },
     guestNetwork: r.guest_network === null ? null : { network: s(r.guest_network), gateway: sn(r.guest_gateway) },
+    encrypt: s(r.encrypt) === 'wireguard' ? 'wireguard' : 'none',
   };
 }
 
@@ -111,29 +131,30 @@ const NO_LIMITS: Quota = { jail_max: null, vm_max: null, vcpu_max: null, ram_max
 
 /** Store a definition; one without quota or guest network (from a 0.2 peer) keeps the stored ones. */
 export function putVpc(db: Db, v: VpcDef): void {
-  const old = v.quota === undefined || v.guestNetwork === undefined ? getVpc(db, v.name) : null;
+  const old = v.quota === undefined || v.guestNetwork === undefined || v.encrypt === undefined ? getVpc(db, v.name) : null;
   const q = v.quota ?? old?.quota ?? NO_LIMITS;
   const g = v.guestNetwork !== undefined ? v.guestNetwork : (old?.guestNetwork ?? null);
+  const e = v.encrypt ?? old?.encrypt ?? 'none';
   db.prepare(
-    `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway, encrypt)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET peer_network = excluded.peer_network, family = excluded.family,
        mtu = excluded.mtu, firewall = excluded.firewall, jail_max = excluded.jail_max, vm_max = excluded.vm_max,
        vcpu_max = excluded.vcpu_max, ram_max = excluded.ram_max, disk_max = excluded.disk_max,
-       guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway`,
-  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null);
+       guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway, encrypt = excluded.encrypt`,
+  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null, e);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
-  const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay) VALUES (?, ?, ?)');
-  for (const m of v.members) add.run(v.name, m.node, m.underlay);
+  const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay, wg_key, wg_port) VALUES (?, ?, ?, ?, ?)');
+  for (const m of v.members) add.run(v.name, m.node, m.underlay, m.wgKey ?? null, m.wgKey ? (m.wgPort ?? null) : null);
   db.prepare('INSERT OR IGNORE INTO vpc_local (vpc) VALUES (?)').run(v.name);
 }
 
 export function putPairs(db: Db, vpc: string, list: readonly Pair[]): void {
   db.prepare('DELETE FROM vpc_pair WHERE vpc = ?').run(vpc);
   const add = db.prepare(
-    'INSERT INTO vpc_pair (vpc, a, b, vni, slot, addr_a, addr_b, prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO vpc_pair (vpc, a, b, vni, slot, addr_a, addr_b, prefix, seal_slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  for (const p of list) add.run(vpc, p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix);
+  for (const p of list) add.run(vpc, p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix, p.sealSlot ?? null);
 }
 
 /** VNIs held by every VPC but one: the allocator must not hand these out. */

@@ -141,4 +141,16 @@ export const MIGRATIONS: readonly string[] = [
     expires_ms INTEGER NOT NULL
   );
   `,
+  `
+  -- encrypt=wireguard (see core/seal.ts): the VPC's setting, each pair's second
+  -- block (its ends sit on the hosts' WireGuard link), and each host's
+  -- WireGuard public key and port as it said them itself.
+  ALTER TABLE vpc ADD COLUMN encrypt TEXT NOT NULL DEFAULT 'none' CHECK (encrypt IN ('none', 'wireguard'));
+  ALTER TABLE vpc_pair ADD COLUMN seal_slot INTEGER;
+  ALTER TABLE vpc_member ADD COLUMN wg_key TEXT;
+  ALTER TABLE vpc_member ADD COLUMN wg_port INTEGER;
+  ALTER TABLE node ADD COLUMN wg_key TEXT;
+  ALTER TABLE node ADD COLUMN wg_port INTEGER;
+  ALTER TABLE self ADD COLUMN wg_port INTEGER;
+  `,
 ];

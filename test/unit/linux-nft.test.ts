@@ -7,7 +7,7 @@ import { firewallPolicy } from '../../src/core/firewall.js';
 import { cluster, vpcOf } from './firewall-fixtures.js';
 import { spawnSync } from 'node:child_process';
 
-const policy = { enforce: true, tunnels4: [{ address: '192.0.2.2', vni: 100, peer: 'host2', vpc: 'vpc1' }], tunnels6: [] };
+const policy = { enforce: true, tunnels4: [{ address: '192.0.2.2', vni: 100, peer: 'host2', vpc: 'vpc1' }], tunnels6: [], sealed: [], wgPort: null, wgPeers: [] };
 const LIST = ['nft', 'list', 'table', 'inet', 'meshvpc'];
 
 test('meshvpc marks its nftables table and knows its own from a foreign one', () => {
@@ -20,7 +20,7 @@ test('meshvpc marks its nftables table and knows its own from a foreign one', ()
 test('a foreign table named meshvpc is refused when rules are needed and left alone when not', async () => {
   const foreign = new RecordingExecutor().on(LIST, { stdout: 'table inet meshvpc {\n\tchain forward {\n\t}\n}\n' });
   await assert.rejects(linuxDriver(foreign).firewall?.apply(policy) ?? Promise.resolve(), /table inet meshvpc exists and is not meshvpc's/);
-  await linuxDriver(foreign).firewall?.apply({ enforce: false, tunnels4: [], tunnels6: [] });
+  await linuxDriver(foreign).firewall?.apply({ enforce: false, tunnels4: [], tunnels6: [], sealed: [], wgPort: null, wgPeers: [] });
   assert.ok(!foreign.lines().some((l) => l.startsWith('nft -f')), foreign.lines().join('; '));
 
   const ours = new RecordingExecutor().on(LIST, { stdout: `table inet meshvpc {\n\tcomment "${NFT_COMMENT}"\n}\n` });

@@ -120,6 +120,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     say(`  nodeip=${r.ip4 ?? '-'} nodeip6=${r.ip6 ?? '-'}`);
     const note = { kept: '', new: ' (new)', replaced: ' (new: the old one was malformed and could never authenticate; add this host to its peers again with node mode=add)' }[r.keyState];
     say(`  cluster key ${r.key}${note}`);
+    say(`  wireguard key ${r.wgKey}${r.wgKeyNew ? ' (new)' : ''} port ${r.wgPort}`);
     return 0;
   },
   'vpc.list': (r: VpcRow[], p) => rows(p, 'vpc.list', r),

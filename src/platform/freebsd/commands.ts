@@ -111,7 +111,24 @@ export function freebsdOpCommands(op: Op): string[][] {
       // A RUNNING vxlan refuses new addresses (EBUSY): down, change, up. The interface stays, and
       // with it its bridge membership and private flag.
       return [ifconfig(op.name, 'down'), ifconfig(op.name, 'vxlanlocal', op.local, 'vxlanremote', op.remote), ifconfig(op.name, 'up')];
+    case 'create_wireguard':
+      // wg(4) is its own module (FreeBSD 13.2+), loaded only where a VPC is encrypted.
+      return [['kldload', '-n', 'if_wg'], wgCloneCommand(), ...wgSetupCommands(NEW_WG, op)];
+    case 'set_wireguard':
+      return [['wg', 'set', op.name, 'listen-port', String(op.port), 'private-key', op.keyFile]];
+    case 'wireguard_peer':
+      return [['wg', 'set', op.name, ...(op.replaces ? ['peer', op.replaces, 'remove'] : []), 'peer', op.key, 'endpoint', op.endpoint, 'allowed-ips', op.allowedIps.join(',')]];
+    case 'wireguard_peer_remove':
+      return [['wg', 'set', op.name, 'peer', op.key, 'remove']];
   }
+}
+
+/** Stand-in for the name `ifconfig wg create` prints (display only). */
+export const NEW_WG = 'wgN';
+/** wg(4): the clone, then meshvpc's name, MTU and mark, as for a bridge. */
+export const wgCloneCommand = (): string[] => ['ifconfig', 'wg', 'create'];
+export function wgSetupCommands(created: string, op: Extract<Op, { op: 'create_wireguard' }>): string[][] {
+  return [ifconfig(created, 'name', op.name), ifconfig(op.name, 'mtu', op.mtu, 'description', op.alias)];
 }
 
 /**

@@ -5,6 +5,8 @@ import type { GuestSpec, NetworkDriver } from '../driver.js';
 import { CommandError, runChecked, type Executor } from '../exec.js';
 import {
   bridgeCloneCommand,
+  wgCloneCommand,
+  wgSetupCommands,
   bridgeSetupCommands,
   epairCloneCommand,
   freebsdGuestStart,
@@ -18,6 +20,7 @@ import {
   pingCommand,
   routeGetCommand,
 } from './commands.js';
+import { parseWgDump } from '../wg-dump.js';
 import { parseClonedName, parseIfconfig, parseJlsIds, parseJlsJson, parsePingRtt, parseRouteGet } from './parse.js';
 import { guestAlias } from '../../core/spec.js';
 import { freebsdVm } from './vm.js';
@@ -81,12 +84,26 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
     await runAll(rest);
   };
 
+  const createWg = async (op: Extract<Op, { op: 'create_wireguard' }>): Promise<void> => {
+    await runChecked(exec, ['kldload', '-n', 'if_wg']);
+    const created = parseClonedName(await runChecked(exec, wgCloneCommand()), 'wg');
+    const [rename, ...rest] = wgSetupCommands(created, op);
+    try {
+      if (rename) await runChecked(exec, rename);
+    } catch (e) {
+      await exec.run(['ifconfig', created, 'destroy']);
+      throw e;
+    }
+    await runAll(rest);
+  };
+
   const applyOne = async (op: Op, batchVxlans: ReadonlySet<string>): Promise<void> => {
     if (needsModules(op) && !modulesLoaded) {
       await runChecked(exec, kldloadCommand());
       modulesLoaded = true;
     }
     if (op.op === 'create_bridge') await createBridge(op);
+    else if (op.op === 'create_wireguard') await createWg(op);
     else await runAll(freebsdOpCommands(op));
     if ((op.op === 'set_up' && (batchVxlans.has(op.name) || vxlans.has(op.name) || VXLAN_NAME.test(op.name))) || op.op === 'set_vxlan_endpoints') {
       await checkRunning(op.name);
@@ -130,6 +147,18 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
       displayLoaded = null;
     },
     observe: readHost,
+    seal: {
+      async observe(name) {
+        const r = await exec.run(['wg', 'show', name, 'dump']);
+        return r.code === 0 ? parseWgDump(r.stdout) : null;
+      },
+      async apply(ops) {
+        for (const op of ops) await applyOne(op, new Set());
+      },
+      async impl(name) {
+        return (await exec.run(['ifconfig', name])).code === 0 ? 'wg(4)' : null;
+      },
+    },
     async underlayMtu(remote) {
       const route = parseRouteGet(await runChecked(exec, routeGetCommand(remote)));
       if (route.mtu) return route.mtu;

@@ -302,9 +302,9 @@ export function parsePingRtt(output: string): number | null {
  * The name `ifconfig <cloner> create` printed (bridge0, epair3a). Anything
  * else is refused: the next commands would act on the wrong interface.
  */
-export function parseClonedName(stdout: string, cloner: 'bridge' | 'epair'): string {
+export function parseClonedName(stdout: string, cloner: 'bridge' | 'epair' | 'wg'): string {
   const name = stdout.trim();
-  const expected = cloner === 'bridge' ? /^bridge\d+$/ : /^epair\d+a$/;
+  const expected = cloner === 'bridge' ? /^bridge\d+$/ : cloner === 'wg' ? /^wg\d+$/ : /^epair\d+a$/;
   if (!expected.test(name)) throw new Error(`ifconfig ${cloner} create printed ${JSON.stringify(name)}, not a new ${cloner} name`);
   return name;
 }

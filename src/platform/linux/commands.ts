@@ -2,6 +2,7 @@
 import type { Op } from '../../core/ops.js';
 import type { GuestSpec } from '../driver.js';
 import { guestAlias } from '../../core/spec.js';
+import { wireguardCommands } from './wireguard.js';
 
 const link = (name: string, ...rest: (string | number)[]): string[] => ['ip', 'link', 'set', 'dev', name, ...rest.map(String)];
 const isV6Cidr = (cidr: string): boolean => cidr.includes(':');
@@ -52,6 +53,11 @@ export function linuxCommands(op: Op): string[][] {
       // ifindex, bridge port, isolation, dstport and nolearning, and its default FDB entry follows
       // the new remote. The kernel refuses only what cannot change: another family, VNI or port.
       return [link(op.name, 'type', 'vxlan', 'local', op.local, 'remote', op.remote)];
+    case 'create_wireguard':
+    case 'set_wireguard':
+    case 'wireguard_peer':
+    case 'wireguard_peer_remove':
+      return wireguardCommands(op) ?? [];
   }
 }
 

@@ -9,6 +9,8 @@ import { NFT_COMMENT, NFT_TABLE, nftScript, nftTableIsOurs } from './nft.js';
 import { UserError } from '../../core/errors.js';
 import { batchError, batchScript } from './batch.js';
 import { linuxVm, probeKvm } from './vm.js';
+import { applyWireguard, wgImplOf } from './wireguard.js';
+import { parseWgDump } from '../wg-dump.js';
 
 /**
  * A namespace's identity: the inode of its nsfs file (device:inode), which
@@ -99,12 +101,23 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     },
     guestExecArgv: (name, argv) => ['ip', 'netns', 'exec', name, ...argv],
     vm: { ...linuxVm(exec), accel: (kernel, scratch) => probeKvm(exec, kernel, scratch) },
+    seal: {
+      async observe(name) {
+        const r = await exec.run(['wg', 'show', name, 'dump']);
+        return r.code === 0 ? parseWgDump(r.stdout) : null;
+      },
+      apply: (ops) => applyWireguard(exec, ops, linuxCommands),
+      async impl(name) {
+        const impl = await wgImplOf(exec, name);
+        return impl === 'kernel' ? 'wireguard (kernel)' : impl;
+      },
+    },
     firewall: {
       describe: nftScript,
       async apply(policy) {
         const listed = await exec.run(['nft', 'list', 'table', 'inet', NFT_TABLE]);
         if (listed.code === 0 && !nftTableIsOurs(listed.stdout)) {
-          if (!policy.enforce) return; // nothing to install, and it is not ours to remove
+          if (!policy.enforce && policy.sealed.length === 0) return; // nothing to install, and it is not ours to remove
           throw new UserError(`nftables table inet ${NFT_TABLE} exists and is not meshvpc's (no comment "${NFT_COMMENT}"): meshvpc will not replace it; rename it, or turn the VXLAN firewall off with firewall=0`);
         }
         await runChecked(exec, ['nft', '-f', '-'], nftScript(policy));
