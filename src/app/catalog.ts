@@ -276,6 +276,20 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
   },
   vpcOp('set', `Change a VPC's quotas or guest network here and on every member (only a member may).
 Lowering a quota below what is in use refuses new guests and leaves the existing ones.`, [...QUOTA, ...GUEST_NETWORK, force, ...LOCAL], { output: 'json' }),
+  {
+    id: 'vpc.rotate_keys',
+    command: 'vpc',
+    mode: 'rotate_keys',
+    summary: `Give this host a new WireGuard key and take it into use on every peer of every
+encrypted VPC it is in, with no lost packets: the link switches first (what it sends
+waits for a new handshake), then each peer swaps the old key for the new in one wg set.`,
+    args: [
+      arg({ name: 'node', kind: 'string', placeholder: 'NAME', help: 'the host whose key is replaced: this one (a host rotates only its own key)', parse: v.nodeRef }),
+      dryrun,
+    ],
+    output: 'json',
+    readOnly: false,
+  },
   vpcOp('show', "One VPC as JSON: its definition, peer map and this host's layers.", LOCAL, { readOnly: true, dbOnly: true }),
   vpcOp('collapse', 'Remove the network on every member; keep the VPC definition.', [force, ...LOCAL]),
   vpcOp('destroy', 'Collapse and forget the VPC on every member.', [force, ...LOCAL]),

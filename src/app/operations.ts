@@ -86,6 +86,11 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   bconsole: async (h, i) => (await vm()).bconsole(h, as(i)),
   'guests.start_all': async (h, i) => (await import('./guests.js')).startAll(h, as(i)),
   'vpc.check_mtu': async (h, i) => (await import('./vpc-local.js')).checkMtu(h, (i as { vpc_name: string }).vpc_name, i.fix === true),
+  'vpc.rotate_keys': async (h, i, c) => {
+    const rotate = await import('./rotate.js');
+    rotate.checkRotate(h, (i as { node?: string }).node);
+    return rotate.rotateKeys(h, as(i), c.events);
+  },
   'vpc.set': async (h, i, c) => (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
   'token.create': async (h, i) => (await token()).create(h, as(i)),
   'token.list': async (h) => (await token()).list(h),

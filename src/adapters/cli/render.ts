@@ -13,6 +13,7 @@ import type { NodeRow } from '../../app/node-list.js';
 import type { NodeShow } from '../../app/node-show.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
+import type { RotateResult } from '../../app/rotate.js';
 import type { ConsoleResult, VmResult, VmRow } from '../../app/vm.js';
 import type { StartAllResult } from '../../app/guests.js';
 import type { SetResult } from '../../app/vpc.js';
@@ -47,7 +48,7 @@ function teardownLine(mode: 'collapse' | 'destroy', o: TeardownOutcome): string 
 }
 
 /** Operations that show a live line per host on a terminal (live-printer.ts). */
-const LIVE = new Set(['vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync']);
+const LIVE = new Set(['vpc.deploy', 'vpc.join', 'vpc.leave', 'vpc.sync', 'vpc.rotate_keys']);
 
 /**
  * A line per progress event, unless the user asked for JSON (then only the
@@ -246,6 +247,14 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
     for (const g of r.guests) say(`${g.jname}: ${g.result === 'failed' ? `FAILED: ${g.error ?? ''}` : g.result}`);
     say(`${r.node}: ${r.guests.filter((g) => g.result === 'started').length} started, ${r.guests.filter((g) => g.result === 'running').length} already running, ${r.guests.filter((g) => g.result === 'failed').length} failed`);
+    return r.ok ? 0 : 1;
+  },
+  'vpc.rotate_keys': (r: RotateResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    if (r.dryrun) say(`[dryrun] ${r.node}: would replace WireGuard key ${r.before}`);
+    else say(`${r.node}: WireGuard key ${r.before} -> ${r.after ?? '?'}`);
+    for (const c of r.vpcs) say(summaryLine(c));
+    if (!r.dryrun && r.vpcs.length === 0) say(`${r.node}: in no encrypted VPC; its peers learn the new key at the next deploy`);
     return r.ok ? 0 : 1;
   },
   'vpc.set': (r: SetResult, p) => {
