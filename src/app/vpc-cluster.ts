@@ -16,6 +16,7 @@ import { helloFacts, tunnelStatusFromWire } from '../cluster/wire.js';
 import { VERSION } from '../core/version.js';
 import { helloSeal } from '../cluster/wire.js';
 import { selfSeal } from './seal.js';
+import { checkSealName } from '../core/seal.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
@@ -415,7 +416,9 @@ async function checkNewHosts(host: Host, vpc: VpcWithMap, newTo: ReadonlySet<str
     // A 0.1 peer reports no links: it checks when it applies.
     if (!r.ok || !r.value.links || !newTo.has(r.key) || !isMember(r.key)) continue;
     try {
-      plan(peerSpec(vpc, r.key), observedFrom(r.value.links));
+      const observed = observedFrom(r.value.links);
+      if (vpc.encrypt === 'wireguard') checkSealName(observed);
+      plan(peerSpec(vpc, r.key), observed);
     } catch (e) {
       refused.push(`${r.key}: ${e instanceof Error ? e.message : String(e)}`);
     }

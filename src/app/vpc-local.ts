@@ -24,6 +24,8 @@ import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
 import type { ObservedLink } from '../core/observed.js';
 import { activeVpcs, reconcileSeal, sealState, selfSeal } from './seal.js';
+import { checkSealName, WG_IFNAME } from '../core/seal.js';
+import type { Observed } from '../core/observed.js';
 
 
 export interface ApplyResult {
@@ -111,9 +113,10 @@ export function reconcileAccepted(host: Host, name: string, change: Partial<VpcL
 }
 
 /** The plan for one VPC on this host as it is now; throws the planner's refusals (foreign names, overlaps). */
-async function planHere(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<{ spec: HostSpec; ops: Op[] }> {
+async function planHere(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<{ spec: HostSpec; ops: Op[]; observed: Observed }> {
   const spec = await desiredSpec(host, vpc, local);
-  return { spec, ops: plan(spec, await host.driver.observe()) };
+  const observed = await host.driver.observe();
+  return { spec, ops: plan(spec, observed), observed };
 }
 
 async function reconcileLocked(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap): Promise<ApplyResult> {
@@ -147,7 +150,8 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
 export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<VpcLocal>): Promise<void> {
   let refusal: unknown = null;
   try {
-    await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
+    const { observed } = await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
+    if (vpc.encrypt === 'wireguard') checkSealName(observed);
   } catch (e) {
     refusal = e;
   }
@@ -184,7 +188,7 @@ export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   });
   return {
     usedVnis: [...byVpc, ...byLink],
-    links: others.filter((l) => l.name === name || l.kind === 'vxlan' || l.addresses.length > 0),
+    links: others.filter((l) => l.name === name || l.name === WG_IFNAME || l.kind === 'vxlan' || l.addresses.length > 0),
   };
 }
 

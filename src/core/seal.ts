@@ -10,7 +10,7 @@
  */
 import { UserError } from './errors.js';
 import { blockFor, type Pair } from './peermap.js';
-import type { Observed } from './observed.js';
+import type { Observed, ObservedLink } from './observed.js';
 import type { Op } from './ops.js';
 import type { VpcWithMap } from './types.js';
 import { network, shown } from './validate.js';
@@ -171,6 +171,13 @@ const isLinkLocal = (cidr: string): boolean => /^fe[89ab][0-9a-f]:/i.test(cidr);
  * addresses move to the new key at once.
  */
 export function planSeal(spec: SealSpec | null, observed: Observed, seal: ObservedSeal | null, keyFile: string): Op[] {
+  const link = checkSealName(observed);
+  if (!spec) return link ? [{ op: 'delete_link', name: WG_IFNAME }] : [];
+  return planSealOps(spec, link, seal, keyFile);
+}
+
+/** The WireGuard link if it is meshvpc's; a link of its name without meshvpc's mark is refused. */
+export function checkSealName(observed: Observed): ObservedLink | undefined {
   const link = observed.get(WG_IFNAME);
   if (link && link.alias !== WG_ALIAS) {
     throw new UserError(
@@ -178,7 +185,11 @@ export function planSeal(spec: SealSpec | null, observed: Observed, seal: Observ
       'conflict',
     );
   }
-  if (!spec) return link ? [{ op: 'delete_link', name: WG_IFNAME }] : [];
+  return link;
+}
+
+/** The ops that bring the WireGuard link (meshvpc's, or none yet) to `spec`. */
+function planSealOps(spec: SealSpec, link: ObservedLink | undefined, seal: ObservedSeal | null, keyFile: string): Op[] {
   const ops: Op[] = [];
   if (!link) ops.push({ op: 'create_wireguard', name: spec.name, mtu: spec.mtu, alias: spec.alias });
   else if (link.mtu !== spec.mtu) ops.push({ op: 'set_mtu', name: spec.name, mtu: spec.mtu });
