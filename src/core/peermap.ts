@@ -84,12 +84,17 @@ export function allocatePeerMap(input: AllocateInput): Pair[] {
   const fits = capacity(input.network);
   const sealed = input.sealed === true;
   const needed = pairsNeeded(members.length);
-  if (needed * (sealed ? 2 : 1) > fits) {
-    const block = `/${input.network.family === 4 ? 30 : 126}`;
+  const block = `/${input.network.family === 4 ? 30 : 126}`;
+  if (!sealed && needed > fits) {
     throw new UserError(
-      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} block${fits === 1 ? '' : 's'} ` +
-        `(one ${block} each), ${members.length} members need ${needed} pair${needed === 1 ? '' : 's'}` +
-        (sealed ? ` and encrypt=wireguard takes two blocks a pair (${needed * 2})` : ''),
+      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} tunnel pair${fits === 1 ? '' : 's'} ` +
+        `(one ${block} each), ${members.length} members need ${needed}`,
+    );
+  }
+  if (sealed && needed * 2 > fits) {
+    throw new UserError(
+      `peer_network ${cidrText(input.network)} is too small: it holds ${fits} block${fits === 1 ? '' : 's'} (one ${block} each), ` +
+        `and with encrypt=wireguard each pair takes two (its tunnel's and its WireGuard ends'): ${members.length} members need ${needed * 2}`,
     );
   }
   const memberSet = new Set(members);

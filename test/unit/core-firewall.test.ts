@@ -46,5 +46,5 @@ test('no active VPC: nothing to enforce; a VPC of one member: enforce with no tu
   assert.equal(firewallPolicy('node9', cluster()).enforce, false);
   assert.equal(firewallPolicy('node1', []).enforce, false);
   const alone = firewallPolicy('node1', [{ def: vpcOf('solo', ['node1'], 4, new Set()), active: true }]);
-  assert.deepEqual(alone, { enforce: true, tunnels4: [], tunnels6: [] });
+  assert.deepEqual(alone, { enforce: true, tunnels4: [], tunnels6: [], sealed: [], wgPort: null, wgPeers: [] });
 });

@@ -47,7 +47,7 @@ test('a 0.1.0 database migrates forward with every row intact', () => {
         ['old3', '2001:db8::12', '192.0.2.12', '2001:db8::12', 'freebsd'],
       ]);
       const vpc1 = repo.getVpc(db, 'vpc1');
-      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [], quota: { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null }, guestNetwork: null });
+      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [], quota: { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null }, guestNetwork: null, encrypt: 'none' });
       const vpc2 = repo.getVpc(db, 'vpc2');
       assert.ok(vpc2);
       assert.equal(vpc2.mtu, 1400);
@@ -99,13 +99,13 @@ test('a 0.2.0 database migrates forward with every row intact', () => {
       assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.20', ip6: '2001:db8::20' });
       const key = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
       assert.deepEqual(repo.listNodes(db), [
-        { name: 'rel2', sshAddress: '192.0.2.21', sshPort: 22, sshUser: 'root', ip4: '192.0.2.21', ip6: '2001:db8::21', hostKey: key, platform: 'linux' },
-        { name: 'rel3', sshAddress: '2001:db8::22', sshPort: 2222, sshUser: 'admin', ip4: null, ip6: '2001:db8::22', hostKey: key, platform: 'freebsd' },
+        { name: 'rel2', sshAddress: '192.0.2.21', sshPort: 22, sshUser: 'root', ip4: '192.0.2.21', ip6: '2001:db8::21', hostKey: key, platform: 'linux', wgKey: null, wgPort: null },
+        { name: 'rel3', sshAddress: '2001:db8::22', sshPort: 2222, sshUser: 'admin', ip4: null, ip6: '2001:db8::22', hostKey: key, platform: 'freebsd', wgKey: null, wgPort: null },
       ]);
 
       // VPCs: as 0.2.0 stored them, with no quota and no guest network.
       const solo = repo.getVpc(db, 'solo');
-      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: false, members: [{ node: 'rel1', underlay: '192.0.2.20' }], pairs: [], quota: NO_QUOTA, guestNetwork: null });
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: false, members: [{ node: 'rel1', underlay: '192.0.2.20' }], pairs: [], quota: NO_QUOTA, guestNetwork: null, encrypt: 'none' });
       const trio = repo.getVpc(db, 'trio');
       assert.deepEqual(trio && { ...trio }, {
         name: 'trio',
@@ -125,6 +125,7 @@ test('a 0.2.0 database migrates forward with every row intact', () => {
         ],
         quota: NO_QUOTA,
         guestNetwork: null,
+        encrypt: 'none',
       });
       assert.deepEqual(repo.listVpcs(db).map((v) => v.name), ['solo', 'trio']);
       assert.deepEqual(repo.getLocal(db, 'solo'), { vxlan: false, bridge: false, bridgeIps: [], owned: [] });
