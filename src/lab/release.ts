@@ -22,6 +22,8 @@ import type { LabState } from './lab.js';
 export const RELEASE_0_1_0 = '3d0676e';
 /** The commit released as 0.2.0 (the last of the third session). */
 export const RELEASE_0_2_0 = '232c70a';
+/** The commit released as 0.3.0 (the last of the fourth session). */
+export const RELEASE_0_3_0 = 'bee5a2e';
 
 export interface Release {
   readonly commit: string;
