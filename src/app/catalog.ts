@@ -275,7 +275,8 @@ node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a
     dbOnly: true,
   },
   vpcOp('set', `Change a VPC's quotas or guest network here and on every member (only a member may).
-Lowering a quota below what is in use refuses new guests and leaves the existing ones.`, [...QUOTA, ...GUEST_NETWORK, force, ...LOCAL], { output: 'json' }),
+Lowering a quota below what is in use refuses new guests and leaves the existing ones.
+encrypt= moves every tunnel into (or out of) WireGuard on every member, as a deploy does.`, [...QUOTA, ...GUEST_NETWORK, encrypt, force, ...LOCAL], { output: 'json' }),
   {
     id: 'vpc.rotate_keys',
     command: 'vpc',

@@ -89,7 +89,7 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       if (def) await preflight(host, def, change);
       if (def && !req.dryrun) {
         learnCallerKey(host, caller, def);
-        accept(host, def, false, req.renumber);
+        accept(host, def, false, req.renumber, req.policy ?? false);
       }
       return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def) : reconcile(host, req.vpc, change, req.dryrun);
     }

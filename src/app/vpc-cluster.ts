@@ -235,6 +235,8 @@ export interface ConvergeOptions {
   readonly verb?: string;
   /** Hosts that were members and are leaving: their network for the VPC is taken down and forgotten. */
   readonly leaving: readonly NodeRecord[];
+  /** vpc mode=set changed what only it may (encryption): members accept the difference. */
+  readonly policy?: boolean;
 }
 
 /** Progress of a convergence, one event per thing that happened, in order. */
@@ -342,7 +344,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
           events({ type: 'applying', host: key });
           if (key === self) {
             // Checked before anything was stored (checkNewHosts) or already stored here: no second check.
-            if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered);
+            if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered, opts.policy ?? false);
             return reconcileAccepted(host, name, layersChange(LAYERS), opts.dryrun, a.vpc);
           }
           const leaver = leavers.find((n) => n.name === key);
@@ -351,6 +353,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
           return peers.call<ApplyResult>(byName(nodes, key), {
             op: 'vpc_apply', vpc: name, layers: LAYERS, dryrun: opts.dryrun, definition: a.vpc,
             ...(a.renumbered.length > 0 ? { renumber: a.renumbered } : {}),
+            ...(opts.policy ? { policy: true } : {}),
           });
         },
         (o) => events({ type: 'host', outcome: hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun) }),

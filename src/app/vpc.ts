@@ -26,6 +26,7 @@ import {
   type AllocateResult,
   type ConvergeEvent,
   type ConvergeResult,
+  type HostOutcome,
   type SyncOutcome,
   type SyncResult,
   type TeardownEvent,
@@ -202,27 +203,53 @@ export interface SetResult {
   readonly dryrun: boolean;
   readonly before: Policy;
   readonly after: Policy;
+  readonly encryptBefore: Encryption;
+  readonly encryptAfter: Encryption;
   /** Every other member's outcome; an older member that keeps no policy is named. */
   readonly hosts: readonly SyncOutcome[];
   readonly ok: boolean;
 }
 
-/** vpc mode=set: change the policy here, then on every member (each accepts it from a member only). */
-export function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean }, events: (o: SyncOutcome) => void): Promise<SetResult> {
+/** A member's part in a set that changed encryption (a convergence), told as a sync outcome. */
+const asSynced = (h: HostOutcome): SyncOutcome => ({ host: h.host, ok: h.ok, result: h.ok ? `applied, ${h.changes ?? 0} change${h.changes === 1 ? '' : 's'}` : null, error: h.error, kind: h.kind, seconds: h.seconds });
+
+/**
+ * vpc mode=set: change the policy here, then on every member (each accepts it
+ * from a member only). A change of encryption re-allocates the seal blocks
+ * and re-applies every member (a convergence, as deploy), since each
+ * tunnel's endpoints move into or out of WireGuard.
+ */
+export function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
   const name = input.vpc_name;
-  const check = (): { vpc: VpcWithMap; after: Policy } => {
+  const check = (): { vpc: VpcWithMap; after: Policy; encrypt: Encryption } => {
     const vpc = requireVpc(host, name);
     if (!vpc.members.some((m) => m.node === host.self.nodename)) throw new UserError(`${host.self.nodename} is not a member of ${name}: only a member may change it`, 'conflict');
-    if (!givesPolicy(input)) throw new UserError(`vpc mode=set needs something to change: ${POLICY_KEYS.map((k) => `${k}=`).join(', ')}`);
-    return { vpc, after: policyFrom(input, policyOf(vpc), vpc.peerNetwork) };
+    if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
+    const encrypt = input.encrypt ?? vpc.encrypt ?? 'none';
+    if (encrypt === 'wireguard' && !vpc.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
+    // The network must hold a second block per pair before anything changes.
+    if (encrypt === 'wireguard') allocatePeerMap({ members: vpc.members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name), sealed: true });
+    return { vpc, after: givesPolicy(input) ? policyFrom(input, policyOf(vpc), vpc.peerNetwork) : policyOf(vpc), encrypt };
   };
   const first = check();
-  if (input.dryrun) return Promise.resolve({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, hosts: [], ok: true });
+  const encryptBefore = first.vpc.encrypt ?? 'none';
+  if (input.dryrun) return Promise.resolve({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, encryptBefore, encryptAfter: first.encrypt, hosts: [], ok: true });
   return clusterLocked(host, name, 'vpc mode=set', false, async () => {
-    const { vpc, after } = check();
+    const { vpc, after, encrypt } = check();
+    const before = vpc.encrypt ?? 'none';
+    const base = { vpc: name, dryrun: false, before: policyOf(vpc), after, encryptBefore: before, encryptAfter: encrypt };
+    if (encrypt !== before) {
+      const next = { ...vpc, ...after, encrypt };
+      atomically(host.db, () => repo.putVpc(host.db, next));
+      const self = host.self.nodename;
+      const result = await converge(host, next, { dryrun: false, limit: DEFAULT_CONCURRENCY, leaving: [], policy: true }, (e) => {
+        if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));
+      });
+      return { ...base, hosts: result.hosts.filter((h) => h.host !== self).map(asSynced), ok: result.ok };
+    }
     atomically(host.db, () => repo.putVpc(host.db, { ...vpc, ...after }));
     const synced = await sync(host, name, input.force ?? false, false, events, true);
-    return { vpc: name, dryrun: false, before: policyOf(vpc), after, hosts: synced.hosts, ok: synced.ok };
+    return { ...base, hosts: synced.hosts, ok: synced.ok };
   });
 }
 

@@ -43,6 +43,8 @@ export type Request =
       readonly definition?: VpcWithMap;
       /** VXLAN ids of pairs the initiator re-allocated because another VPC or interface holds them somewhere. */
       readonly renumber?: readonly number[];
+      /** A member changed what only vpc mode=set changes (encryption): accepted although it differs. */
+      readonly policy?: boolean;
     }
   | { readonly op: 'vpc_collapse'; readonly vpc: string }
   | { readonly op: 'vpc_forget'; readonly vpc: string }

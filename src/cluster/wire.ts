@@ -233,6 +233,7 @@ export function requestFromWire(text: string): Request {
         dryrun: o.dryrun === true,
         ...(o.definition === undefined ? {} : { definition: vpcFromWire(o.definition) }),
         ...(o.renumber === undefined ? {} : { renumber: arr(o.renumber, 'renumber', pairsNeeded(MAX_MEMBERS)).map((x) => int(x, 'renumber', VNI_MIN, VNI_MAX)) }),
+        ...(o.policy === true ? { policy: true } : {}),
       };
     case 'node_moved':
       return {

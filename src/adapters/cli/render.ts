@@ -260,7 +260,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
   'vpc.set': (r: SetResult, p) => {
     if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
     const gn = (x: SetResult['after']): string => (x.guestNetwork ? `${x.guestNetwork.network}${x.guestNetwork.gateway ? ` via ${x.guestNetwork.gateway}` : ''}` : 'none');
-    say(`${r.dryrun ? '[dryrun] ' : ''}${r.vpc}: quota ${describeQuota(r.before.quota)} -> ${describeQuota(r.after.quota)}; guest_network ${gn(r.before)} -> ${gn(r.after)}`);
+    say(`${r.dryrun ? '[dryrun] ' : ''}${r.vpc}: quota ${describeQuota(r.before.quota)} -> ${describeQuota(r.after.quota)}; guest_network ${gn(r.before)} -> ${gn(r.after)}; encrypt ${r.encryptBefore} -> ${r.encryptAfter}`);
     if (!r.dryrun) say(`${r.vpc}: set on ${r.hosts.filter((h) => h.ok).length + 1} of ${r.hosts.length + 1} members`);
     return r.ok ? 0 : 1;
   },
