@@ -191,5 +191,14 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
     await shOk(lab, 1, 'ip', 'addr', 'del', `${sealLocal}/32`, 'dev', 'lo');
     await ok(lab, 1, 'vpc', 'mode=apply', 'vpc_name=vpc1');
     await ok(lab, 1, 'jexec', 'jname=j1', 'ping', '-c', '3', '-i', '0.2', '-W', '2', guest(2));
+
+    // Encryption off on the running VPC: every member's WireGuard link and sealed rules go, the tunnels stay.
+    assert.match(await ok(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'encrypt=none'), /encrypt wireguard -> none/);
+    for (const h of [1, 2, 3]) {
+      assert.equal((await sh(lab, h, 'ip', 'link', 'show', 'meshvpc-wg')).code, 1, `host${h} has no WireGuard link`);
+      assert.ok(!(await shOk(lab, h, 'nft', 'list', 'table', 'inet', 'meshvpc')).includes('sealed'), `host${h} has no sealed rules`);
+      for (const t of (await links(lab, h, 'type', 'vxlan')).filter((l) => l.master === 'vpc1')) assert.match(String(t.linkinfo?.info_data?.remote), /^192\.0\.2\./);
+    }
+    await ok(lab, 3, 'jexec', 'jname=j3', 'ping', '-c', '3', '-i', '0.2', '-W', '2', guest(2));
   });
 });
