@@ -31,6 +31,11 @@ have cpio      || need_pkgs+=(cpio)
 # The terminal UI draws with dialog; its e2e test drives it in tmux.
 have dialog    || need_pkgs+=(dialog)
 have tmux      || need_pkgs+=(tmux)
+# encrypt=wireguard: wg configures the link; wireguard-go runs it where the kernel has no WireGuard.
+have wg        || need_pkgs+=(wireguard-tools)
+have wireguard-go || need_pkgs+=(wireguard-go)
+# The encryption test captures the lab's underlay.
+have tcpdump   || need_pkgs+=(tcpdump)
 # `man meshvpc`, and the unit test that renders the page (man-db brings groff-base).
 have man       || need_pkgs+=(man-db)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
