@@ -26,3 +26,16 @@ test('pf: firewall=0 here renders an empty anchor; a member alone drops all VXLA
   assert.doesNotMatch(alone, /^table/m);
   assert.ok(PF_LABEL.length < 64);
 });
+
+test('golden: pf anchor with an encrypted VPC beside a cleartext one (golden-pf-sealed.txt); sealed rules stay with the filter off', () => {
+  const sealed = [
+    { address: '198.51.100.6', vni: 101, peer: 'node2', vpc: 'sealed', via: 'meshvpc-wg' },
+    { address: '198.51.100.14', vni: 102, peer: 'node3', vpc: 'sealed', via: 'meshvpc-wg' },
+  ];
+  const policy = { enforce: true, tunnels4: [{ address: '192.0.2.2', vni: 100, peer: 'node2', vpc: 'plain' }], tunnels6: [], sealed, wgPort: 51820, wgPeers: ['192.0.2.2', '192.0.2.3'] };
+  assert.equal(pfAnchorRules(policy), fixture('golden-pf-sealed.txt'));
+  const off = pfAnchorRules({ ...policy, enforce: false });
+  assert.match(off, /^block drop in quick on ! meshvpc-wg proto udp from <meshvpc_seal_peers> to any port 4789 /m);
+  assert.match(off, /^block drop in quick proto udp from ! <meshvpc_wg_peers> to any port 51820 /m);
+  assert.doesNotMatch(off, /meshvpc_vxlan_peers/);
+});
