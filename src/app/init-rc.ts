@@ -37,6 +37,10 @@ ExecStart=${meshvpcPath} vpc mode=apply vpc_name=${vpc}
 # astart=1 guests come back once the bridge is there; one that fails is in the journal, the VPC stays up.
 ExecStartPost=-${meshvpcPath} guests mode=start_all vpc_name=${vpc}
 ExecStop=${meshvpcPath} vpc mode=down vpc_name=${vpc}
+# What apply and start_all start stays in this unit's cgroup: the host's WireGuard link
+# (wireguard-go) serves every encrypted VPC and a VM is not this VPC's to kill, so
+# stopping the unit runs ExecStop and kills nothing else.
+KillMode=process
 
 [Install]
 WantedBy=multi-user.target
