@@ -336,7 +336,8 @@ export const encryptionBench: Benchmark = {
       note:
         'sealed = `vpc mode=status` column `sealed` on both hosts. MTU = the container\'s eth0. CPU s per Gbit = iperf3 client + server + ' +
         'wireguard-go (both hosts) + ksoftirqd, per Gbit received; machine = all of /proc/stat\'s busy time, other work on the machine included. ' +
-        'via WireGuard = bytes host1\'s WireGuard link sent during the runs over the bytes iperf3 delivered (over 1 with VXLAN and TCP headers; 0 for clear). ' +
+        'via WireGuard = bytes host1\'s WireGuard link sent during the runs over the bytes iperf3 delivered (0 for clear; over 1 for sealed: ' +
+        'TCP/IP, Ethernet, VXLAN and WireGuard headers, and every retransmission). ' +
         'retransmits (TCP, sender) and UDP buffer drops (both hosts, /proc/net/snmp{,6} RcvbufErrors: datagrams a full socket buffer refused) are medians per run; pings lost: sum over the rounds.',
     };
     const ratios: Table = {
