@@ -16,9 +16,9 @@ export interface FragCounters {
   readonly reasmReqds: number;
 }
 
-/** Value of `field` in the two-line "Ip:" table of /proc/net/snmp. */
-function snmpField(text: string, field: string): number {
-  const lines = text.split('\n').filter((l) => l.startsWith('Ip: '));
+/** Value of `field` in a two-line table ("Ip:", "Udp:", ...) of /proc/net/snmp. */
+function snmpField(text: string, field: string, table = 'Ip'): number {
+  const lines = text.split('\n').filter((l) => l.startsWith(`${table}: `));
   const names = lines[0]?.split(/\s+/) ?? [];
   const values = lines[1]?.split(/\s+/) ?? [];
   const i = names.indexOf(field);
@@ -40,3 +40,18 @@ export async function fragCounters(places: readonly Inside[]): Promise<FragCount
 }
 
 export const fragDelta = (a: FragCounters, b: FragCounters): FragCounters => ({ fragCreates: b.fragCreates - a.fragCreates, reasmReqds: b.reasmReqds - a.reasmReqds });
+
+/**
+ * UDP datagrams dropped because the receiving socket's buffer was full (IPv4 +
+ * IPv6): a userspace tunnel (wireguard-go) that reads slower than packets
+ * arrive loses them here.
+ */
+export async function udpRcvbufErrors(places: readonly Inside[]): Promise<number> {
+  let n = 0;
+  for (const inside of places) {
+    const v4 = (await runArgv(inside(['cat', '/proc/net/snmp']))).stdout;
+    const v6 = (await runArgv(inside(['cat', '/proc/net/snmp6']))).stdout;
+    n += snmpField(v4, 'RcvbufErrors', 'Udp') + snmp6Field(v6, 'Udp6RcvbufErrors');
+  }
+  return n;
+}
