@@ -249,6 +249,8 @@ export type ConvergeEvent =
   | { readonly type: 'older_peer'; readonly host: string; readonly version: string; readonly ours: string }
   | { readonly type: 'host'; readonly outcome: HostOutcome }
   | { readonly type: 'reallocating'; readonly vpc: string; readonly vnis: readonly number[]; readonly round: number }
+  /** A host made its WireGuard link with wireguard-go: far slower than the kernel's (bench/RESULTS.md). */
+  | { readonly type: 'userspace_wireguard'; readonly host: string }
   | { readonly type: 'dryrun_command'; readonly host: string; readonly argv: readonly string[] };
 
 /** One host's part in a convergence. */
@@ -367,6 +369,8 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       applied = await applyAll(alloc);
     }
     if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) events({ type: 'dryrun_command', host: r.key, argv: c });
+    // Only this exact value is believed from a peer's answer: it names nothing but the host that said it.
+    for (const r of applied) if (r.ok && r.value.sealImpl === 'wireguard-go') events({ type: 'userspace_wireguard', host: r.key });
     const hosts = applied.map((o) => hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun));
     if (!selfMember && !opts.dryrun) {
       // This host is the one leaving: it told the others, now it forgets.

@@ -33,6 +33,8 @@ export interface ApplyResult {
   readonly ops: readonly Op[];
   readonly commands: readonly string[][];
   readonly applied: boolean;
+  /** The implementation of a WireGuard link this apply made (the deployer warns about userspace). */
+  readonly sealImpl?: string | null;
 }
 
 async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<HostSpec> {
@@ -138,7 +140,8 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   repo.putLocal(host.db, name, { ...local, owned: [...new Set([...local.owned, ...keep])] });
   await host.driver.apply(vpcOps);
   repo.putLocal(host.db, name, { ...local, owned: keep });
-  return { node: host.self.nodename, ops, commands, applied: true };
+  const made = sealOps.some((o) => o.op === 'create_wireguard');
+  return { node: host.self.nodename, ops, commands, applied: true, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
 }
 
 /**

@@ -80,6 +80,8 @@ export function applyEvent(v: OpView, ev: unknown): OpView {
       return { ...v, notes: [...v.notes, `VXLAN ids ${Array.isArray(e.vnis) ? e.vnis.join(', ') : str(e.vnis)} taken elsewhere: re-allocating (round ${str(e.round)})`] };
     case 'dryrun_command':
       return v;
+    case 'userspace_wireguard':
+      return { ...v, notes: [...v.notes, `${str(e.host)}: WireGuard runs in userspace (wireguard-go): far slower than the kernel's`] };
     default:
       if (rec(e.outcome).host) return setHost(v, outcomeLine(rec(e.outcome), verb));
       if ((typeof e.host === 'string' || typeof e.node === 'string') && typeof e.ok === 'boolean') return setHost(v, outcomeLine(e, verb));

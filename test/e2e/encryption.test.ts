@@ -115,6 +115,9 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
       assert.equal(t.pmtu_ok, true);
       assert.match(t.sealed ?? '', /^(wireguard-go|wireguard \(kernel\))$/);
     }
+    // Userspace WireGuard is said at deploy time, once per host that made its link with it.
+    const userspace = tunnels.some((t) => t.sealed === 'wireguard-go');
+    assert.equal((deployed.match(/^warning: host\d: its kernel has no WireGuard, so wireguard-go/gm) ?? []).length, userspace ? 3 : 0, deployed);
 
     // All pairs ping, and a don't-fragment ping of the full MTU crosses, while host2's underlay is captured.
     const file = await captured(lab, 2, async () => {

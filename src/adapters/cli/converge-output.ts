@@ -37,6 +37,8 @@ export function eventLine(e: ConvergeEvent): string | null {
       return `${e.vpc}: VXLAN id${e.vnis.length === 1 ? '' : 's'} ${e.vnis.join(', ')} taken meanwhile by another VPC; allocating others (round ${e.round})`;
     case 'dryrun_command':
       return `  [dryrun] ${e.host}: ${e.argv.map(quoteArg).join(' ')}`;
+    case 'userspace_wireguard':
+      return `warning: ${e.host}: its kernel has no WireGuard, so wireguard-go (userspace) carries the VPC: expect a small fraction of the kernel's throughput (see bench/RESULTS.md)`;
   }
 }
 

@@ -91,6 +91,7 @@ export function noteLine(e: OperationEvent): string | null {
     case 'older_peer':
     case 'reallocating':
     case 'dryrun_command':
+    case 'userspace_wireguard':
       return eventLine(e);
     default:
       return null;
