@@ -3,6 +3,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planSeal, sealedEnds, sealSpec, WG_ALIAS, WG_IFNAME, type SealInput, type SealSpec } from '../../src/core/seal.js';
 import { observedFrom } from '../../src/core/observed.js';
+import { allocatePeerMap } from '../../src/core/peermap.js';
+import { network } from '../../src/core/validate.js';
 import type { Op } from '../../src/core/ops.js';
 import { UserError } from '../../src/core/errors.js';
 import type { VpcWithMap } from '../../src/core/types.js';
@@ -195,6 +197,21 @@ describe('planSeal', () => {
       { op: 'del_addr', name: WG_IFNAME, cidr: '198.51.100.13/30' },
     ]);
     assert.deepEqual(planOn(two, after(host, ops)), []);
+  });
+
+  test('a member that left and one that joined into its freed seal block: one wg set moves the address to the newcomer', () => {
+    const first = vpc1();
+    const host = after(EMPTY_HOST, planOn(spec([first]), EMPTY_HOST));
+    const next = sealedVpc('vpc1', ['node1', 'node2', 'node4'], 4);
+    const swapped = { ...next, pairs: allocatePeerMap({ members: ['node1', 'node2', 'node4'], network: network(next.peerNetwork, 'peer_network'), existing: first.pairs, takenVnis: new Set(), sealed: true }) };
+    const s = spec([swapped]);
+    // node1-node4 takes node1-node3's blocks (2 and 3): the same seal addresses, another key.
+    assert.deepEqual(s.peers.map((p) => [p.node, p.allowedIps]), [['node2', ['198.51.100.6/32']], ['node4', ['198.51.100.14/32']]]);
+    const ops = planOn(s, host);
+    assert.deepEqual(ops, [{ op: 'wireguard_peer', name: WG_IFNAME, key: K.node4, endpoint: '192.0.2.4:51820', allowedIps: ['198.51.100.14/32'], replaces: K.node3 }]);
+    const now = after(host, ops);
+    assert.deepEqual(now.seal?.peers.map((p) => p.key).sort(), [K.node2, K.node4].sort());
+    assert.deepEqual(planOn(s, now), []);
   });
 
   test('a peer whose underlay moved: its endpoint again, under the same key', () => {
