@@ -171,9 +171,9 @@ const isLinkLocal = (cidr: string): boolean => /^fe[89ab][0-9a-f]:/i.test(cidr);
  * addresses move to the new key at once.
  */
 export function planSeal(spec: SealSpec | null, observed: Observed, seal: ObservedSeal | null, keyFile: string): Op[] {
-  const link = checkSealName(observed);
-  if (!spec) return link ? [{ op: 'delete_link', name: WG_IFNAME }] : [];
-  return planSealOps(spec, link, seal, keyFile);
+  // No encrypted VPC here: only meshvpc's own link is removed; another one of that name is none of its business.
+  if (!spec) return observed.get(WG_IFNAME)?.alias === WG_ALIAS ? [{ op: 'delete_link', name: WG_IFNAME }] : [];
+  return planSealOps(spec, checkSealName(observed), seal, keyFile);
 }
 
 /** The WireGuard link if it is meshvpc's; a link of its name without meshvpc's mark is refused. */

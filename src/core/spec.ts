@@ -93,13 +93,15 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
   const ends = tunnelsOf(input.pairs, input.self);
   const local = input.underlay.get(input.self);
   const sealed = input.encrypt === 'wireguard';
-  // WireGuard wraps the VXLAN packet: its overhead comes off the underlay's MTU first.
+  // WireGuard wraps the VXLAN packet: its overhead (in the underlay's family) comes off the underlay's MTU first.
   const wg = sealed ? WG_OVERHEAD[input.family] : 0;
+  // Sealed, the VXLAN packet runs between seal addresses, so its own header is in the peer network's family.
+  const vxlanFamily: 4 | 6 = sealed && input.peerNetwork ? (input.peerNetwork.includes(':') ? 6 : 4) : input.family;
   const mtus = ends.map((e) =>
-    Math.min(input.mtu ?? tunnelMtu((input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU) - wg, input.family), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
+    Math.min(input.mtu ?? tunnelMtu((input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU) - wg, vxlanFamily), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
   );
   // One MTU for the segment: a frame that fits one tunnel must fit them all.
-  const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU - wg, input.family));
+  const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU - wg, vxlanFamily));
   /** Where a sealed tunnel's VXLAN runs: the two ends of its pair's seal block. */
   const sealEnds = (vni: number): { local: string; remote: string } => {
     const pair = input.pairs.find((p) => p.vni === vni);
@@ -121,7 +123,8 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
           port: VXLAN_PORT,
           mtu,
           alias: tunnelAlias(e.peer),
-          udp6zerocsumrx: input.family === 6,
+          // Only an IPv6 VXLAN has it (FreeBSD reports it by the remote's family, so the plan converges).
+          udp6zerocsumrx: vxlanFamily === 6,
           address: `${e.localAddr}/${e.prefix}`,
         };
       });
