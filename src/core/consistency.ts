@@ -35,6 +35,7 @@ export function checkVpc(vpc: VpcWithMap): VpcWithMap {
   const sealed = vpc.encrypt === 'wireguard';
   if (!sealed && vpc.pairs.some((p) => p.sealSlot !== undefined && p.sealSlot !== null)) bad('a cleartext VPC has seal blocks');
   if (sealed) {
+    if (!vpc.firewall) bad('it is encrypted with firewall=0 (an encrypted VPC needs the firewall)');
     for (const m of vpc.members) if (!m.wgKey || !m.wgPort) bad(`member ${m.node} has no WireGuard key or port, and ${vpc.name} is encrypted`);
     const keys = new Set(vpc.members.map((m) => m.wgKey));
     if (keys.size !== vpc.members.length) bad('two members share a WireGuard key');
