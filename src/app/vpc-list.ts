@@ -25,6 +25,8 @@ export interface VpcRow {
   readonly underlay: string;
   readonly mtu: number | 'auto';
   readonly firewall: boolean;
+  /** none, or wireguard (every tunnel inside the hosts' WireGuard links). */
+  readonly encrypt: string;
   readonly members: string;
   readonly pairs: number;
   readonly vxlan: boolean;
@@ -81,6 +83,7 @@ export async function list(host: Host): Promise<VpcRow[]> {
           underlay: `ipv${x.family}`,
           mtu: x.mtu ?? 'auto',
           firewall: x.firewall,
+          encrypt: x.encrypt ?? 'none',
           members: x.members.map((mm) => mm.node).join(','),
           pairs: x.pairs.length,
           vxlan: l.vxlan,

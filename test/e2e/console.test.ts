@@ -120,9 +120,12 @@ test('the web console logs in, deploys a VPC with live progress, draws its topol
       await form.getByRole('button', { name: 'Define VPC' }).click();
       await form.getByRole('alert').filter({ hasText: 'peer_network' }).waitFor();
       await form.getByLabel('peer_network').fill(PEER_NET);
+      // Encrypted from the page: every tunnel inside WireGuard.
+      await form.getByLabel('encrypt (every tunnel inside WireGuard)').check();
       await form.getByRole('button', { name: 'Define VPC' }).click();
       const card = page.locator('[data-testid="vpc"][data-vpc="vpc1"]');
       await card.waitFor();
+      await card.getByText('encrypted (WireGuard)').waitFor();
       await card.getByRole('button', { name: 'Deploy' }).click();
       const deployed = await opDone(page, 'deploy', 'vpc1', 120_000);
       const lines = deployed.getByTestId('op-host');

@@ -93,6 +93,8 @@ export interface VpcRow {
   underlay: string;
   mtu: number | string;
   firewall: boolean;
+  /** Absent from a server before 0.4. */
+  encrypt?: string;
   members: string;
   pairs: number;
   vxlan: boolean;
