@@ -16,7 +16,7 @@ import { helloFacts, tunnelStatusFromWire } from '../cluster/wire.js';
 import { VERSION } from '../core/version.js';
 import { helloSeal } from '../cluster/wire.js';
 import { selfSeal } from './seal.js';
-import { checkSealName } from '../core/seal.js';
+import { checkSealName, type SealIdentity } from '../core/seal.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
@@ -70,17 +70,25 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
 export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcome<Hello>[]): VpcWithMap {
   if (vpc.encrypt !== 'wireguard') return vpc;
   const self = host.self.nodename;
+  // What each member that answered said of itself, checked for every member before any of it is
+  // remembered: a refusal changes nothing, whatever the members' order.
+  const said = new Map<string, SealIdentity>();
+  for (const m of vpc.members) {
+    const r = reach.find((x) => x.key === m.node);
+    if (m.node === self || !r?.ok) continue;
+    const seal = helloSeal(r.value);
+    if (!seal) {
+      throw new UserError(`${vpc.name} is encrypted (encrypt=wireguard), and ${m.node} runs meshvpc ${r.value.version}, which has no WireGuard: upgrade ${m.node} to ${VERSION} first`, 'conflict');
+    }
+    said.set(m.node, seal);
+  }
   const members = vpc.members.map((m) => {
     if (m.node === self) {
       const { key, port } = selfSeal(host);
       return { ...m, wgKey: key, wgPort: port };
     }
-    const r = reach.find((x) => x.key === m.node);
-    if (r?.ok) {
-      const seal = helloSeal(r.value);
-      if (!seal) {
-        throw new UserError(`${vpc.name} is encrypted (encrypt=wireguard), and ${m.node} runs meshvpc ${r.value.version}, which has no WireGuard: upgrade ${m.node} to ${VERSION} first`, 'conflict');
-      }
+    const seal = said.get(m.node);
+    if (seal) {
       if (repo.getNode(host.db, m.node)) repo.putNodeSeal(host.db, m.node, seal.key, seal.port);
       return { ...m, wgKey: seal.key, wgPort: seal.port };
     }

@@ -1,14 +1,15 @@
 /**
- * Users upgrade a cluster one host at a time: a host still on the previous
- * release (0.1.0, built here from the history of the checkout this test runs
- * from) and hosts on this one interoperate in both directions. The old release
- * runs on lab host 2 only: its private mount namespace sees the old build where
- * the package `meshvpc` on PATH runs from is (the installed copy).
+ * Users upgrade a cluster one host at a time: a host still on an earlier
+ * release (0.1.0, 0.2.0, 0.3.0, built here from the history of the checkout
+ * this test runs from) and hosts on this one interoperate, or refuse clearly
+ * naming both versions. The old release runs on lab host 2 only: its private
+ * mount namespace sees the old build where the package `meshvpc` on PATH runs
+ * from is (the installed copy).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRelease, hasCommit, RELEASE_0_1_0, RELEASE_0_2_0, runHostOn, sourceCheckout } from '../../src/lab/release.js';
-import { links, mv, ok, sh, withLab } from './lab-helpers.js';
+import { buildRelease, hasCommit, RELEASE_0_1_0, RELEASE_0_2_0, RELEASE_0_3_0, runHostOn, sourceCheckout } from '../../src/lab/release.js';
+import { jailPing, links, mv, ok, sh, snapshot, withLab } from './lab-helpers.js';
 
 test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
   const checkout = sourceCheckout(import.meta.url);
@@ -79,7 +80,7 @@ test('a host on meshvpc 0.2.0 in a VPC with a quota or guest network: guarded cr
       assert.match(guarded.stderr, older);
       const set = await mv(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=6');
       assert.equal(set.code, 1, 'set reports the member that cannot keep it');
-      assert.match(set.stdout + set.stderr, /host2.*older meshvpc than 0\.3\.0/);
+      assert.match(set.stdout + set.stderr, new RegExp(`host2: FAILED: host2 runs an older meshvpc than ${ours.replace(/\./g, '\\.')} \\(before 0\\.3\\.0\\), which keeps no quotas or guest network: upgrade it`));
 
       // The old host as the arbiter (the first member by name): refused the same way.
       await ok(lab, 3, 'vpc', 'mode=deploy', 'vpc_name=vpc3', 'node_member=host2,host3', 'peer_network=198.51.100.128/26', 'jail_max=1');
@@ -91,6 +92,67 @@ test('a host on meshvpc 0.2.0 in a VPC with a quota or guest network: guarded cr
       await ok(lab, 2, 'jcreate', 'jname=old1', 'interface=vpc2', 'ip4_addr=203.0.113.2/24', 'runasap=1');
       await ok(lab, 1, 'jcreate', 'jname=new1', 'interface=vpc2', 'ip4_addr=203.0.113.1/24', 'runasap=1');
       assert.deepEqual(JSON.parse(await ok(lab, 1, 'jwhereis', 'jname=old1', '--json')), ['host2'], 'found on the 0.2.0 host through its jail_list');
+    });
+  } finally {
+    old.remove();
+  }
+});
+
+test('a host on meshvpc 0.3.0: an encrypted VPC including it is refused on one line naming both versions, changing nothing; encrypted without it and cleartext with it work', { timeout: 600_000 }, async (t) => {
+  const checkout = sourceCheckout(import.meta.url);
+  if (checkout === null || !(await hasCommit(checkout, RELEASE_0_3_0))) {
+    t.skip(`this checkout (${checkout ?? 'none: not run from a git checkout'}) has no git history of ${RELEASE_0_3_0}, the 0.3.0 release`);
+    return;
+  }
+  const old = await buildRelease(RELEASE_0_3_0, checkout);
+  try {
+    await withLab(3, 'v4', async (lab) => {
+      await runHostOn(lab, 2, old);
+      assert.equal((await ok(lab, 2, 'version')).trim(), '0.3.0');
+      const ours = (await ok(lab, 1, 'version')).trim();
+      assert.notEqual(ours, '0.3.0');
+      // The lab made host2's database with this release; 0.3.0 rightly refuses a newer one, so it makes its own.
+      const refused = await mv(lab, 2, 'node', 'mode=list');
+      assert.equal(refused.code, 5);
+      assert.match(refused.stderr, /made by a newer meshvpc \(schema version \d+; this meshvpc knows up to 6\)/);
+      await sh(lab, 2, 'rm', '-f', '/var/db/meshvpc/meshvpc.sqlite', '/var/db/meshvpc/meshvpc.sqlite-wal', '/var/db/meshvpc/meshvpc.sqlite-shm');
+      await ok(lab, 2, 'initenv', 'nodename=host2', 'nodeip=192.0.2.2');
+      for (const o of [2, 3]) await ok(lab, 1, 'node', 'mode=add', `node=192.0.2.${o}`);
+
+      // An encrypted VPC with the 0.3.0 host in it: refused before anything changes on any host, on one line.
+      const before = await Promise.all([1, 2, 3].map((h) => snapshot(lab, h)));
+      const sealed = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=sealed', 'node_member=all', 'peer_network=198.51.100.0/26', 'encrypt=wireguard');
+      assert.notEqual(sealed.code, 0);
+      // Its progress got as far as asking the peers (which is how it learnt host2's version), no further.
+      assert.equal(sealed.stdout, 'sealed: checking 2 peers\n', 'no host applied or converged');
+      const lines = sealed.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `one line: ${sealed.stderr}`);
+      assert.match(lines[0] ?? '', new RegExp(`^meshvpc: sealed is encrypted \\(encrypt=wireguard\\), and host2 runs meshvpc 0\\.3\\.0, which has no WireGuard: upgrade host2 to ${ours.replace(/\./g, '\\.')} first$`));
+      assert.deepEqual(await Promise.all([1, 2, 3].map((h) => snapshot(lab, h))), before, 'a refused deploy changes nothing on any host');
+      assert.deepEqual(JSON.parse(await ok(lab, 1, 'vpc', 'mode=list', '--json')), []);
+
+      // Encrypted between the hosts on this release only: converged, sealed, and containers ping across.
+      const deployed = await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=sealed13', 'node_member=host1,host3', 'peer_network=198.51.100.0/26', 'encrypt=wireguard');
+      assert.match(deployed, /sealed13: 2 of 2 hosts converged/);
+      for (const h of [1, 3]) {
+        const tunnels = (await links(lab, h, 'type', 'vxlan')).filter((l) => l.master === 'sealed13');
+        assert.equal(tunnels.length, 1, `host${h}`);
+        assert.match(String(tunnels[0]?.linkinfo?.info_data?.remote), /^198\.51\.100\./, `host${h}'s tunnel runs between seal addresses`);
+        await ok(lab, h, 'jcreate', `jname=s${h}`, 'interface=sealed13', `ip4_addr=203.0.113.${h}/24`, 'runasap=1');
+      }
+      for (const [from, to] of [[1, 3], [3, 1]] as const) {
+        const r = await jailPing(lab, from, `s${from}`, `203.0.113.${to}`);
+        assert.equal(r.code, 0, `s${from} -> s${to}: ${r.stdout}${r.stderr}`);
+      }
+
+      // Cleartext with the 0.3.0 host: the two releases interoperate.
+      const clear = await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=clear', 'node_member=all', 'peer_network=198.51.100.64/26');
+      assert.match(clear, /clear: 3 of 3 hosts converged/);
+      for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=c${h}`, 'interface=clear', `ip4_addr=10.70.0.${h}/24`, 'runasap=1');
+      for (const [from, to] of [[1, 2], [2, 3], [3, 1], [2, 1]] as const) {
+        const r = await jailPing(lab, from, `c${from}`, `10.70.0.${to}`);
+        assert.equal(r.code, 0, `c${from} -> c${to}: ${r.stdout}${r.stderr}`);
+      }
     });
   } finally {
     old.remove();

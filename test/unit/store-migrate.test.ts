@@ -6,6 +6,25 @@
  * schema 5, written by that release's build of store/db, repo, tokens and lock: a 3-member VPC
  * with its peer map and local state, containers with IPv6 and a guest id, a read token, and a
  * lock held when the file was copied); what this release added arrives as "nothing set".
+ *
+ * And one made by 0.3.0 (test/fixtures/db-0.3.0.sqlite, schema 6), by this command run
+ * from the checkout as root:
+ *
+ *   unshare -n -m node scripts/make-fixture-db-0.3.0.mjs
+ *
+ * It builds 0.3.0 (RELEASE_0_3_0, bee5a2e) from this repository's history the way
+ * src/lab/release.ts's buildRelease does, and writes with that build only, in a network
+ * namespace of its own (nothing reaches a real network) and a tmpfs at /srv (MESHVPC_HOME
+ * /srv/meshvpc, VM images in /srv/vm): its CLI for initenv, vpc mode=init and init_peers
+ * (tenant: 3 members, mtu 1400, every quota, guest network 10.60.0.0/24 with gateway;
+ * backend: IPv4, firewall=0; solo: this host alone, an IPv6 guest network), jcreate
+ * (web1 on tenant,backend: extra_nics, ip4_addr=auto, astart=1; db1; cache1 ip6_addr=auto),
+ * bcreate (vm1 with kernel, initrd and disk, no runasap), token mode=create (a read and an
+ * admin token), vpc mode=init_vxlan and init_bridge (on a veth underlay in that namespace);
+ * its store functions for what needs other hosts (repo.putNode for two nodes, putSeen for
+ * what they last reported, putMtuCaps as check_mtu fix=1 stores, tryLease as rel2's
+ * guest_hold, checkToken as the API sets last_used) and withLock, held while the file was
+ * copied. The script prints the read token and the lease, which TOKEN_030 and LEASE_030 are.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +33,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { openDb, SCHEMA_VERSION } from '../../src/store/db.js';
 import * as repo from '../../src/store/repo.js';
 import { checkToken, listTokens, tokenHash } from '../../src/store/tokens.js';
@@ -21,6 +41,7 @@ import { checkToken, listTokens, tokenHash } from '../../src/store/tokens.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FIXTURE = join(root, 'test', 'fixtures', 'db-0.1.0.sqlite');
 const FIXTURE_020 = join(root, 'test', 'fixtures', 'db-0.2.0.sqlite');
+const FIXTURE_030 = join(root, 'test', 'fixtures', 'db-0.3.0.sqlite');
 /** The read token 0.2.0 made for the fixture (only its hash is in the file). */
 const TOKEN_020 = 'mvpc_lUau98g3GK6TqRf3aoiHfdee333nAnX-K2WdAcBCgeQ';
 
@@ -184,4 +205,193 @@ test('the CLI of this release lists what 0.2.0 stored', () => {
     assert.deepEqual((run('token', 'mode=list', '--json') as { name: string; role: string }[]).map((t) => [t.name, t.role]), [['ro-monitor', 'read']]);
   }, FIXTURE_020);
   assert.deepEqual(readFileSync(FIXTURE_020), fixtureBytes, 'the fixture itself is never written');
+});
+
+/** The read token 0.3.0 made for its fixture, and rel2's guest lease on tenant (the script printed both). */
+const TOKEN_030 = 'mvpc_K78XjZgHLyJb__GX5Y3jOnWnhHBzDi93I_FTsBLsZaI';
+const LEASE_030 = { vpc: 'tenant', holder: 'rel2', token: 'b55bbd9895bd6aff748b83a4e3c22216', expires_ms: 1795369668209 };
+const GiB = 2 ** 30;
+
+type Rows = Record<string, Record<string, unknown>[]>;
+
+/** Every row of every table, as SQLite holds them. */
+function allRows(db: Database.Database): Rows {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+  return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all() as Record<string, unknown>[]]));
+}
+
+/** What migration 7 (encrypt=wireguard) adds to each table, as it arrives on a row stored before it. */
+const ADDED_BY_7: Record<string, Record<string, unknown>> = {
+  self: { wg_port: null },
+  node: { wg_key: null, wg_port: null },
+  vpc: { encrypt: 'none' },
+  vpc_member: { wg_key: null, wg_port: null },
+  vpc_pair: { seal_slot: null },
+};
+
+test('a 0.3.0 database migrates forward with every row intact', () => {
+  const fixtureBytes = readFileSync(FIXTURE_030);
+  withOldHome((home) => {
+    // What 0.3.0 stored, read from a second copy that is never migrated.
+    copyFileSync(FIXTURE_030, join(home, 'as-made.sqlite'));
+    const made = new Database(join(home, 'as-made.sqlite'), { readonly: true, fileMustExist: true });
+    let before: Rows;
+    try {
+      assert.equal(made.pragma('user_version', { simple: true }), 6, 'schema 6: made by 0.3.0');
+      before = allRows(made);
+    } finally {
+      made.close();
+    }
+    const db = openDb(home, 'write');
+    assert.ok(db);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      // Every value of every row 0.3.0 stored reads back the same; the new columns hold their defaults.
+      const after = allRows(db);
+      assert.deepEqual(Object.keys(after), Object.keys(before), 'the same tables');
+      for (const [table, rows] of Object.entries(before)) {
+        assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table] })), `table ${table}`);
+      }
+
+      assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.30', ip6: '2001:db8::30' });
+      assert.equal(repo.getSelfWgPort(db), null);
+      assert.deepEqual(repo.listNodes(db), [
+        { name: 'rel2', sshAddress: '192.0.2.31', sshPort: 22, sshUser: 'root', ip4: '192.0.2.31', ip6: '2001:db8::31', hostKey: 'AAAAC3NzaC1lZDI1NTE5AAAAIDZpbaYnGMk4aXtZrQjUlqso6ULNCx6U7IRfuHb+C1Bz', platform: 'linux', wgKey: null, wgPort: null },
+        { name: 'rel3', sshAddress: '2001:db8::32', sshPort: 2222, sshUser: 'admin', ip4: null, ip6: '2001:db8::32', hostKey: 'AAAAC3NzaC1lZDI1NTE5AAAAIFrycADUHnGy1eHWRHOQLVMI6Aqwp92WlYwBc5yVU/1J', platform: 'freebsd', wgKey: null, wgPort: null },
+      ]);
+
+      // VPCs: the quotas and guest networks 0.3.0 added, the peer maps; cleartext, no seal slots, no WireGuard keys.
+      assert.deepEqual(repo.listVpcs(db).map((v) => v.name), ['backend', 'solo', 'tenant']);
+      const tenant = repo.getVpc(db, 'tenant');
+      assert.deepEqual(tenant && { ...tenant }, {
+        name: 'tenant',
+        peerNetwork: '198.51.100.0/26',
+        family: 6,
+        mtu: 1400,
+        firewall: true,
+        members: [
+          { node: 'rel1', underlay: '2001:db8::30' },
+          { node: 'rel2', underlay: '2001:db8::31' },
+          { node: 'rel3', underlay: '2001:db8::32' },
+        ],
+        pairs: [
+          { a: 'rel1', b: 'rel2', vni: 100, slot: 0, addrA: '198.51.100.1', addrB: '198.51.100.2', prefix: 30 },
+          { a: 'rel1', b: 'rel3', vni: 101, slot: 1, addrA: '198.51.100.5', addrB: '198.51.100.6', prefix: 30 },
+          { a: 'rel2', b: 'rel3', vni: 102, slot: 2, addrA: '198.51.100.9', addrB: '198.51.100.10', prefix: 30 },
+        ],
+        quota: { jail_max: 4, vm_max: 2, vcpu_max: 8, ram_max: 4 * GiB, disk_max: 20 * GiB },
+        guestNetwork: { network: '10.60.0.0/24', gateway: '10.60.0.1' },
+        encrypt: 'none',
+      });
+      const backend = repo.getVpc(db, 'backend');
+      assert.deepEqual(backend && { ...backend }, {
+        name: 'backend',
+        peerNetwork: '198.51.100.64/26',
+        family: 4,
+        mtu: null,
+        firewall: false,
+        members: [
+          { node: 'rel1', underlay: '192.0.2.30' },
+          { node: 'rel2', underlay: '192.0.2.31' },
+        ],
+        pairs: [{ a: 'rel1', b: 'rel2', vni: 103, slot: 0, addrA: '198.51.100.65', addrB: '198.51.100.66', prefix: 30 }],
+        quota: NO_QUOTA,
+        guestNetwork: null,
+        encrypt: 'none',
+      });
+      const solo = repo.getVpc(db, 'solo');
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::30' }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none' });
+      for (const v of repo.listVpcs(db)) {
+        assert.ok(v.pairs.every((p) => p.sealSlot === undefined), `${v.name}: no seal slots`);
+        assert.ok(v.members.every((m) => m.wgKey === undefined && m.wgPort === undefined), `${v.name}: no WireGuard keys`);
+      }
+
+      // This host's layers as 0.3.0's init_vxlan/init_bridge recorded them, and the MTU cap check_mtu fix=1 kept.
+      assert.deepEqual(repo.getLocal(db, 'tenant'), { vxlan: true, bridge: true, bridgeIps: ['10.60.0.1/24', '2001:db8:60::1/64'], owned: ['vxlan100', 'vxlan101', 'tenant'] });
+      assert.deepEqual(repo.getLocal(db, 'backend'), { vxlan: true, bridge: false, bridgeIps: [], owned: ['vxlan103'] });
+      assert.deepEqual(repo.getLocal(db, 'solo'), { vxlan: false, bridge: false, bridgeIps: [], owned: [] });
+      assert.deepEqual(repo.getMtuCaps(db, 'tenant'), new Map([['rel3', 1380]]));
+      assert.deepEqual(repo.getMtuCaps(db, 'backend'), new Map());
+
+      // Guests: containers (a second NIC on another VPC, astart) and a VM with its kernel, initrd and disk.
+      const web1 = { kind: 'jail', name: 'web1', interface: 'tenant', ip4Addr: '10.60.0.5/24', ip6Addr: null, guestId: null, hostIf: 'vj977588a87e', vnet: true, astart: true, extra: [{ vpc: 'backend', ip4Addr: '203.0.113.7/24', ip6Addr: null, hostIf: 'vj89e7d690be' }] };
+      const db1 = { kind: 'jail', name: 'db1', interface: 'tenant', ip4Addr: '10.60.0.20/24', ip6Addr: '2001:db8:60::20/64', guestId: null, hostIf: 'vj150253099a', vnet: true, astart: false };
+      const cache1 = { kind: 'jail', name: 'cache1', interface: 'solo', ip4Addr: null, ip6Addr: '2001:db8:61::1/64', guestId: null, hostIf: 'vj379faab9b6', vnet: true, astart: false };
+      const vm1 = {
+        kind: 'vm',
+        name: 'vm1',
+        interface: 'tenant',
+        ip4Addr: '10.60.0.6/24',
+        ip6Addr: null,
+        guestId: null,
+        hostIf: 'tapv7c34ae324b',
+        astart: true,
+        vm: { ramBytes: 512 * 2 ** 20, cpus: 2, accel: 'tcg', kernel: '/srv/vm/vmlinuz', initrd: '/srv/vm/initrd.img', disk: '/srv/vm/vm1.img', diskBytes: 65536 },
+      };
+      assert.deepEqual(repo.listGuests(db), [cache1, db1, vm1, web1]);
+      assert.deepEqual(repo.listJails(db), [cache1, db1, web1]);
+      assert.deepEqual(repo.getGuest(db, 'vm1'), vm1);
+      assert.deepEqual(repo.getJail(db, 'web1'), web1);
+
+      // What the other members last reported (an unreachable member's guests stay counted), and rel2's lease.
+      const seen = (node: string, name: string, kind: 'jail' | 'vm', ip4Addr: string, ip6Addr: string | null, vcpus: number, ramBytes: number, diskBytes: number) => ({ name, node, kind, interface: 'tenant', ip4Addr, ip6Addr, running: false, vcpus, ramBytes, diskBytes });
+      assert.deepEqual(repo.getSeen(db, 'tenant'), [
+        seen('rel2', 'api2', 'jail', '10.60.0.2/24', null, 0, 0, 0),
+        seen('rel2', 'vm2', 'vm', '10.60.0.3/24', null, 1, 256 * 2 ** 20, GiB),
+        seen('rel3', 'db3', 'jail', '10.60.0.4/24', '2001:db8:60::4/64', 0, 0, 0),
+      ]);
+      assert.deepEqual(repo.getSeen(db, 'backend'), []);
+      assert.deepEqual(db.prepare('SELECT vpc, holder, token, expires_ms FROM guest_lease').all(), [LEASE_030]);
+      assert.deepEqual(repo.leaseHolder(db, 'tenant', 'another-token', LEASE_030.expires_ms - 1), { holder: 'rel2', expiresMs: LEASE_030.expires_ms });
+      assert.equal(repo.leaseHolder(db, 'tenant', LEASE_030.token, LEASE_030.expires_ms - 1), null, 'its holder');
+      assert.equal(repo.leaseHolder(db, 'tenant', 'another-token', LEASE_030.expires_ms), null, 'expired');
+
+      // The lock 0.3.0 held when the file was copied.
+      assert.deepEqual(db.prepare('SELECT name, what, pid, token FROM lock').all(), [{ name: 'op:tenant', what: 'vpc mode=deploy', pid: 17334, token: '4b0c6196cfa5b42822f624f97d27685b' }]);
+
+      // The API tokens: by name and role, the read token's last use, and the token 0.3.0 handed out still authenticates.
+      const tokens = listTokens(db);
+      assert.deepEqual(tokens.map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
+      assert.equal(tokens[0]?.last_used, null);
+      assert.match(tokens[1]?.last_used ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      assert.deepEqual(db.prepare("SELECT hash FROM api_token WHERE name = 'ro-monitor'").all(), [{ hash: tokenHash(TOKEN_030) }]);
+      assert.deepEqual(checkToken(db, TOKEN_030), { name: 'ro-monitor', role: 'read' });
+      assert.equal(checkToken(db, `${TOKEN_030.slice(0, -1)}A`), null);
+    } finally {
+      db.close();
+    }
+  }, FIXTURE_030);
+  assert.deepEqual(readFileSync(FIXTURE_030), fixtureBytes, 'the fixture itself is never written');
+});
+
+test('the CLI of this release lists what 0.3.0 stored', () => {
+  const fixtureBytes = readFileSync(FIXTURE_030);
+  withOldHome((home) => {
+    const run = cli(home);
+    // Not vpc mode=list: for a VPC with a quota it asks the members (192.0.2.31, 2001:db8::32) for
+    // their guests now, and this test sends nothing to addresses it does not own. vpc mode=show reads
+    // the database only.
+    const tenant = run('vpc', 'mode=show', 'vpc_name=tenant') as { members: unknown[]; pairs: unknown[]; quota: unknown; guestNetwork: unknown; encrypt: string; local: unknown };
+    assert.equal(tenant.members.length, 3);
+    assert.equal(tenant.pairs.length, 3);
+    assert.deepEqual(tenant.quota, { jail_max: 4, vm_max: 2, vcpu_max: 8, ram_max: 4 * GiB, disk_max: 20 * GiB });
+    assert.deepEqual(tenant.guestNetwork, { network: '10.60.0.0/24', gateway: '10.60.0.1' });
+    assert.equal(tenant.encrypt, 'none');
+    assert.deepEqual(tenant.local, { vxlan: true, bridge: true, bridgeIps: ['10.60.0.1/24', '2001:db8:60::1/64'] });
+    const backend = run('vpc', 'mode=show', 'vpc_name=backend') as { firewall: boolean; family: number; encrypt: string };
+    assert.deepEqual([backend.firewall, backend.family, backend.encrypt], [false, 4, 'none']);
+    const nodes = run('node', 'mode=list', '--json') as { name: string; ssh: string; platform: string }[];
+    assert.deepEqual(nodes.map((n) => [n.name, n.ssh, n.platform]), [['rel2', 'root@192.0.2.31:22', 'linux'], ['rel3', 'admin@[2001:db8::32]:2222', 'freebsd']]);
+    assert.deepEqual(run('jls', 'display=jname,interface,ip4_addr,ip6_addr,host_if', '--json'), [
+      { jname: 'cache1', interface: 'solo', ip4_addr: '0', ip6_addr: '2001:db8:61::1/64', host_if: 'vj379faab9b6' },
+      { jname: 'db1', interface: 'tenant', ip4_addr: '10.60.0.20/24', ip6_addr: '2001:db8:60::20/64', host_if: 'vj150253099a' },
+      { jname: 'web1', interface: 'tenant,backend', ip4_addr: '10.60.0.5/24,203.0.113.7/24', ip6_addr: '0,0', host_if: 'vj977588a87e' },
+    ]);
+    assert.deepEqual(run('bls', 'display=jname,interface,ip4_addr,ram,cpus,accel,astart,host_if', '--json'), [
+      { jname: 'vm1', interface: 'tenant', ip4_addr: '10.60.0.6/24', ram: '512m', cpus: 2, accel: 'tcg', astart: true, host_if: 'tapv7c34ae324b' },
+    ]);
+    assert.deepEqual((run('token', 'mode=list', '--json') as { name: string; role: string }[]).map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
+  }, FIXTURE_030);
+  assert.deepEqual(readFileSync(FIXTURE_030), fixtureBytes, 'the fixture itself is never written');
 });
