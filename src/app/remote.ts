@@ -12,7 +12,7 @@ import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
 import { VERSION } from '../core/version.js';
-import { checkMoved, checkPair, checkSealKeys, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
+import { checkMoved, checkPair, checkSealClaims, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
 import { selfSeal } from './seal.js';
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
@@ -35,14 +35,22 @@ export async function hello(host: Host, vpc?: string): Promise<Hello> {
 function checkDefinition(host: Host, caller: Caller, def: VpcWithMap, what: string): void {
   checkVpcChange(caller, host.self.nodename, repo.getVpc(host.db, def.name), def, what);
   checkUnderlays(def, host.self, repo.listNodes(host.db));
-  checkSealKeys(caller, def, host.self.nodename, selfSeal(host).key, repo.listNodes(host.db));
+  checkSealClaims(caller, def, { name: host.self.nodename, key: selfSeal(host).key }, repo.listNodes(host.db), repo.listVpcs(host.db));
 }
 
-/** The caller's own WireGuard key in a definition it sent is its word about itself: remembered. */
+/**
+ * The caller's own WireGuard key in an encrypted definition it sent is its
+ * word about itself: remembered (its node record and its member records in
+ * every VPC here) before the definition is checked, so a refusal of the rest
+ * does not leave this host on its old key. A key another node holds here is
+ * not taken.
+ */
 function learnCallerKey(host: Host, caller: Caller, def: VpcWithMap | undefined): void {
-  if (caller.kind !== 'member' || !def) return;
+  if (caller.kind !== 'member' || !def || def.encrypt !== 'wireguard') return;
   const me = def.members.find((m) => m.node === caller.node);
-  if (me?.wgKey && me.wgPort && repo.getNode(host.db, caller.node)) repo.putNodeSeal(host.db, caller.node, me.wgKey, me.wgPort);
+  if (!me?.wgKey || !me.wgPort || !repo.getNode(host.db, caller.node)) return;
+  const taken = me.wgKey === selfSeal(host).key || repo.listNodes(host.db).some((n) => n.name !== caller.node && n.wgKey === me.wgKey);
+  if (!taken) atomically(host.db, () => repo.putNodeSeal(host.db, caller.node, me.wgKey as string, me.wgPort as number));
 }
 
 async function handle(host: Host, caller: Caller, req: Request): Promise<unknown> {
@@ -75,22 +83,20 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       deauthorize(req.node);
       return { removed: req.node };
     case 'vpc_put':
+      learnCallerKey(host, caller, req.vpc);
       checkDefinition(host, caller, req.vpc, 'define');
       await preflight(host, req.vpc, {});
-      learnCallerKey(host, caller, req.vpc);
       return { result: accept(host, req.vpc, req.force, [], req.policy ?? false), version: VERSION };
     case 'vpc_apply': {
       const def = req.definition;
       if (def && def.name !== req.vpc) throw new UserError(`bad request: definition of ${def.name} sent to apply ${req.vpc}`);
+      if (def) learnCallerKey(host, caller, def);
       if (def) checkDefinition(host, caller, def, 'apply');
       else checkVpcChange(caller, host.self.nodename, stored(req.vpc), null, 'apply');
       const change = layersChange(req.layers);
       // Nothing is stored until the whole change is known to be possible here.
       if (def) await preflight(host, def, change);
-      if (def && !req.dryrun) {
-        learnCallerKey(host, caller, def);
-        accept(host, def, false, req.renumber, req.policy ?? false);
-      }
+      if (def && !req.dryrun) accept(host, def, false, req.renumber, req.policy ?? false);
       return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def) : reconcile(host, req.vpc, change, req.dryrun);
     }
     case 'vpc_collapse':

@@ -39,13 +39,17 @@ export async function reconcileSeal(host: Host, vpcs: readonly VpcWithMap[], dry
   }
   const observed = await host.driver.observe();
   if (encrypted.length === 0 && !observed.has(WG_IFNAME)) return [];
+  // A peer's key and port: what it said itself (its node record) where this host knows it, else
+  // what its encrypted VPCs here agree on (checkSealClaims keeps them agreeing).
+  const known = new Map(repo.listNodes(host.db).flatMap((n) => (n.wgKey && n.wgPort ? [[n.name, { key: n.wgKey, port: n.wgPort }] as const] : [])));
   const peers = new Map<string, SealIdentity>();
   const endpoints = new Set<string>();
-  for (const v of encrypted) {
+  for (const v of [...encrypted].sort((x, y) => (x.name < y.name ? -1 : 1))) {
     for (const m of v.members) {
       if (m.node === self) continue;
       endpoints.add(m.underlay);
-      if (m.wgKey && m.wgPort && !peers.has(m.node)) peers.set(m.node, { key: m.wgKey, port: m.wgPort });
+      const id = known.get(m.node) ?? (m.wgKey && m.wgPort ? { key: m.wgKey, port: m.wgPort } : undefined);
+      if (id && !peers.has(m.node)) peers.set(m.node, id);
     }
   }
   const underlayMtu = new Map<string, number>();

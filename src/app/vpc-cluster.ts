@@ -92,10 +92,10 @@ export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcom
       if (repo.getNode(host.db, m.node)) repo.putNodeSeal(host.db, m.node, seal.key, seal.port);
       return { ...m, wgKey: seal.key, wgPort: seal.port };
     }
+    // Not answering: what it last said itself (its node record), else what its definition here holds.
     const known = repo.getNode(host.db, m.node);
-    const key = m.wgKey ?? known?.wgKey ?? null;
-    const port = m.wgKey ? m.wgPort : known?.wgPort;
-    return key && port ? { ...m, wgKey: key, wgPort: port } : m;
+    if (known?.wgKey && known.wgPort) return { ...m, wgKey: known.wgKey, wgPort: known.wgPort };
+    return m.wgKey && m.wgPort ? m : { ...m, wgKey: null, wgPort: null };
   });
   return { ...vpc, members };
 }

@@ -25,6 +25,7 @@ import type { UsedVni } from '../cluster/protocol.js';
 import type { ObservedLink } from '../core/observed.js';
 import { activeVpcs, reconcileSeal, sealState, selfSeal } from './seal.js';
 import { checkSealName, WG_IFNAME } from '../core/seal.js';
+import { VXLAN_OVERHEAD } from '../core/mtu.js';
 import type { Observed } from '../core/observed.js';
 
 
@@ -60,7 +61,7 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     underlay,
     underlayMtu,
     mtu: vpc.mtu,
-    mtuCaps: repo.getMtuCaps(host.db, vpc.name),
+    mtuCaps: await sealedCaps(host, vpc, repo.getMtuCaps(host.db, vpc.name)),
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
@@ -71,11 +72,34 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
   });
 }
 
-/** Host-wide: accept VXLAN only as the (peer address, VXLAN id) pairs of this host's tunnels. */
-export async function refreshFirewall(host: Host): Promise<void> {
+/**
+ * A sealed tunnel's packets cross the one WireGuard link, whose MTU is the
+ * smallest over all its peers (and both underlay families): no tunnel of an
+ * encrypted VPC may claim more than that link carries.
+ */
+async function sealedCaps(host: Host, vpc: VpcWithMap, caps: ReadonlyMap<string, number>): Promise<ReadonlyMap<string, number>> {
+  if (vpc.encrypt !== 'wireguard') return caps;
+  const link = (await host.driver.observe()).get(WG_IFNAME);
+  if (!link) return caps;
+  const most = link.mtu - VXLAN_OVERHEAD[vpc.peerNetwork.includes(':') ? 6 : 4];
+  const out = new Map(caps);
+  for (const p of vpc.pairs) for (const peer of [p.a, p.b]) out.set(peer, Math.min(out.get(peer) ?? Number.POSITIVE_INFINITY, most));
+  return out;
+}
+
+/**
+ * Host-wide: accept VXLAN only as the (peer address, VXLAN id) pairs of this
+ * host's tunnels. `about`: one VPC as it is about to be (its definition and
+ * whether its tunnels are on), for the rules an encrypted VPC needs before
+ * its tunnels exist.
+ */
+export async function refreshFirewall(host: Host, about?: { readonly vpc: VpcWithMap; readonly vxlan: boolean }): Promise<void> {
   const fw = host.driver.firewall;
   if (!fw) return;
-  const vpcs = repo.listVpcs(host.db).map((def) => ({ def, active: repo.getLocal(host.db, def.name).vxlan }));
+  const vpcs = [
+    ...repo.listVpcs(host.db).filter((def) => def.name !== about?.vpc.name).map((def) => ({ def, active: repo.getLocal(host.db, def.name).vxlan })),
+    ...(about ? [{ def: about.vpc, active: about.vxlan }] : []),
+  ];
   const policy = firewallPolicy(host.self.nodename, vpcs, selfSeal(host).port);
   try {
     await fw.apply(policy);
@@ -138,6 +162,9 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   // Record the request and every name we may create before touching the
   // kernel, so a crash half way leaves interfaces the next run knows are ours.
   repo.putLocal(host.db, name, { ...local, owned: [...new Set([...local.owned, ...keep])] });
+  // An encrypted VPC's rules (its ids only through WireGuard, nothing to a seal address any other
+  // way) are in place before its tunnels: if they cannot be, no sealed tunnel is made.
+  if (vpc.encrypt === 'wireguard' && member && local.vxlan) await refreshFirewall(host, { vpc, vxlan: true });
   await host.driver.apply(vpcOps);
   repo.putLocal(host.db, name, { ...local, owned: keep });
   const made = sealOps.some((o) => o.op === 'create_wireguard');
@@ -154,7 +181,13 @@ export async function preflight(host: Host, vpc: VpcWithMap, change: Partial<Vpc
   let refusal: unknown = null;
   try {
     const { observed } = await planHere(host, vpc, { ...repo.getLocal(host.db, vpc.name), ...change, vxlan: true, bridge: true });
-    if (vpc.encrypt === 'wireguard') checkSealName(observed);
+    if (vpc.encrypt === 'wireguard') {
+      // Fail closed needs both: the WireGuard link and the rules that keep the VPC's ids inside it.
+      if (!host.driver.seal || !host.driver.firewall) {
+        throw new UserError(`encrypt=wireguard is not available on this ${host.driver.platform} host yet: meshvpc has no ${host.driver.seal ? 'firewall backend' : 'WireGuard driver'} here to keep the VPC's traffic inside WireGuard`);
+      }
+      checkSealName(observed);
+    }
   } catch (e) {
     refusal = e;
   }

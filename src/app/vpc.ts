@@ -239,8 +239,9 @@ export function setPolicy(host: Host, input: Named & PolicyInput & { readonly fo
     const before = vpc.encrypt ?? 'none';
     const base = { vpc: name, dryrun: false, before: policyOf(vpc), after, encryptBefore: before, encryptAfter: encrypt };
     if (encrypt !== before) {
+      // Stored here by the convergence's own apply, after every member answered with a key: a
+      // refusal (an older member, say) leaves the VPC as it was.
       const next = { ...vpc, ...after, encrypt };
-      atomically(host.db, () => repo.putVpc(host.db, next));
       const self = host.self.nodename;
       const result = await converge(host, next, { dryrun: false, limit: DEFAULT_CONCURRENCY, leaving: [], policy: true }, (e) => {
         if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));

@@ -6,7 +6,7 @@
  * from it whenever it is needed, so the two cannot disagree.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wgKey } from '../core/seal.js';
 
@@ -29,24 +29,32 @@ export function wgPublicKey(privateKey: string): string {
   return fromJwk(pub.export({ format: 'jwk' }).x);
 }
 
-/** Write a private key file atomically, mode 0600 from the start. */
+/** Write a private key file atomically, mode 0600 from the start (a leftover temporary file is never reused). */
 export function writeWgKey(home: string, privateKey: string): void {
   const file = wgKeyFile(home);
   mkdirSync(join(home, 'wireguard'), { recursive: true, mode: 0o700 });
   chmodSync(join(home, 'wireguard'), 0o700);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${privateKey}\n`, { mode: 0o600 });
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, `${privateKey}\n`, { mode: 0o600, flag: 'wx' });
   renameSync(tmp, file);
 }
 
-/** This host's public key, making the pair first if there is none (or it is unreadable as a key). */
+/** This host's public key, making the pair first if there is none (or what is there is not a key). */
 export function ensureWgKey(home: string): { publicKey: string; created: boolean } {
   const file = wgKeyFile(home);
   if (existsSync(file)) {
+    // A read error (EMFILE, EIO) is thrown, never taken for a missing key: that would rotate it unannounced.
+    const text = readFileSync(file, 'utf8');
+    let publicKey: string | null = null;
     try {
-      return { publicKey: wgPublicKey(readFileSync(file, 'utf8').trim()), created: false };
+      publicKey = wgPublicKey(text.trim());
     } catch {
-      // A damaged key can never complete a handshake: replace it (peers learn the new one at the next deploy).
+      // Not a key at all: it can never complete a handshake, so it is replaced (peers learn the new one at the next deploy).
+    }
+    if (publicKey !== null) {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+      return { publicKey, created: false };
     }
   }
   const pair = newWgKeyPair();

@@ -112,24 +112,52 @@ export function checkUnderlays(def: VpcDef, self: SelfNode, nodes: readonly Node
   }
 }
 
+/** A member's WireGuard identity as a definition states it (or as this host holds it). */
+export interface SealClaim {
+  readonly key: string | null | undefined;
+  readonly port: number | null | undefined;
+  readonly underlay: string;
+}
+
 /**
- * An encrypted VPC's member keys: this host's own must be its key; a member
- * this host knows must carry the key that member last said itself (its
- * hello, its pair, a request it sent), unless the sender is that member,
- * which speaks for its own key (a rotation). Members this host never met are
- * the sender's word, as their underlay is.
+ * What an encrypted definition says of its members' WireGuard keys. The host's
+ * one WireGuard link serves all its encrypted VPCs, so a key, port or
+ * endpoint believed for a node in one VPC carries that node's traffic in all
+ * of them: a definition may not tell this host something about a node that
+ * differs from what another of its encrypted VPCs says of that node, unless
+ * the sender is that node (it speaks for itself: a rotation). A node this
+ * host knows itself needs no such check: its own record is what the link
+ * uses, whatever a definition says. No key may stand for two nodes (or for
+ * this host): the link would hand one node's addresses to the other.
  */
-export function checkSealKeys(c: Caller, def: VpcDef, self: string, ownKey: string, nodes: readonly NodeRecord[]): void {
+export function checkSealClaims(
+  c: Caller,
+  def: VpcDef,
+  self: { readonly name: string; readonly key: string },
+  nodes: readonly NodeRecord[],
+  others: readonly VpcDef[],
+): void {
   if (def.encrypt !== 'wireguard') return;
+  const keyOwner = new Map<string, string>([[self.key, self.name]]);
+  for (const n of nodes) if (n.wgKey) keyOwner.set(n.wgKey, n.name);
+  for (const v of others) {
+    if (v.encrypt !== 'wireguard' || v.name === def.name) continue;
+    for (const m of v.members) if (m.wgKey && !keyOwner.has(m.wgKey)) keyOwner.set(m.wgKey, m.node);
+  }
   for (const m of def.members) {
-    if (m.node === self) {
-      if (m.wgKey !== ownKey) refuse(`member ${m.node} of ${def.name} has WireGuard key ${m.wgKey ?? 'none'}, but ${self}'s key is ${ownKey}; deploy again from a host that has heard ${self} since its key changed`);
-      continue;
-    }
-    if (c.kind === 'member' && c.node === m.node) continue;
-    const known = nodes.find((n) => n.name === m.node);
-    if (known?.wgKey && known.wgKey !== m.wgKey) {
-      refuse(`member ${m.node} of ${def.name} has WireGuard key ${m.wgKey ?? 'none'}, but ${m.node}'s key here is ${known.wgKey}`);
+    if (m.node === self.name || !m.wgKey) continue;
+    const owner = keyOwner.get(m.wgKey);
+    if (owner !== undefined && owner !== m.node) refuse(`member ${m.node} of ${def.name} has WireGuard key ${m.wgKey}, which is ${owner}'s`);
+    if (nodes.some((n) => n.name === m.node && n.wgKey) || (c.kind === 'member' && c.node === m.node)) continue;
+    for (const v of others) {
+      if (v.encrypt !== 'wireguard' || v.name === def.name) continue;
+      const there = v.members.find((x) => x.node === m.node);
+      if (!there?.wgKey) continue;
+      if (there.wgKey !== m.wgKey || there.wgPort !== m.wgPort || there.underlay !== m.underlay) {
+        refuse(
+          `member ${m.node} of ${def.name} has WireGuard key ${m.wgKey} port ${m.wgPort ?? '?'} at ${m.underlay}, but ${v.name} here has ${there.wgKey} port ${there.wgPort ?? '?'} at ${there.underlay}; only ${m.node} itself may change that`,
+        );
+      }
     }
   }
 }

@@ -66,8 +66,10 @@ export function sealedEnds(self: string, vpcs: readonly VpcWithMap[]): SealedEnd
     const members = new Set(v.members.map((m) => m.node));
     return v.pairs.flatMap((p) => {
       if ((p.a !== self && p.b !== self) || !members.has(p.a) || !members.has(p.b)) return [];
+      // A pair without its seal block (a definition stored half way) gets no sealed end: its tunnel
+      // fails alone (spec.ts refuses it), the host's other VPCs go on.
       const block = sealBlock(v, p);
-      if (!block) throw new UserError(`${v.name} is encrypted but pair ${p.a}-${p.b} has no seal block: run meshvpc vpc mode=deploy vpc_name=${v.name} again`);
+      if (!block) return [];
       const mine = p.a === self;
       return [{ vpc: v.name, peer: mine ? p.b : p.a, vni: p.vni, local: mine ? block.addrA : block.addrB, remote: mine ? block.addrB : block.addrA, prefix: block.prefix }];
     });
@@ -125,12 +127,13 @@ export function sealSpec(input: SealInput): SealSpec | null {
       byPeer.set(e.peer, entry);
     }
   }
-  const peers = [...byPeer].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, e]): SealPeer => {
+  // A peer whose key is not known here gets no entry: its tunnels carry nothing (fail closed) until
+  // a deploy brings its key; the host's other peers go on.
+  const peers = [...byPeer].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([node, e]): SealPeer[] => {
     const id = input.peers.get(node);
-    if (!id) throw new UserError(`no WireGuard key known for ${node}: it runs a meshvpc without encryption, or has not said its key yet; upgrade it and run the deploy again`);
-    return { node, key: id.key, endpoint: e.endpoint, port: id.port, allowedIps: e.remotes.map(hostRoute).sort() };
+    return id ? [{ node, key: id.key, endpoint: e.endpoint, port: id.port, allowedIps: e.remotes.map(hostRoute).sort() }] : [];
   });
-  const mtus = peers.map((p) => (input.underlayMtu.get(p.endpoint) ?? DEFAULT_UNDERLAY_MTU) - WG_OVERHEAD[p.endpoint.includes(':') ? 6 : 4]);
+  const mtus = [...byPeer.values()].map((p) => (input.underlayMtu.get(p.endpoint) ?? DEFAULT_UNDERLAY_MTU) - WG_OVERHEAD[p.endpoint.includes(':') ? 6 : 4]);
   return {
     name: WG_IFNAME,
     alias: WG_ALIAS,

@@ -52,6 +52,8 @@ export function putSelfWgPort(db: Db, port: number | null): void {
 /** What a node said of its own WireGuard identity (its hello, its pair, or a request it sent itself). */
 export function putNodeSeal(db: Db, name: string, key: string, port: number): void {
   db.prepare('UPDATE node SET wg_key = ?, wg_port = ? WHERE name = ?').run(key, port, name);
+  // Its member records follow: every encrypted VPC here then agrees on what the node said.
+  db.prepare('UPDATE vpc_member SET wg_key = ?, wg_port = ? WHERE node = ? AND wg_key IS NOT NULL').run(key, port, name);
 }
 
 export function listNodes(db: Db): NodeRecord[] {
@@ -145,7 +147,9 @@ export function putVpc(db: Db, v: VpcDef): void {
   ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null, e);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
   const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay, wg_key, wg_port) VALUES (?, ?, ?, ?, ?)');
-  for (const m of v.members) add.run(v.name, m.node, m.underlay, m.wgKey ?? null, m.wgKey ? (m.wgPort ?? null) : null);
+  // A cleartext VPC keeps no keys: one planted there would wait for a later encrypt=wireguard.
+  const sealed = e === 'wireguard';
+  for (const m of v.members) add.run(v.name, m.node, m.underlay, sealed ? (m.wgKey ?? null) : null, sealed && m.wgKey ? (m.wgPort ?? null) : null);
   db.prepare('INSERT OR IGNORE INTO vpc_local (vpc) VALUES (?)').run(v.name);
 }
 

@@ -1,7 +1,7 @@
 /** src/core/authority.ts: what a peer may say, decided from the caller sshd bound, never from the request. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkPair, checkSealKeys, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../../src/core/authority.js';
+import { checkPair, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../../src/core/authority.js';
 import type { NodeRecord, VpcDef } from '../../src/core/types.js';
 import { UserError } from '../../src/core/errors.js';
 
@@ -70,36 +70,5 @@ describe('underlays: known hosts at known addresses', () => {
     checkUnderlays(vpc(['h1', 'h2', 'h9']), self, NODES);
     refused(() => checkUnderlays({ ...vpc(['h1', 'h2']), members: [...vpc(['h1', 'h2']).members, { node: 'h8', underlay: '192.0.2.3' }] }, self, NODES), /h8 of v claims 192\.0\.2\.3, which belongs to h3/);
     refused(() => checkUnderlays({ ...vpc(['h1', 'h2']), members: [...vpc(['h1']).members, { node: 'h8', underlay: '192.0.2.2' }] }, self, NODES), /which is h2's own address/);
-  });
-});
-
-describe('checkSealKeys: a member speaks only for its own WireGuard key', () => {
-  const K = (c: string): string => `${c.repeat(42)}A=`;
-  const keyed = (keys: Record<string, string | null>): VpcDef => ({
-    name: 'sv',
-    peerNetwork: '198.51.100.0/24',
-    family: 4,
-    mtu: null,
-    firewall: true,
-    encrypt: 'wireguard',
-    members: Object.entries(keys).map(([n, k]) => ({ node: n, underlay: `192.0.2.${n.slice(1)}`, wgKey: k, wgPort: 51820 })),
-  });
-  const nodes = [{ ...node('h1', 1), wgKey: K('a'), wgPort: 51820 }, { ...node('h3', 3), wgKey: K('c'), wgPort: 51820 }, node('h4', 4)];
-  const own = K('b');
-
-  test('keys as this host knows them pass; a cleartext VPC is not checked', () => {
-    checkSealKeys(h1, keyed({ h1: K('a'), h2: own, h3: K('c') }), 'h2', own, nodes);
-    checkSealKeys(h1, { ...keyed({ h1: null, h2: null }), encrypt: 'none' }, 'h2', own, nodes);
-  });
-  test('this host\'s own key must be its key, whoever sends it', () => {
-    assert.throws(() => checkSealKeys(h1, keyed({ h1: K('a'), h2: K('x'), h3: K('c') }), 'h2', own, nodes), /member h2 of sv has WireGuard key x+A=, but h2's key is b+A=/);
-  });
-  test('another known member\'s key may not be changed by the sender; the sender\'s own may (a rotation)', () => {
-    assert.throws(() => checkSealKeys(h1, keyed({ h1: K('a'), h2: own, h3: K('z') }), 'h2', own, nodes), /member h3 of sv has WireGuard key z+A=, but h3's key here is c+A=/);
-    checkSealKeys(h1, keyed({ h1: K('n'), h2: own, h3: K('c') }), 'h2', own, nodes);
-    assert.throws(() => checkSealKeys({ kind: 'member', node: 'h3' }, keyed({ h1: K('n'), h2: own, h3: K('c') }), 'h2', own, nodes), /member h1 of sv has WireGuard key n+A=/);
-  });
-  test('a member this host never met, or met before it had a key, is the sender\'s word', () => {
-    checkSealKeys(h1, keyed({ h1: K('a'), h2: own, h4: K('d'), h9: K('e') }), 'h2', own, nodes);
   });
 });

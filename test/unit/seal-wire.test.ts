@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { helloSeal, requestFromWire, sealIdentityFromWire, vpcFromWire } from '../../src/cluster/wire.js';
-import { checkSealKeys, type Caller } from '../../src/core/authority.js';
+import { checkSealClaims, type Caller } from '../../src/core/authority.js';
 import { UserError } from '../../src/core/errors.js';
 import type { NodeRecord, VpcDef } from '../../src/core/types.js';
 import { NODE2_ROTATED, sealedVpc, WG_KEYS, WG_PORT } from './seal-fixtures.js';
@@ -116,37 +116,48 @@ describe('helloSeal and sealIdentityFromWire', () => {
   });
 });
 
-describe('checkSealKeys', () => {
-  const def = (keys: Partial<Record<string, string>> = {}): VpcDef => {
-    const v = sealedVpc('vpc1', ['node1', 'node2', 'node3'], 4);
+describe('checkSealClaims: what a definition may say of members\' WireGuard keys', () => {
+  const def = (keys: Partial<Record<string, string>> = {}, name = 'vpc1', members = ['node1', 'node2', 'node3']): VpcDef => {
+    const v = sealedVpc(name, members, 4);
     return { ...v, members: v.members.map((m) => ({ ...m, wgKey: m.node in keys ? (keys[m.node] ?? null) : m.wgKey })) };
   };
   const record = (name: string, wgKey: string | null): NodeRecord => ({ name, sshAddress: '192.0.2.9', sshPort: 22, sshUser: 'root', ip4: null, ip6: null, hostKey: 'K', platform: 'linux', wgKey, wgPort: wgKey ? WG_PORT : null });
-  const NODES = [record('node1', K.node1), record('node3', K.node3)];
+  const SELF = { name: 'node2', key: K.node2 };
   const node1: Caller = { kind: 'member', node: 'node1' };
 
-  test('a definition with the keys each member said itself is accepted on node2', () => {
-    checkSealKeys(node1, def(), 'node2', K.node2, NODES);
-    checkSealKeys({ kind: 'root' }, def(), 'node2', K.node2, NODES);
+  test('a definition with the keys each member said itself is accepted', () => {
+    checkSealClaims(node1, def(), SELF, [record('node1', K.node1), record('node3', K.node3)], []);
+    checkSealClaims({ kind: 'root' }, def(), SELF, [], []);
   });
 
-  test('this host\'s own key must be its key', () => {
-    refused(() => checkSealKeys(node1, def({ node2: NODE2_ROTATED }), 'node2', K.node2, NODES), new RegExp(`^refused: member node2 of vpc1 has WireGuard key ${escape(NODE2_ROTATED)}, but node2's key is ${escape(K.node2)}; deploy again`));
-    refused(() => checkSealKeys(node1, def({ node2: undefined }), 'node2', K.node2, NODES), /member node2 of vpc1 has WireGuard key none/);
+  test('a key for a node this host knows is not checked against it: the link uses the node\'s own word, whatever the definition says', () => {
+    checkSealClaims(node1, def({ node3: NODE2_ROTATED }), SELF, [record('node1', K.node1), record('node3', K.node3)], []);
+    // Nor is a stale key for this host: it uses its own.
+    checkSealClaims(node1, def({ node2: NODE2_ROTATED }), SELF, [record('node1', K.node1)], []);
   });
 
-  test('a member this host knows must carry the key it said itself, unless that member is the sender (a rotation)', () => {
-    refused(() => checkSealKeys(node1, def({ node3: NODE2_ROTATED }), 'node2', K.node2, NODES), new RegExp(`member node3 of vpc1 has WireGuard key ${escape(NODE2_ROTATED)}, but node3's key here is ${escape(K.node3)}`));
-    // node3 itself speaks for its new key.
-    checkSealKeys({ kind: 'member', node: 'node3' }, def({ node3: NODE2_ROTATED }), 'node2', K.node2, NODES);
-    // A member this host never met, or knows without a key (an older meshvpc), is the sender's word.
-    checkSealKeys(node1, def({ node3: NODE2_ROTATED }), 'node2', K.node2, [record('node1', K.node1)]);
-    checkSealKeys(node1, def({ node3: NODE2_ROTATED }), 'node2', K.node2, [record('node1', K.node1), record('node3', null)]);
+  test('a stranger\'s key, port or address may not differ from what another encrypted VPC here says of it, unless the stranger sends it', () => {
+    const other = def({}, 'vpc0');
+    refused(() => checkSealClaims(node1, def({ node3: NODE2_ROTATED }), SELF, [record('node1', K.node1)], [other]), new RegExp(`^refused: member node3 of vpc1 has WireGuard key ${escape(NODE2_ROTATED)} port ${WG_PORT} at [^,]+, but vpc0 here has ${escape(K.node3)} port ${WG_PORT} at .*only node3 itself may change that$`));
+    const moved = { ...def(), members: def().members.map((m) => (m.node === 'node3' ? { ...m, wgPort: 53 } : m)) };
+    refused(() => checkSealClaims(node1, moved, SELF, [], [other]), /member node3 of vpc1 has WireGuard key .* port 53 at .*but vpc0 here has .* port 51820/);
+    const readdressed = { ...def(), members: def().members.map((m) => (m.node === 'node3' ? { ...m, underlay: '192.0.2.66' } : m)) };
+    refused(() => checkSealClaims(node1, readdressed, SELF, [], [other]), /at 192\.0\.2\.66, but vpc0 here has/);
+    // node3 itself speaks for its new key (a rotation); a cleartext VPC here says nothing about keys.
+    checkSealClaims({ kind: 'member', node: 'node3' }, def({ node3: NODE2_ROTATED }), SELF, [], [other]);
+    checkSealClaims(node1, def({ node3: NODE2_ROTATED }), SELF, [], [{ ...other, encrypt: 'none' }]);
+  });
+
+  test('no key may stand for two nodes, or for this host', () => {
+    refused(() => checkSealClaims(node1, def({ node3: K.node1 }), SELF, [record('node1', K.node1)], []), new RegExp(`member node3 of vpc1 has WireGuard key ${escape(K.node1)}, which is node1's`));
+    refused(() => checkSealClaims(node1, def({ node3: K.node2 }), SELF, [], []), /which is node2's/);
+    const invented = def({ node4: K.node3 }, 'vpc9', ['node1', 'node2', 'node4']);
+    refused(() => checkSealClaims(node1, invented, SELF, [], [def({}, 'vpc0')]), /member node4 of vpc9 has WireGuard key .*, which is node3's/);
   });
 
   test('a cleartext VPC is not checked', () => {
-    checkSealKeys(node1, { ...def({ node2: undefined }), encrypt: 'none' }, 'node2', K.node2, NODES);
-    checkSealKeys(node1, { ...def({ node2: undefined }), encrypt: undefined }, 'node2', K.node2, NODES);
+    checkSealClaims(node1, { ...def({ node3: K.node1 }), encrypt: 'none' }, SELF, [record('node1', K.node1)], []);
+    checkSealClaims(node1, { ...def({ node3: K.node1 }), encrypt: undefined }, SELF, [record('node1', K.node1)], []);
   });
 });
 
