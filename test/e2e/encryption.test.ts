@@ -18,7 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { LabState } from '../../src/lab/lab.js';
-import { links, mv, ok, sh, shOk, snapshot, withLab } from './lab-helpers.js';
+import { links, mv, ok, rawRemote, sh, shOk, snapshot, withLab } from './lab-helpers.js';
+import { newWgKeyPair } from '../../src/cluster/wg-keys.js';
+import { allocatePeerMap } from '../../src/core/peermap.js';
+import { network } from '../../src/core/validate.js';
 
 const FORGER_MAC = '02:00:00:00:00:97';
 const guest = (h: number): string => `203.0.113.${h}`;
@@ -89,13 +92,13 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
     // A foreign interface with the WireGuard link's name on host3: refused before anything is stored anywhere.
     await shOk(lab, 3, 'ip', 'link', 'add', 'meshvpc-wg', 'type', 'bridge');
     const before = await Promise.all([1, 2, 3].map((h) => snapshot(lab, h)));
-    const refused = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/24', 'encrypt=wireguard');
+    const refused = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/25', 'encrypt=wireguard');
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr + refused.stdout, /meshvpc-wg already exists on this host and is not meshvpc's/);
     assert.deepEqual(await Promise.all([1, 2, 3].map((h) => snapshot(lab, h))), before, 'a refused deploy changes nothing on any host');
     await shOk(lab, 3, 'ip', 'link', 'del', 'meshvpc-wg');
 
-    const deployed = await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/24', 'encrypt=wireguard');
+    const deployed = await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/25', 'encrypt=wireguard');
     assert.match(deployed, /3 of 3 hosts converged/);
     for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=j${h}`, 'interface=vpc1', 'vnet=1', `ip4_addr=${guest(h)}/24`, 'runasap=1');
 
@@ -103,7 +106,7 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
     for (const h of [1, 2, 3]) {
       const wg = (await links(lab, h, 'dev', 'meshvpc-wg'))[0];
       assert.equal(wg?.ifalias, 'meshvpc-wireguard');
-      assert.equal(wg?.mtu, 1440);
+      assert.equal(wg?.mtu, 1440, `host${h}'s WireGuard link MTU`);
       for (const t of (await links(lab, h, 'type', 'vxlan')).filter((l) => l.master === 'vpc1')) {
         assert.equal(t.mtu, 1390, `${t.ifname} on host${h}`);
         assert.match(String(t.linkinfo?.info_data?.remote), /^198\.51\.100\./, `${t.ifname} on host${h} runs between seal addresses`);
@@ -144,6 +147,34 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
     await new Promise((res) => setTimeout(res, 500));
     assert.equal(await counter(lab, 1, "an encrypted VPC's VXLAN id outside WireGuard"), drops + 6, 'each forged packet was counted and dropped');
     assert.ok(!(await shOk(lab, 1, 'bridge', 'fdb', 'show', 'br', 'vpc1')).includes(FORGER_MAC), 'vpc1 never learned the forger');
+
+    // A member's word about a third host's key changes nothing that host knows itself: host4 (paired
+    // with host1 only) sends host1 an encrypted VPC "aaa" naming host3 with a key host4 made.
+    const keyOf = async (h: number): Promise<string> => (await shOk(lab, h, 'sh', '-c', 'wg pubkey < /var/db/meshvpc/wireguard/private.key')).trim();
+    const real3 = await keyOf(3);
+    const fake3 = newWgKeyPair().publicKey;
+    const aaaMembers = [
+      { node: 'host1', underlay: address(lab, 1), wgKey: await keyOf(1), wgPort: 51820 },
+      { node: 'host3', underlay: address(lab, 3), wgKey: fake3, wgPort: 51820 },
+      { node: 'host4', underlay: address(lab, 4), wgKey: await keyOf(4), wgPort: 51820 },
+    ];
+    const aaaPairs = allocatePeerMap({ members: ['host1', 'host3', 'host4'], network: network('198.51.100.128/26', 'peer_network'), existing: [], takenVnis: new Set([100, 101, 102]), sealed: true, vniStart: () => 5000 });
+    const aaa = { name: 'aaa', peerNetwork: '198.51.100.128/26', family: 4, mtu: null, firewall: true, encrypt: 'wireguard', members: aaaMembers, pairs: aaaPairs };
+    const answer = JSON.parse((await rawRemote(lab, 4, 1, { op: 'vpc_apply', vpc: 'aaa', layers: ['vxlan'], dryrun: false, definition: aaa })).stdout) as { ok: boolean; error?: string };
+    assert.equal(answer.ok, true, answer.error);
+    const dump = await shOk(lab, 1, 'wg', 'show', 'meshvpc-wg', 'dump');
+    assert.ok(!dump.includes(fake3), 'host1 never takes host4\'s key for host3');
+    const host3Peer = dump.split('\n').find((l) => l.startsWith(real3))?.split('\t') ?? [];
+    assert.equal(host3Peer[2], `${address(lab, 3)}:51820`, 'host3 keeps its own endpoint');
+    assert.match(host3Peer[3] ?? '', /198\.51\.100\.\d+\/32.*198\.51\.100\.\d+\/32/, 'and its seal addresses in vpc1 and aaa');
+    await ok(lab, 1, 'jexec', 'jname=j1', 'ping', '-c', '2', '-i', '0.2', '-W', '2', guest(3));
+    // One key for two nodes (host3 given host2's): refused.
+    const key2 = await keyOf(2);
+    const twin = { ...aaa, name: 'aab', peerNetwork: '198.51.100.192/26', members: aaaMembers.map((m) => (m.node === 'host3' ? { ...m, wgKey: key2 } : m)), pairs: allocatePeerMap({ members: ['host1', 'host3', 'host4'], network: network('198.51.100.192/26', 'peer_network'), existing: [], takenVnis: new Set(), sealed: true, vniStart: () => 6000 }) };
+    const refusedTwin = JSON.parse((await rawRemote(lab, 4, 1, { op: 'vpc_apply', vpc: 'aab', layers: ['vxlan'], dryrun: false, definition: twin })).stdout) as { ok: boolean; error?: string };
+    assert.equal(refusedTwin.ok, false);
+    assert.match(refusedTwin.error ?? '', /member host3 of aab has WireGuard key .*, which is host2's/);
+    assert.equal(JSON.parse((await rawRemote(lab, 4, 1, { op: 'vpc_forget', vpc: 'aaa' })).stdout).ok, true);
 
     // Key rotation under two continuous flows into host2: 0 lost of 400 echoes each.
     const oldKey = (await shOk(lab, 2, 'wg', 'show', 'meshvpc-wg', 'public-key')).trim();

@@ -45,6 +45,14 @@ export async function wgImplOf(exec: Executor, name: string): Promise<WgImpl | n
   return l?.linkinfo?.info_kind === 'wireguard' ? 'kernel' : 'wireguard-go';
 }
 
+async function untilAnswers(exec: Executor, name: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    if ((await exec.run(['wg', 'show', name, 'listen-port'])).code === 0) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`wireguard-go started for ${name} but did not answer within 3 s`);
+}
+
 /** Run WireGuard ops in order; iproute2 ops among them run as they are. */
 export async function applyWireguard(exec: Executor, ops: readonly Op[], ipCommands: (op: Op) => string[][]): Promise<void> {
   for (const op of ops) {
@@ -57,6 +65,9 @@ export async function applyWireguard(exec: Executor, ops: readonly Op[], ipComma
           const why = (go.code === 127 || /not found|No such file/.test(go.stderr) ? 'wireguard-go is not installed' : go.stderr.trim().split('\n').pop()) ?? '';
           throw new CommandError(wgGoCreate(op.name), { ...go, stderr: `the kernel has no wireguard (${kernel.stderr.trim()}) and ${why}` });
         }
+        // wireguard-go's daemon sets its own MTU when it starts, after the command returns: wait
+        // until it answers on its socket, so the MTU set next is the one that stays.
+        await untilAnswers(exec, op.name);
       }
       for (const argv of (wireguardCommands(op) ?? []).slice(1)) await runChecked(exec, argv);
       continue;
