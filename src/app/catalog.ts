@@ -245,7 +245,9 @@ firewall=0 turns the VXLAN filter off for every VPC on the host.`, [...DEFINITIO
   vpcOp('down', "Remove this host's interfaces for the VPC but keep what it asked for (boot scripts' stop).", LOCAL),
   vpcOp('deploy', `From one host: check every member answers, init_peers, sync, then all members apply
 concurrently (a line per host as it finishes, then a summary). Idempotent. With
-node_member= and peer_network= it defines the VPC first.`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
+node_member= and peer_network= it defines the VPC first. Each member reports its
+underlay link's MTU; tunnels to a member with a smaller link are made smaller (a
+warning line says so).`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {

@@ -24,6 +24,7 @@ import { requireVpc } from './vpc-list.js';
 import { plan } from '../core/planner.js';
 import { observedFrom } from '../core/observed.js';
 import { buildHostSpec, type HostSpec } from '../core/spec.js';
+import { mtuSpread, withLinkMtus, type LinkMtus, type MtuSpread } from '../core/mtu-claims.js';
 
 export const DEFAULT_CONCURRENCY = 16;
 const LAYERS: Layer[] = ['vxlan', 'bridge'];
@@ -46,6 +47,8 @@ interface Gathered {
   readonly reach: Outcome<Hello>[];
   /** Every VXLAN id this VPC may not take, and where it is taken. */
   readonly used: Map<number, string>;
+  /** Each host that answered (this one too) and its underlay link MTUs; null: too old to say. */
+  readonly linkMtus: Map<string, LinkMtus | null>;
 }
 
 /** Ask every host who answers which VXLAN ids it cannot give this VPC (and learn who answers at all). */
@@ -55,9 +58,12 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
     return { ...h, ...helloFacts(h) };
   });
   const used = new Map<number, string>();
-  for (const u of (await hostFacts(host, name)).usedVnis) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
+  const mine = await hostFacts(host, name);
+  for (const u of mine.usedVnis) used.set(u.vni, `${u.by} on ${host.self.nodename}`);
   for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
-  return { reach, used };
+  const linkMtus = new Map<string, LinkMtus | null>([[host.self.nodename, mine.linkMtu]]);
+  for (const r of reach) if (r.ok) linkMtus.set(r.key, r.value.linkMtu ?? null);
+  return { reach, used, linkMtus };
 }
 
 /**
@@ -116,8 +122,8 @@ export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Pr
   const nodes = vpc.members.flatMap((m) => (m.node === host.self.nodename ? [] : (repo.getNode(host.db, m.node) ?? [])));
   const peers = new Peers(host.home);
   try {
-    const { reach, used } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
-    const a = allocateAround(withSealKeys(host, vpc, reach), used, new Set(), false);
+    const { reach, used, linkMtus } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
+    const a = allocateAround(withLinkMtus(withSealKeys(host, vpc, reach), linkMtus), used, new Set(), false);
     if (!dryrun) accept(host, a.vpc, false, a.renumbered);
     return { vpc: a.vpc, unreachable: reach.flatMap((r) => (r.ok ? [] : [{ host: r.key, error: r.error }])) };
   } finally {
@@ -259,6 +265,8 @@ export type ConvergeEvent =
   | { readonly type: 'reallocating'; readonly vpc: string; readonly vnis: readonly number[]; readonly round: number }
   /** A host made its WireGuard link with wireguard-go: far slower than the kernel's (bench/RESULTS.md). */
   | { readonly type: 'userspace_wireguard'; readonly host: string }
+  /** The members' underlay links differ: the segment takes the smallest (core/mtu-claims.ts). */
+  | ({ readonly type: 'mtu_differs' } & MtuSpread)
   | { readonly type: 'dryrun_command'; readonly host: string; readonly argv: readonly string[] };
 
 /** One host's part in a convergence. */
@@ -287,6 +295,8 @@ export interface ConvergeResult {
   readonly timing: { readonly connectMs: number; readonly checkMs: number | null; readonly applyMs: number };
   /** Every host's last outcome (after any re-allocation round). */
   readonly hosts: readonly HostOutcome[];
+  /** The members' underlay links differ (also sent as the event mtu_differs); null when they do not. */
+  readonly mtu: MtuSpread | null;
   /** Everything converged and every leaving host cleaned up. */
   readonly ok: boolean;
 }
@@ -333,7 +343,10 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       if (older.has(o.key) && o.ok) events({ type: 'older_peer', host: o.key, version: o.value.version, ours: VERSION });
     }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
-    const keyed = withSealKeys(host, initial, first.reach);
+    // Each member's link MTU as it just said: every host sizes its tunnels to that member by it.
+    const keyed = withLinkMtus(withSealKeys(host, initial, first.reach), first.linkMtus);
+    const spread = mtuSpread(keyed);
+    if (spread) events({ type: 'mtu_differs', ...spread });
     let alloc = await phase('init_peers', async () => allocateAround(keyed, first.used, new Set(), false));
     const synced = nodes.filter(answered);
     const leavers = opts.leaving.filter(answered);
@@ -402,6 +415,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       seconds: (Date.now() - started) / 1000,
       timing: { connectMs: timing.connect ?? 0, checkMs: timing.check ?? null, applyMs: timing.apply ?? 0 },
       hosts,
+      mtu: spread,
       ok: converged === members && leftCleanly === opts.leaving.length,
     };
   } finally {

@@ -22,11 +22,11 @@ import { firewallPolicy } from '../core/firewall.js';
 import { checkPeerNetworkAgainstOthers } from '../core/addrules.js';
 import { network } from '../core/validate.js';
 import type { UsedVni } from '../cluster/protocol.js';
-import type { ObservedLink } from '../core/observed.js';
+import type { Observed, ObservedLink } from '../core/observed.js';
 import { activeVpcs, reconcileSeal, sealState, selfSeal } from './seal.js';
 import { checkSealName, WG_IFNAME } from '../core/seal.js';
 import { VXLAN_OVERHEAD } from '../core/mtu.js';
-import type { Observed } from '../core/observed.js';
+import { hostLinkMtus, linkMtuOf, type LinkMtus } from '../core/mtu-claims.js';
 
 
 export interface ApplyResult {
@@ -38,7 +38,8 @@ export interface ApplyResult {
   readonly sealImpl?: string | null;
 }
 
-async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<HostSpec> {
+/** `observed`: the kernel as the caller just read it (for this host's own underlay link). */
+async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observed: Observed): Promise<HostSpec> {
   const self = host.self.nodename;
   const isMember = vpc.members.some((m) => m.node === self);
   const underlay = new Map(vpc.members.map((m) => [m.node, m.underlay]));
@@ -62,6 +63,9 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal): Promis
     underlayMtu,
     mtu: vpc.mtu,
     mtuCaps: await sealedCaps(host, vpc, repo.getMtuCaps(host.db, vpc.name)),
+    // What each peer's link takes in, and this host's own link: routes see neither (core/mtu-claims.ts).
+    ownLinkMtu: linkMtuOf(observed.values(), underlay.get(self) ?? ''),
+    peerLinkMtu: new Map(vpc.members.flatMap((m) => (m.mtu === undefined ? [] : [[m.node, m.mtu] as const]))),
     layers,
     bridgeIps: local.bridgeIps,
     owned: local.owned,
@@ -140,8 +144,8 @@ export function reconcileAccepted(host: Host, name: string, change: Partial<VpcL
 
 /** The plan for one VPC on this host as it is now; throws the planner's refusals (foreign names, overlaps). */
 async function planHere(host: Host, vpc: VpcWithMap, local: VpcLocal): Promise<{ spec: HostSpec; ops: Op[]; observed: Observed }> {
-  const spec = await desiredSpec(host, vpc, local);
   const observed = await host.driver.observe();
+  const spec = await desiredSpec(host, vpc, local, observed);
   return { spec, ops: plan(spec, observed), observed };
 }
 
@@ -203,18 +207,22 @@ export interface HostFacts {
   readonly usedVnis: UsedVni[];
   /** Links that could stand in the VPC's way (see Hello.links). */
   readonly links: ObservedLink[];
+  /** The MTU of the links that hold this host's underlay addresses (see Hello.linkMtu). */
+  readonly linkMtu: LinkMtus;
 }
 
 /**
  * What an initiator needs to know about this host before it allocates and
  * checks a VPC: the VXLAN ids it cannot give (other VPCs' ids, ids or tunnel
- * names held by interfaces that are not this VPC's) and the links that could
- * stand in the VPC's way. One look at the kernel serves both.
+ * names held by interfaces that are not this VPC's), the links that could
+ * stand in the VPC's way and the MTU of its own underlay links. One look at
+ * the kernel serves all three.
  */
 export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   const byVpc = repo.listVpcs(host.db).filter((x) => x.name !== name).flatMap((x) => x.pairs.map((p) => ({ vni: p.vni, by: `VPC ${x.name}` })));
   const mine = new Set(repo.getLocal(host.db, name).owned);
-  const others = [...(await host.driver.observe()).values()].filter((l) => !mine.has(l.name));
+  const all = [...(await host.driver.observe()).values()];
+  const others = all.filter((l) => !mine.has(l.name));
   const byLink = others.flatMap((l) => {
     const named = tunnelNameVni(l.name);
     return [
@@ -225,6 +233,7 @@ export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   return {
     usedVnis: [...byVpc, ...byLink],
     links: others.filter((l) => l.name === name || l.name === WG_IFNAME || l.kind === 'vxlan' || l.addresses.length > 0),
+    linkMtu: hostLinkMtus(all, host.self),
   };
 }
 
@@ -403,8 +412,8 @@ async function measureMtu(host: Host, name: string): Promise<MtuCheck[]> {
 export async function status(host: Host, name: string): Promise<TunnelStatus[]> {
   const vpc = requireVpc(host, name);
   const local = repo.getLocal(host.db, name);
-  const spec = await desiredSpec(host, vpc, { ...local, vxlan: true });
   const observed = await host.driver.observe();
+  const spec = await desiredSpec(host, vpc, { ...local, vxlan: true }, observed);
   const sealed = vpc.encrypt === 'wireguard' ? await sealState(host) : 'none';
   return Promise.all(
     spec.tunnels.map(async (t): Promise<TunnelStatus> => {

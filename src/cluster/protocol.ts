@@ -7,6 +7,7 @@ import type { SelfNode, VpcWithMap } from '../core/types.js';
 import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
 import type { ErrorDetail, ErrorKind } from '../core/errors.js';
+import type { LinkMtus } from '../core/mtu-claims.js';
 
 export interface NodeIntro extends SelfNode {
   readonly hostKey: string;
@@ -91,6 +92,13 @@ export interface Hello extends SelfNode {
    * round trip of its own.
    */
   readonly links?: readonly ObservedLink[];
+  /**
+   * With a VPC name: the MTU of the link that holds each of the host's
+   * underlay addresses. The deployer writes it into the VPC's members
+   * (Member.mtu) so the others size their tunnels to this host by it.
+   * Absent from meshvpc 0.3.0 and older hosts.
+   */
+  readonly linkMtu?: LinkMtus;
 }
 
 export type Response =

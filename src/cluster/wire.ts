@@ -15,6 +15,7 @@ import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 import { ENCRYPTIONS, wgKey, type Encryption, type SealIdentity } from '../core/seal.js';
+import { MAX_LINK_MTU, MIN_LINK_MTU, type LinkMtus } from '../core/mtu-claims.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,6 +37,9 @@ const arr = (x: unknown, what: string, max: number): unknown[] => {
   if (x.length > max) throw new UserError(`bad request: ${x.length} ${what}, at most ${max} are allowed`);
   return x;
 };
+
+/** A link MTU a peer reports: a whole number a real link can have. */
+const linkMtu = (x: unknown, what: string): number => int(x, what, MIN_LINK_MTU, MAX_LINK_MTU);
 
 /** A request larger than this is refused before it is parsed: a full 256-member map is ~5 MB. */
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
@@ -88,7 +92,9 @@ export function vpcFromWire(x: unknown): VpcWithMap {
   if (family !== 4 && family !== 6) throw new UserError('bad request: family must be 4 or 6');
   const members = arr(o.members, 'members', MAX_MEMBERS).map((m): Member => {
     const mo = obj(m, 'member');
-    return { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')), ...sealIdentityFromWire(mo) };
+    const member = { node: v.nodeName(str(mo.node, 'member')), underlay: v.address(str(mo.underlay, 'underlay')), ...sealIdentityFromWire(mo) };
+    // Absent from 0.3.0 peers and for members that reported no link MTU.
+    return mo.mtu === undefined || mo.mtu === null ? member : { ...member, mtu: linkMtu(mo.mtu, 'member mtu') };
   });
   const pairs = arr(o.pairs, 'pairs', pairsNeeded(MAX_MEMBERS)).map((p): Pair => {
     const po = obj(p, 'pair');
@@ -186,13 +192,21 @@ function linkFromWire(x: unknown): ObservedLink {
  * The parts of a peer's hello that the initiator acts on (the ids it cannot
  * give, the links in the way): a reply is validated like a request.
  */
-export function helloFacts(x: Hello): Pick<Hello, 'usedVnis' | 'links'> {
+export function helloFacts(x: Hello): Pick<Hello, 'usedVnis' | 'links' | 'linkMtu'> {
   const used = x.usedVnis === undefined ? undefined : arr(x.usedVnis, 'usedVnis', 1 << 20).map((u) => {
     const uo = obj(u, 'used id');
     return { vni: int(uo.vni, 'vni', 0, VNI_MAX), by: str(uo.by, 'by').slice(0, 200) };
   });
   const links = x.links === undefined ? undefined : arr(x.links, 'links', MAX_LINKS).map(linkFromWire);
-  return { ...(used ? { usedVnis: used } : {}), ...(links ? { links } : {}) };
+  const mtus = x.linkMtu === undefined ? undefined : linkMtusFromWire(x.linkMtu);
+  return { ...(used ? { usedVnis: used } : {}), ...(links ? { links } : {}), ...(mtus ? { linkMtu: mtus } : {}) };
+}
+
+/** A peer's underlay link MTUs (hello), each family optional. */
+export function linkMtusFromWire(x: unknown): LinkMtus {
+  const o = obj(x, 'linkMtu');
+  const one = (k: 'ip4' | 'ip6'): LinkMtus => (o[k] === undefined || o[k] === null ? {} : { [k]: linkMtu(o[k], `${k} link mtu`) });
+  return { ...one('ip4'), ...one('ip6') };
 }
 
 export function requestFromWire(text: string): Request {

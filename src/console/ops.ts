@@ -78,6 +78,10 @@ export function applyEvent(v: OpView, ev: unknown): OpView {
       return setHost(v, outcomeLine(rec(e.outcome), e.type === 'synced' ? 'synced' : verb));
     case 'reallocating':
       return { ...v, notes: [...v.notes, `VXLAN ids ${Array.isArray(e.vnis) ? e.vnis.join(', ') : str(e.vnis)} taken elsewhere: re-allocating (round ${str(e.round)})`] };
+    case 'mtu_differs': {
+      const smaller = (Array.isArray(e.smaller) ? e.smaller : []).map((x) => `${str(rec(x).node)} ${str(rec(x).link)}`);
+      return { ...v, notes: [...v.notes, `smaller underlay links (${smaller.join(', ')}): the segment uses ${str(e.segment)} (others ${str(e.others)})`] };
+    }
     case 'dryrun_command':
       return v;
     case 'userspace_wireguard':

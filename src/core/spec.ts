@@ -4,6 +4,7 @@
  */
 import { tunnelsOf, type Pair } from './peermap.js';
 import { segmentMtu, tunnelMtu } from './mtu.js';
+import { peerTunnelMtu } from './mtu-claims.js';
 import { VXLAN_PORT } from './ops.js';
 import { stableMac } from './mac.js';
 import { sealBlock, WG_OVERHEAD, type Encryption } from './seal.js';
@@ -68,6 +69,10 @@ export interface HostSpecInput {
   readonly mtu: number | null;
   /** The largest tunnel MTU measured to cross to a peer (vpc mode=check_mtu fix=1): no tunnel claims more. */
   readonly mtuCaps?: ReadonlyMap<string, number>;
+  /** The MTU of this host's link that holds its underlay address (null: no link holds it). */
+  readonly ownLinkMtu?: number | null;
+  /** The link MTU each peer reported (Member.mtu): lowers that peer's tunnel, to MIN_TUNNEL_MTU at most. */
+  readonly peerLinkMtu?: ReadonlyMap<string, number>;
   readonly layers: Layers;
   readonly bridgeIps: readonly string[];
   readonly owned: readonly string[];
@@ -98,7 +103,15 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
   // Sealed, the VXLAN packet runs between seal addresses, so its own header is in the peer network's family.
   const vxlanFamily: 4 | 6 = sealed && input.peerNetwork ? (input.peerNetwork.includes(':') ? 6 : 4) : input.family;
   const mtus = ends.map((e) =>
-    Math.min(input.mtu ?? tunnelMtu((input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU) - wg, vxlanFamily), input.mtuCaps?.get(e.peer) ?? Number.POSITIVE_INFINITY),
+    peerTunnelMtu({
+      family: vxlanFamily,
+      route: input.underlayMtu.get(e.peer) ?? DEFAULT_UNDERLAY_MTU,
+      ownLink: input.ownLinkMtu,
+      peerLink: input.peerLinkMtu?.get(e.peer),
+      explicit: input.mtu,
+      cap: input.mtuCaps?.get(e.peer),
+      wrap: wg,
+    }),
   );
   // One MTU for the segment: a frame that fits one tunnel must fit them all.
   const mtu = segmentMtu(mtus, input.mtu ?? tunnelMtu(DEFAULT_UNDERLAY_MTU - wg, vxlanFamily));

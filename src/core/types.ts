@@ -37,6 +37,12 @@ export interface Member {
    */
   readonly wgKey?: string | null;
   readonly wgPort?: number | null;
+  /**
+   * The MTU of the member's link that holds `underlay`, as it reported it to
+   * the last deploy (core/mtu-claims.ts). Absent when unknown (a definition
+   * from an older peer, an address on no local link).
+   */
+  readonly mtu?: number;
 }
 
 /** A VPC as every member holds it: `sync` makes these identical cluster-wide. */

@@ -88,10 +88,11 @@ export function deleteNode(db: Db, name: string): void {
 }
 
 function members(db: Db, vpc: string): Member[] {
-  return (db.prepare('SELECT node, underlay, wg_key, wg_port FROM vpc_member WHERE vpc = ? ORDER BY node').all(vpc) as Row[]).map((r) => ({
+  return (db.prepare('SELECT node, underlay, wg_key, wg_port, mtu FROM vpc_member WHERE vpc = ? ORDER BY node').all(vpc) as Row[]).map((r) => ({
     node: s(r.node),
     underlay: s(r.underlay),
     ...(r.wg_key === null ? {} : { wgKey: s(r.wg_key), wgPort: nn(r.wg_port) }),
+    ...(r.mtu === null ? {} : { mtu: Number(r.mtu) }),
   }));
 }
 
@@ -146,10 +147,10 @@ export function putVpc(db: Db, v: VpcDef): void {
        guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway, encrypt = excluded.encrypt`,
   ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null, e);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
-  const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay, wg_key, wg_port) VALUES (?, ?, ?, ?, ?)');
+  const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay, wg_key, wg_port, mtu) VALUES (?, ?, ?, ?, ?, ?)');
   // A cleartext VPC keeps no keys: one planted there would wait for a later encrypt=wireguard.
   const sealed = e === 'wireguard';
-  for (const m of v.members) add.run(v.name, m.node, m.underlay, sealed ? (m.wgKey ?? null) : null, sealed && m.wgKey ? (m.wgPort ?? null) : null);
+  for (const m of v.members) add.run(v.name, m.node, m.underlay, sealed ? (m.wgKey ?? null) : null, sealed && m.wgKey ? (m.wgPort ?? null) : null, m.mtu ?? null);
   db.prepare('INSERT OR IGNORE INTO vpc_local (vpc) VALUES (?)').run(v.name);
 }
 

@@ -153,4 +153,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE node ADD COLUMN wg_port INTEGER;
   ALTER TABLE self ADD COLUMN wg_port INTEGER;
   `,
+  `
+  -- The MTU of each member's underlay link as it reported it (NULL: unknown),
+  -- so tunnels to a member with a smaller link are made smaller (core/mtu-claims.ts).
+  ALTER TABLE vpc_member ADD COLUMN mtu INTEGER;
+  `,
 ];

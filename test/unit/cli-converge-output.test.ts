@@ -22,7 +22,7 @@ test('progress lines read as before', () => {
 });
 
 test('the summary line reads as before (benchmarks and users have read it for a release)', () => {
-  const r: ConvergeResult = { vpc: 'vpc1', dryrun: false, members: 3, converged: 3, leaving: 1, leftCleanly: 1, changes: 36, seconds: 1.104, timing: { connectMs: 516, checkMs: 284, applyMs: 293 }, hosts: [], ok: true };
+  const r: ConvergeResult = { vpc: 'vpc1', dryrun: false, members: 3, converged: 3, leaving: 1, leftCleanly: 1, changes: 36, seconds: 1.104, timing: { connectMs: 516, checkMs: 284, applyMs: 293 }, hosts: [], mtu: null, ok: true };
   assert.equal(summaryLine(r), 'vpc1: 3 of 3 hosts converged, 1 of 1 leaving hosts cleaned up, 36 changes (1.10s; connect 516ms, check 284ms, sync+apply 293ms)');
   assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 1, timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 1 change (1.10s; connect 516ms, sync+apply 293ms)');
 });
@@ -35,4 +35,17 @@ test('sync prints a line per peer and its summary as before, or the result as da
   assert.equal(syncSummary(r), 'vpc1: synced to 2 of 2 peers');
   assert.equal(syncSummary({ ...r, dryrun: true, hosts: [], synced: 0 }), '[dryrun] would send vpc1 (3 pairs) to host2, host3');
   assert.equal(syncSummary({ ...r, dryrun: true, pairs: 1, peers: [] }), '[dryrun] would send vpc1 (1 pair) to no other member');
+});
+
+test('members whose links differ: one warning line naming the VPC, the smaller links and what the segment uses', () => {
+  const spread = { vpc: 'vpc1', smaller: [{ node: 'host3', link: 1400, tunnel: 1350 }], segment: 1350, others: 1450, needs: 1330 };
+  assert.equal(eventLine({ type: 'mtu_differs', ...spread }), "warning: vpc1: host3's link carries 1400, so its tunnels and the segment use 1350 (others 1450)");
+  assert.equal(
+    eventLine({ type: 'mtu_differs', ...spread, smaller: [...spread.smaller, { node: 'host4', link: 1420, tunnel: 1370 }, { node: 'host5', link: 1450, tunnel: 1400 }] }),
+    "warning: vpc1: host3's link carries 1400, host4's 1420 and host5's 1450, so their tunnels and the segment use 1350 (others 1450)",
+  );
+  assert.equal(
+    eventLine({ type: 'mtu_differs', vpc: 'vpc1', smaller: [{ node: 'host3', link: 1300, tunnel: 1250 }], segment: 1280, others: 1450, needs: 1330 }),
+    "warning: vpc1: host3's link carries 1300, so its tunnels and the segment use 1280 (others 1450); host3 cannot take in 1280-byte frames (a link of 1330 can): raise its link MTU",
+  );
 });

@@ -35,7 +35,7 @@ const DEPLOY: OperationEvent[] = [
 
 const RESULT: ConvergeResult = {
   vpc: 'vpc1', dryrun: false, members: 4, converged: 2, leaving: 0, leftCleanly: 0, changes: 5, seconds: 1.104,
-  timing: { connectMs: 516, checkMs: null, applyMs: 293 }, hosts: [], ok: false,
+  timing: { connectMs: 516, checkMs: null, applyMs: 293 }, hosts: [], mtu: null, ok: false,
 };
 const SUMMARY = 'vpc1: 2 of 4 hosts converged, 5 changes (1.10s; connect 516ms, sync+apply 293ms)';
 
@@ -114,6 +114,8 @@ describe('the fold', () => {
   test('what is not about one host is a note printed above the frame', () => {
     assert.deepEqual(DEPLOY.map(noteLine).filter((l) => l !== null), [DEPLOY_LINES[0], DEPLOY_LINES[2]]);
     assert.equal(noteLine({ type: 'reallocating', vpc: 'b13', vnis: [106], round: 1 }), 'b13: VXLAN id 106 taken meanwhile by another VPC; allocating others (round 1)');
+    const spread = { vpc: 'vpc1', smaller: [{ node: 'host3', link: 1400, tunnel: 1350 }], segment: 1350, others: 1450, needs: 1330 };
+    assert.equal(noteLine({ type: 'mtu_differs', ...spread }), "warning: vpc1: host3's link carries 1400, so its tunnels and the segment use 1350 (others 1450)", 'printed above the frame');
     assert.equal(noteLine({ type: 'dryrun_command', host: 'host1', argv: ['ip', 'link'] }), '  [dryrun] host1: ip link');
     assert.equal(noteLine(synced({})), null);
   });

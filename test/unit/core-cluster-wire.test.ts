@@ -363,3 +363,39 @@ describe('helloFacts: a peer\'s reply is validated like a request', () => {
     }
   });
 });
+
+describe('link MTUs from the wire: a whole number a real link can have, optional for older peers', () => {
+  const withMtus = (...mtus: unknown[]): Json =>
+    vpcJson({ members: (vpcJson().members as Json[]).map((m, i) => (i < mtus.length ? { ...m, mtu: mtus[i] } : m)) });
+  test("a member's mtu is kept; absent (a 0.3.0 peer) or null, the member has none", () => {
+    const def = vpcFromWire(withMtus(1500, 576, 65535));
+    assert.deepEqual(def.members.map((m) => m.mtu), [1500, 576, 65535]);
+    const old = vpcFromWire(vpcJson());
+    assert.ok(old.members.every((m) => !('mtu' in m)), JSON.stringify(old.members));
+    assert.deepEqual(vpcFromWire(withMtus(null, 1400)).members.map((m) => m.mtu), [undefined, 1400, undefined]);
+  });
+  test('absurd member mtus are refused, and the whole definition with them', () => {
+    for (const bad of [0, -1, 575, 65536, 1e9, 1400.5, '1400', true, [1400], { mtu: 1400 }]) {
+      refused(put(withMtus(1500, bad)), /member mtu out of range/);
+    }
+  });
+  test("a hello's linkMtu: per family, each optional", () => {
+    const hello = (linkMtu: unknown): Hello => ({ nodename: 'h2', ip4: null, ip6: null, platform: 'linux', publicKey: 'k', version: '0.3.1', linkMtu }) as unknown as Hello;
+    assert.deepEqual(helloFacts(hello({ ip4: 1400, ip6: 9000 })).linkMtu, { ip4: 1400, ip6: 9000 });
+    assert.deepEqual(helloFacts(hello({ ip4: 1400 })).linkMtu, { ip4: 1400 });
+    assert.deepEqual(helloFacts(hello({ ip6: null })).linkMtu, {});
+    assert.deepEqual(helloFacts(hello({ ip4: 1400, other: 'ignored' })).linkMtu, { ip4: 1400 });
+    assert.equal('linkMtu' in helloFacts(hello(undefined)), false, 'an older peer says nothing');
+    for (const [bad, why] of [
+      [{ ip4: 100 }, /ip4 link mtu out of range/],
+      [{ ip6: 70000 }, /ip6 link mtu out of range/],
+      [{ ip4: '1500' }, /ip4 link mtu out of range/],
+      [{ ip4: 1499.9 }, /ip4 link mtu out of range/],
+      ['1500', /linkMtu is not an object/],
+      [[1500], /linkMtu is not an object/],
+      [null, /linkMtu is not an object/],
+    ] as const) {
+      assert.throws(() => helloFacts(hello(bad)), why, JSON.stringify(bad));
+    }
+  });
+});

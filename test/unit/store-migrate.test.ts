@@ -182,6 +182,8 @@ test('a 0.2.0 database migrates forward with every row intact', () => {
       assert.deepEqual(count('guest_seen'), { n: 0 });
       assert.deepEqual(count('guest_lease'), { n: 0 });
       assert.deepEqual(repo.getSeen(db, 'trio'), []);
+      // What migration 7 added: no member's link MTU is known yet.
+      assert.deepEqual(db.prepare('SELECT DISTINCT mtu FROM vpc_member').all(), [{ mtu: null }]);
     } finally {
       db.close();
     }
@@ -229,6 +231,9 @@ const ADDED_BY_7: Record<string, Record<string, unknown>> = {
   vpc_pair: { seal_slot: null },
 };
 
+/** What migration 8 (members' link MTUs) adds: nothing known yet. */
+const ADDED_BY_8: Record<string, Record<string, unknown>> = { vpc_member: { mtu: null } };
+
 test('a 0.3.0 database migrates forward with every row intact', () => {
   const fixtureBytes = readFileSync(FIXTURE_030);
   withOldHome((home) => {
@@ -251,7 +256,7 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
       assert.deepEqual(Object.keys(after), Object.keys(before), 'the same tables');
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
-        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table] })), `table ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table] })), `table ${table}`);
       }
 
       assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.30', ip6: '2001:db8::30' });
@@ -394,4 +399,25 @@ test('the CLI of this release lists what 0.3.0 stored', () => {
     assert.deepEqual((run('token', 'mode=list', '--json') as { name: string; role: string }[]).map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
   }, FIXTURE_030);
   assert.deepEqual(readFileSync(FIXTURE_030), fixtureBytes, 'the fixture itself is never written');
+});
+
+test("an old database, migrated, stores and reads back members' link MTUs (and members without one)", () => {
+  withOldHome((home) => {
+    const db = openDb(home, 'write');
+    assert.ok(db);
+    try {
+      const trio = repo.getVpc(db, 'trio');
+      assert.ok(trio);
+      const members = trio.members.map((m) => (m.node === 'rel2' ? m : { ...m, mtu: m.node === 'rel3' ? 1400 : 9000 }));
+      db.transaction(() => repo.putVpc(db, { ...trio, members }))();
+      assert.deepEqual(repo.getVpc(db, 'trio')?.members, [
+        { node: 'rel1', underlay: '2001:db8::20', mtu: 9000 },
+        { node: 'rel2', underlay: '2001:db8::21' },
+        { node: 'rel3', underlay: '2001:db8::22', mtu: 1400 },
+      ]);
+      assert.deepEqual(repo.getVpc(db, 'trio')?.pairs, trio.pairs, 'the peer map is untouched');
+    } finally {
+      db.close();
+    }
+  }, FIXTURE_020);
 });

@@ -62,12 +62,13 @@ describe('ops', () => {
       newOp('1', 'deploy', 'vpc1'),
       { type: 'older_peer', host: 'host2', version: '0.1.0', ours: '0.2.0' },
       { type: 'reallocating', vnis: [100, 101], round: 2 },
+      { type: 'mtu_differs', vpc: 'vpc1', smaller: [{ node: 'host3', link: 1400, tunnel: 1350 }], segment: 1350, others: 1450, needs: 1330 },
       { type: 'dryrun_command', command: 'ip link add' },
       { message: 'hello' },
       {},
       null,
     );
-    assert.deepEqual(v.notes, ['host2 runs meshvpc 0.1.0 (this host: 0.2.0)', 'VXLAN ids 100, 101 taken elsewhere: re-allocating (round 2)', 'hello']);
+    assert.deepEqual(v.notes, ['host2 runs meshvpc 0.1.0 (this host: 0.2.0)', 'VXLAN ids 100, 101 taken elsewhere: re-allocating (round 2)', 'smaller underlay links (host3 1400): the segment uses 1350 (others 1450)', 'hello']);
     assert.deepEqual(v.hosts, []);
   });
 

@@ -4,6 +4,7 @@
  * them; or, with --json, nothing along the way and the result as JSON.
  */
 import type { ConvergeEvent, ConvergeResult, HostOutcome, SyncOutcome, SyncResult } from '../../app/vpc-cluster.js';
+import type { MtuSpread } from '../../core/mtu-claims.js';
 
 /** An argument as a shell would need it quoted (for the dry-run lines). */
 export const quoteArg = (a: string): string => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
@@ -39,7 +40,26 @@ export function eventLine(e: ConvergeEvent): string | null {
       return `  [dryrun] ${e.host}: ${e.argv.map(quoteArg).join(' ')}`;
     case 'userspace_wireguard':
       return `warning: ${e.host}: its kernel has no WireGuard, so wireguard-go (userspace) carries the VPC: expect a small fraction of the kernel's throughput (see bench/RESULTS.md)`;
+    case 'mtu_differs':
+      return mtuWarning(e);
   }
+}
+
+/** "a, b and c" */
+const listed = (xs: readonly string[]): string => (xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] ?? ''}`);
+
+/**
+ * warning: vpc1: host3's link carries 1400, so its tunnels and the segment use 1350 (others 1450);
+ * with a link too small for a MIN_TUNNEL_MTU tunnel, what is lost and what to do.
+ */
+export function mtuWarning(m: MtuSpread): string {
+  const [first, ...rest] = m.smaller;
+  if (!first) return `warning: ${m.vpc}: the members' links differ`;
+  const links = listed([`${first.node}'s link carries ${first.link}`, ...rest.map((x) => `${x.node}'s ${x.link}`)]);
+  const line = `warning: ${m.vpc}: ${links}, so ${rest.length === 0 ? 'its' : 'their'} tunnels and the segment use ${m.segment} (others ${m.others})`;
+  const tiny = m.smaller.filter((x) => x.tunnel < m.segment);
+  if (tiny.length === 0) return line;
+  return `${line}; ${listed(tiny.map((x) => x.node))} cannot take in ${m.segment}-byte frames (a link of ${m.needs} can): raise ${tiny.length === 1 ? 'its link MTU' : 'their link MTUs'}`;
 }
 
 export function summaryLine(r: ConvergeResult): string {

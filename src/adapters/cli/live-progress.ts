@@ -92,6 +92,7 @@ export function noteLine(e: OperationEvent): string | null {
     case 'reallocating':
     case 'dryrun_command':
     case 'userspace_wireguard':
+    case 'mtu_differs':
       return eventLine(e);
     default:
       return null;
