@@ -60,7 +60,8 @@ export async function rotateKeys(host: Host, input: { readonly dryrun?: boolean 
     try {
       await reconcileSeal(host, activeVpcs(host), false);
     } catch (e) {
-      // The link kept the old key: so does the file, and nothing else changed.
+      // The file goes back to the old key; if the link took the new one before a later step failed,
+      // the next apply gives it the file's key again (its public key no longer matches).
       writeWgKey(host.home, wgKey(old, 'private key'));
       throw e;
     }

@@ -103,7 +103,7 @@ export interface SealInput {
   /** The host's active VPCs (vxlan layer on); only encrypted ones count. */
   readonly vpcs: readonly VpcWithMap[];
   readonly identity: SealIdentity;
-  /** What each peer said of itself (its hello, or the member record it sent), by node. */
+  /** Each peer's key and port, by node: what it said itself (its node record), or for a node this host never met what its encrypted VPCs here agree on. */
   readonly peers: ReadonlyMap<string, SealIdentity>;
   /** MTU of the underlay path to each peer address. */
   readonly underlayMtu: ReadonlyMap<string, number>;
