@@ -71,30 +71,26 @@ export function freebsdDriver(exec: Executor): NetworkDriver {
     if (!link.running) throw new TunnelNotRunningError(name, link.vxlan?.vni ?? null);
   };
 
-  const createBridge = async (op: Extract<Op, { op: 'create_bridge' }>): Promise<void> => {
-    const created = parseClonedName(await runChecked(exec, bridgeCloneCommand()), 'bridge');
-    const [rename, ...rest] = bridgeSetupCommands(created, op);
+  /**
+   * A clone FreeBSD names itself (bridgeN, wgN), renamed to meshvpc's name at
+   * once; if the rename fails the clone is destroyed: an anonymous interface
+   * nothing would ever own is never left behind.
+   */
+  const createClone = async (clone: string[], cloner: 'bridge' | 'wg', setup: (created: string) => string[][]): Promise<void> => {
+    const created = parseClonedName(await runChecked(exec, clone), cloner);
+    const [rename, ...rest] = setup(created);
     try {
       if (rename) await runChecked(exec, rename);
     } catch (e) {
-      // Leave no anonymous bridge behind: nothing would ever own it.
       await exec.run(['ifconfig', created, 'destroy']);
       throw e;
     }
     await runAll(rest);
   };
-
+  const createBridge = (op: Extract<Op, { op: 'create_bridge' }>): Promise<void> => createClone(bridgeCloneCommand(), 'bridge', (c) => bridgeSetupCommands(c, op));
   const createWg = async (op: Extract<Op, { op: 'create_wireguard' }>): Promise<void> => {
     await runChecked(exec, ['kldload', '-n', 'if_wg']);
-    const created = parseClonedName(await runChecked(exec, wgCloneCommand()), 'wg');
-    const [rename, ...rest] = wgSetupCommands(created, op);
-    try {
-      if (rename) await runChecked(exec, rename);
-    } catch (e) {
-      await exec.run(['ifconfig', created, 'destroy']);
-      throw e;
-    }
-    await runAll(rest);
+    await createClone(wgCloneCommand(), 'wg', (c) => wgSetupCommands(c, op));
   };
 
   const applyOne = async (op: Op, batchVxlans: ReadonlySet<string>): Promise<void> => {
