@@ -288,7 +288,7 @@ encrypted VPC it is in, with no lost packets: the link switches first (what it s
 waits for a new handshake), then each peer swaps the old key for the new in one wg set.`,
     args: [
       arg({ name: 'node', kind: 'string', placeholder: 'NAME', help: 'the host whose key is replaced: this one (a host rotates only its own key)', parse: v.nodeRef }),
-      dryrun,
+      ...LOCAL,
     ],
     output: 'json',
     readOnly: false,

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { LabState } from '../../src/lab/lab.js';
-import { links, mv, ok, rawRemote, sh, shOk, snapshot, withLab } from './lab-helpers.js';
+import { forgeVxlan, links, mv, ok, rawRemote, sh, shOk, snapshot, underlayOf, withLab } from './lab-helpers.js';
 import { newWgKeyPair } from '../../src/cluster/wg-keys.js';
 import { allocatePeerMap } from '../../src/core/peermap.js';
 import { network } from '../../src/core/validate.js';
@@ -26,32 +26,8 @@ import { network } from '../../src/core/validate.js';
 const FORGER_MAC = '02:00:00:00:00:97';
 const guest = (h: number): string => `203.0.113.${h}`;
 
-function address(lab: LabState, host: number): string {
-  const a = lab.hosts[host - 1]?.ip4;
-  if (!a) throw new Error(`host${host} has no address`);
-  return a;
-}
-
-/** VXLAN frames (an ARP request from FORGER_MAC) under `vni`, in cleartext, from `from`'s own address to `to`. */
-async function forge(lab: LabState, from: number, to: number, vni: number, count = 3): Promise<void> {
-  const script = `
-    const dgram = require('node:dgram');
-    const [src, dst, vni, count, mac] = process.argv.slice(1);
-    const m = Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-    const vxlan = Buffer.from([0x08, 0, 0, 0, (vni >> 16) & 255, (vni >> 8) & 255, vni & 255, 0]);
-    const arp = Buffer.concat([Buffer.from([0, 1, 8, 0, 6, 4, 0, 1]), m, Buffer.from([203, 0, 113, 97]), Buffer.alloc(6), Buffer.from([203, 0, 113, 1])]);
-    const frame = Buffer.concat([Buffer.alloc(6, 0xff), m, Buffer.from([8, 6]), arp]);
-    const s = dgram.createSocket('udp4');
-    s.bind(0, src, async () => {
-      for (let i = 0; i < Number(count); i++) {
-        await new Promise((res, rej) => s.send(Buffer.concat([vxlan, frame]), 4789, dst, (e) => (e ? rej(e) : res())));
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      s.close();
-    });
-  `;
-  await shOk(lab, from, 'node', '-e', script, address(lab, from), address(lab, to), String(vni), String(count), FORGER_MAC);
-}
+const address = underlayOf;
+const forge = (lab: LabState, from: number, to: number, vni: number): Promise<void> => forgeVxlan(lab, from, to, vni, FORGER_MAC);
 
 /** The packets counted by the nft rule whose comment contains `what`. */
 async function counter(lab: LabState, host: number, what: string): Promise<number> {

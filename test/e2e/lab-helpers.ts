@@ -151,3 +151,37 @@ export async function pidsOnHost(lab: LabState, host: number): Promise<string[]>
   if (!h) throw new Error(`no host ${host}`);
   return (await systemExecutor.run(['ip', 'netns', 'pids', h.netns])).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
 }
+
+/** A host's underlay address (IPv4 where it has one). */
+export function underlayOf(lab: LabState, host: number): string {
+  const h = lab.hosts[host - 1];
+  const a = h?.ip4 ?? h?.ip6;
+  if (!a) throw new Error(`host${host} has no address`);
+  return a;
+}
+
+/**
+ * Send `count` cleartext VXLAN packets from `from`'s own underlay address to
+ * `to`'s UDP 4789, each carrying one Ethernet frame (an ARP request from
+ * `mac`) under VXLAN id `vni`. A plain UDP socket, so the forger's own
+ * tunnels stay as they are.
+ */
+export async function forgeVxlan(lab: LabState, from: number, to: number, vni: number, mac: string, count = 3): Promise<void> {
+  const script = `
+    const dgram = require('node:dgram');
+    const [src, dst, vni, count, mac] = process.argv.slice(1);
+    const m = Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+    const vxlan = Buffer.from([0x08, 0, 0, 0, (vni >> 16) & 255, (vni >> 8) & 255, vni & 255, 0]);
+    const arp = Buffer.concat([Buffer.from([0, 1, 8, 0, 6, 4, 0, 1]), m, Buffer.from([203, 0, 113, 98]), Buffer.alloc(6), Buffer.from([203, 0, 113, 1])]);
+    const frame = Buffer.concat([Buffer.alloc(6, 0xff), m, Buffer.from([8, 6]), arp]);
+    const s = dgram.createSocket(src.includes(':') ? 'udp6' : 'udp4');
+    s.bind(0, src, async () => {
+      for (let i = 0; i < Number(count); i++) {
+        await new Promise((res, rej) => s.send(Buffer.concat([vxlan, frame]), 4789, dst, (e) => (e ? rej(e) : res())));
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      s.close();
+    });
+  `;
+  await shOk(lab, from, 'node', '-e', script, underlayOf(lab, from), underlayOf(lab, to), String(vni), String(count), mac);
+}

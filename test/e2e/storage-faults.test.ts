@@ -49,7 +49,8 @@ const vpcNames = (out: string): string[] => (JSON.parse(out) as { name: string }
 function initialised(home: string): void {
   ok(cli(home, INIT), 'initenv');
   ok(cli(home, DEFINE('v1')), 'vpc mode=init');
-  assert.deepEqual(readdirSync(home).sort(), ['id_ed25519', 'id_ed25519.pub', 'meshvpc.sqlite']);
+  // wireguard/: the WireGuard key initenv makes (encrypt=wireguard).
+  assert.deepEqual(readdirSync(home).sort(), ['id_ed25519', 'id_ed25519.pub', 'meshvpc.sqlite', 'wireguard']);
 }
 
 /** A state directory `home` and a results directory `out` beside it, in a temp directory removed afterwards. */
@@ -69,8 +70,8 @@ test('full disk: writes fail naming the file and "disk full", the database is un
     const db = join(home, 'meshvpc.sqlite');
     const fill = 'dd if=/dev/zero of="$H/fill" bs=4k 2>/dev/null || true';
     const [init, define, full1, full2, full3, list, full4, debug, later, listLater] = inMountNamespace(home, out, [
-      // 256 KiB holds the database (76 KiB), the keys and the 32 KiB wal-index.
-      'mount -t tmpfs -o size=256k meshvpc-test "$H"',
+      // 384 KiB holds the database (about 112 KiB, the WAL while it is written), the keys and the 32 KiB wal-index.
+      'mount -t tmpfs -o size=384k meshvpc-test "$H"',
       INIT,
       DEFINE('v1'),
       `cp "$H/meshvpc.sqlite" "$OUT/before"; ${fill}; test "$(df -k "$H" | awk 'NR == 2 { print $4 }')" = 0`,
