@@ -62,7 +62,7 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observe
     underlay,
     underlayMtu,
     mtu: vpc.mtu,
-    mtuCaps: await sealedCaps(host, vpc, repo.getMtuCaps(host.db, vpc.name)),
+    mtuCaps: sealedCaps(vpc, repo.getMtuCaps(host.db, vpc.name), observed),
     // What each peer's link takes in, and this host's own link: routes see neither (core/mtu-claims.ts).
     ownLinkMtu: linkMtuOf(observed.values(), underlay.get(self) ?? ''),
     peerLinkMtu: new Map(vpc.members.flatMap((m) => (m.mtu === undefined ? [] : [[m.node, m.mtu] as const]))),
@@ -81,9 +81,9 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observe
  * smallest over all its peers (and both underlay families): no tunnel of an
  * encrypted VPC may claim more than that link carries.
  */
-async function sealedCaps(host: Host, vpc: VpcWithMap, caps: ReadonlyMap<string, number>): Promise<ReadonlyMap<string, number>> {
+function sealedCaps(vpc: VpcWithMap, caps: ReadonlyMap<string, number>, observed: Observed): ReadonlyMap<string, number> {
   if (vpc.encrypt !== 'wireguard') return caps;
-  const link = (await host.driver.observe()).get(WG_IFNAME);
+  const link = observed.get(WG_IFNAME);
   if (!link) return caps;
   const most = link.mtu - VXLAN_OVERHEAD[vpc.peerNetwork.includes(':') ? 6 : 4];
   const out = new Map(caps);
