@@ -38,6 +38,8 @@ export async function reconcileSeal(host: Host, vpcs: readonly VpcWithMap[], dry
     throw new UserError(`encrypt=wireguard is not available on ${host.driver.platform} hosts yet`);
   }
   const observed = await host.driver.observe();
+  // A creation marker with no link of that name behind it claims nothing.
+  if (!observed.has(WG_IFNAME) && !dryrun) rmSync(creatingFile(host), { force: true });
   if (encrypted.length === 0 && !observed.has(WG_IFNAME)) return [];
   // A peer's key and port: what it said itself (its node record) where this host knows it, else
   // what its encrypted VPCs here agree on (checkSealClaims keeps them agreeing).
@@ -55,12 +57,19 @@ export async function reconcileSeal(host: Host, vpcs: readonly VpcWithMap[], dry
   const underlayMtu = new Map<string, number>();
   for (const a of endpoints) underlayMtu.set(a, await host.driver.underlayMtu(a));
   const spec = sealSpec({ self, vpcs: encrypted, identity: selfSeal(host), peers, underlayMtu });
-  const ops = planSeal(spec, observed, observed.has(WG_IFNAME) ? await driver.observe(WG_IFNAME) : null, wgKeyFile(host.home));
+  const ops = planSeal(spec, observed, observed.has(WG_IFNAME) ? await driver.observe(WG_IFNAME) : null, wgKeyFile(host.home), existsSync(creatingFile(host)));
   if (dryrun || ops.length === 0) return ops;
+  // Said before the link exists and unsaid once it carries meshvpc's mark: a run that dies in
+  // between leaves the marker, and the next run knows the unmarked link is its own.
+  const creates = ops.some((o) => o.op === 'create_wireguard');
+  if (creates) writeFileSync(creatingFile(host), `${process.pid}\n`, { mode: 0o600 });
   try {
     await driver.apply(ops);
     rmSync(lastErrorFile(host), { force: true });
+    rmSync(creatingFile(host), { force: true });
   } catch (e) {
+    // Nothing of that name made: nothing to claim later.
+    if (creates && !(await host.driver.observe()).has(WG_IFNAME)) rmSync(creatingFile(host), { force: true });
     const why = e instanceof Error ? e.message : String(e);
     writeFileSync(lastErrorFile(host), `${why}\n`, { mode: 0o600 });
     throw new UserError(
@@ -72,6 +81,7 @@ export async function reconcileSeal(host: Host, vpcs: readonly VpcWithMap[], dry
 }
 
 const lastErrorFile = (host: Pick<Host, 'home'>): string => join(dirname(wgKeyFile(host.home)), 'last-error');
+const creatingFile = (host: Pick<Host, 'home'>): string => join(dirname(wgKeyFile(host.home)), 'creating');
 
 /** How this host's encrypted tunnels are carried now: the implementation, or why there is no link. */
 export async function sealState(host: Host): Promise<string> {

@@ -172,11 +172,22 @@ const isLinkLocal = (cidr: string): boolean => /^fe[89ab][0-9a-f]:/i.test(cidr);
  * is meshvpc's only with its mark; a link of that name without it is refused.
  * A peer whose key changed (a rotation) is replaced in one `wg set`, so its
  * addresses move to the new key at once.
+ *
+ * `creating`: an earlier run of this host recorded that it was making the
+ * link and never said it was done (it died between creating the link and
+ * marking it). An unmarked link of that name that is neither a bridge, a
+ * VXLAN tunnel nor a veth is then that run's link: it is marked and
+ * configured, not refused forever.
  */
-export function planSeal(spec: SealSpec | null, observed: Observed, seal: ObservedSeal | null, keyFile: string): Op[] {
+export function planSeal(spec: SealSpec | null, observed: Observed, seal: ObservedSeal | null, keyFile: string, creating = false): Op[] {
+  const found = observed.get(WG_IFNAME);
+  const orphan = creating && found !== undefined && found.alias !== WG_ALIAS && found.kind === 'other';
+  const adopted = orphan ? { ...found, alias: WG_ALIAS } : found;
+  const mark: Op[] = orphan ? [{ op: 'set_alias', name: WG_IFNAME, alias: WG_ALIAS }] : [];
   // No encrypted VPC here: only meshvpc's own link is removed; another one of that name is none of its business.
-  if (!spec) return observed.get(WG_IFNAME)?.alias === WG_ALIAS ? [{ op: 'delete_link', name: WG_IFNAME }] : [];
-  return planSealOps(spec, checkSealName(observed), seal, keyFile);
+  if (!spec) return adopted?.alias === WG_ALIAS ? [...mark, { op: 'delete_link', name: WG_IFNAME }] : [];
+  const link = checkSealName(orphan && adopted ? new Map([[WG_IFNAME, adopted]]) : observed);
+  return [...mark, ...planSealOps(spec, link, seal, keyFile)];
 }
 
 /** The WireGuard link if it is meshvpc's; a link of its name without meshvpc's mark is refused. */

@@ -209,6 +209,16 @@ test('encrypt=wireguard: sealed tunnels carry the VPC, nothing crosses in cleart
     await ok(lab, 1, 'vpc', 'mode=apply', 'vpc_name=vpc1');
     await ok(lab, 1, 'jexec', 'jname=j1', 'ping', '-c', '3', '-i', '0.2', '-W', '2', guest(2));
 
+    // A run that died between making the link and marking it (its creation marker left behind):
+    // the next apply takes that unmarked link as its own instead of refusing it forever.
+    await shOk(lab, 3, 'ip', 'link', 'del', 'meshvpc-wg');
+    await shOk(lab, 3, 'env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'wireguard-go', 'meshvpc-wg');
+    await shOk(lab, 3, 'sh', '-c', 'echo 1 > /var/db/meshvpc/wireguard/creating');
+    await ok(lab, 3, 'vpc', 'mode=apply', 'vpc_name=vpc1');
+    assert.equal((await links(lab, 3, 'dev', 'meshvpc-wg'))[0]?.ifalias, 'meshvpc-wireguard');
+    assert.equal((await sh(lab, 3, 'test', '-e', '/var/db/meshvpc/wireguard/creating')).code, 1, 'the marker is gone once the link is marked');
+    await ok(lab, 3, 'jexec', 'jname=j3', 'ping', '-c', '3', '-i', '0.2', '-W', '2', guest(1));
+
     // Encryption off on the running VPC: every member's WireGuard link and sealed rules go, the tunnels stay.
     assert.match(await ok(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'encrypt=none'), /encrypt wireguard -> none/);
     for (const h of [1, 2, 3]) {

@@ -171,6 +171,20 @@ describe('planSeal', () => {
     }
   });
 
+  test('an unmarked link left by a run of this host that died while making it (its creation marker) is marked and configured; a bridge or veth of that name still is not', () => {
+    const orphan = { observed: observedFrom([link({ name: WG_IFNAME, alias: null })]), seal: null };
+    const ops = planSeal(spec([vpc1()]), orphan.observed, null, KEY_FILE, true);
+    assert.deepEqual(ops[0], { op: 'set_alias', name: WG_IFNAME, alias: WG_ALIAS });
+    assert.ok(!ops.some((o) => o.op === 'create_wireguard'), 'the link is there: not made again');
+    assert.ok(ops.some((o) => o.op === 'set_wireguard') && ops.some((o) => o.op === 'wireguard_peer'));
+    assert.deepEqual(planSeal(null, orphan.observed, null, KEY_FILE, true), [{ op: 'set_alias', name: WG_IFNAME, alias: WG_ALIAS }, { op: 'delete_link', name: WG_IFNAME }]);
+    for (const kind of ['bridge', 'veth', 'vxlan'] as const) {
+      const theirs = observedFrom([link({ name: WG_IFNAME, alias: null, kind })]);
+      assert.throws(() => planSeal(spec([vpc1()]), theirs, null, KEY_FILE, true), /not meshvpc's/);
+      assert.deepEqual(planSeal(null, theirs, null, KEY_FILE, true), []);
+    }
+  });
+
   test('a peer\'s rotated key: one wireguard_peer that replaces the old key in the same wg set, nothing removed apart', () => {
     const host = after(EMPTY_HOST, planOn(spec([vpc1()]), EMPTY_HOST));
     const rotated = spec([sealedVpc('vpc1', ['node1', 'node2', 'node3'], 4, { keys: { ...K, node2: NODE2_ROTATED } })]);
