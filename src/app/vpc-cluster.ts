@@ -73,7 +73,7 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
  * did not answer. A member whose meshvpc has no WireGuard is refused, naming
  * both versions.
  */
-export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcome<Hello>[]): VpcWithMap {
+export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcome<Hello>[], dryrun = false): VpcWithMap {
   if (vpc.encrypt !== 'wireguard') return vpc;
   const self = host.self.nodename;
   // What each member that answered said of itself, checked for every member before any of it is
@@ -95,7 +95,8 @@ export function withSealKeys(host: Host, vpc: VpcWithMap, reach: readonly Outcom
     }
     const seal = said.get(m.node);
     if (seal) {
-      if (repo.getNode(host.db, m.node)) repo.putNodeSeal(host.db, m.node, seal.key, seal.port);
+      // A dry run remembers nothing either.
+      if (!dryrun && repo.getNode(host.db, m.node)) repo.putNodeSeal(host.db, m.node, seal.key, seal.port);
       return { ...m, wgKey: seal.key, wgPort: seal.port };
     }
     // Not answering: what it last said itself (its node record), else what its definition here holds.
@@ -123,7 +124,7 @@ export async function allocate(host: Host, vpc: VpcWithMap, dryrun: boolean): Pr
   const peers = new Peers(host.home);
   try {
     const { reach, used, linkMtus } = await gatherUsed(host, peers, nodes, vpc.name, DEFAULT_CONCURRENCY);
-    const a = allocateAround(withLinkMtus(withSealKeys(host, vpc, reach), linkMtus), used, new Set(), false);
+    const a = allocateAround(withLinkMtus(withSealKeys(host, vpc, reach, dryrun), linkMtus), used, new Set(), false);
     if (!dryrun) accept(host, a.vpc, false, a.renumbered);
     return { vpc: a.vpc, unreachable: reach.flatMap((r) => (r.ok ? [] : [{ host: r.key, error: r.error }])) };
   } finally {
@@ -344,7 +345,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     }
     const answered = (n: NodeRecord): boolean => first.reach.some((r) => r.key === n.name && r.ok);
     // Each member's link MTU as it just said: every host sizes its tunnels to that member by it.
-    const keyed = withLinkMtus(withSealKeys(host, initial, first.reach), first.linkMtus);
+    const keyed = withLinkMtus(withSealKeys(host, initial, first.reach, opts.dryrun), first.linkMtus);
     const spread = mtuSpread(keyed);
     if (spread) events({ type: 'mtu_differs', ...spread });
     let alloc = await phase('init_peers', async () => allocateAround(keyed, first.used, new Set(), false));

@@ -76,6 +76,11 @@ test('a member on a meshvpc without WireGuard is refused naming both versions, a
     );
     assert.deepEqual(repo.listNodes(host.db), before, 'a refusal remembers nothing');
 
+    // A dry run carries the keys but remembers nothing.
+    const dry = withSealKeys(host, vpc([['h1', '192.0.2.1'], ['h2', '192.0.2.2']]), reach.slice(0, 1), true);
+    assert.equal(dry.members.find((m) => m.node === 'h2')?.wgKey, rotated.key);
+    assert.deepEqual(repo.listNodes(host.db), before, 'a dry run remembers nothing');
+
     // Without the old host: every member carries its key, and what h2 said of itself is remembered.
     const keyed = withSealKeys(host, vpc([['h1', '192.0.2.1'], ['h2', '192.0.2.2']]), reach.slice(0, 1));
     assert.deepEqual(keyed.members.find((m) => m.node === 'h2'), { node: 'h2', underlay: '192.0.2.2', wgKey: rotated.key, wgPort: rotated.port });
