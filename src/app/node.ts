@@ -8,7 +8,7 @@ import { Peers, request } from '../cluster/peers.js';
 import { readPrivateKey } from '../cluster/keys.js';
 import type { Hello, NodeIntro } from '../cluster/protocol.js';
 import { helloSeal } from '../cluster/wire.js';
-import { selfSeal } from './seal.js';
+import { sealIntro } from './seal.js';
 import type { NodeRecord } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
@@ -53,7 +53,7 @@ export async function add(host: Host, input: { readonly node: string; readonly p
     sshPort: 22,
     sshUser: 'root',
     sshAddress: ownAddressFor(host, address),
-    ...(({ key, port: wgPort }) => ({ wgKey: key, wgPort }))(selfSeal(host)),
+    ...sealIntro(host),
   };
   // A known host is reached with its pinned key and our cluster key: adding
   // it again refreshes both sides and never silently accepts a new host key.

@@ -13,7 +13,7 @@ import type { Host } from './host.js';
 import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
 import { VERSION } from '../core/version.js';
 import { checkMoved, checkPair, checkSealClaims, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
-import { selfSeal } from './seal.js';
+import { sealIntro, selfSeal } from './seal.js';
 import type { VpcWithMap } from '../core/types.js';
 import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
@@ -26,7 +26,7 @@ export async function hello(host: Host, vpc?: string): Promise<Hello> {
     platform: host.driver.platform,
     publicKey: readPublicKey(host.home),
     version: VERSION,
-    ...(({ key, port }) => ({ wgKey: key, wgPort: port }))(selfSeal(host)),
+    ...sealIntro(host),
     ...(vpc === undefined ? {} : await hostFacts(host, vpc)),
   };
 }

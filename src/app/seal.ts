@@ -22,6 +22,12 @@ export function selfSeal(host: Pick<Host, 'db' | 'home'>): SealIdentity {
   return { key: ensureWgKey(host.home).publicKey, port: repo.getSelfWgPort(host.db) ?? DEFAULT_WG_PORT };
 }
 
+/** The same, as `hello` and `pair` say it. */
+export function sealIntro(host: Pick<Host, 'db' | 'home'>): { wgKey: string; wgPort: number } {
+  const { key, port } = selfSeal(host);
+  return { wgKey: key, wgPort: port };
+}
+
 /** The VPCs whose tunnels this host keeps, with one of them as it is about to become. */
 export function activeVpcs(host: Host, override?: { readonly vpc: VpcWithMap; readonly vxlan: boolean }): VpcWithMap[] {
   const stored = repo.listVpcs(host.db).filter((v) => v.name !== override?.vpc.name && repo.getLocal(host.db, v.name).vxlan);

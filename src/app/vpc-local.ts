@@ -136,9 +136,7 @@ export function reconcileAccepted(host: Host, name: string, change: Partial<VpcL
   if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
   requireVpc(host, name);
   return withLock(host.db, applyLock(name), 'apply', async () => {
-    const result = await reconcileLocked(host, name, change, false);
-    await refreshFirewall(host);
-    return result;
+    return reconcileLocked(host, name, change, false);
   });
 }
 
@@ -168,9 +166,12 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   repo.putLocal(host.db, name, { ...local, owned: [...new Set([...local.owned, ...keep])] });
   // An encrypted VPC's rules (its ids only through WireGuard, nothing to a seal address any other
   // way) are in place before its tunnels: if they cannot be, no sealed tunnel is made.
-  if (vpc.encrypt === 'wireguard' && member && local.vxlan) await refreshFirewall(host, { vpc, vxlan: true });
+  const sealedFirst = vpc.encrypt === 'wireguard' && member && local.vxlan;
+  if (sealedFirst) await refreshFirewall(host, { vpc, vxlan: true });
   await host.driver.apply(vpcOps);
   repo.putLocal(host.db, name, { ...local, owned: keep });
+  // Otherwise after the tunnels; the rules above already are what this state needs.
+  if (!sealedFirst) await refreshFirewall(host);
   const made = sealOps.some((o) => o.op === 'create_wireguard');
   return { node: host.self.nodename, ops, commands, applied: true, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
 }
