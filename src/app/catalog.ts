@@ -7,6 +7,7 @@
  * refuses every face refuses, with the same words.
  */
 import type { Encryption } from '../core/seal.js';
+import type { FdbMode } from '../core/fdb.js';
 import { shown, UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { PLATFORMS } from '../platform/driver.js';
@@ -77,6 +78,17 @@ export const ARGS = {
     schema: { enum: ['none', 'wireguard'] },
     parse: (raw): Encryption => {
       if (raw !== 'none' && raw !== 'wireguard') throw new UserError(`invalid encrypt ${shown(raw)}: use none or wireguard`);
+      return raw;
+    },
+  }),
+  fdb: arg({
+    name: 'fdb',
+    kind: 'string',
+    placeholder: 'control|learn',
+    help: "control: every member puts each guest's MAC and address on its bridge (static FDB, permanent neighbour), answers ARP/ND for them itself and stops flooding unknown unicast to tunnels; learn: flood and learn (default control)",
+    schema: { enum: ['control', 'learn'] },
+    parse: (raw): FdbMode => {
+      if (raw !== 'control' && raw !== 'learn') throw new UserError(`invalid fdb ${shown(raw)}: use control or learn`);
       return raw;
     },
   }),
@@ -196,7 +208,7 @@ export interface Operation {
   readonly argv?: boolean;
 }
 
-const { vpc_name, node_member, peer_network, mtu, underlay, firewall, encrypt, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
+const { vpc_name, node_member, peer_network, mtu, underlay, firewall, encrypt, fdb, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
 
 const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag });
 const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
@@ -223,7 +235,7 @@ const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Parti
   ...extra,
 });
 
-const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, encrypt, ...QUOTA, ...GUEST_NETWORK];
+const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, encrypt, fdb, ...QUOTA, ...GUEST_NETWORK];
 const LOCAL = [dryrun, platform];
 
 const UNORDERED: readonly Operation[] = [
@@ -252,8 +264,8 @@ warning line says so).`, [...DEFINITION.map((a) => ({ ...a, required: undefined 
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {
     output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
-    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed'],
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'fdb', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'fdb'],
     readOnly: true,
   }),
   vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).\nfix=1 measures again from the routes' MTU and keeps each such tunnel (and the bridge) at\nwhat crosses, here, across re-applies.", [
@@ -271,8 +283,8 @@ warning line says so).`, [...DEFINITION.map((a) => ({ ...a, required: undefined 
     summary: 'The VPCs this host knows.',
     args: LOCAL,
     output: 'listing',
-    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'members', 'pairs', 'vxlan', 'bridge', 'guest_network', 'quota', 'usage'],
-    defaultColumns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'members', 'pairs', 'vxlan', 'bridge', 'quota', 'usage'],
+    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'fdb', 'members', 'pairs', 'vxlan', 'bridge', 'guest_network', 'quota', 'usage'],
+    defaultColumns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'fdb', 'members', 'pairs', 'vxlan', 'bridge', 'quota', 'usage'],
     readOnly: true,
     dbOnly: true,
   },

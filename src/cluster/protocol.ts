@@ -3,7 +3,7 @@
  * peer, one JSON response on its stdout. A peer plans and applies for itself;
  * the caller only says what it wants.
  */
-import type { SelfNode, VpcWithMap } from '../core/types.js';
+import type { GuestOnHost, SelfNode, VpcWithMap } from '../core/types.js';
 import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
 import type { ErrorDetail, ErrorKind } from '../core/errors.js';
@@ -60,6 +60,11 @@ export type Request =
    */
   | { readonly op: 'guest_hold'; readonly vpc: string; readonly token: string; readonly ttl_ms: number; readonly wait_ms: number }
   | { readonly op: 'guest_release'; readonly vpc: string; readonly token: string }
+  /**
+   * fdb=control (app/guest-reports.ts): the caller's full list of its guests
+   * on the VPC; the answer is the receiver's own list, so one call tells both.
+   */
+  | { readonly op: 'guest_report'; readonly vpc: string; readonly node: string; readonly guests: readonly GuestOnHost[] }
   /**
    * `node mode=update` on the caller: `node`'s address or SSH port changed. The
    * receiver believes it only from the node itself: it reaches the node there

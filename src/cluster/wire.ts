@@ -15,6 +15,7 @@ import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 import { ENCRYPTIONS, wgKey, type Encryption, type SealIdentity } from '../core/seal.js';
+import { FDB_MODES, type FdbMode } from '../core/fdb.js';
 import { MAX_LINK_MTU, MIN_LINK_MTU, type LinkMtus } from '../core/mtu-claims.js';
 
 type Json = Record<string, unknown>;
@@ -115,6 +116,12 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     if (!(ENCRYPTIONS as readonly string[]).includes(e)) throw new UserError(`bad request: unknown encrypt ${v.shown(e)}`);
     encrypt = e as Encryption;
   }
+  let fdb: FdbMode | undefined;
+  if (o.fdb !== undefined) {
+    const f = str(o.fdb, 'fdb');
+    if (!(FDB_MODES as readonly string[]).includes(f)) throw new UserError(`bad request: unknown fdb ${v.shown(f)}`);
+    fdb = f as FdbMode;
+  }
   return checkVpc({
     name: v.vpcName(str(o.name, 'name')),
     peerNetwork: v.cidrText(net),
@@ -128,6 +135,8 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     ...(o.guestNetwork === undefined ? {} : { guestNetwork: guestNetworkFromWire(o.guestNetwork, net) }),
     // Absent from 0.3 peers: the receiver keeps what it has, and refuses to lose encryption (vpc-local.ts accept).
     ...(encrypt === undefined ? {} : { encrypt }),
+    // Absent from 0.4 peers: the receiver keeps what it has.
+    ...(fdb === undefined ? {} : { fdb }),
   });
 }
 
@@ -230,6 +239,12 @@ export function requestFromWire(text: string): Request {
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token), ttl_ms: int(o.ttl_ms, 'ttl_ms', 1000, 600_000), wait_ms: int(o.wait_ms, 'wait_ms', 0, 120_000) };
     case 'guest_release':
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token) };
+    case 'guest_report': {
+      // Each guest is the sender's own (remote.ts checks the node against the caller).
+      const vpc = v.vpcName(str(o.vpc, 'vpc'));
+      const node = v.nodeName(str(o.node, 'node'));
+      return { op, vpc, node, guests: guestsFromWire({ guests: o.guests }, node, vpc).guests };
+    }
     case 'pair':
       return { op, node: intro(o.node) };
     case 'unpair':
@@ -311,6 +326,8 @@ export function tunnelStatusFromWire(x: unknown, peer: string, pairs: readonly P
       // Absent from 0.3.0 and older peers.
       pmtu_ok: typeof o.pmtu_ok === 'boolean' ? o.pmtu_ok : null,
       ...(typeof o.sealed === 'string' ? { sealed: o.sealed.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) } : {}),
+      // Absent from 0.4 and older peers; one of three words.
+      ...(o.fdb === 'control' || o.fdb === 'suppress' || o.fdb === 'learn' ? { fdb: o.fdb } : {}),
       rx_bytes: optInt(o.rx_bytes, 'rx_bytes', COUNTER_MAX),
       tx_bytes: optInt(o.tx_bytes, 'tx_bytes', COUNTER_MAX),
       rx_packets: optInt(o.rx_packets, 'rx_packets', COUNTER_MAX),

@@ -158,4 +158,20 @@ export const MIGRATIONS: readonly string[] = [
   -- so tunnels to a member with a smaller link are made smaller (core/mtu-claims.ts).
   ALTER TABLE vpc_member ADD COLUMN mtu INTEGER;
   `,
+  `
+  -- fdb=control (core/fdb.ts): the VPC's setting (a VPC from before keeps learning), what
+  -- this host put on the bridge (the only entries it removes), and which members' guest
+  -- reports it holds: guest_seen rows of a member whose report was heard are its full
+  -- list; told is the digest of this host's own report as that member last took it.
+  ALTER TABLE vpc ADD COLUMN fdb TEXT NOT NULL DEFAULT 'learn' CHECK (fdb IN ('learn', 'control'));
+  ALTER TABLE vpc_local ADD COLUMN fdb_record TEXT NOT NULL DEFAULT '{"entries":[],"neighbours":[]}';
+  ALTER TABLE guest_seen ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE guest_report (
+    vpc TEXT NOT NULL,
+    node TEXT NOT NULL,
+    heard INTEGER NOT NULL DEFAULT 0,
+    told TEXT,
+    PRIMARY KEY (vpc, node)
+  );
+  `,
 ];

@@ -63,7 +63,7 @@ describe('completion candidates', () => {
     assert.ok(at('meshvpc vpc mode=init ').includes('vpc_name='));
     assert.ok(!at('meshvpc vpc mode=init vpc_name=vpc9 ').includes('vpc_name='));
     assert.deepEqual(at('meshvpc vpc mode=init vpc_name=vpc9 node_member=all peer_network=10.0.0.0/24 mtu=1400 '), [
-      'underlay=', 'firewall=', 'encrypt=', 'jail_max=', 'vm_max=', 'bhyve_max=', 'vcpu_max=', 'ram_max=', 'disk_max=', 'guest_network=', 'guest_gateway=', 'dryrun=', 'platform=',
+      'underlay=', 'firewall=', 'encrypt=', 'fdb=', 'jail_max=', 'vm_max=', 'bhyve_max=', 'vcpu_max=', 'ram_max=', 'disk_max=', 'guest_network=', 'guest_gateway=', 'dryrun=', 'platform=',
     ]);
     assert.deepEqual(at('meshvpc bstart jname=vm1 '), ['platform=']);
     assert.deepEqual(at('meshvpc jls --json '), ['cluster=', 'platform=', 'header=', 'display=']);
