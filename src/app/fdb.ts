@@ -6,7 +6,7 @@
 import { desiredFdb, planFdb, recordUnion, type FdbOp, type GuestNicReport } from '../core/fdb.js';
 import { nicsOf } from '../core/guests.js';
 import type { HostSpec } from '../core/spec.js';
-import type { VpcWithMap } from '../core/types.js';
+import type { GuestRecord, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import { guestMac, vpcGuestMac } from '../core/mac.js';
@@ -38,7 +38,7 @@ export async function reconcileFdb(host: Host, vpc: VpcWithMap, spec: HostSpec, 
   const self = host.self.nodename;
   const localGuests = repo.listGuests(host.db).flatMap((g) =>
     nicsOf(g)
-      .filter((n) => n.vpc === vpc.name && onBridge.has(n.hostIf))
+      .filter((n, i) => n.vpc === vpc.name && onBridge.has(n.hostIf) && runsAtItsMac(g, vpc.name, i))
       .map((n) => ({ name: g.name, hostIf: n.hostIf, ip4Addr: n.ip4Addr, ip6Addr: n.ip6Addr })),
   );
   const heard = repo.heardFrom(host.db, vpc.name);
@@ -69,6 +69,19 @@ export async function reconcileFdb(host: Host, vpc: VpcWithMap, spec: HostSpec, 
   await driver.apply(plan.ops);
   atomically(host.db, () => repo.putFdbRecord(host.db, vpc.name, plan.record));
   return { ops: plan.ops, commands, foreign: plan.foreign };
+}
+
+/**
+ * Whether a guest's interface `nic` (on `vpc`) runs with the MAC the control
+ * plane derives for it: one started before its VPC's mode was known (a host
+ * upgraded from 0.4, say) keeps its old MAC until it restarts, and is left to
+ * flooding and learning until then rather than pointed at a MAC it does not have.
+ */
+export const runsAtItsMac = (g: GuestRecord, vpc: string, nic: number): boolean => g.macs?.[nic] === vpcGuestMac(vpc, g.name);
+
+/** Names of this host's guests on `vpc` that the control plane may speak of (running, at their derived MAC). */
+export function fdbReady(host: Host, vpc: string): Set<string> {
+  return new Set(repo.listGuests(host.db).flatMap((g) => (nicsOf(g).some((n, i) => n.vpc === vpc && runsAtItsMac(g, vpc, i)) ? [g.name] : [])));
 }
 
 /** The MAC of a guest's interface `nic` on `vpc` here: bound to the VPC and name on fdb=control (core/mac.ts). */

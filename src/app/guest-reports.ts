@@ -21,6 +21,18 @@ import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import type { Host } from './host.js';
 import { guestsHere } from './guest-guard.js';
+import { fdbReady } from './fdb.js';
+
+/**
+ * This host's guests on the VPC as the control plane tells them: a guest that
+ * does not run at the MAC derived for it (started before the VPC's mode was
+ * known) is told as not running, so no member points its address anywhere;
+ * it still counts for quotas and addresses.
+ */
+export async function fdbReport(host: Host, vpc: string): Promise<GuestOnHost[]> {
+  const ready = fdbReady(host, vpc);
+  return (await guestsHere(host, vpc)).map((g) => (g.running && !ready.has(g.name) ? { ...g, running: false } : g));
+}
 
 /** Members told at once (each is one SSH call). */
 const TELL_LIMIT = 16;
@@ -48,7 +60,7 @@ export async function tellMembers(host: Host, vpc: VpcWithMap, all = false): Pro
   const none: Told = { vpc: vpc.name, told: [], failed: [] };
   const self = host.self.nodename;
   if ((vpc.fdb ?? 'learn') !== 'control' || !vpc.members.some((m) => m.node === self)) return none;
-  const report = await guestsHere(host, vpc.name);
+  const report = await fdbReport(host, vpc.name);
   const digest = reportDigest(report);
   const others = vpc.members.map((m) => m.node).filter((n) => n !== self);
   const due = others.filter((n) => {
@@ -89,7 +101,7 @@ export async function tellMembers(host: Host, vpc: VpcWithMap, all = false): Pro
  */
 export async function takeReport(host: Host, caller: string, vpc: VpcWithMap, guests: readonly GuestOnHost[]): Promise<GuestOnHost[]> {
   if (!vpc.members.some((m) => m.node === caller)) throw new UserError(`${caller} is not a member of ${vpc.name} on ${host.self.nodename}: it cannot report guests on it`, 'conflict');
-  const mine = await guestsHere(host, vpc.name);
+  const mine = await fdbReport(host, vpc.name);
   atomically(host.db, () => {
     repo.putSeen(host.db, vpc.name, caller, guests);
     // The answer carries this host's list: the caller takes it now.

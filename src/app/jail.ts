@@ -80,8 +80,9 @@ async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
 
 async function start(host: Host, j: JailRecord): Promise<void> {
   await checkNamesFree(host, j);
-  const id = await host.driver.guestStart(await guestOf(host, j));
-  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, id));
+  const spec = await guestOf(host, j);
+  const id = await host.driver.guestStart(spec);
+  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, id, [spec.mac ?? '', ...(spec.extra ?? []).map((n) => n.mac ?? '')]));
 }
 
 export interface CreateInput {

@@ -229,8 +229,9 @@ async function start(host: Host, r: VmRecord): Promise<{ accel: VmAccel }> {
   const mtu = await vpcBridgeMtu(host, r.interface);
   const accel = await accelFor(host, r.vm.accel, r.vm.kernel);
   await mkdir(vmDir(host, r.name), { recursive: true });
-  const id = await d.start(await specOf(host, r, accel, mtu));
-  atomically(host.db, () => repo.setGuestId(host.db, r.name, id));
+  const spec = await specOf(host, r, accel, mtu);
+  const id = await d.start(spec);
+  atomically(host.db, () => repo.setGuestId(host.db, r.name, id, [spec.mac]));
   return { accel };
 }
 

@@ -347,7 +347,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
         if (!policy && incoming.encrypt !== undefined && (here.encrypt ?? 'none') !== incoming.encrypt) {
           conflicts.push(`encrypt ${here.encrypt ?? 'none'} here, ${incoming.encrypt} offered (vpc mode=set changes it)`);
         }
-        if (incoming.fdb !== undefined && (here.fdb ?? 'learn') !== incoming.fdb) conflicts.push(`fdb ${here.fdb ?? 'learn'} here, ${incoming.fdb} offered`);
+        // Not known here (a VPC kept from before 0.5): the member's word names it.
+        if (incoming.fdb !== undefined && here.fdb !== undefined && here.fdb !== incoming.fdb) conflicts.push(`fdb ${here.fdb} here, ${incoming.fdb} offered`);
         if (!policy && incoming.guestNetwork !== undefined && JSON.stringify(here.guestNetwork) !== JSON.stringify(incoming.guestNetwork)) {
           conflicts.push(`guest_network ${here.guestNetwork?.network ?? 'none'} here, ${incoming.guestNetwork?.network ?? 'none'} offered (vpc mode=set changes it)`);
         }
@@ -363,7 +364,7 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       }
       // A definition from a 0.2 peer has no policy: the one stored here stays (repo.putVpc).
       const canonical = (x: VpcWithMap, keep: VpcWithMap): string =>
-        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork, x.encrypt ?? keep.encrypt ?? 'none', x.fdb ?? keep.fdb ?? 'learn']);
+        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork, x.encrypt ?? keep.encrypt ?? 'none', x.fdb ?? keep.fdb ?? null]);
       const unchanged = here !== null && canonical(here, here) === canonical(incoming, here);
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);

@@ -102,6 +102,8 @@ interface GuestBase {
   readonly hostIf: string;
   /** Started again by the boot unit (`guests mode=start_all`). */
   readonly astart: boolean;
+  /** The MACs it runs with, eth0 first (null: not running, or started by meshvpc before 0.5). */
+  readonly macs?: readonly string[] | null;
 }
 
 /** A container's further interface (eth1, eth2, ...) on another VPC. */

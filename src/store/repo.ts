@@ -124,7 +124,8 @@ export function getVpc(db: Db, name: string): VpcWithMap | null {
     quota: { jail_max: nn(r.jail_max), vm_max: nn(r.vm_max), vcpu_max: nn(r.vcpu_max), ram_max: nn(r.ram_max), disk_max: nn(r.disk_max) },
     guestNetwork: r.guest_network === null ? null : { network: s(r.guest_network), gateway: sn(r.guest_gateway) },
     encrypt: s(r.encrypt) === 'wireguard' ? 'wireguard' : 'none',
-    fdb: s(r.fdb) === 'control' ? 'control' : 'learn',
+    // NULL: a VPC from before 0.5 that no member's definition has named a mode for yet (it learns).
+    ...(r.fdb === 'control' || r.fdb === 'learn' ? { fdb: r.fdb } : {}),
   };
 }
 
@@ -140,7 +141,7 @@ export function putVpc(db: Db, v: VpcDef): void {
   const q = v.quota ?? old?.quota ?? NO_LIMITS;
   const g = v.guestNetwork !== undefined ? v.guestNetwork : (old?.guestNetwork ?? null);
   const e = v.encrypt ?? old?.encrypt ?? 'none';
-  const f = v.fdb ?? old?.fdb ?? 'learn';
+  const f = v.fdb ?? old?.fdb ?? null;
   db.prepare(
     `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway, encrypt, fdb)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -193,6 +194,12 @@ export function putLocal(db: Db, vpc: string, l: VpcLocal): void {
   ).run(vpc, l.vxlan ? 1 : 0, l.bridge ? 1 : 0, JSON.stringify(l.bridgeIps), JSON.stringify(l.owned));
 }
 
+const macsOf = (x: unknown): string[] | null => {
+  if (typeof x !== 'string') return null;
+  const list = JSON.parse(x) as unknown;
+  return Array.isArray(list) ? list.filter((m): m is string => typeof m === 'string') : null;
+};
+
 function toGuest(r: Row): GuestRecord {
   const base = {
     name: s(r.name),
@@ -202,6 +209,7 @@ function toGuest(r: Row): GuestRecord {
     guestId: sn(r.guest_id),
     hostIf: s(r.host_if),
     astart: Number(r.astart) === 1,
+    ...(typeof r.macs === 'string' ? { macs: macsOf(r.macs) } : {}),
   };
   if (r.kind !== 'vm') {
     const extra = JSON.parse(s(r.extra_nics ?? '[]')) as ExtraNic[];
@@ -267,8 +275,9 @@ export function putGuest(db: Db, g: GuestRecord): void {
 
 export const putJail = (db: Db, j: JailRecord): void => putGuest(db, j);
 
-export function setGuestId(db: Db, name: string, guestId: string | null): void {
-  db.prepare('UPDATE jail SET guest_id = ? WHERE name = ?').run(guestId, name);
+/** What meshvpc started for the guest (null: stopped), and the MACs of its interfaces, eth0 first. */
+export function setGuestId(db: Db, name: string, guestId: string | null, macs: readonly string[] | null = null): void {
+  db.prepare('UPDATE jail SET guest_id = ?, macs = ? WHERE name = ?').run(guestId, guestId === null || macs === null ? null : JSON.stringify(macs), name);
 }
 
 export const setJailGuestId = setGuestId;
@@ -387,4 +396,17 @@ export function tryLease(db: Db, vpc: string, holder: string, token: string, ttl
 /** Give the lease back; only its holder's token can. */
 export function releaseLease(db: Db, vpc: string, token: string): boolean {
   return db.prepare('DELETE FROM guest_lease WHERE vpc = ? AND token = ?').run(vpc, token).changes > 0;
+}
+
+/** The VPCs this host's agent brought here from the store (backend=etcd): the only ones it may take away. */
+export function agentVpcs(db: Db): string[] {
+  return (db.prepare('SELECT name FROM agent_vpc ORDER BY name').all() as Row[]).map((r) => s(r.name));
+}
+
+export function addAgentVpc(db: Db, name: string): void {
+  db.prepare('INSERT OR IGNORE INTO agent_vpc (name) VALUES (?)').run(name);
+}
+
+export function dropAgentVpc(db: Db, name: string): void {
+  db.prepare('DELETE FROM agent_vpc WHERE name = ?').run(name);
 }

@@ -159,11 +159,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE vpc_member ADD COLUMN mtu INTEGER;
   `,
   `
-  -- fdb=control (core/fdb.ts): the VPC's setting (a VPC from before keeps learning), what
-  -- this host put on the bridge (the only entries it removes), and which members' guest
-  -- reports it holds: guest_seen rows of a member whose report was heard are its full
-  -- list; told is the digest of this host's own report as that member last took it.
-  ALTER TABLE vpc ADD COLUMN fdb TEXT NOT NULL DEFAULT 'learn' CHECK (fdb IN ('learn', 'control'));
+  -- fdb=control (core/fdb.ts): the VPC's setting (NULL: not known yet, a VPC from before,
+  -- which learns until a member's definition says otherwise), what this host put on the
+  -- bridge (the only entries it removes), the MACs each guest runs with (per interface;
+  -- NULL: stopped, or started before), and which members' guest reports it holds:
+  -- guest_seen rows of a member whose report was heard are its full list; told is the
+  -- digest of this host's own report as that member last took it.
+  ALTER TABLE vpc ADD COLUMN fdb TEXT CHECK (fdb IS NULL OR fdb IN ('learn', 'control'));
+  ALTER TABLE jail ADD COLUMN macs TEXT;
   ALTER TABLE vpc_local ADD COLUMN fdb_record TEXT NOT NULL DEFAULT '{"entries":[],"neighbours":[]}';
   ALTER TABLE guest_seen ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
   CREATE TABLE guest_report (

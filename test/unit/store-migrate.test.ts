@@ -68,7 +68,7 @@ test('a 0.1.0 database migrates forward with every row intact', () => {
         ['old3', '2001:db8::12', '192.0.2.12', '2001:db8::12', 'freebsd'],
       ]);
       const vpc1 = repo.getVpc(db, 'vpc1');
-      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [], quota: { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null }, guestNetwork: null, encrypt: 'none', fdb: 'learn' });
+      assert.deepEqual(vpc1 && { ...vpc1 }, { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 6, mtu: null, firewall: false, members: [{ node: 'old1', underlay: '2001:db8::10' }], pairs: [], quota: { jail_max: null, vm_max: null, vcpu_max: null, ram_max: null, disk_max: null }, guestNetwork: null, encrypt: 'none' });
       const vpc2 = repo.getVpc(db, 'vpc2');
       assert.ok(vpc2);
       assert.equal(vpc2.mtu, 1400);
@@ -126,7 +126,7 @@ test('a 0.2.0 database migrates forward with every row intact', () => {
 
       // VPCs: as 0.2.0 stored them, with no quota and no guest network.
       const solo = repo.getVpc(db, 'solo');
-      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: false, members: [{ node: 'rel1', underlay: '192.0.2.20' }], pairs: [], quota: NO_QUOTA, guestNetwork: null, encrypt: 'none', fdb: 'learn' });
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.0/26', family: 4, mtu: null, firewall: false, members: [{ node: 'rel1', underlay: '192.0.2.20' }], pairs: [], quota: NO_QUOTA, guestNetwork: null, encrypt: 'none' });
       const trio = repo.getVpc(db, 'trio');
       assert.deepEqual(trio && { ...trio }, {
         name: 'trio',
@@ -147,7 +147,6 @@ test('a 0.2.0 database migrates forward with every row intact', () => {
         quota: NO_QUOTA,
         guestNetwork: null,
         encrypt: 'none',
-        fdb: 'learn',
       });
       assert.deepEqual(repo.listVpcs(db).map((v) => v.name), ['solo', 'trio']);
       assert.deepEqual(repo.getLocal(db, 'solo'), { vxlan: false, bridge: false, bridgeIps: [], owned: [] });
@@ -235,8 +234,8 @@ const ADDED_BY_7: Record<string, Record<string, unknown>> = {
 /** What migration 8 (members' link MTUs) adds: nothing known yet. */
 const ADDED_BY_8: Record<string, Record<string, unknown>> = { vpc_member: { mtu: null } };
 
-/** What migration 9 (fdb=control) adds: a VPC from before keeps learning; nothing set on a bridge, no guest running as far as known. */
-const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc: { fdb: 'learn' }, vpc_local: { fdb_record: '{"entries":[],"neighbours":[]}' }, guest_seen: { running: 0 } };
+/** What migration 9 (fdb=control) adds: a VPC from before has no mode yet (it learns until a member names one); nothing set on a bridge; no MAC recorded, no guest running as far as known. */
+const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc: { fdb: null }, jail: { macs: null }, vpc_local: { fdb_record: '{"entries":[],"neighbours":[]}' }, guest_seen: { running: 0 } };
 /** Tables migration 9 makes (empty until members report). */
 const NEW_IN_9 = ['guest_report'];
 
@@ -295,7 +294,6 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
         quota: { jail_max: 4, vm_max: 2, vcpu_max: 8, ram_max: 4 * GiB, disk_max: 20 * GiB },
         guestNetwork: { network: '10.60.0.0/24', gateway: '10.60.0.1' },
         encrypt: 'none',
-        fdb: 'learn',
       });
       const backend = repo.getVpc(db, 'backend');
       assert.deepEqual(backend && { ...backend }, {
@@ -312,10 +310,9 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
         quota: NO_QUOTA,
         guestNetwork: null,
         encrypt: 'none',
-        fdb: 'learn',
       });
       const solo = repo.getVpc(db, 'solo');
-      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::30' }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none', fdb: 'learn' });
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::30' }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none' });
       for (const v of repo.listVpcs(db)) {
         assert.ok(v.pairs.every((p) => p.sealSlot === undefined), `${v.name}: no seal slots`);
         assert.ok(v.members.every((m) => m.wgKey === undefined && m.wgPort === undefined), `${v.name}: no WireGuard keys`);
