@@ -587,6 +587,7 @@ or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run inst
     ],
     output: 'json',
     readOnly: false,
+    dbOnly: true,
   },
   {
     id: 'cluster.show',
@@ -596,6 +597,7 @@ or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run inst
     args: [],
     output: 'json',
     readOnly: true,
+    dbOnly: true,
   },
   {
     id: 'token.create',
