@@ -72,12 +72,18 @@ test('lab up hosts=4 etcd=3: a TLS etcd cluster every host can use, that survive
     assert.ok(third);
     await killLabProcess(lab, third);
     for (let i = 0; i < 50 && existsSync(`/proc/${third.pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+    // If it led, the other two elect a leader first (about a second; longer on a loaded machine).
+    let after = await show(lab, 1);
+    for (let i = 0; i < 60 && !(after.r.members[0]?.healthy && after.r.members[1]?.healthy); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await show(lab, 1);
+    }
     const all = [url(lab, 3), url(lab, 1), url(lab, 2)];
     const put = await etcdctl(lab, 4, all, 'put', '/meshvpc/test/b', 'two');
     assert.equal(put.code, 0, put.stderr);
     const read = await etcdctl(lab, 2, [url(lab, 1)], 'get', '--print-value-only', '/meshvpc/test/b');
     assert.equal(read.stdout.trim(), 'two', read.stderr);
-    const after = await show(lab, 1);
+    after = await show(lab, 1);
     assert.equal(after.code, 1, 'an unhealthy member makes show exit 1');
     assert.deepEqual(after.r.members.map((m) => [m.name, m.healthy]), [['host1', true], ['host2', true], ['host3', false]]);
     assert.match(after.r.members[2]?.error ?? '', /unreachable/);
