@@ -8,7 +8,7 @@
  * and each member's health. See docs/etcd.md.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shown, UserError } from '../core/errors.js';
 import { requireBound, type Caller } from '../core/authority.js';
@@ -88,6 +88,17 @@ function resolveTarget(host: Host, ref: string): Target {
   return { name: n.name, addresses: [n.ip4, n.ip6].filter((a): a is string => a !== null), node: n };
 }
 
+/**
+ * An etcd data directory left by a cluster this host no longer records: etcd
+ * would start from it (another cluster id) and ignore the new member list.
+ */
+function refuseStaleData(home: string, who: string): void {
+  const dir = etcdDataDir(home);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new UserError(`refused: ${who} has etcd data from another cluster in ${dir}; stop that etcd and move the directory away first`, 'conflict');
+  }
+}
+
 /** Everything init checks before it makes or sends anything. */
 function checkInit(host: Host, input: InitInput): { managed: true; members: Target[] } | { managed: false; endpoints: string[]; files: { ca: string; cert: string; key: string } } {
   const existing = getClusterConfig(host.db);
@@ -125,6 +136,7 @@ function checkInit(host: Host, input: InitInput): { managed: true; members: Targ
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new UserError(`invalid etcd_members ${shown(refs.join(','))}: ${twice} is named twice`);
   for (const m of members) if (m.addresses.length === 0) throw new UserError(`etcd member ${m.name} has no underlay address: run meshvpc initenv with nodeip= or nodeip6= on it`);
+  if (members.some((m) => m.node === null)) refuseStaleData(host.home, host.self.nodename);
   return { managed: true, members };
 }
 
@@ -216,6 +228,7 @@ export function joinHere(host: Host, caller: Caller, req: EtcdJoinRequest): { no
   }
   const existing = getClusterConfig(host.db);
   const ca = storedCa(host.home);
+  if (me && (!existing || ca !== req.ca)) refuseStaleData(host.home, self.nodename);
   if (existing && ca !== req.ca) throw new UserError(`refused: ${self.nodename} already belongs to another etcd cluster (${existing.members.map((m) => m.name).join(', ')})`, 'conflict');
   storeCredentials(host.home, { ca: req.ca, client: req.client, ...(req.server && req.peer ? { server: req.server, peer: req.peer } : {}) });
   atomically(host.db, () => putClusterConfig(host.db, fileConfig(host.home, true, req.config.clusterToken, req.config.members)));
@@ -246,20 +259,24 @@ export function clientFor(config: ClusterConfig, timeoutMs = 3000): EtcdClient {
   return new EtcdClient({ endpoints: config.members.flatMap((m) => m.clientUrls), tls: { ca: read(config.caFile, 'CA'), cert: read(config.certFile, 'client certificate'), key: read(config.keyFile, 'client key') }, timeoutMs });
 }
 
+/** How long show waits for each member (all are asked at once): a busy member is slow, not dead. */
+const HEALTH_TIMEOUT_MS = 5000;
+
 /** `cluster mode=show`: the backend, and each member's health asked of that member (TLS, client certificate). */
 export async function show(host: Host): Promise<ShowResult> {
   const config = getClusterConfig(host.db);
   if (!config) return { backend: 'embedded', managed: null, members: [], healthy: true };
-  const client = clientFor(config, 2000);
+  const client = clientFor(config, HEALTH_TIMEOUT_MS);
   try {
     const members = await Promise.all(
       config.members.map(async (m): Promise<MemberHealth> => {
         let last: Awaited<ReturnType<typeof memberHealth>> | null = null;
         for (const url of m.clientUrls) {
-          last = await memberHealth(client, url, 2000);
+          last = await memberHealth(client, url, HEALTH_TIMEOUT_MS);
           if (last.healthy) break;
         }
-        return { name: m.name, client_urls: m.clientUrls, healthy: last?.healthy ?? false, leader: last?.isLeader ?? false, version: last?.version ?? null, error: last?.error ?? 'no client URL' };
+        if (!last) return { name: m.name, client_urls: m.clientUrls, healthy: false, leader: false, version: null, error: 'no client URL' };
+        return { name: m.name, client_urls: m.clientUrls, healthy: last.healthy, leader: last.isLeader, version: last.version, error: last.error };
       }),
     );
     return { backend: 'etcd', managed: config.managed, members, healthy: members.every((m) => m.healthy) };

@@ -20,6 +20,26 @@ const url = (lab: LabState, host: number): string => `https://[${lab.hosts[host 
 const etcdctl = (lab: LabState, host: number, endpoints: string[], ...args: string[]) =>
   sh(lab, host, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=${endpoints.join(',')}`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, '--command-timeout=5s', '--dial-timeout=3s', ...args);
 
+/**
+ * meshvpc's own etcd client (the installed package's) on a host, with that host's credentials:
+ * `put KEY VALUE` or `get KEY` over the endpoints given, in that order.
+ */
+const CLIENT_SCRIPT = `
+const fs = await import('node:fs');
+const { EtcdClient } = await import('/usr/lib/node_modules/meshvpc/dist/src/store/etcd/client.js');
+const [op, key, value, ...endpoints] = process.argv.slice(1);
+const pki = '${PKI}';
+const c = new EtcdClient({ endpoints, tls: { ca: fs.readFileSync(pki + '/ca.crt'), cert: fs.readFileSync(pki + '/client.crt'), key: fs.readFileSync(pki + '/client.key') }, timeoutMs: 5000 });
+try {
+  if (op === 'put') console.log('revision', await c.put(key, value));
+  else console.log((await c.get(key))?.value ?? '(none)');
+} finally {
+  c.close();
+}
+`;
+const meshvpcClient = (lab: LabState, host: number, endpoints: string[], op: 'put' | 'get', key: string, value = '-') =>
+  sh(lab, host, 'node', '--input-type=module', '-e', CLIENT_SCRIPT, op, key, value, ...endpoints);
+
 async function show(lab: LabState, host: number): Promise<{ code: number; r: ShowResult }> {
   const res = await mv(lab, host, 'cluster', 'mode=show', '--json');
   return { code: res.code, r: JSON.parse(res.stdout) as ShowResult };
@@ -32,13 +52,19 @@ test('lab up hosts=4 etcd=3: a TLS etcd cluster every host can use, that survive
   try {
     assert.equal(etcdPids.length, 3);
     console.log(`# lab with 3 etcd members healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    // Every host knows the cluster, including host 4 (a client only).
+    // Every host knows the cluster, including host 4 (a client only). (A machine running other
+    // labs can make a member miss a heartbeat for a moment: ask again for up to 30 s.)
     for (const host of [1, 4]) {
-      const { code, r } = await show(lab, host);
+      let { code, r } = await show(lab, host);
+      for (let i = 0; i < 30 && code !== 0; i++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        ({ code, r } = await show(lab, host));
+      }
       assert.equal(code, 0, JSON.stringify(r));
       assert.equal(r.backend, 'etcd');
       assert.deepEqual(r.members.map((m) => [m.name, m.healthy]), [['host1', true], ['host2', true], ['host3', true]]);
       assert.equal(r.members.filter((m) => m.leader).length, 1, 'one leader');
+      assert.deepEqual(r.members.map((m) => [m.error, m.version]), Array(3).fill([null, '3.4.23']));
     }
     assert.match(await ok(lab, 1, 'cluster', 'mode=show'), /^backend etcd\n {2}host1 {2}https:\/\/\[2001:db8:0:1::1\]:2379 {2}healthy/);
 
@@ -48,6 +74,8 @@ test('lab up hosts=4 etcd=3: a TLS etcd cluster every host can use, that survive
     assert.equal(read2.stdout.trim(), 'one', read2.stderr);
     const read4 = await etcdctl(lab, 4, [url(lab, 3)], 'get', '--print-value-only', '/meshvpc/test/a');
     assert.equal(read4.stdout.trim(), 'one', read4.stderr);
+    const viaOwn = await meshvpcClient(lab, 1, [url(lab, 2)], 'get', '/meshvpc/test/a');
+    assert.equal(viaOwn.stdout, 'one\n', viaOwn.stderr);
     // The client certificate names its host.
     const subject = await shOk(lab, 4, 'openssl', 'x509', '-in', `${PKI}/client.crt`, '-noout', '-subject');
     assert.match(subject, /CN = host4/);
@@ -78,11 +106,15 @@ test('lab up hosts=4 etcd=3: a TLS etcd cluster every host can use, that survive
       await new Promise((r) => setTimeout(r, 500));
       after = await show(lab, 1);
     }
+    // meshvpc's client, the dead member first in its list: it goes on to the others.
     const all = [url(lab, 3), url(lab, 1), url(lab, 2)];
-    const put = await etcdctl(lab, 4, all, 'put', '/meshvpc/test/b', 'two');
+    const put = await meshvpcClient(lab, 4, all, 'put', '/meshvpc/test/b', 'two');
     assert.equal(put.code, 0, put.stderr);
-    const read = await etcdctl(lab, 2, [url(lab, 1)], 'get', '--print-value-only', '/meshvpc/test/b');
-    assert.equal(read.stdout.trim(), 'two', read.stderr);
+    assert.match(put.stdout, /^revision \d+\n$/);
+    const read = await meshvpcClient(lab, 2, [url(lab, 3), url(lab, 2)], 'get', '/meshvpc/test/b');
+    assert.equal(read.stdout, 'two\n', read.stderr);
+    const read1 = await etcdctl(lab, 1, [url(lab, 1)], 'get', '--print-value-only', '/meshvpc/test/b');
+    assert.equal(read1.stdout.trim(), 'two', read1.stderr);
     after = await show(lab, 1);
     assert.equal(after.code, 1, 'an unhealthy member makes show exit 1');
     assert.deepEqual(after.r.members.map((m) => [m.name, m.healthy]), [['host1', true], ['host2', true], ['host3', false]]);

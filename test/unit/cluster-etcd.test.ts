@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initenv } from '../../src/app/initenv.js';
@@ -62,6 +62,11 @@ test('refused inits change nothing: no rows, no files', async () => {
     assert.equal(rows(h), 0);
     assert.equal(existsSync(join(h.home, 'etcd')), false);
     assert.deepEqual(await show(h), { backend: 'embedded', managed: null, members: [], healthy: true });
+    // etcd data of a cluster this host no longer records: etcd would start from it, so init refuses.
+    mkdirSync(join(h.home, 'etcd', 'data', 'member'), { recursive: true });
+    await assert.rejects(init(h, input({ backend: 'etcd', etcd_members: 'h1' })), (e: UserError) => e.kind === 'conflict' && /h1 has etcd data from another cluster in .*etcd\/data/.test(e.message));
+    assert.equal(rows(h), 0);
+    assert.equal(existsSync(join(h.home, 'etcd', 'pki')), false);
   });
 });
 
@@ -143,6 +148,9 @@ test('etcd_join here: a member only on its own addresses, member certificates on
     await assert.rejects(async () => joinHere(h, caller, await joinRequest([memberAt('h1', ['192.0.2.1'])])), /is not an etcd member but was sent member certificates/);
     await assert.rejects(async () => joinHere(h, caller, await joinRequest(undefined, false)), /is an etcd member but was sent no server and peer certificates/);
     await assert.rejects(async () => joinHere(h, { kind: 'legacy' }, await joinRequest()), /needs a cluster key bound to its node/);
+    mkdirSync(join(h.home, 'etcd', 'data', 'member'), { recursive: true });
+    await assert.rejects(async () => joinHere(h, caller, await joinRequest()), /h2 has etcd data from another cluster/);
+    rmSync(join(h.home, 'etcd', 'data'), { recursive: true });
     assert.equal(rows(h), 0);
     const req = await joinRequest();
     assert.deepEqual(joinHere(h, caller, req), { node: 'h2', member: true });
