@@ -78,7 +78,10 @@ export interface WatchOptions {
   readonly prefix?: boolean;
   /** The first revision to report (a resumed watch passes the last one it handled + 1). */
   readonly fromRevision?: number;
-  /** A batch of events in revision order; the watch's nextRevision has moved past them when this runs. */
+  /**
+   * A batch of events in revision order; the watch's nextRevision has moved past them when this
+   * runs. It runs inside the stream's data handler: it must not throw (catch and report instead).
+   */
   readonly onEvents: (events: readonly WatchEvent[]) => void;
   /**
    * Connection state changes: 'connected' when the watch is established (again),
