@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createLab, destroyLab, killLabProcess, type LabState } from '../../src/lab/lab.js';
 import { mv, ok, sh, shOk, snapshot, withLab } from './lab-helpers.js';
+import { cli, withTemp } from './cli-helpers.js';
 import type { ShowResult } from '../../src/app/cluster.js';
 
 const PKI = '/var/db/meshvpc/etcd/pki';
@@ -145,5 +146,21 @@ test('cluster mode=init with an unknown member: a one-line error naming it, exit
     const run = await mv(lab, 1, 'etcd', 'mode=run');
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^meshvpc: no etcd cluster is configured on this host/);
+  });
+});
+
+test('lab up refuses an etcd size it cannot build, before it builds anything', () => {
+  withTemp((home) => {
+    const labRoot = `${home}/labs`;
+    for (const [args, why] of [
+      [['hosts=2', 'etcd=3'], /^meshvpc: invalid etcd "3": more etcd members than hosts \(hosts=2\)\n$/],
+      [['hosts=4', 'etcd=2'], /^meshvpc: invalid etcd "2": use 0, 1, 3, 5, 7 \(members; etcd wants an odd number\)\n$/],
+      [['hosts=4', 'etcd=x'], /^meshvpc: invalid etcd "x": use a whole number from 0 to 7\n$/],
+    ] as const) {
+      const r = cli(home, ['lab', 'up', ...args], { MESHVPC_LAB_ROOT: labRoot });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, why);
+      assert.equal(existsSync(labRoot), false, 'no lab directory');
+    }
   });
 });
