@@ -13,6 +13,7 @@ import * as v from '../core/validate.js';
 import { PLATFORMS } from '../platform/driver.js';
 import { TOKEN_ROLES } from '../core/token.js';
 import { parseSize } from '../core/quota.js';
+import { parseEndpoint } from '../store/etcd/client.js';
 
 /** How an argument is written in JSON (the CLI always writes a string). */
 export type ArgKind = 'string' | 'integer' | 'boolean' | 'list';
@@ -553,6 +554,50 @@ takes its address from the kernel command line. Its serial console goes to a log
     output: 'text',
     readOnly: false,
     argv: true,
+  },
+  {
+    id: 'cluster.init',
+    command: 'cluster',
+    mode: 'init',
+    summary: `Move the cluster's control plane to etcd (the default is embedded: SQLite per host,
+changes pushed over SSH). etcd_members= names the hosts that run etcd (this host or
+nodes added with node mode=add): meshvpc makes a CA, gives each member its server and
+peer certificates and every known host its client certificate (CN: its nodename) over
+SSH, and records the cluster on every host; then start each member with etcd mode=run
+or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run instead.`,
+    args: [
+      arg({
+        name: 'backend',
+        kind: 'string',
+        placeholder: 'etcd',
+        help: 'the control plane (etcd; without cluster mode=init the cluster is embedded)',
+        required: 'the control plane, e.g. backend=etcd',
+        schema: { enum: ['etcd'] },
+        parse: (raw): 'etcd' => {
+          if (raw !== 'etcd') throw new UserError(`invalid backend ${shown(raw)}: use etcd (the embedded default needs no cluster mode=init)`);
+          return raw;
+        },
+      }),
+      arg({ name: 'etcd_members', kind: 'list', placeholder: 'NODE,NODE,NODE', help: 'the hosts that run etcd: 1, 3, 5 or 7 of this host and the known nodes', parse: (raw, key) => v.list(raw, key, v.nodeRef) }),
+      arg({ name: 'endpoints', kind: 'list', placeholder: 'https://ADDR:2379,...', help: 'an existing etcd: its client URLs (https only; IPv6 in brackets)', parse: (raw, key) => v.list(raw, key, (x, k) => parseEndpoint(x, k)) }),
+      arg({ name: 'ca', kind: 'string', placeholder: 'FILE', help: "with endpoints=: the CA of the etcd servers' certificates (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'cert', kind: 'string', placeholder: 'FILE', help: "with endpoints=: this host's client certificate (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'key', kind: 'string', placeholder: 'FILE', help: "with endpoints=: this host's client key (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      concurrency,
+    ],
+    output: 'json',
+    readOnly: false,
+    dbOnly: true,
+  },
+  {
+    id: 'cluster.show',
+    command: 'cluster',
+    mode: 'show',
+    summary: "The control plane: backend (embedded or etcd), its members and each member's health,\nasked of that member over TLS with this host's client certificate. Exit status 1 when a\nmember is unhealthy.",
+    args: [],
+    output: 'json',
+    readOnly: true,
+    dbOnly: true,
   },
   {
     id: 'token.create',

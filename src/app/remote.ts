@@ -137,6 +137,10 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
     case 'node_moved':
       checkMoved(caller, req.node, host.self);
       return (await import('./node-update.js')).moved(host, req);
+    case 'etcd_join':
+      return (await import('./cluster.js')).joinHere(host, caller, req);
+    case 'etcd_forget':
+      return (await import('./cluster.js')).forgetHere(host, caller, req);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
 import type { ErrorDetail, ErrorKind } from '../core/errors.js';
 import type { LinkMtus } from '../core/mtu-claims.js';
+import type { EtcdMember } from './etcd-member.js';
 
 export interface NodeIntro extends SelfNode {
   readonly hostKey: string;
@@ -72,7 +73,35 @@ export type Request =
    * say it has the addresses given. Only the receiver's record changes; the
    * VPC definitions follow as usual (vpc_apply).
    */
-  | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number };
+  | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number }
+  | EtcdJoinRequest
+  | EtcdForgetRequest;
+
+/** A certificate and its key, PEM (checked by cluster/pki.ts pemCert/pemKey on arrival). */
+export interface PemPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * `cluster mode=init backend=etcd` on the caller: this host's credentials for
+ * the cluster's etcd (the CA certificate, its client certificate, and for a
+ * member its server and peer certificates) and the cluster's configuration.
+ */
+export interface EtcdJoinRequest {
+  readonly op: 'etcd_join';
+  readonly ca: string;
+  readonly client: PemPair;
+  readonly server?: PemPair;
+  readonly peer?: PemPair;
+  readonly config: { readonly clusterToken: string; readonly members: readonly EtcdMember[] };
+}
+
+/** An init that could not finish: forget the etcd configuration whose CA this is (and only that one). */
+export interface EtcdForgetRequest {
+  readonly op: 'etcd_forget';
+  readonly ca: string;
+}
 
 /** A VXLAN id in use on a host, and by what: another VPC, or an interface meshvpc does not own. */
 export interface UsedVni {

@@ -11,7 +11,10 @@ import type { Quota } from '../core/quota.js';
 import { checkGuestNetwork } from '../core/ipam.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
-import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
+import type { EtcdJoinRequest, Hello, Layer, NodeIntro, PemPair, Request } from './protocol.js';
+import { pemCert, pemKey } from './pki.js';
+import type { EtcdMember } from './etcd-member.js';
+import { parseEndpoint } from '../store/etcd/client.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 import { ENCRYPTIONS, wgKey, type Encryption, type SealIdentity } from '../core/seal.js';
@@ -276,9 +279,53 @@ export function requestFromWire(text: string): Request {
     case 'vpc_forget':
     case 'vpc_status':
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
+    case 'etcd_join':
+      return etcdJoinFromWire(o);
+    case 'etcd_forget':
+      return { op, ca: pemCert(str(o.ca, 'ca'), 'ca') };
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
+}
+
+const pemPair = (x: unknown, what: string): PemPair => {
+  const o = obj(x, what);
+  return { cert: pemCert(str(o.cert, `${what} cert`), `${what} cert`), key: pemKey(str(o.key, `${what} key`), `${what} key`) };
+};
+
+/** A URL of an etcd member as a peer sends it: https://ADDR:PORT, an address (not a name), nothing else. */
+function memberUrl(x: unknown, what: string): string {
+  const u = parseEndpoint(str(x, what), what);
+  const host = new URL(u).hostname.replace(/^\[|\]$/g, '');
+  checkUnderlayAddress(v.address(host, what), what);
+  return u;
+}
+
+/** `etcd_join`: every PEM one block of base64, the token plain, each member a node name with https URLs at addresses. */
+function etcdJoinFromWire(o: Json): EtcdJoinRequest {
+  const c = obj(o.config, 'config');
+  const token = str(c.clusterToken, 'clusterToken');
+  if (!/^meshvpc-[0-9a-f]{12}$/.test(token)) throw new UserError('bad request: clusterToken is not a meshvpc cluster token');
+  const seen = new Set<string>();
+  const members = arr(c.members, 'etcd members', 7).map((m): EtcdMember => {
+    const mo = obj(m, 'etcd member');
+    const name = v.nodeName(str(mo.name, 'etcd member name'), 'etcd member name');
+    if (seen.has(name)) throw new UserError(`bad request: etcd member ${name} named twice`);
+    seen.add(name);
+    const clientUrls = arr(mo.clientUrls, 'client URLs', 2).map((u) => memberUrl(u, 'client URL'));
+    const peerUrls = arr(mo.peerUrls, 'peer URLs', 2).map((u) => memberUrl(u, 'peer URL'));
+    if (clientUrls.length === 0 || peerUrls.length === 0) throw new UserError(`bad request: etcd member ${name} has no URL`);
+    return { name, clientUrls, peerUrls };
+  });
+  if (members.length === 0) throw new UserError('bad request: no etcd members');
+  return {
+    op: 'etcd_join',
+    ca: pemCert(str(o.ca, 'ca'), 'ca'),
+    client: pemPair(o.client, 'client'),
+    ...(o.server === undefined ? {} : { server: pemPair(o.server, 'server') }),
+    ...(o.peer === undefined ? {} : { peer: pemPair(o.peer, 'peer') }),
+    config: { clusterToken: token, members },
+  };
 }
 
 function leaseToken(x: unknown): string {

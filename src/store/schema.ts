@@ -177,4 +177,26 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (vpc, node)
   );
   `,
+  `
+  -- The cluster's control plane (meshvpc cluster mode=init; see docs/etcd.md). No row: the
+  -- embedded default (SQLite per host + SSH push). managed: meshvpc runs the etcd members
+  -- (etcd_members=); 0: an existing etcd (endpoints=). Files are PEM paths on this host.
+  CREATE TABLE cluster_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    backend TEXT NOT NULL CHECK (backend IN ('etcd')),
+    managed INTEGER NOT NULL CHECK (managed IN (0, 1)),
+    cluster_token TEXT,
+    ca_file TEXT NOT NULL,
+    cert_file TEXT NOT NULL,
+    key_file TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  -- The etcd members (or, for an existing etcd, its endpoints): URLs as JSON lists.
+  CREATE TABLE etcd_member (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    client_urls TEXT NOT NULL,
+    peer_urls TEXT NOT NULL DEFAULT '[]'
+  );
+  `,
 ];

@@ -118,7 +118,14 @@ describe('completion candidates', () => {
     assert.deepEqual(at('meshvpc help v'), ['vpc', 'version']);
     assert.deepEqual(at('meshvpc completion '), ['bash', 'mode=']);
     assert.deepEqual(at('meshvpc lab '), ['up', 'down', 'list', 'run', 'demo', 'mode=']);
-    assert.deepEqual(at('meshvpc lab up '), ['hosts=', 'underlay=']);
+    assert.deepEqual(at('meshvpc lab up '), ['hosts=', 'underlay=', 'etcd=']);
+    assert.deepEqual(at('meshvpc lab up etcd='), ['etcd=0', 'etcd=1', 'etcd=3', 'etcd=5', 'etcd=7']);
+    assert.deepEqual(at('meshvpc etcd '), ['mode=']);
+    assert.deepEqual(at('meshvpc etcd mode='), ['mode=run', 'mode=install']);
+    assert.deepEqual(at('meshvpc etcd mode=install '), ['dryrun=']);
+    assert.deepEqual(at('meshvpc cluster mode='), ['mode=init', 'mode=show']);
+    assert.deepEqual(at('meshvpc cluster mode=init '), ['backend=', 'etcd_members=', 'endpoints=', 'ca=', 'cert=', 'key=', 'concurrency=', 'json=']);
+    assert.deepEqual(at('meshvpc cluster mode=init backend='), ['backend=etcd']);
     assert.deepEqual(at('meshvpc lab demo underlay='), ['underlay=v4', 'underlay=v6']);
     assert.deepEqual(at('meshvpc server '), ['mode=', 'listen=', 'cert=', 'key=']);
     assert.deepEqual(at('meshvpc server mode=install '), ['listen=', 'cert=', 'key=', 'dryrun=']);

@@ -238,6 +238,8 @@ const ADDED_BY_8: Record<string, Record<string, unknown>> = { vpc_member: { mtu:
 const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc: { fdb: null }, jail: { macs: null }, vpc_local: { fdb_record: '{"entries":[],"neighbours":[]}' }, guest_seen: { running: 0 } };
 /** Tables migration 9 makes (empty until members report). */
 const NEW_IN_9 = ['guest_report'];
+/** Tables migration 10 makes (the control plane: empty until cluster mode=init). */
+const NEW_IN_10 = ['cluster_config', 'etcd_member'];
 
 test('a 0.3.0 database migrates forward with every row intact', () => {
   const fixtureBytes = readFileSync(FIXTURE_030);
@@ -258,8 +260,8 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       // Every value of every row 0.3.0 stored reads back the same; the new columns hold their defaults.
       const after = allRows(db);
-      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9].sort(), 'the same tables, and the new ones');
-      for (const t of NEW_IN_9) assert.deepEqual(after[t], [], `${t} starts empty`);
+      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9, ...NEW_IN_10].sort(), 'the same tables, and the new ones');
+      for (const t of [...NEW_IN_9, ...NEW_IN_10]) assert.deepEqual(after[t], [], `${t} starts empty`);
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
         assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table] })), `table ${table}`);

@@ -19,6 +19,7 @@ import type { StartAllResult } from '../../app/guests.js';
 import type { SetResult } from '../../app/vpc.js';
 import { describeQuota } from '../../core/quota.js';
 import type { CreatedToken } from '../../app/token.js';
+import type { InitResult as ClusterInitResult, ShowResult as ClusterShowResult } from '../../app/cluster.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
 import { operation } from '../../app/catalog.js';
@@ -271,6 +272,19 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     return 0;
   },
   'token.list': (r: TokenRow[], p) => rows(p, 'token.list', r),
+  'cluster.init': (r: ClusterInitResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    say(`backend etcd${r.managed ? '' : ' (existing)'}: members ${r.members.map((m) => `${m.name} (${m.client_urls.join(', ')})`).join(', ')}`);
+    for (const h of r.hosts) say(`  ${h.node}: ${h.ok ? `${h.role === 'member' ? 'member certificates and ' : ''}client certificate` : `FAILED: ${h.error ?? ''}`}`);
+    if (r.next) say(r.next);
+    return r.ok ? 0 : 1;
+  },
+  'cluster.show': (r: ClusterShowResult, p) => {
+    if (p.flag('json')) return json(r) + (r.healthy ? 0 : 1);
+    say(`backend ${r.backend}${r.managed === false ? ' (existing etcd)' : ''}`);
+    for (const m of r.members) say(`  ${m.name}  ${m.client_urls.join(',')}  ${m.healthy ? `healthy${m.leader ? ', leader' : ''}${m.version ? `, etcd ${m.version}` : ''}` : `UNHEALTHY: ${m.error ?? ''}`}`);
+    return r.healthy ? 0 : 1;
+  },
   'token.revoke': (r: { name: string }) => {
     say(`${r.name}: revoked`);
     return 0;
