@@ -24,6 +24,8 @@ export const RELEASE_0_1_0 = '3d0676e';
 export const RELEASE_0_2_0 = '232c70a';
 /** The commit released as 0.3.0 (the last of the fourth session). */
 export const RELEASE_0_3_0 = 'bee5a2e';
+/** The commit released as 0.4.0 (schema 8: encrypt=wireguard, members' link MTUs). */
+export const RELEASE_0_4_0 = 'f959b9a';
 
 export interface Release {
   readonly commit: string;
