@@ -114,3 +114,10 @@ export async function runHostOn(lab: LabState, index: number, release: Release):
   await runChecked(systemExecutor, [...inHost, 'mount', '--bind', release.nodeModules, join(release.dir, 'node_modules')]);
   await runChecked(systemExecutor, [...inHost, 'mount', '--rbind', release.dir, release.installed]);
 }
+
+/** Lab host `index` runs the installed package again, as after an upgrade in place (its database stays). */
+export async function upgradeHost(lab: LabState, index: number, release: Release): Promise<void> {
+  const h = lab.hosts.find((x) => x.index === index);
+  if (!h) throw new Error(`lab ${lab.id} has no host ${index}`);
+  await runChecked(systemExecutor, ['nsenter', '-t', String(h.pid), '-m', '--', 'umount', '-R', release.installed]);
+}
