@@ -451,8 +451,8 @@ test('a 0.4.0 database migrates forward with every row intact', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       // Every value of every row 0.4.0 stored reads back the same; what migration 9 adds holds its defaults.
       const after = allRows(db);
-      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9].sort(), 'the same tables, and the new ones');
-      for (const t of NEW_IN_9) assert.deepEqual(after[t], [], `${t} starts empty`);
+      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9, ...NEW_IN_10].sort(), 'the same tables, and the new ones');
+      for (const t of [...NEW_IN_9, ...NEW_IN_10]) assert.deepEqual(after[t], [], `${t} starts empty`);
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
         assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_9[table] })), `table ${table}`);
@@ -489,7 +489,6 @@ test('a 0.4.0 database migrates forward with every row intact', () => {
         quota: NO_QUOTA,
         guestNetwork: null,
         encrypt: 'wireguard',
-        fdb: 'learn',
       });
       assert.deepEqual(repo.getLocal(db, 'vault'), { vxlan: false, bridge: false, bridgeIps: [], owned: [] });
 
@@ -514,7 +513,6 @@ test('a 0.4.0 database migrates forward with every row intact', () => {
         quota: { jail_max: 4, vm_max: 2, vcpu_max: 8, ram_max: 4 * GiB, disk_max: 20 * GiB },
         guestNetwork: { network: '10.60.0.0/24', gateway: '10.60.0.1' },
         encrypt: 'none',
-        fdb: 'learn',
       });
       const backend = repo.getVpc(db, 'backend');
       assert.deepEqual(backend && { ...backend }, {
@@ -531,10 +529,9 @@ test('a 0.4.0 database migrates forward with every row intact', () => {
         quota: NO_QUOTA,
         guestNetwork: null,
         encrypt: 'none',
-        fdb: 'learn',
       });
       const solo = repo.getVpc(db, 'solo');
-      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::40', mtu: 9000 }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none', fdb: 'learn' });
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::40', mtu: 9000 }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none' });
       assert.deepEqual(repo.getLocal(db, 'tenant'), { vxlan: true, bridge: true, bridgeIps: ['10.60.0.1/24', '2001:db8:60::1/64'], owned: ['vxlan100', 'vxlan101', 'tenant'] });
       assert.deepEqual(repo.getLocal(db, 'backend'), { vxlan: true, bridge: false, bridgeIps: [], owned: ['vxlan103'] });
       assert.deepEqual(repo.getMtuCaps(db, 'tenant'), new Map([['rel3', 1380]]));
@@ -606,7 +603,7 @@ test('the CLI of this release shows what 0.4.0 stored', () => {
       ['rel3', WG_040.rel3.wgKey, WG_040.rel3.wgPort, 1400],
     ]);
     assert.deepEqual(vault.pairs.map((p) => p.sealSlot), [1, 3, 5]);
-    assert.equal(vault.fdb, 'learn');
+    assert.equal(vault.fdb, undefined, 'no mode until a member names one (it learns meanwhile)');
     assert.deepEqual(run('jls', 'display=jname,interface,ip4_addr', '--json'), [
       { jname: 'cache1', interface: 'solo', ip4_addr: '0' },
       { jname: 'db1', interface: 'tenant', ip4_addr: '10.60.0.20/24' },
