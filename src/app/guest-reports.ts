@@ -84,6 +84,10 @@ export async function tellMembers(host: Host, vpc: VpcWithMap, all = false): Pro
         repo.putTold(host.db, vpc.name, name, digest);
       });
     });
+    // A member that cannot take reports (an older meshvpc, one whose copy learns) is not asked
+    // again until this host's report changes: it is flooded to meanwhile, which loses nothing.
+    const cannot = outcomes.filter((o) => !o.ok && (/unknown op/.test(o.error) || /takes no guest report/.test(o.error)));
+    if (cannot.length > 0) atomically(host.db, () => cannot.forEach((o) => repo.putTold(host.db, vpc.name, o.key, digest)));
     return {
       vpc: vpc.name,
       told: outcomes.filter((o) => o.ok).map((o) => o.key),
@@ -101,6 +105,9 @@ export async function tellMembers(host: Host, vpc: VpcWithMap, all = false): Pro
  */
 export async function takeReport(host: Host, caller: string, vpc: VpcWithMap, guests: readonly GuestOnHost[]): Promise<GuestOnHost[]> {
   if (!vpc.members.some((m) => m.node === caller)) throw new UserError(`${caller} is not a member of ${vpc.name} on ${host.self.nodename}: it cannot report guests on it`, 'conflict');
+  // A host whose copy of the VPC learns (a 0.4 host upgraded, not yet told the mode) takes no
+  // report: the caller then keeps flooding to it rather than trusting a list it did not apply.
+  if ((vpc.fdb ?? 'learn') !== 'control') throw new UserError(`${vpc.name} learns MACs on ${host.self.nodename} (fdb=${vpc.fdb ?? 'learn'}): it takes no guest report`, 'conflict');
   const mine = await fdbReport(host, vpc.name);
   atomically(host.db, () => {
     repo.putSeen(host.db, vpc.name, caller, guests);

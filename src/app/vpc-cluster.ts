@@ -19,7 +19,7 @@ import { selfSeal } from './seal.js';
 import { checkSealName, type SealIdentity } from '../core/seal.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
+import { accept, applyChanges, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
 import { requireVpc } from './vpc-list.js';
 import { plan } from '../core/planner.js';
 import { observedFrom } from '../core/observed.js';
@@ -306,7 +306,7 @@ const hostOutcome = (o: Outcome<ApplyResult>, role: HostOutcome['role'], dryrun:
   ...reported(o),
   role,
   dryrun,
-  changes: o.ok ? o.value.ops.length : null,
+  changes: o.ok ? applyChanges(o.value) : null,
 });
 
 /**
@@ -542,7 +542,7 @@ export async function teardownAll(
       host: o.key,
       ok: o.ok,
       error: o.ok ? null : o.error,
-      changes: o.ok ? o.value.ops.length : null,
+      changes: o.ok ? applyChanges(o.value) : null,
       seconds: Number((o.ms / 1000).toFixed(2)),
     });
     const results = dryrun

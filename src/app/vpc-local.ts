@@ -38,7 +38,11 @@ export interface ApplyResult {
   readonly applied: boolean;
   /** The implementation of a WireGuard link this apply made (the deployer warns about userspace). */
   readonly sealImpl?: string | null;
+  /** Control-plane FDB entries, neighbours and port flags set or removed (fdb=control); absent from a 0.4 host. */
+  readonly fdbOps?: number;
 }
+
+export { applyChanges } from '../core/ops.js';
 
 /** `observed`: the kernel as the caller just read it (for this host's own underlay link). */
 async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observed: Observed): Promise<HostSpec> {
@@ -166,7 +170,10 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   const { spec, ops: vpcOps } = await planHere(host, vpc, local);
   const ops = [...sealOps, ...vpcOps];
   const commands = ops.flatMap((op) => host.driver.commandsFor(op));
-  if (dryrun) return { node: host.self.nodename, ops, commands: [...commands, ...(await reconcileFdb(host, vpc, spec, true)).commands], applied: false };
+  if (dryrun) {
+    const fdb = await reconcileFdb(host, vpc, spec, true);
+    return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: false, fdbOps: fdb.ops.length };
+  }
   const keep = specNames(spec);
   // Record the request and every name we may create before touching the
   // kernel, so a crash half way leaves interfaces the next run knows are ours.
@@ -182,7 +189,7 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   // Entries name the tunnels and guest ports: they go in once those exist.
   const fdb = await reconcileFdb(host, vpc, spec, false);
   const made = sealOps.some((o) => o.op === 'create_wireguard');
-  return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: true, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
+  return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: true, fdbOps: fdb.ops.length, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * are the application layer's data: the API sends the same as JSON.
  */
 import type { ApplyResult, MtuCheck } from '../../app/vpc-local.js';
+import { applyChanges } from '../../core/ops.js';
 import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, TeardownResult } from '../../app/vpc-cluster.js';
 import type { InitResult, StatusResult } from '../../app/vpc.js';
 import type { VpcRow } from '../../app/vpc-list.js';
@@ -39,7 +40,8 @@ const changes = (n: number): string => (n === 0 ? 'no changes' : plural(n, 'chan
 
 function printApply(r: ApplyResult): number {
   for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
-  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${changes(r.ops.length)}${r.applied ? ' applied' : ' planned'}`}`);
+  const n = applyChanges(r);
+  say(`${r.node}: ${n === 0 ? 'nothing to change' : `${changes(n)}${r.applied ? ' applied' : ' planned'}`}`);
   return 0;
 }
 
