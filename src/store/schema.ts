@@ -199,4 +199,11 @@ export const MIGRATIONS: readonly string[] = [
     peer_urls TEXT NOT NULL DEFAULT '[]'
   );
   `,
+  `
+  -- The VPCs this host's agent (meshvpc agent, backend=etcd) brought here from the store:
+  -- the only ones it takes away when they leave the store or this host leaves them.
+  CREATE TABLE agent_vpc (
+    name TEXT PRIMARY KEY
+  );
+  `,
 ];
