@@ -8,6 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createLab, destroyLab, killLabProcess, startLabProcess, type LabProcess, type LabState } from '../../src/lab/lab.js';
 import { jailPing, mv, ok, sh, shOk } from './lab-helpers.js';
 
@@ -41,9 +42,22 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
     assert.match(deployed, /vpc1: 3 of 3 hosts converged/);
     for (const h of [1, 2, 3]) assert.equal((await tunnels(lab, h)).length, 2, `host${h} has its 2 tunnels`);
     assert.deepEqual(await tunnels(lab, 4), [], 'host4 is not a member');
+    // It went through the store: the definition is under its key, and host2's agent applied it.
+    const inStore = await sh(lab, 4, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, '--cacert=/var/db/meshvpc/etcd/pki/ca.crt', '--cert=/var/db/meshvpc/etcd/pki/client.crt', '--key=/var/db/meshvpc/etcd/pki/client.key', 'get', '--print-value-only', '/meshvpc/v1/vpc/vpc1');
+    assert.equal(inStore.code, 0, inStore.stderr);
+    assert.equal((JSON.parse(inStore.stdout) as Shown).pairs.length, 3);
+    assert.match(readFileSync(agents.get(2)?.log ?? '', 'utf8'), /vpc1: applied revision \d+, \d+ changes/);
     const shown = JSON.parse(await ok(lab, 2, 'vpc', 'mode=show', 'vpc_name=vpc1')) as Shown;
     assert.equal(shown.pairs.length, 3);
     assert.equal(shown.fdb, 'control');
+
+    // What pushes over SSH is refused: the store is the cluster's state.
+    const set = await mv(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=5');
+    assert.notEqual(set.code, 0);
+    assert.match(set.stderr, /vpc mode=set is not available with backend=etcd yet/);
+    const enc = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=sealed', 'node_member=host1,host2', 'peer_network=198.51.100.128/26', 'encrypt=wireguard');
+    assert.notEqual(enc.code, 0);
+    assert.match(enc.stderr, /encrypt=wireguard is not available with backend=etcd yet/);
 
     // Guests: each host writes its own; the agents put them on every bridge.
     for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=c${h}`, 'interface=vpc1', `ip4_addr=203.0.113.${h}/24`, 'runasap=1');
