@@ -158,4 +158,10 @@ export const MIGRATIONS: readonly string[] = [
   -- so tunnels to a member with a smaller link are made smaller (core/mtu-claims.ts).
   ALTER TABLE vpc_member ADD COLUMN mtu INTEGER;
   `,
+  `
+  -- What the last deploy applied here ({digest, links}; core/applied.ts), so a
+  -- no-op deploy can leave this host alone. NULL: unknown; every write of the
+  -- local record (a reconcile) sets it back to NULL.
+  ALTER TABLE vpc_local ADD COLUMN applied TEXT;
+  `,
 ];

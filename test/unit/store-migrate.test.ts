@@ -233,6 +233,8 @@ const ADDED_BY_7: Record<string, Record<string, unknown>> = {
 
 /** What migration 8 (members' link MTUs) adds: nothing known yet. */
 const ADDED_BY_8: Record<string, Record<string, unknown>> = { vpc_member: { mtu: null } };
+/** What the last deploy applied (core/applied.ts): unknown for every VPC an older release stored. */
+const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc_local: { applied: null } };
 
 test('a 0.3.0 database migrates forward with every row intact', () => {
   const fixtureBytes = readFileSync(FIXTURE_030);
@@ -256,7 +258,7 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
       assert.deepEqual(Object.keys(after), Object.keys(before), 'the same tables');
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
-        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table] })), `table ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table] })), `table ${table}`);
       }
 
       assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.30', ip6: '2001:db8::30' });

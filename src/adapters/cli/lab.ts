@@ -4,7 +4,7 @@ import { parseArgs, Params, type Invocation } from './args.js';
 import { printRows, say } from './output.js';
 import { UserError } from '../../core/errors.js';
 import * as v from '../../core/validate.js';
-import { createLab, destroyLab, listLabs, onHost, type LabState, type Underlay } from '../../lab/lab.js';
+import { createLab, destroyLab, listLabs, MAX_HOSTS, onHost, type LabState, type Underlay } from '../../lab/lab.js';
 import { runDemo } from './lab-demo.js';
 
 const MODES = ['up', 'down', 'list', 'run', 'demo'] as const;
@@ -50,7 +50,7 @@ export async function run(inv: Invocation): Promise<number> {
   switch (mode) {
     case 'up': {
       p.only(['mode', 'hosts', 'underlay'], 'lab up');
-      const hosts = v.integer(p.get('hosts') ?? '3', 'hosts', 1, 200);
+      const hosts = v.integer(p.get('hosts') ?? '3', 'hosts', 1, MAX_HOSTS);
       const lab = await createLab({ hosts, underlay: underlayOf(p.get('underlay')) });
       say(`lab ${lab.id}: ${hosts} hosts up (root password for node mode=add: ${lab.password})`);
       printRows(p, lab.hosts.map((h) => ({ host: h.index, name: h.name, address: h.ip6 ?? h.ip4, netns: h.netns, sshd_pid: h.pid })), ['host', 'name', 'address', 'netns', 'sshd_pid']);
