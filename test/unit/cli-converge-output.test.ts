@@ -26,7 +26,7 @@ test('the summary line reads as before (benchmarks and users have read it for a 
   assert.equal(summaryLine(r), 'vpc1: 3 of 3 hosts converged, 1 of 1 leaving hosts cleaned up, 36 changes (1.10s; connect 516ms, check 284ms, sync+apply 293ms)');
   assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 1, timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 1 change (1.10s; connect 516ms, sync+apply 293ms)');
   // A no-op deploy's members left alone as current (core/applied.ts) are counted, and each says so.
-  assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 0, current: ['host2', 'host3'], timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged (2 already current, left alone), 0 changes (1.10s; connect 516ms, sync+apply 293ms)');
+  assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 0, current: ['host2', 'host3'], timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 0 changes, 2 left alone as current (1.10s; connect 516ms, sync+apply 293ms)');
   assert.equal(eventLine({ type: 'host', outcome: host({ changes: 0, seconds: 0, current: true }) }), '  host2: current, left alone (0.00s)');
 });
 

@@ -66,8 +66,8 @@ export function mtuWarning(m: MtuSpread): string {
 export function summaryLine(r: ConvergeResult): string {
   const t = r.timing;
   return (
-    `${r.vpc}: ${r.converged} of ${r.members} hosts converged${r.current.length > 0 ? ` (${r.current.length} already current, left alone)` : ''}${r.leaving > 0 ? `, ${r.leftCleanly} of ${r.leaving} leaving hosts cleaned up` : ''}, ` +
-    `${plural(r.changes, 'change')} (${r.seconds.toFixed(2)}s; connect ${t.connectMs}ms, ${t.checkMs === null ? '' : `check ${t.checkMs}ms, `}sync+apply ${t.applyMs}ms)`
+    `${r.vpc}: ${r.converged} of ${r.members} hosts converged${r.leaving > 0 ? `, ${r.leftCleanly} of ${r.leaving} leaving hosts cleaned up` : ''}, ` +
+    `${plural(r.changes, 'change')}${r.current.length > 0 ? `, ${r.current.length} left alone as current` : ''} (${r.seconds.toFixed(2)}s; connect ${t.connectMs}ms, ${t.checkMs === null ? '' : `check ${t.checkMs}ms, `}sync+apply ${t.applyMs}ms)`
   );
 }
 
