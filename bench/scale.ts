@@ -9,6 +9,8 @@
  *
  * Sizes and runs: `BENCH_SCALE=16x2,32x2,64x1` (size x runs, in order); the
  * default is one run of each of 16, 32 and 64 (quick: one of 4).
+ * `BENCH_SCALE_NEIGH=dynamic` builds the labs without the permanent underlay
+ * neighbour entries (to see what they are for).
  */
 import type { LabState } from '../src/lab/lab.js';
 import type { ConvergeResult } from '../src/app/vpc-cluster.js';
@@ -28,6 +30,8 @@ const CONVERGE_DEADLINE_MS = 300_000;
 
 export interface ScaleRun {
   readonly hosts: number;
+  /** How the lab's hosts know each other's underlay addresses (LabOptions.neighbours). */
+  readonly neighbours: 'permanent' | 'dynamic';
   readonly run: number;
   readonly labS: number;
   readonly nodeAddS: number;
@@ -100,7 +104,8 @@ const sample = (n: number): number[] => [...new Set(Array.from({ length: Math.mi
 
 async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
   const t0 = now();
-  return withLab({ hosts: n + 1, underlay: 'v4' }, async (lab) => {
+  const neighbours = process.env.BENCH_SCALE_NEIGH === 'dynamic' ? 'dynamic' : 'permanent';
+  return withLab({ hosts: n + 1, underlay: 'v4', neighbours }, async (lab) => {
     const labS = (now() - t0) / 1000;
     const tn = now();
     for (const h of lab.hosts) if (h.index !== 1) await mvOk(lab, 1, 'node', 'mode=add', `node=${h.ip4 ?? h.ip6}`);
@@ -134,6 +139,7 @@ async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
 
     const r: ScaleRun = {
       hosts: n,
+      neighbours,
       run,
       labS,
       nodeAddS,
@@ -164,7 +170,7 @@ async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
       neighFull,
     };
     process.stdout.write(
-      `  ${n} hosts, run ${run}: lab ${fmt(labS, 1)}s, node add ${fmt(nodeAddS, 1)}s, deploy ${fmt(r.deployS)}s, converged ${fmt(r.convergedS)}s ` +
+      `  ${n} hosts${neighbours === 'dynamic' ? ' (dynamic underlay neighbours)' : ''}, run ${run}: lab ${fmt(labS, 1)}s, node add ${fmt(nodeAddS, 1)}s, deploy ${fmt(r.deployS)}s, converged ${fmt(r.convergedS)}s ` +
         `(${r.tunnelsUp}/${r.tunnels} up, status ${fmt(r.statusS)}s x${r.statusCalls}), no-op ${fmt(r.noopS)}s (${r.noopCurrent} current), ` +
         `full=1 ${fmt(r.fullS)}s, join ${fmt(r.joinS)}s (${r.joinConverged}, ${joinTunnelsUp}/${n} own tunnels up), ` +
         `guests ${r.pairs - r.unreached.length}/${r.pairs} in ${fmt(r.reachS)}s, RSS ${fmt((r.deployRssKiB ?? Number.NaN) / 1024, 1)} MiB` +

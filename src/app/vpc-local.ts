@@ -377,6 +377,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);
       repo.putPairs(db, incoming.name, incoming.pairs);
+      // Stored but not yet applied (a sync): a deploy must not take this host for current on the strength of an older apply.
+      repo.putApplied(db, incoming.name, null);
       return here ? 'updated' : 'created';
     });
 }

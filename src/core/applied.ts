@@ -9,7 +9,8 @@
  * caps, other VPCs) and of its kernel. The digest covers the first part; the
  * host's local record (vpc_local) is rewritten by every reconcile, which
  * forgets the digest, so a local change (destroy_vxlan, collapse, an apply by
- * hand) never leaves a stale one behind.
+ * hand) never leaves a stale one behind; so does storing another definition
+ * without applying it (a sync).
  *
  * The kernel can drift without meshvpc (a tunnel deleted by hand): a digest
  * alone would call such a member current. So the member also keeps a
@@ -18,7 +19,9 @@
  * counters or carrier), and compares it with the kernel when it answers the
  * deployer's hello, from the look at the kernel the hello takes anyway. Not
  * covered, and repaired by `vpc mode=apply` on the host or `deploy full=1`:
- * the firewall's rules and a change of the route MTU toward a peer.
+ * the firewall's rules, a change of the route MTU toward a peer, and a
+ * guest's port taken off the bridge by hand (guest ports are not the VPC's
+ * own links).
  */
 import { createHash } from 'node:crypto';
 import type { VpcWithMap } from './types.js';

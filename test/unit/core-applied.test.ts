@@ -159,6 +159,7 @@ test('every write of the local record forgets what was applied', () => {
       assert.equal(repo.getApplied(db, 'vpc1'), null);
       repo.putLocal(db, 'vpc1', { vxlan: true, bridge: true, bridgeIps: [], owned: ['vxlan100'] });
       repo.putApplied(db, 'vpc1', record);
+      assert.deepEqual(repo.getApplied(db, 'vpc1'), record);
       repo.deleteVpc(db, 'vpc1');
       assert.equal(repo.getApplied(db, 'vpc1'), null, 'forgotten with the VPC');
     } finally {
