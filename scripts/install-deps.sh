@@ -12,6 +12,9 @@ have ssh-keygen || need_pkgs+=(openssh-client)
 have ping      || need_pkgs+=(iputils-ping)
 have iperf3    || need_pkgs+=(iperf3)
 have openssl   || need_pkgs+=(openssl)
+# The etcd control plane (cluster mode=init backend=etcd, etcd mode=run) and its tests.
+have etcd      || need_pkgs+=(etcd-server)
+have etcdctl   || need_pkgs+=(etcd-client)
 have nsenter   || need_pkgs+=(util-linux)
 have unshare   || need_pkgs+=(util-linux)
 have nft       || need_pkgs+=(nftables)
@@ -46,6 +49,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
+  # Debian enables its own etcd.service (a single member on localhost): meshvpc runs its members
+  # itself (meshvpc etcd mode=run / meshvpc-etcd.service), so the stock one stays off.
+  if [[ " ${need_pkgs[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # The default VM guest image (a Debian cloud kernel, unpacked and never installed, and a busybox

@@ -7,11 +7,13 @@
  * refuses every face refuses, with the same words.
  */
 import type { Encryption } from '../core/seal.js';
+import type { FdbMode } from '../core/fdb.js';
 import { shown, UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { PLATFORMS } from '../platform/driver.js';
 import { TOKEN_ROLES } from '../core/token.js';
 import { parseSize } from '../core/quota.js';
+import { parseEndpoint } from '../store/etcd/client.js';
 
 /** How an argument is written in JSON (the CLI always writes a string). */
 export type ArgKind = 'string' | 'integer' | 'boolean' | 'list';
@@ -77,6 +79,17 @@ export const ARGS = {
     schema: { enum: ['none', 'wireguard'] },
     parse: (raw): Encryption => {
       if (raw !== 'none' && raw !== 'wireguard') throw new UserError(`invalid encrypt ${shown(raw)}: use none or wireguard`);
+      return raw;
+    },
+  }),
+  fdb: arg({
+    name: 'fdb',
+    kind: 'string',
+    placeholder: 'control|learn',
+    help: "control: every member puts each guest's MAC and address on its bridge (static FDB, permanent neighbour), answers ARP/ND for them itself and stops flooding unknown unicast to tunnels; learn: flood and learn (default control)",
+    schema: { enum: ['control', 'learn'] },
+    parse: (raw): FdbMode => {
+      if (raw !== 'control' && raw !== 'learn') throw new UserError(`invalid fdb ${shown(raw)}: use control or learn`);
       return raw;
     },
   }),
@@ -196,7 +209,7 @@ export interface Operation {
   readonly argv?: boolean;
 }
 
-const { vpc_name, node_member, peer_network, mtu, underlay, firewall, encrypt, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
+const { vpc_name, node_member, peer_network, mtu, underlay, firewall, encrypt, fdb, concurrency, nodes, node, jname, dryrun, force, platform } = ARGS;
 
 const runasap = arg({ name: 'runasap', kind: 'boolean', placeholder: '1|0', help: 'start it now', default: '0', parse: v.boolFlag });
 const astart = arg({ name: 'astart', kind: 'boolean', placeholder: '1|0', help: 'start it again at boot (guests mode=start_all)', default: '0', parse: v.boolFlag });
@@ -223,7 +236,7 @@ const vpcOp = (mode: string, summary: string, args: readonly Arg[], extra: Parti
   ...extra,
 });
 
-const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, encrypt, ...QUOTA, ...GUEST_NETWORK];
+const DEFINITION = [node_member, peer_network, mtu, underlay, firewall, encrypt, fdb, ...QUOTA, ...GUEST_NETWORK];
 const LOCAL = [dryrun, platform];
 
 const UNORDERED: readonly Operation[] = [
@@ -259,8 +272,8 @@ every member anyway (repairs a firewall changed by hand, say).`, [
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {
     output: 'listing',
-    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
-    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed'],
+    columns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'fdb', 'error', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'],
+    defaultColumns: ['node', 'tunnel', 'peer', 'vni', 'present', 'up', 'mtu', 'isolated', 'rtt_ms', 'pmtu_ok', 'sealed', 'fdb'],
     readOnly: true,
   }),
   vpcOp('check_mtu', "Probe each of this host's tunnels with a don't-fragment ping of its full MTU; where\nthat does not cross, find the largest size that does (the path is smaller than it claims).\nfix=1 measures again from the routes' MTU and keeps each such tunnel (and the bridge) at\nwhat crosses, here, across re-applies.", [
@@ -278,8 +291,8 @@ every member anyway (repairs a firewall changed by hand, say).`, [
     summary: 'The VPCs this host knows.',
     args: LOCAL,
     output: 'listing',
-    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'members', 'pairs', 'vxlan', 'bridge', 'guest_network', 'quota', 'usage'],
-    defaultColumns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'members', 'pairs', 'vxlan', 'bridge', 'quota', 'usage'],
+    columns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'fdb', 'members', 'pairs', 'vxlan', 'bridge', 'guest_network', 'quota', 'usage'],
+    defaultColumns: ['name', 'peer_network', 'underlay', 'mtu', 'firewall', 'encrypt', 'fdb', 'members', 'pairs', 'vxlan', 'bridge', 'quota', 'usage'],
     readOnly: true,
     dbOnly: true,
   },
@@ -548,6 +561,50 @@ takes its address from the kernel command line. Its serial console goes to a log
     output: 'text',
     readOnly: false,
     argv: true,
+  },
+  {
+    id: 'cluster.init',
+    command: 'cluster',
+    mode: 'init',
+    summary: `Move the cluster's control plane to etcd (the default is embedded: SQLite per host,
+changes pushed over SSH). etcd_members= names the hosts that run etcd (this host or
+nodes added with node mode=add): meshvpc makes a CA, gives each member its server and
+peer certificates and every known host its client certificate (CN: its nodename) over
+SSH, and records the cluster on every host; then start each member with etcd mode=run
+or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run instead.`,
+    args: [
+      arg({
+        name: 'backend',
+        kind: 'string',
+        placeholder: 'etcd',
+        help: 'the control plane (etcd; without cluster mode=init the cluster is embedded)',
+        required: 'the control plane, e.g. backend=etcd',
+        schema: { enum: ['etcd'] },
+        parse: (raw): 'etcd' => {
+          if (raw !== 'etcd') throw new UserError(`invalid backend ${shown(raw)}: use etcd (the embedded default needs no cluster mode=init)`);
+          return raw;
+        },
+      }),
+      arg({ name: 'etcd_members', kind: 'list', placeholder: 'NODE,NODE,NODE', help: 'the hosts that run etcd: 1, 3, 5 or 7 of this host and the known nodes', parse: (raw, key) => v.list(raw, key, v.nodeRef) }),
+      arg({ name: 'endpoints', kind: 'list', placeholder: 'https://ADDR:2379,...', help: 'an existing etcd: its client URLs (https only; IPv6 in brackets)', parse: (raw, key) => v.list(raw, key, (x, k) => parseEndpoint(x, k)) }),
+      arg({ name: 'ca', kind: 'string', placeholder: 'FILE', help: "with endpoints=: the CA of the etcd servers' certificates (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'cert', kind: 'string', placeholder: 'FILE', help: "with endpoints=: this host's client certificate (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      arg({ name: 'key', kind: 'string', placeholder: 'FILE', help: "with endpoints=: this host's client key (PEM)", parse: (raw, key) => v.filePath(raw, key) }),
+      concurrency,
+    ],
+    output: 'json',
+    readOnly: false,
+    dbOnly: true,
+  },
+  {
+    id: 'cluster.show',
+    command: 'cluster',
+    mode: 'show',
+    summary: "The control plane: backend (embedded or etcd), its members and each member's health,\nasked of that member over TLS with this host's client certificate. Exit status 1 when a\nmember is unhealthy.",
+    args: [],
+    output: 'json',
+    readOnly: true,
+    dbOnly: true,
   },
   {
     id: 'token.create',

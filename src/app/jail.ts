@@ -6,7 +6,8 @@
 import { atomically } from '../store/tx.js';
 import { withLock } from '../store/lock.js';
 import { createHash } from 'node:crypto';
-import { stableMac } from '../core/mac.js';
+import { guestMacOn } from './fdb.js';
+import { checkGuestName, guestsChanged } from './guest-reports.js';
 import { UserError } from '../core/errors.js';
 import type { ExtraNic, JailOnHost, JailRecord } from '../core/types.js';
 import type { Request } from '../cluster/protocol.js';
@@ -51,8 +52,8 @@ export function bridgeMtu(host: Host, observed: Observed, vpc: string): number {
 async function guestOf(host: Host, j: JailRecord): Promise<GuestSpec> {
   const observed = await host.driver.observe();
   const mtuOf = (vpc: string): number => bridgeMtu(host, observed, vpc);
-  const extra = (j.extra ?? []).map((n, i) => ({ bridge: n.vpc, mtu: mtuOf(n.vpc), hostIf: n.hostIf, addresses: nicAddresses(n), mac: stableMac(`guest/${host.self.nodename}/${j.name}#eth${i + 1}`) }));
-  return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: nicAddresses(j), mac: stableMac(`guest/${host.self.nodename}/${j.name}`), ...(extra.length > 0 ? { extra } : {}) };
+  const extra = (j.extra ?? []).map((n, i) => ({ bridge: n.vpc, mtu: mtuOf(n.vpc), hostIf: n.hostIf, addresses: nicAddresses(n), mac: guestMacOn(host, n.vpc, j.name, i + 1) }));
+  return { name: j.name, bridge: j.interface, mtu: mtuOf(j.interface), hostIf: j.hostIf, addresses: nicAddresses(j), mac: guestMacOn(host, j.interface, j.name, 0), ...(extra.length > 0 ? { extra } : {}) };
 }
 
 const nicAddresses = (n: Pick<ExtraNic, 'ip4Addr' | 'ip6Addr'>): string[] => [n.ip4Addr, n.ip6Addr].filter((a): a is string => a !== null);
@@ -79,8 +80,9 @@ async function checkNamesFree(host: Host, j: JailRecord): Promise<void> {
 
 async function start(host: Host, j: JailRecord): Promise<void> {
   await checkNamesFree(host, j);
-  const id = await host.driver.guestStart(await guestOf(host, j));
-  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, id));
+  const spec = await guestOf(host, j);
+  const id = await host.driver.guestStart(spec);
+  atomically(host.db, () => repo.setJailGuestId(host.db, j.name, id, [spec.mac ?? '', ...(spec.extra ?? []).map((n) => n.mac ?? '')]));
 }
 
 export interface CreateInput {
@@ -157,6 +159,7 @@ function planned(host: Host, input: CreateInput): { record: JailRecord; nics: Pl
   if (ifaces.length > 1 && host.driver.platform !== 'linux') throw new UserError(`a second interface (interface=${ifaces.join(',')}) is not supported on ${host.driver.platform} by this meshvpc yet`);
   const nics = ifaces.map((iface, i): PlannedNic => {
     const vpc = requireInterface(host, iface);
+    checkGuestName(host, vpc, name);
     const { ip4, ip6 } = checkedWishes(vpc, input.ip4_addr?.[i], input.ip6_addr?.[i]);
     return { vpc, ip4, ip6, hostIf: hostIfFor(name, i) };
   });
@@ -226,6 +229,7 @@ async function create(host: Host, input: CreateInput): Promise<JailResult> {
       atomically(host.db, () => repo.deleteJail(host.db, name));
       throw e;
     }
+    await guestsChanged(host, nicsOf(record).map((n) => n.vpc));
   }
   return resultOf(host, record, runasap);
 }
@@ -236,6 +240,7 @@ export function jstart(host: Host, input: { readonly jname: string }): Promise<J
     // Read again under the lock: a stop or remove may have run meanwhile.
     const now = requireJail(host, j.name);
     await start(host, now);
+    await guestsChanged(host, nicsOf(now).map((n) => n.vpc));
     return resultOf(host, now, true);
   });
 }
@@ -256,7 +261,9 @@ export function jstop(host: Host, input: { readonly jname: string }): Promise<Ja
   requireJail(host, input.jname);
   return jailLocked(host, input.jname, 'jstop', async () => {
     const j = requireJail(host, input.jname);
-    return resultOf(host, j, false, await stop(host, j));
+    const spared = await stop(host, j);
+    await guestsChanged(host, nicsOf(j).map((n) => n.vpc));
+    return resultOf(host, j, false, spared);
   });
 }
 
@@ -266,6 +273,7 @@ export function jremove(host: Host, input: { readonly jname: string }): Promise<
     const j = requireJail(host, input.jname);
     const spared = await stop(host, j);
     atomically(host.db, () => repo.deleteJail(host.db, j.name));
+    await guestsChanged(host, nicsOf(j).map((n) => n.vpc));
     return resultOf(host, j, false, spared);
   });
 }

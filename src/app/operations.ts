@@ -95,6 +95,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'token.create': async (h, i) => (await token()).create(h, as(i)),
   'token.list': async (h) => (await token()).list(h),
   'token.revoke': async (h, i) => (await token()).revoke(h, as(i)),
+  'cluster.init': async (h, i) => (await import('./cluster.js')).init(h, as(i)),
+  'cluster.show': async (h) => (await import('./cluster.js')).show(h),
 };
 
 /**

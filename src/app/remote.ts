@@ -10,7 +10,7 @@ import type { Hello, Request, Response } from '../cluster/protocol.js';
 import { requestFromWire } from '../cluster/wire.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, status } from './vpc-local.js';
+import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcile, reconcileAccepted, refreshFdb, status } from './vpc-local.js';
 import { VERSION } from '../core/version.js';
 import { checkMoved, checkPair, checkSealClaims, checkUnderlays, checkUnpair, checkVpcChange, requireBound, type Caller } from '../core/authority.js';
 import { sealIntro, selfSeal } from './seal.js';
@@ -19,6 +19,7 @@ import { nodeName } from '../core/validate.js';
 import { jailsHere } from './jail.js';
 import { guestListHere, holdHere, LEASE_TTL_MS } from './guest-guard.js';
 import { exclusively } from '../store/tx.js';
+import { takeReport } from './guest-reports.js';
 
 export async function hello(host: Host, vpc?: string): Promise<Hello> {
   return {
@@ -125,9 +126,22 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       await holdHere(host, req.vpc, holder, req.token, Math.min(req.ttl_ms, LEASE_TTL_MS), req.wait_ms);
       return { held: true };
     }
+    case 'guest_report': {
+      const vpc = stored(req.vpc);
+      if (!vpc) throw new UserError(`no VPC named ${req.vpc} on ${host.self.nodename}`, 'not_found');
+      // A host reports its own guests only: the name it is bound to, nobody else's.
+      if (caller.kind !== 'member' || caller.node !== req.node) throw new UserError(`a guest report comes from the member it is about: ${caller.kind === 'member' ? caller.node : 'this login'} cannot report for ${req.node}`, 'conflict');
+      const mine = await takeReport(host, caller.node, vpc, req.guests);
+      await refreshFdb(host, vpc.name);
+      return { guests: mine, bridgeIps: [] };
+    }
     case 'node_moved':
       checkMoved(caller, req.node, host.self);
       return (await import('./node-update.js')).moved(host, req);
+    case 'etcd_join':
+      return (await import('./cluster.js')).joinHere(host, caller, req);
+    case 'etcd_forget':
+      return (await import('./cluster.js')).forgetHere(host, caller, req);
   }
 }
 

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
-import { stableMac } from '../core/mac.js';
+import { guestMacOn } from './fdb.js';
+import { checkGuestName, guestsChanged } from './guest-reports.js';
 import { formatSize } from '../core/quota.js';
 import type { VmConfig, VmRecord, VpcWithMap } from '../core/types.js';
 import type { VmAccel, VmDriver, VmSpec } from '../platform/driver.js';
@@ -136,6 +137,7 @@ export async function bcreate(host: Host, input: BcreateInput): Promise<VmResult
   const name = input.jname;
   driverOf(host);
   const vpc = requireInterface(host, input.interface);
+  checkGuestName(host, vpc, name);
   const wishes = checkedWishes(vpc, input.ip4_addr, input.ip6_addr);
   refuseTaken(host, name);
   const vm = await configOf(host, input);
@@ -157,6 +159,7 @@ export async function bcreate(host: Host, input: BcreateInput): Promise<VmResult
     if (!input.runasap) return resultOf(host, record, false);
     try {
       const { accel } = await start(host, record);
+      await guestsChanged(host, [record.interface]);
       return resultOf(host, record, true, accel);
     } catch (e) {
       // A VM that could not start is not kept half made.
@@ -206,7 +209,7 @@ async function specOf(host: Host, r: VmRecord, accel: VmAccel, mtu: number): Pro
     bridge: r.interface,
     mtu,
     hostIf: r.hostIf,
-    mac: stableMac(`guest/${host.self.nodename}/${r.name}`),
+    mac: guestMacOn(host, r.interface, r.name, 0),
     ramBytes: r.vm.ramBytes,
     cpus: r.vm.cpus,
     accel,
@@ -226,8 +229,9 @@ async function start(host: Host, r: VmRecord): Promise<{ accel: VmAccel }> {
   const mtu = await vpcBridgeMtu(host, r.interface);
   const accel = await accelFor(host, r.vm.accel, r.vm.kernel);
   await mkdir(vmDir(host, r.name), { recursive: true });
-  const id = await d.start(await specOf(host, r, accel, mtu));
-  atomically(host.db, () => repo.setGuestId(host.db, r.name, id));
+  const spec = await specOf(host, r, accel, mtu);
+  const id = await d.start(spec);
+  atomically(host.db, () => repo.setGuestId(host.db, r.name, id, [spec.mac]));
   return { accel };
 }
 
@@ -236,6 +240,7 @@ export function bstart(host: Host, input: { readonly jname: string }): Promise<V
   return vmLocked(host, input.jname, 'bstart', async () => {
     const r = requireVm(host, input.jname);
     const { accel } = await start(host, r);
+    await guestsChanged(host, [r.interface]);
     return resultOf(host, r, true, accel);
   });
 }
@@ -251,7 +256,9 @@ export function bstop(host: Host, input: { readonly jname: string }): Promise<Vm
   requireVm(host, input.jname);
   return vmLocked(host, input.jname, 'bstop', async () => {
     const r = requireVm(host, input.jname);
-    return resultOf(host, r, false, r.vm.accel, await stop(host, r));
+    const spared = await stop(host, r);
+    await guestsChanged(host, [r.interface]);
+    return resultOf(host, r, false, r.vm.accel, spared);
   });
 }
 
@@ -262,6 +269,7 @@ export function bremove(host: Host, input: { readonly jname: string }): Promise<
     const spared = await stop(host, r);
     atomically(host.db, () => repo.deleteGuest(host.db, r.name));
     await rm(vmDir(host, r.name), { recursive: true, force: true });
+    await guestsChanged(host, [r.interface]);
     return resultOf(host, r, false, r.vm.accel, spared);
   });
 }
@@ -295,7 +303,7 @@ export async function bls(host: Host): Promise<VmRow[]> {
       interface: g.interface,
       ip4_addr: g.ip4Addr ?? '0',
       ip6_addr: g.ip6Addr ?? '0',
-      mac: stableMac(`guest/${host.self.nodename}/${g.name}`),
+      mac: guestMacOn(host, g.interface, g.name, 0),
       ram: formatSize(g.vm.ramBytes),
       cpus: g.vm.cpus,
       pid: on && g.guestId ? Number(g.guestId.split(':')[0]) : null,

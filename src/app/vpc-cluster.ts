@@ -19,7 +19,7 @@ import { selfSeal } from './seal.js';
 import { checkSealName, type SealIdentity } from '../core/seal.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import { accept, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
+import { accept, applyChanges, collapse, forget, hostFacts, layersChange, preflight, reconcileAccepted, status, type ApplyResult } from './vpc-local.js';
 import { requireVpc } from './vpc-list.js';
 import { plan } from '../core/planner.js';
 import { observedFrom } from '../core/observed.js';
@@ -339,7 +339,7 @@ const hostOutcome = (o: Outcome<ApplyResult>, role: HostOutcome['role'], dryrun:
   ...reported(o),
   role,
   dryrun,
-  changes: o.ok ? o.value.ops.length : null,
+  changes: o.ok ? applyChanges(o.value) : null,
 });
 
 /**
@@ -400,10 +400,13 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
      * (core/applied.ts): left alone. Never when anything but the definition
      * itself changes hands (a renumbering, a policy change), for hosts that
      * check the VPC as new, for leaving hosts, for an encrypted VPC (its
-     * WireGuard peers are not in the links' fingerprint), or with full=1.
+     * WireGuard peers are not in the links' fingerprint), for a VPC with
+     * fdb=control (its FDB and neighbour entries are not in it either, and an
+     * apply is also when a member tells the others its guests again, the
+     * repair of a report that did not get through), or with full=1.
      */
     const currentOf = (a: Allocation): Set<string> => {
-      if (opts.full || opts.policy || a.renumbered.length > 0 || (a.vpc.encrypt ?? 'none') !== 'none') return new Set();
+      if (opts.full || opts.policy || a.renumbered.length > 0 || (a.vpc.encrypt ?? 'none') !== 'none' || (a.vpc.fdb ?? 'learn') === 'control') return new Set();
       const digests = applyDigests(a.vpc, LAYERS);
       return new Set(targets.filter((key) => !toCheck.has(key) && !leavers.some((n) => n.name === key) && isCurrent(said.get(key), digests(key))));
     };
@@ -598,7 +601,7 @@ export async function teardownAll(
       host: o.key,
       ok: o.ok,
       error: o.ok ? null : o.error,
-      changes: o.ok ? o.value.ops.length : null,
+      changes: o.ok ? applyChanges(o.value) : null,
       seconds: Number((o.ms / 1000).toFixed(2)),
     });
     const results = dryrun

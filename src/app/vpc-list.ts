@@ -27,6 +27,8 @@ export interface VpcRow {
   readonly firewall: boolean;
   /** none, or wireguard (every tunnel inside the hosts' WireGuard links). */
   readonly encrypt: string;
+  /** control (guests' MACs and addresses from the control plane) or learn (flood and learn). */
+  readonly fdb: string;
   readonly members: string;
   readonly pairs: number;
   readonly vxlan: boolean;
@@ -84,6 +86,7 @@ export async function list(host: Host): Promise<VpcRow[]> {
           mtu: x.mtu ?? 'auto',
           firewall: x.firewall,
           encrypt: x.encrypt ?? 'none',
+          fdb: x.fdb ?? 'learn',
           members: x.members.map((mm) => mm.node).join(','),
           pairs: x.pairs.length,
           vxlan: l.vxlan,

@@ -5,10 +5,9 @@
  */
 import { policyOf } from './vpc-policy.js';
 import { applyDigest, appliedState, linkFingerprint, type AppliedState } from '../core/applied.js';
-import { atomically } from '../store/tx.js';
 import { describeQuota } from '../core/quota.js';
 import { nicsOf } from '../core/guests.js';
-import { exclusively } from '../store/tx.js';
+import { atomically, exclusively } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import { plan, planTeardown } from '../core/planner.js';
 import { buildHostSpec, guestAlias, specNames, tunnelNameVni, type HostSpec } from '../core/spec.js';
@@ -29,6 +28,8 @@ import { activeVpcs, reconcileSeal, sealState, selfSeal } from './seal.js';
 import { checkSealName, WG_IFNAME } from '../core/seal.js';
 import { VXLAN_OVERHEAD } from '../core/mtu.js';
 import { hostLinkMtus, linkMtuOf, type LinkMtus } from '../core/mtu-claims.js';
+import { reconcileFdb, type FdbApplied } from './fdb.js';
+import type { PortFlags } from '../core/fdb.js';
 
 
 export interface ApplyResult {
@@ -38,7 +39,11 @@ export interface ApplyResult {
   readonly applied: boolean;
   /** The implementation of a WireGuard link this apply made (the deployer warns about userspace). */
   readonly sealImpl?: string | null;
+  /** Control-plane FDB entries, neighbours and port flags set or removed (fdb=control); absent from a 0.4 host. */
+  readonly fdbOps?: number;
 }
+
+export { applyChanges } from '../core/ops.js';
 
 /** `observed`: the kernel as the caller just read it (for this host's own underlay link). */
 async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observed: Observed): Promise<HostSpec> {
@@ -145,6 +150,11 @@ export function reconcileAccepted(host: Host, name: string, change: Partial<VpcL
     // Under the same lock: no other apply can come between the kernel read and the record.
     if (deployed) await rememberApplied(host, deployed.definition, deployed.layers);
     return result;
+  }).then(async (applied) => {
+    // Outside the lock: a member told now refreshes its own bridge, and may be telling this host at once.
+    const { tellMembersOf } = await import('./guest-reports.js');
+    await tellMembersOf(host, name);
+    return applied;
   });
 }
 
@@ -173,7 +183,10 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   const { spec, ops: vpcOps } = await planHere(host, vpc, local);
   const ops = [...sealOps, ...vpcOps];
   const commands = ops.flatMap((op) => host.driver.commandsFor(op));
-  if (dryrun) return { node: host.self.nodename, ops, commands, applied: false };
+  if (dryrun) {
+    const fdb = await reconcileFdb(host, vpc, spec, true);
+    return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: false, fdbOps: fdb.ops.length };
+  }
   const keep = specNames(spec);
   // Record the request and every name we may create before touching the
   // kernel, so a crash half way leaves interfaces the next run knows are ours.
@@ -186,8 +199,24 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   repo.putLocal(host.db, name, { ...local, owned: keep });
   // Otherwise after the tunnels; the rules above already are what this state needs.
   if (!sealedFirst) await refreshFirewall(host);
+  // Entries name the tunnels and guest ports: they go in once those exist.
+  const fdb = await reconcileFdb(host, vpc, spec, false);
   const made = sealOps.some((o) => o.op === 'create_wireguard');
-  return { node: host.self.nodename, ops, commands, applied: true, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
+  return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: true, fdbOps: fdb.ops.length, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
+}
+
+/**
+ * Only the control-plane FDB of a VPC (fdb=control), after a guest came or
+ * went here or a member reported its guests: the interfaces are left as they are.
+ */
+export async function refreshFdb(host: Host, name: string): Promise<FdbApplied | null> {
+  if (!host.driver.fdb || !repo.getVpc(host.db, name)) return null;
+  return withLock(host.db, applyLock(name), 'fdb', async () => {
+    const vpc = requireVpc(host, name);
+    const observed = await host.driver.observe();
+    const spec = await desiredSpec(host, vpc, repo.getLocal(host.db, name), observed);
+    return reconcileFdb(host, vpc, spec, false);
+  });
 }
 
 /**
@@ -317,7 +346,12 @@ export async function down(host: Host, name: string, dryrun = false): Promise<Ap
 export async function forget(host: Host, name: string, dryrun = false): Promise<ApplyResult> {
   const result = await collapse(host, name, dryrun);
   if (!dryrun) {
-    await withLock(host.db, applyLock(name), 'forget', async () => repo.deleteVpc(host.db, name));
+    await withLock(host.db, applyLock(name), 'forget', async () =>
+      atomically(host.db, () => {
+        repo.deleteVpc(host.db, name);
+        repo.forgetReports(host.db, name);
+      }),
+    );
     await reconcileSeal(host, activeVpcs(host), false);
     await refreshFirewall(host);
   }
@@ -357,6 +391,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
         if (!policy && incoming.encrypt !== undefined && (here.encrypt ?? 'none') !== incoming.encrypt) {
           conflicts.push(`encrypt ${here.encrypt ?? 'none'} here, ${incoming.encrypt} offered (vpc mode=set changes it)`);
         }
+        // Not known here (a VPC kept from before 0.5): the member's word names it.
+        if (incoming.fdb !== undefined && here.fdb !== undefined && here.fdb !== incoming.fdb) conflicts.push(`fdb ${here.fdb} here, ${incoming.fdb} offered`);
         if (!policy && incoming.guestNetwork !== undefined && JSON.stringify(here.guestNetwork) !== JSON.stringify(incoming.guestNetwork)) {
           conflicts.push(`guest_network ${here.guestNetwork?.network ?? 'none'} here, ${incoming.guestNetwork?.network ?? 'none'} offered (vpc mode=set changes it)`);
         }
@@ -372,13 +408,15 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       }
       // A definition from a 0.2 peer has no policy: the one stored here stays (repo.putVpc).
       const canonical = (x: VpcWithMap, keep: VpcWithMap): string =>
-        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork, x.encrypt ?? keep.encrypt ?? 'none']);
+        JSON.stringify([x.name, x.peerNetwork, x.family, x.mtu, x.firewall, x.members, x.pairs, x.quota ?? keep.quota ?? null, x.guestNetwork === undefined ? (keep.guestNetwork ?? null) : x.guestNetwork, x.encrypt ?? keep.encrypt ?? 'none', x.fdb ?? keep.fdb ?? null]);
       const unchanged = here !== null && canonical(here, here) === canonical(incoming, here);
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);
       repo.putPairs(db, incoming.name, incoming.pairs);
       // Stored but not yet applied (a sync): a deploy must not take this host for current on the strength of an older apply.
       repo.putApplied(db, incoming.name, null);
+      // A member that left no longer speaks for guests here.
+      for (const node of repo.reportersOf(db, incoming.name)) if (!incoming.members.some((m) => m.node === node)) repo.forgetReports(db, incoming.name, node);
       return here ? 'updated' : 'created';
     });
 }
@@ -456,6 +494,12 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
   const observed = await host.driver.observe();
   const spec = await desiredSpec(host, vpc, { ...local, vxlan: true }, observed);
   const sealed = vpc.encrypt === 'wireguard' ? await sealState(host) : 'none';
+  const ports = local.bridge && host.driver.fdb ? new Map((await host.driver.fdb.observe(name).catch(() => null))?.ports.map((p) => [p.name, p]) ?? []) : new Map<string, PortFlags>();
+  /** control: ARP/ND answered here and no unknown unicast sent; suppress: answered here, still flooding (the peer's guests are not known); learn. */
+  const fdbOf = (tunnel: string): string => {
+    const p = ports.get(tunnel);
+    return !p || !p.suppress ? 'learn' : p.flood ? 'suppress' : 'control';
+  };
   return Promise.all(
     spec.tunnels.map(async (t): Promise<TunnelStatus> => {
       const o = observed.get(t.name);
@@ -475,6 +519,7 @@ export async function status(host: Host, name: string): Promise<TunnelStatus[]> 
         rtt_ms: rtt,
         pmtu_ok: pmtu,
         sealed,
+        fdb: fdbOf(t.name),
         rx_bytes: o?.counters?.rxBytes ?? null,
         tx_bytes: o?.counters?.txBytes ?? null,
         rx_packets: o?.counters?.rxPackets ?? null,

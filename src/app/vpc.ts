@@ -4,6 +4,8 @@
  * returns data; progress goes to the caller's sink.
  */
 import type { Encryption } from '../core/seal.js';
+import { tellMembersOf } from './guest-reports.js';
+import type { FdbMode } from '../core/fdb.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
@@ -50,6 +52,7 @@ export interface Definition extends PolicyInput {
   readonly underlay?: 'v4' | 'v6';
   readonly firewall?: boolean;
   readonly encrypt?: Encryption;
+  readonly fdb?: FdbMode;
 }
 
 /**
@@ -106,7 +109,7 @@ function defineVpc(host: Host, name: string, d: Definition): VpcDef {
   // Fail now rather than at init_peers when the network cannot hold the pairs.
   allocatePeerMap({ members: members.map((x) => x.node), network: net, existing: [], takenVnis: new Set(), sealed: encrypt === 'wireguard' });
   const policy = policyFrom(d, { quota: NO_QUOTA, guestNetwork: null }, v.cidrText(net));
-  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members, ...policy, encrypt };
+  return { name, peerNetwork: v.cidrText(net), family, mtu: d.mtu ?? null, firewall: d.firewall ?? true, members, ...policy, encrypt, fdb: d.fdb ?? 'control' };
 }
 
 export interface InitResult {
@@ -163,8 +166,13 @@ export async function local(host: Host, mode: LayerMode, input: Named & { readon
       return reconcile(host, name, { vxlan: false }, dryrun);
     case 'destroy_bridge':
       return reconcile(host, name, { bridge: false }, dryrun);
-    case 'apply':
-      return reconcile(host, name, {}, dryrun);
+    case 'apply': {
+      const applied = await reconcile(host, name, {}, dryrun);
+      // Run by hand or at boot: every member hears this host's guests again and answers with
+      // theirs, since changes made while this host was away did not reach it.
+      if (!dryrun) await tellMembersOf(host, name, true);
+      return applied;
+    }
     case 'down':
       return down(host, name, dryrun);
     case 'remove':
@@ -188,6 +196,7 @@ function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
   const same = (x: VpcDef): boolean =>
     x.peerNetwork === stored.peerNetwork && x.family === stored.family && x.mtu === stored.mtu && x.firewall === stored.firewall &&
     (x.encrypt ?? 'none') === (stored.encrypt ?? 'none') &&
+    (d.fdb === undefined || d.fdb === (stored.fdb ?? 'learn')) &&
     x.members.map((m) => m.node).join() === stored.members.map((m) => m.node).join();
   if (asked && !same(asked)) {
     throw new UserError(`${name} already exists with another definition (meshvpc vpc mode=list); change members with mode=join/leave, or destroy it first`, 'conflict');

@@ -3,12 +3,13 @@
  * peer, one JSON response on its stdout. A peer plans and applies for itself;
  * the caller only says what it wants.
  */
-import type { SelfNode, VpcWithMap } from '../core/types.js';
+import type { GuestOnHost, SelfNode, VpcWithMap } from '../core/types.js';
 import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
 import type { ErrorDetail, ErrorKind } from '../core/errors.js';
 import type { LinkMtus } from '../core/mtu-claims.js';
 import type { AppliedState } from '../core/applied.js';
+import type { EtcdMember } from './etcd-member.js';
 
 export interface NodeIntro extends SelfNode {
   readonly hostKey: string;
@@ -62,13 +63,46 @@ export type Request =
   | { readonly op: 'guest_hold'; readonly vpc: string; readonly token: string; readonly ttl_ms: number; readonly wait_ms: number }
   | { readonly op: 'guest_release'; readonly vpc: string; readonly token: string }
   /**
+   * fdb=control (app/guest-reports.ts): the caller's full list of its guests
+   * on the VPC; the answer is the receiver's own list, so one call tells both.
+   */
+  | { readonly op: 'guest_report'; readonly vpc: string; readonly node: string; readonly guests: readonly GuestOnHost[] }
+  /**
    * `node mode=update` on the caller: `node`'s address or SSH port changed. The
    * receiver believes it only from the node itself: it reaches the node there
    * with its own pinned host key and cluster key, and the node's hello must
    * say it has the addresses given. Only the receiver's record changes; the
    * VPC definitions follow as usual (vpc_apply).
    */
-  | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number };
+  | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number }
+  | EtcdJoinRequest
+  | EtcdForgetRequest;
+
+/** A certificate and its key, PEM (checked by cluster/pki.ts pemCert/pemKey on arrival). */
+export interface PemPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * `cluster mode=init backend=etcd` on the caller: this host's credentials for
+ * the cluster's etcd (the CA certificate, its client certificate, and for a
+ * member its server and peer certificates) and the cluster's configuration.
+ */
+export interface EtcdJoinRequest {
+  readonly op: 'etcd_join';
+  readonly ca: string;
+  readonly client: PemPair;
+  readonly server?: PemPair;
+  readonly peer?: PemPair;
+  readonly config: { readonly clusterToken: string; readonly members: readonly EtcdMember[] };
+}
+
+/** An init that could not finish: forget the etcd configuration whose CA this is (and only that one). */
+export interface EtcdForgetRequest {
+  readonly op: 'etcd_forget';
+  readonly ca: string;
+}
 
 /** A VXLAN id in use on a host, and by what: another VPC, or an interface meshvpc does not own. */
 export interface UsedVni {

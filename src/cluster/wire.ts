@@ -12,10 +12,14 @@ import type { Quota } from '../core/quota.js';
 import { checkGuestNetwork } from '../core/ipam.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
-import type { Hello, Layer, NodeIntro, Request } from './protocol.js';
+import type { EtcdJoinRequest, Hello, Layer, NodeIntro, PemPair, Request } from './protocol.js';
+import { pemCert, pemKey } from './pki.js';
+import type { EtcdMember } from './etcd-member.js';
+import { parseEndpoint } from '../store/etcd/client.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 import { ENCRYPTIONS, wgKey, type Encryption, type SealIdentity } from '../core/seal.js';
+import { FDB_MODES, type FdbMode } from '../core/fdb.js';
 import { MAX_LINK_MTU, MIN_LINK_MTU, type LinkMtus } from '../core/mtu-claims.js';
 
 type Json = Record<string, unknown>;
@@ -116,6 +120,12 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     if (!(ENCRYPTIONS as readonly string[]).includes(e)) throw new UserError(`bad request: unknown encrypt ${v.shown(e)}`);
     encrypt = e as Encryption;
   }
+  let fdb: FdbMode | undefined;
+  if (o.fdb !== undefined) {
+    const f = str(o.fdb, 'fdb');
+    if (!(FDB_MODES as readonly string[]).includes(f)) throw new UserError(`bad request: unknown fdb ${v.shown(f)}`);
+    fdb = f as FdbMode;
+  }
   return checkVpc({
     name: v.vpcName(str(o.name, 'name')),
     peerNetwork: v.cidrText(net),
@@ -129,6 +139,8 @@ export function vpcFromWire(x: unknown): VpcWithMap {
     ...(o.guestNetwork === undefined ? {} : { guestNetwork: guestNetworkFromWire(o.guestNetwork, net) }),
     // Absent from 0.3 peers: the receiver keeps what it has, and refuses to lose encryption (vpc-local.ts accept).
     ...(encrypt === undefined ? {} : { encrypt }),
+    // Absent from 0.4 peers: the receiver keeps what it has.
+    ...(fdb === undefined ? {} : { fdb }),
   });
 }
 
@@ -244,6 +256,12 @@ export function requestFromWire(text: string): Request {
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token), ttl_ms: int(o.ttl_ms, 'ttl_ms', 1000, 600_000), wait_ms: int(o.wait_ms, 'wait_ms', 0, 120_000) };
     case 'guest_release':
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')), token: leaseToken(o.token) };
+    case 'guest_report': {
+      // Each guest is the sender's own (remote.ts checks the node against the caller).
+      const vpc = v.vpcName(str(o.vpc, 'vpc'));
+      const node = v.nodeName(str(o.node, 'node'));
+      return { op, vpc, node, guests: guestsFromWire({ guests: o.guests }, node, vpc).guests };
+    }
     case 'pair':
       return { op, node: intro(o.node) };
     case 'unpair':
@@ -275,9 +293,53 @@ export function requestFromWire(text: string): Request {
     case 'vpc_forget':
     case 'vpc_status':
       return { op, vpc: v.vpcName(str(o.vpc, 'vpc')) };
+    case 'etcd_join':
+      return etcdJoinFromWire(o);
+    case 'etcd_forget':
+      return { op, ca: pemCert(str(o.ca, 'ca'), 'ca') };
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
+}
+
+const pemPair = (x: unknown, what: string): PemPair => {
+  const o = obj(x, what);
+  return { cert: pemCert(str(o.cert, `${what} cert`), `${what} cert`), key: pemKey(str(o.key, `${what} key`), `${what} key`) };
+};
+
+/** A URL of an etcd member as a peer sends it: https://ADDR:PORT, an address (not a name), nothing else. */
+function memberUrl(x: unknown, what: string): string {
+  const u = parseEndpoint(str(x, what), what);
+  const host = new URL(u).hostname.replace(/^\[|\]$/g, '');
+  checkUnderlayAddress(v.address(host, what), what);
+  return u;
+}
+
+/** `etcd_join`: every PEM one block of base64, the token plain, each member a node name with https URLs at addresses. */
+function etcdJoinFromWire(o: Json): EtcdJoinRequest {
+  const c = obj(o.config, 'config');
+  const token = str(c.clusterToken, 'clusterToken');
+  if (!/^meshvpc-[0-9a-f]{12}$/.test(token)) throw new UserError('bad request: clusterToken is not a meshvpc cluster token');
+  const seen = new Set<string>();
+  const members = arr(c.members, 'etcd members', 7).map((m): EtcdMember => {
+    const mo = obj(m, 'etcd member');
+    const name = v.nodeName(str(mo.name, 'etcd member name'), 'etcd member name');
+    if (seen.has(name)) throw new UserError(`bad request: etcd member ${name} named twice`);
+    seen.add(name);
+    const clientUrls = arr(mo.clientUrls, 'client URLs', 2).map((u) => memberUrl(u, 'client URL'));
+    const peerUrls = arr(mo.peerUrls, 'peer URLs', 2).map((u) => memberUrl(u, 'peer URL'));
+    if (clientUrls.length === 0 || peerUrls.length === 0) throw new UserError(`bad request: etcd member ${name} has no URL`);
+    return { name, clientUrls, peerUrls };
+  });
+  if (members.length === 0) throw new UserError('bad request: no etcd members');
+  return {
+    op: 'etcd_join',
+    ca: pemCert(str(o.ca, 'ca'), 'ca'),
+    client: pemPair(o.client, 'client'),
+    ...(o.server === undefined ? {} : { server: pemPair(o.server, 'server') }),
+    ...(o.peer === undefined ? {} : { peer: pemPair(o.peer, 'peer') }),
+    config: { clusterToken: token, members },
+  };
 }
 
 function leaseToken(x: unknown): string {
@@ -325,6 +387,8 @@ export function tunnelStatusFromWire(x: unknown, peer: string, pairs: readonly P
       // Absent from 0.3.0 and older peers.
       pmtu_ok: typeof o.pmtu_ok === 'boolean' ? o.pmtu_ok : null,
       ...(typeof o.sealed === 'string' ? { sealed: o.sealed.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) } : {}),
+      // Absent from 0.4 and older peers; one of three words.
+      ...(o.fdb === 'control' || o.fdb === 'suppress' || o.fdb === 'learn' ? { fdb: o.fdb } : {}),
       rx_bytes: optInt(o.rx_bytes, 'rx_bytes', COUNTER_MAX),
       tx_bytes: optInt(o.tx_bytes, 'tx_bytes', COUNTER_MAX),
       rx_packets: optInt(o.rx_packets, 'rx_packets', COUNTER_MAX),

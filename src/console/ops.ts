@@ -1,5 +1,6 @@
 /** Long operations (deploy, join, leave, collapse, destroy): their per-host progress, from SSE and GET /operations/{id}; pure, see sse-parse.ts. */
 import type { Operation } from './shapes.js';
+import { applyChanges } from '../core/ops.js';
 
 export interface HostLine {
   host: string;
@@ -111,7 +112,7 @@ export function applyFinal(v: OpView, op: Operation): OpView {
   // collapse/destroy report this host's own part apart from the others: {node, ops, commands, applied}.
   const own = rec(result.self);
   if (typeof own.node === 'string' && Array.isArray(own.ops)) {
-    out = setHost(out, outcomeLine({ host: own.node, ok: true, changes: own.ops.length }, verb));
+    out = setHost(out, outcomeLine({ host: own.node, ok: true, changes: applyChanges({ ops: own.ops, fdbOps: own.fdbOps }) }, verb));
   }
   const hosts = out.hosts.map((h) => (h.state === 'waiting' && op.status !== 'running' ? { ...h, text: 'no report' } : h));
   return { ...out, hosts, status: op.status, error: errorWords(op.error) };

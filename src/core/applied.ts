@@ -21,7 +21,8 @@
  * covered, and repaired by `vpc mode=apply` on the host or `deploy full=1`:
  * the firewall's rules, a change of the route MTU toward a peer, and a
  * guest's port taken off the bridge by hand (guest ports are not the VPC's
- * own links).
+ * own links). The deployer never skips members of an encrypted VPC or of one
+ * with fdb=control, whose WireGuard peers and FDB entries are not links.
  */
 import { createHash } from 'node:crypto';
 import type { VpcWithMap } from './types.js';

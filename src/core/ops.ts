@@ -54,3 +54,7 @@ export type Op =
   | { readonly op: 'wireguard_peer_remove'; readonly name: string; readonly key: string };
 
 export type OpKind = Op['op'];
+
+/** How many changes an apply made or plans, the control plane's (fdbOps) included; a peer's count is checked like any reply. */
+export const applyChanges = (r: { readonly ops: readonly unknown[]; readonly fdbOps?: unknown }): number =>
+  r.ops.length + (typeof r.fdbOps === 'number' && Number.isSafeInteger(r.fdbOps) && r.fdbOps >= 0 && r.fdbOps <= 1e6 ? r.fdbOps : 0);

@@ -6,7 +6,7 @@ import { tunnelsOf, type Pair } from './peermap.js';
 import { segmentMtu, tunnelMtu } from './mtu.js';
 import { peerTunnelMtu } from './mtu-claims.js';
 import { VXLAN_PORT } from './ops.js';
-import { stableMac } from './mac.js';
+import { bridgeMac } from './mac.js';
 import { sealBlock, WG_OVERHEAD, type Encryption } from './seal.js';
 
 export interface TunnelSpec {
@@ -144,7 +144,7 @@ export function buildHostSpec(input: HostSpecInput): HostSpec {
   const bridge: BridgeSpec | null = bridged
     ? {
         name: input.vpc,
-        mac: stableMac(`bridge/${input.self}/${input.vpc}`),
+        mac: bridgeMac(input.self, input.vpc),
         mtu,
         alias: bridgeAlias(input.vpc),
         // Bridge ports must not hold addresses (FreeBSD 15 refuses them), so the

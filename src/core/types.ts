@@ -3,6 +3,7 @@ import type { Pair } from './peermap.js';
 import type { Platform, VmAccel } from '../platform/driver.js';
 import type { Quota } from './quota.js';
 import type { Encryption } from './seal.js';
+import type { FdbMode } from './fdb.js';
 
 export interface SelfNode {
   readonly nodename: string;
@@ -64,6 +65,8 @@ export interface VpcDef {
   readonly guestNetwork?: GuestNetworkDef | null;
   /** encrypt=wireguard: every tunnel runs inside the hosts' WireGuard links. Absent from a meshvpc 0.3 peer. */
   readonly encrypt?: Encryption;
+  /** fdb=control: guests' MACs and addresses come from the control plane (core/fdb.ts). Absent from a meshvpc 0.4 peer. */
+  readonly fdb?: FdbMode;
 }
 
 export interface GuestNetworkDef {
@@ -99,6 +102,8 @@ interface GuestBase {
   readonly hostIf: string;
   /** Started again by the boot unit (`guests mode=start_all`). */
   readonly astart: boolean;
+  /** The MACs it runs with, eth0 first (null: not running, or started by meshvpc before 0.5). */
+  readonly macs?: readonly string[] | null;
 }
 
 /** A container's further interface (eth1, eth2, ...) on another VPC. */
@@ -151,6 +156,8 @@ export interface TunnelStatus {
   readonly pmtu_ok: boolean | null;
   /** How the tunnel is carried: 'wireguard' (kernel) or 'wireguard-go' inside WireGuard, 'none' in cleartext; absent from older hosts. */
   readonly sealed?: string;
+  /** fdb=control on this tunnel's port: 'control' (ARP/ND answered here, no unknown unicast sent), 'suppress' (still flooding: the peer's guests are not known), 'learn'; absent from older hosts. */
+  readonly fdb?: string;
   /** Traffic through the tunnel; null where the platform does not count it (or the host runs meshvpc 0.2). */
   readonly rx_bytes: number | null;
   readonly tx_bytes: number | null;

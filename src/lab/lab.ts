@@ -26,6 +26,15 @@ export interface LabHost {
   pid: number;
 }
 
+/** A process the lab started on a host (an etcd member): its process group, killed by lab down. */
+export interface LabProcess {
+  readonly host: number;
+  readonly what: string;
+  /** Leader of its own process group (`meshvpc etcd mode=run`; etcd is its child). */
+  readonly pid: number;
+  readonly log: string;
+}
+
 export interface LabState {
   readonly id: string;
   readonly dir: string;
@@ -33,6 +42,8 @@ export interface LabState {
   readonly netNs: string;
   readonly password: string;
   readonly hosts: LabHost[];
+  /** Absent in labs made before etcd=. */
+  processes?: LabProcess[];
 }
 
 export const labRoot = (): string => process.env.MESHVPC_LAB_ROOT || join(tmpdir(), 'meshvpc-lab');
@@ -156,6 +167,8 @@ export interface LabOptions {
    * dynamic: leave it to ARP/ND, as on real hosts (small labs only).
    */
   readonly neighbours?: 'permanent' | 'dynamic';
+  /** Members of an etcd control plane on hosts 1..etcd (0: none, the embedded default). */
+  readonly etcd?: number;
 }
 
 /** Map with at most `limit` in flight; the first failure is thrown once every started task has ended. */
@@ -202,8 +215,15 @@ async function fillNeighbours(state: LabState): Promise<void> {
   });
 }
 
+/** The etcd member counts a lab can have (etcd wants an odd number). */
+export const LAB_ETCD_SIZES = [0, 1, 3, 5, 7];
+
 export async function createLab(opts: LabOptions): Promise<LabState> {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) throw new Error(`hosts must be 1-${MAX_HOSTS}`);
+  const etcd = opts.etcd ?? 0;
+  if (!LAB_ETCD_SIZES.includes(etcd)) throw new Error(`etcd must be one of ${LAB_ETCD_SIZES.join(', ')}`);
+  if (etcd > opts.hosts) throw new Error(`etcd=${etcd} needs at least ${etcd} hosts (hosts=${opts.hosts})`);
+  if (etcd > 0 && opts.initenv === false) throw new Error('etcd= needs initenv on the hosts');
   const id = randomBytes(3).toString('hex');
   const dir = join(labRoot(), id);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -261,6 +281,7 @@ export async function createLab(opts: LabOptions): Promise<LabState> {
         if (r.code !== 0) throw new Error(`initenv on ${h.name} failed: ${r.stderr.trim()}`);
       });
     }
+    if (etcd > 0) await startEtcd(state, etcd);
     return state;
   } catch (e) {
     await destroyLab(state);
@@ -295,8 +316,70 @@ async function pidsIn(argv: string[]): Promise<string[]> {
   return r.code === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)) : [];
 }
 
+const ok = (r: ExecResult, what: string): ExecResult => {
+  if (r.code !== 0) throw new Error(`${what} failed: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ')}`);
+  return r;
+};
+
+/**
+ * An etcd control plane on hosts 1..n: host 1 adds every other host (node
+ * mode=add), makes the cluster (cluster mode=init backend=etcd), and each
+ * member's `meshvpc etcd mode=run` starts in its host's namespaces, in a
+ * process group of its own that destroyLab kills. Returns when every member
+ * reports healthy.
+ */
+async function startEtcd(state: LabState, n: number): Promise<void> {
+  for (const h of state.hosts.slice(1)) {
+    ok(await meshvpc(state, 1, ['node', 'mode=add', `node=${h.ip6 ?? h.ip4}`]), `node mode=add ${h.name} on host1`);
+  }
+  const members = state.hosts.slice(0, n).map((h) => h.name);
+  ok(await meshvpc(state, 1, ['cluster', 'mode=init', 'backend=etcd', `etcd_members=${members.join(',')}`, '--json']), 'cluster mode=init on host1');
+  state.processes = state.processes ?? [];
+  for (const h of state.hosts.slice(0, n)) {
+    const logPath = join(h.dir, 'etcd.log');
+    const log = openSync(logPath, 'a');
+    const [cmd, ...args] = onHost(state, h.index, ['meshvpc', 'etcd', 'mode=run']);
+    // detached: a process group of its own (meshvpc and the etcd it starts), killed as one.
+    const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    closeSync(log);
+    if (!child.pid) throw new Error(`could not start etcd on ${h.name}`);
+    state.processes.push({ host: h.index, what: 'etcd', pid: child.pid, log: logPath });
+    save(state);
+  }
+  let last = '';
+  for (let i = 0; i < 120; i++) {
+    const r = await meshvpc(state, 1, ['cluster', 'mode=show', '--json']);
+    if (r.code === 0) return;
+    last = r.stdout.trim() || r.stderr.trim();
+    for (const p of state.processes) {
+      if (!existsSync(`/proc/${p.pid}`)) throw new Error(`etcd on host${p.host} exited; see ${p.log}`);
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`the lab's etcd did not become healthy in 60 s: ${last.slice(0, 500)}`);
+}
+
+/**
+ * Kill a process group the lab started, and only its members that still
+ * live in that lab host's network namespace (a group id can be reused by
+ * another program once the lab's is gone).
+ */
+export async function killLabProcess(state: LabState, p: LabProcess): Promise<void> {
+  const h = hostOf(state, p.host);
+  const r = await exec.run(['pgrep', '-g', String(p.pid)]);
+  const pids = r.code === 0 ? r.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x)) : [];
+  const ours: string[] = [];
+  for (const pid of pids) {
+    const ns = await exec.run(['ip', 'netns', 'identify', pid]);
+    if (ns.code === 0 && ns.stdout.trim() === h.netns) ours.push(pid);
+  }
+  if (ours.length > 0) await exec.run(['kill', '-KILL', ...ours]);
+}
+
 /** Tear a lab down completely; every step tolerates what earlier failures left. */
 export async function destroyLab(state: LabState): Promise<void> {
+  for (const p of state.processes ?? []) await killLabProcess(state, p);
   for (const h of state.hosts) {
     if (h.pid > 0 && existsSync(`/proc/${h.pid}`)) {
       // Containers live in namespaces named inside the host's own /run/netns.

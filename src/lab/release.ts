@@ -24,6 +24,8 @@ export const RELEASE_0_1_0 = '3d0676e';
 export const RELEASE_0_2_0 = '232c70a';
 /** The commit released as 0.3.0 (the last of the fourth session). */
 export const RELEASE_0_3_0 = 'bee5a2e';
+/** The commit released as 0.4.0 (schema 8: encrypt=wireguard, members' link MTUs). */
+export const RELEASE_0_4_0 = 'f959b9a';
 
 export interface Release {
   readonly commit: string;
@@ -111,4 +113,11 @@ export async function runHostOn(lab: LabState, index: number, release: Release):
   // node_modules first: in a development install it lies inside the directory about to be covered.
   await runChecked(systemExecutor, [...inHost, 'mount', '--bind', release.nodeModules, join(release.dir, 'node_modules')]);
   await runChecked(systemExecutor, [...inHost, 'mount', '--rbind', release.dir, release.installed]);
+}
+
+/** Lab host `index` runs the installed package again, as after an upgrade in place (its database stays). */
+export async function upgradeHost(lab: LabState, index: number, release: Release): Promise<void> {
+  const h = lab.hosts.find((x) => x.index === index);
+  if (!h) throw new Error(`lab ${lab.id} has no host ${index}`);
+  await runChecked(systemExecutor, ['nsenter', '-t', String(h.pid), '-m', '--', 'umount', '-R', release.installed]);
 }

@@ -7,6 +7,7 @@ import type { FirewallPolicy } from '../core/firewall.js';
 import type { Observed } from '../core/observed.js';
 import type { Op } from '../core/ops.js';
 import type { ObservedSeal } from '../core/seal.js';
+import type { FdbOp, ObservedFdb } from '../core/fdb.js';
 
 export type Platform = 'linux' | 'freebsd';
 export const PLATFORMS: readonly Platform[] = ['linux', 'freebsd'];
@@ -123,6 +124,12 @@ export interface NetworkDriver {
   pingDf?(address: string, size: number): Promise<boolean>;
   /** VMs: QEMU on Linux, bhyve on FreeBSD (disk boots only, see freebsd/bhyve.ts). */
   readonly vm?: VmDriver;
+  /** Control-plane FDB and ARP/ND suppression (fdb=control, core/fdb.ts); absent where the bridge has neither (FreeBSD). */
+  readonly fdb?: {
+    observe(bridge: string): Promise<ObservedFdb>;
+    apply(ops: readonly FdbOp[]): Promise<void>;
+    commandsFor(op: FdbOp): string[][];
+  };
   /** The host's WireGuard link (encrypt=wireguard); absent where meshvpc cannot run one. */
   readonly seal?: {
     /** `wg show NAME dump`, or null when there is no such WireGuard link. */

@@ -9,6 +9,7 @@ import type { Quota } from '../core/quota.js';
 import type { VmAccel } from '../platform/driver.js';
 import type { Pair } from '../core/peermap.js';
 import type { Platform } from '../platform/driver.js';
+import type { FdbEntry, FdbRecord, NeighEntry } from '../core/fdb.js';
 
 type Row = Record<string, unknown>;
 const s = (v: unknown): string => String(v);
@@ -124,6 +125,8 @@ export function getVpc(db: Db, name: string): VpcWithMap | null {
     quota: { jail_max: nn(r.jail_max), vm_max: nn(r.vm_max), vcpu_max: nn(r.vcpu_max), ram_max: nn(r.ram_max), disk_max: nn(r.disk_max) },
     guestNetwork: r.guest_network === null ? null : { network: s(r.guest_network), gateway: sn(r.guest_gateway) },
     encrypt: s(r.encrypt) === 'wireguard' ? 'wireguard' : 'none',
+    // NULL: a VPC from before 0.5 that no member's definition has named a mode for yet (it learns).
+    ...(r.fdb === 'control' || r.fdb === 'learn' ? { fdb: r.fdb } : {}),
   };
 }
 
@@ -135,18 +138,19 @@ const NO_LIMITS: Quota = { jail_max: null, vm_max: null, vcpu_max: null, ram_max
 
 /** Store a definition; one without quota or guest network (from a 0.2 peer) keeps the stored ones. */
 export function putVpc(db: Db, v: VpcDef): void {
-  const old = v.quota === undefined || v.guestNetwork === undefined || v.encrypt === undefined ? getVpc(db, v.name) : null;
+  const old = v.quota === undefined || v.guestNetwork === undefined || v.encrypt === undefined || v.fdb === undefined ? getVpc(db, v.name) : null;
   const q = v.quota ?? old?.quota ?? NO_LIMITS;
   const g = v.guestNetwork !== undefined ? v.guestNetwork : (old?.guestNetwork ?? null);
   const e = v.encrypt ?? old?.encrypt ?? 'none';
+  const f = v.fdb ?? old?.fdb ?? null;
   db.prepare(
-    `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway, encrypt)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO vpc (name, peer_network, family, mtu, firewall, jail_max, vm_max, vcpu_max, ram_max, disk_max, guest_network, guest_gateway, encrypt, fdb)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET peer_network = excluded.peer_network, family = excluded.family,
        mtu = excluded.mtu, firewall = excluded.firewall, jail_max = excluded.jail_max, vm_max = excluded.vm_max,
        vcpu_max = excluded.vcpu_max, ram_max = excluded.ram_max, disk_max = excluded.disk_max,
-       guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway, encrypt = excluded.encrypt`,
-  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null, e);
+       guest_network = excluded.guest_network, guest_gateway = excluded.guest_gateway, encrypt = excluded.encrypt, fdb = excluded.fdb`,
+  ).run(v.name, v.peerNetwork, v.family, v.mtu, v.firewall ? 1 : 0, q.jail_max, q.vm_max, q.vcpu_max, q.ram_max, q.disk_max, g?.network ?? null, g?.gateway ?? null, e, f);
   db.prepare('DELETE FROM vpc_member WHERE vpc = ?').run(v.name);
   const add = db.prepare('INSERT INTO vpc_member (vpc, node, underlay, wg_key, wg_port, mtu) VALUES (?, ?, ?, ?, ?, ?)');
   // A cleartext VPC keeps no keys: one planted there would wait for a later encrypt=wireguard.
@@ -208,6 +212,12 @@ export function putApplied(db: Db, vpc: string, a: AppliedRecord | null): void {
   db.prepare('UPDATE vpc_local SET applied = ? WHERE vpc = ?').run(a === null ? null : JSON.stringify({ digest: a.digest, links: a.links }), vpc);
 }
 
+const macsOf = (x: unknown): string[] | null => {
+  if (typeof x !== 'string') return null;
+  const list = JSON.parse(x) as unknown;
+  return Array.isArray(list) ? list.filter((m): m is string => typeof m === 'string') : null;
+};
+
 function toGuest(r: Row): GuestRecord {
   const base = {
     name: s(r.name),
@@ -217,6 +227,7 @@ function toGuest(r: Row): GuestRecord {
     guestId: sn(r.guest_id),
     hostIf: s(r.host_if),
     astart: Number(r.astart) === 1,
+    ...(typeof r.macs === 'string' ? { macs: macsOf(r.macs) } : {}),
   };
   if (r.kind !== 'vm') {
     const extra = JSON.parse(s(r.extra_nics ?? '[]')) as ExtraNic[];
@@ -282,8 +293,9 @@ export function putGuest(db: Db, g: GuestRecord): void {
 
 export const putJail = (db: Db, j: JailRecord): void => putGuest(db, j);
 
-export function setGuestId(db: Db, name: string, guestId: string | null): void {
-  db.prepare('UPDATE jail SET guest_id = ? WHERE name = ?').run(guestId, name);
+/** What meshvpc started for the guest (null: stopped), and the MACs of its interfaces, eth0 first. */
+export function setGuestId(db: Db, name: string, guestId: string | null, macs: readonly string[] | null = null): void {
+  db.prepare('UPDATE jail SET guest_id = ?, macs = ? WHERE name = ?').run(guestId, guestId === null || macs === null ? null : JSON.stringify(macs), name);
 }
 
 export const setJailGuestId = setGuestId;
@@ -308,11 +320,56 @@ export function putMtuCaps(db: Db, vpc: string, caps: ReadonlyMap<string, number
 /** Replace what `node` last reported about its guests on `vpc`. */
 export function putSeen(db: Db, vpc: string, node: string, guests: readonly GuestOnHost[]): void {
   db.prepare('DELETE FROM guest_seen WHERE vpc = ? AND node = ?').run(vpc, node);
-  const add = db.prepare('INSERT INTO guest_seen (vpc, node, name, kind, ip4_addr, ip6_addr, vcpus, ram_bytes, disk_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-  for (const g of guests) add.run(vpc, node, g.name, g.kind, g.ip4Addr, g.ip6Addr, g.vcpus, g.ramBytes, g.diskBytes);
+  const add = db.prepare('INSERT INTO guest_seen (vpc, node, name, kind, ip4_addr, ip6_addr, vcpus, ram_bytes, disk_bytes, running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  for (const g of guests) add.run(vpc, node, g.name, g.kind, g.ip4Addr, g.ip6Addr, g.vcpus, g.ramBytes, g.diskBytes, g.running ? 1 : 0);
+  // A full list from the member itself: from now on its guests on the VPC are known here.
+  db.prepare('INSERT INTO guest_report (vpc, node, heard) VALUES (?, ?, 1) ON CONFLICT (vpc, node) DO UPDATE SET heard = 1').run(vpc, node);
 }
 
-/** What `node` last reported about its guests on `vpc` (running unknown: false). */
+/** The members whose full guest list on `vpc` this host holds. */
+export function heardFrom(db: Db, vpc: string): Set<string> {
+  return new Set((db.prepare('SELECT node FROM guest_report WHERE vpc = ? AND heard = 1').all(vpc) as Row[]).map((r) => s(r.node)));
+}
+
+/** The digest of this host's own guest report on `vpc` as `node` last took it (null: never). */
+export function toldDigest(db: Db, vpc: string, node: string): string | null {
+  const r = db.prepare('SELECT told FROM guest_report WHERE vpc = ? AND node = ?').get(vpc, node) as Row | undefined;
+  return r ? sn(r.told) : null;
+}
+
+export function putTold(db: Db, vpc: string, node: string, digest: string): void {
+  db.prepare('INSERT INTO guest_report (vpc, node, told) VALUES (?, ?, ?) ON CONFLICT (vpc, node) DO UPDATE SET told = excluded.told').run(vpc, node, digest);
+}
+
+/** Every node that reported guests on `vpc` here (or was told this host's). */
+export function reportersOf(db: Db, vpc: string): string[] {
+  return (db.prepare('SELECT node FROM guest_report WHERE vpc = ? UNION SELECT node FROM guest_seen WHERE vpc = ?').all(vpc, vpc) as Row[]).map((r) => s(r.node));
+}
+
+/** Forget what `node` reported on `vpc` (it left the VPC), or everything about the VPC. */
+export function forgetReports(db: Db, vpc: string, node?: string): void {
+  if (node === undefined) {
+    db.prepare('DELETE FROM guest_report WHERE vpc = ?').run(vpc);
+    db.prepare('DELETE FROM guest_seen WHERE vpc = ?').run(vpc);
+    return;
+  }
+  db.prepare('DELETE FROM guest_report WHERE vpc = ? AND node = ?').run(vpc, node);
+  db.prepare('DELETE FROM guest_seen WHERE vpc = ? AND node = ?').run(vpc, node);
+}
+
+export function getFdbRecord(db: Db, vpc: string): FdbRecord {
+  const r = db.prepare('SELECT fdb_record FROM vpc_local WHERE vpc = ?').get(vpc) as Row | undefined;
+  const raw = r ? (JSON.parse(s(r.fdb_record)) as { entries?: unknown; neighbours?: unknown }) : {};
+  const entries = Array.isArray(raw.entries) ? raw.entries.filter((e): e is FdbEntry => typeof e?.mac === 'string' && typeof e?.port === 'string') : [];
+  const neighbours = Array.isArray(raw.neighbours) ? raw.neighbours.filter((n): n is NeighEntry => typeof n?.ip === 'string' && typeof n?.mac === 'string') : [];
+  return { entries, neighbours };
+}
+
+export function putFdbRecord(db: Db, vpc: string, record: FdbRecord): void {
+  db.prepare('UPDATE vpc_local SET fdb_record = ? WHERE vpc = ?').run(JSON.stringify(record), vpc);
+}
+
+/** What `node` last reported about its guests on `vpc` (running: as reported; false in rows kept from before 0.5). */
 export function getSeen(db: Db, vpc: string, node?: string): GuestOnHost[] {
   const rows = (node === undefined
     ? db.prepare('SELECT * FROM guest_seen WHERE vpc = ? ORDER BY node, name').all(vpc)
@@ -324,7 +381,7 @@ export function getSeen(db: Db, vpc: string, node?: string): GuestOnHost[] {
     interface: vpc,
     ip4Addr: sn(r.ip4_addr),
     ip6Addr: sn(r.ip6_addr),
-    running: false,
+    running: Number(r.running) === 1,
     vcpus: Number(r.vcpus),
     ramBytes: Number(r.ram_bytes),
     diskBytes: Number(r.disk_bytes),
@@ -357,4 +414,17 @@ export function tryLease(db: Db, vpc: string, holder: string, token: string, ttl
 /** Give the lease back; only its holder's token can. */
 export function releaseLease(db: Db, vpc: string, token: string): boolean {
   return db.prepare('DELETE FROM guest_lease WHERE vpc = ? AND token = ?').run(vpc, token).changes > 0;
+}
+
+/** The VPCs this host's agent brought here from the store (backend=etcd): the only ones it may take away. */
+export function agentVpcs(db: Db): string[] {
+  return (db.prepare('SELECT name FROM agent_vpc ORDER BY name').all() as Row[]).map((r) => s(r.name));
+}
+
+export function addAgentVpc(db: Db, name: string): void {
+  db.prepare('INSERT OR IGNORE INTO agent_vpc (name) VALUES (?)').run(name);
+}
+
+export function dropAgentVpc(db: Db, name: string): void {
+  db.prepare('DELETE FROM agent_vpc WHERE name = ?').run(name);
 }

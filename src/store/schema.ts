@@ -159,6 +159,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE vpc_member ADD COLUMN mtu INTEGER;
   `,
   `
+  -- fdb=control (core/fdb.ts): the VPC's setting (NULL: not known yet, a VPC from before,
+  -- which learns until a member's definition says otherwise), what this host put on the
+  -- bridge (the only entries it removes), the MACs each guest runs with (per interface;
+  -- NULL: stopped, or started before), and which members' guest reports it holds:
+  -- guest_seen rows of a member whose report was heard are its full list; told is the
+  -- digest of this host's own report as that member last took it.
+  ALTER TABLE vpc ADD COLUMN fdb TEXT CHECK (fdb IS NULL OR fdb IN ('learn', 'control'));
+  ALTER TABLE jail ADD COLUMN macs TEXT;
+  ALTER TABLE vpc_local ADD COLUMN fdb_record TEXT NOT NULL DEFAULT '{"entries":[],"neighbours":[]}';
+  ALTER TABLE guest_seen ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE guest_report (
+    vpc TEXT NOT NULL,
+    node TEXT NOT NULL,
+    heard INTEGER NOT NULL DEFAULT 0,
+    told TEXT,
+    PRIMARY KEY (vpc, node)
+  );
+  `,
+  `
+  -- The cluster's control plane (meshvpc cluster mode=init; see docs/etcd.md). No row: the
+  -- embedded default (SQLite per host + SSH push). managed: meshvpc runs the etcd members
+  -- (etcd_members=); 0: an existing etcd (endpoints=). Files are PEM paths on this host.
+  CREATE TABLE cluster_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    backend TEXT NOT NULL CHECK (backend IN ('etcd')),
+    managed INTEGER NOT NULL CHECK (managed IN (0, 1)),
+    cluster_token TEXT,
+    ca_file TEXT NOT NULL,
+    cert_file TEXT NOT NULL,
+    key_file TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  -- The etcd members (or, for an existing etcd, its endpoints): URLs as JSON lists.
+  CREATE TABLE etcd_member (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    client_urls TEXT NOT NULL,
+    peer_urls TEXT NOT NULL DEFAULT '[]'
+  );
+  `,
+  `
   -- What the last deploy applied here ({digest, links}; core/applied.ts), so a
   -- no-op deploy can leave this host alone. NULL: unknown; every write of the
   -- local record (a reconcile) sets it back to NULL.

@@ -1,15 +1,15 @@
 /**
  * Users upgrade a cluster one host at a time: a host still on an earlier
- * release (0.1.0, 0.2.0, 0.3.0, built here from the history of the checkout
+ * release (0.1.0, 0.2.0, 0.3.0, 0.4.0, built here from the history of the checkout
  * this test runs from) and hosts on this one interoperate, or refuse clearly
- * naming both versions. The old release runs on lab host 2 only: its private
+ * naming both versions. The old release runs on one lab host only (host 2; host 3 for 0.4.0): its private
  * mount namespace sees the old build where the package `meshvpc` on PATH runs
  * from is (the installed copy).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRelease, hasCommit, RELEASE_0_1_0, RELEASE_0_2_0, RELEASE_0_3_0, runHostOn, sourceCheckout } from '../../src/lab/release.js';
-import { jailPing, links, mv, ok, sh, snapshot, withLab } from './lab-helpers.js';
+import { buildRelease, hasCommit, RELEASE_0_1_0, RELEASE_0_2_0, RELEASE_0_3_0, RELEASE_0_4_0, runHostOn, sourceCheckout, upgradeHost } from '../../src/lab/release.js';
+import { jailPing, joinAll, links, mv, ok, sh, shOk, snapshot, withLab } from './lab-helpers.js';
 
 test('a host on meshvpc 0.1.0 and hosts on this release deploy to each other', { timeout: 300_000 }, async (t) => {
   const checkout = sourceCheckout(import.meta.url);
@@ -153,6 +153,107 @@ test('a host on meshvpc 0.3.0: an encrypted VPC including it is refused on one l
         const r = await jailPing(lab, from, `c${from}`, `10.70.0.${to}`);
         assert.equal(r.code, 0, `c${from} -> c${to}: ${r.stdout}${r.stderr}`);
       }
+    });
+  } finally {
+    old.remove();
+  }
+});
+
+test('a host on meshvpc 0.4.0 in a VPC with fdb=control: deployed, containers ping in every direction, the new hosts keep flooding to it and hold no entries for its guests', { timeout: 600_000 }, async (t) => {
+  const checkout = sourceCheckout(import.meta.url);
+  if (checkout === null || !(await hasCommit(checkout, RELEASE_0_4_0))) {
+    t.skip(`this checkout (${checkout ?? 'none: not run from a git checkout'}) has no git history of ${RELEASE_0_4_0}, the 0.4.0 release`);
+    return;
+  }
+  const old = await buildRelease(RELEASE_0_4_0, checkout);
+  try {
+    await withLab(3, 'v4', async (lab) => {
+      await runHostOn(lab, 3, old);
+      assert.equal((await ok(lab, 3, 'version')).trim(), '0.4.0');
+      const ours = (await ok(lab, 1, 'version')).trim();
+      assert.notEqual(ours, '0.4.0');
+      // The lab made host3's database with this release; 0.4.0 rightly refuses a newer one, so it makes its own.
+      const refused = await mv(lab, 3, 'node', 'mode=list');
+      assert.equal(refused.code, 5);
+      assert.match(refused.stderr, /made by a newer meshvpc \(schema version \d+; this meshvpc knows up to 8\)/);
+      await sh(lab, 3, 'rm', '-f', '/var/db/meshvpc/meshvpc.sqlite', '/var/db/meshvpc/meshvpc.sqlite-wal', '/var/db/meshvpc/meshvpc.sqlite-shm');
+      await ok(lab, 3, 'initenv', 'nodename=host3', 'nodeip=192.0.2.3');
+      await joinAll(lab);
+
+      // fdb=control is the default for a new VPC; the 0.4.0 host takes the definition (it ignores fdb).
+      const deployed = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=mixed', 'node_member=all', 'peer_network=198.51.100.0/26');
+      assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+      assert.match(deployed.stdout, /mixed: 3 of 3 hosts converged/);
+      const listed = JSON.parse(await ok(lab, 1, 'vpc', 'mode=list', '--json')) as { name: string; fdb: string }[];
+      assert.deepEqual(listed.map((v) => [v.name, v.fdb]), [['mixed', 'control']]);
+
+      for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=m${h}`, 'interface=mixed', `ip4_addr=10.80.0.${h}/24`, 'runasap=1');
+      for (const [from, to] of [[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2]] as const) {
+        const r = await jailPing(lab, from, `m${from}`, `10.80.0.${to}`);
+        assert.equal(r.code, 0, `m${from} -> m${to}: ${r.stdout}${r.stderr}`);
+      }
+
+      // host2 reported its guests (control: ARP answered here, no unknown unicast sent); host3 never
+      // did, so host1 still floods to it (suppress).
+      const status = JSON.parse(await ok(lab, 1, 'vpc', 'mode=status', 'vpc_name=mixed', '--json')) as { node: string; peer: string; fdb?: string }[];
+      const fdbTo = (peer: string): string | undefined => status.find((s) => s.node === 'host1' && s.peer === peer)?.fdb;
+      assert.equal(fdbTo('host2'), 'control', JSON.stringify(status));
+      assert.equal(fdbTo('host3'), 'suppress', JSON.stringify(status));
+
+      const neighbours = JSON.parse(await shOk(lab, 1, 'ip', '-j', 'neigh', 'show', 'dev', 'mixed', 'nud', 'permanent')) as { dst: string; lladdr: string }[];
+      const m2mac = (await shOk(lab, 2, 'ip', 'netns', 'exec', 'm2', 'cat', '/sys/class/net/eth0/address')).trim();
+      assert.deepEqual(neighbours.filter((n) => n.dst === '10.80.0.2').map((n) => n.lladdr), [m2mac], `host1 knows host2's container: ${JSON.stringify(neighbours)}`);
+      assert.deepEqual(neighbours.filter((n) => n.dst === '10.80.0.3'), [], `host1 holds no entry for host3's container: ${JSON.stringify(neighbours)}`);
+    });
+  } finally {
+    old.remove();
+  }
+});
+
+/**
+ * A host upgraded from 0.4.0 in place: its copy of the VPC has no fdb mode until a member's
+ * definition names one (migration 9 leaves it unset, so a deploy is not refused), it takes no
+ * guest report meanwhile (members keep flooding to it), and its container, started by 0.4.0 at
+ * a MAC derived from the host, is told as not running, so nobody points its address at the MAC
+ * the VPC's mode would derive: it is found by ARP and learning until it restarts.
+ */
+test('a host upgraded from meshvpc 0.4.0 in a VPC with fdb=control: a deploy from another member converges, containers ping in every direction', { timeout: 600_000 }, async (t) => {
+  const checkout = sourceCheckout(import.meta.url);
+  if (checkout === null || !(await hasCommit(checkout, RELEASE_0_4_0))) {
+    t.skip(`this checkout (${checkout ?? 'none: not run from a git checkout'}) has no git history of ${RELEASE_0_4_0}, the 0.4.0 release`);
+    return;
+  }
+  const old = await buildRelease(RELEASE_0_4_0, checkout);
+  try {
+    await withLab(3, 'v4', async (lab) => {
+      await runHostOn(lab, 3, old);
+      await sh(lab, 3, 'rm', '-f', '/var/db/meshvpc/meshvpc.sqlite', '/var/db/meshvpc/meshvpc.sqlite-wal', '/var/db/meshvpc/meshvpc.sqlite-shm');
+      await ok(lab, 3, 'initenv', 'nodename=host3', 'nodeip=192.0.2.3');
+      await joinAll(lab);
+      await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=mixed', 'node_member=all', 'peer_network=198.51.100.0/26');
+      for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=m${h}`, 'interface=mixed', `ip4_addr=10.80.0.${h}/24`, 'runasap=1');
+
+      // host3 is upgraded in place: this release, its 0.4.0 database (migrated on first use), its running container.
+      await upgradeHost(lab, 3, old);
+      assert.equal((await ok(lab, 3, 'version')).trim(), (await ok(lab, 1, 'version')).trim());
+      // A guest change on host1 tells every member its guests, host3 included now, and hears theirs;
+      // an apply on host1 then puts what it heard on its bridge.
+      await ok(lab, 1, 'jcreate', 'jname=m4', 'interface=mixed', 'ip4_addr=10.80.0.4/24', 'runasap=1');
+      await ok(lab, 1, 'vpc', 'mode=apply', 'vpc_name=mixed');
+
+      // Both checks run, so a failure names every problem at once.
+      const problems: string[] = [];
+      const guests = [[1, 'm1', 1], [1, 'm4', 4], [2, 'm2', 2], [3, 'm3', 3]] as const;
+      for (const [h, g] of guests) {
+        await sh(lab, h, 'ip', 'netns', 'exec', g, 'ip', 'neigh', 'flush', 'all');
+        for (const [, to, n] of guests) if (to !== g && (await jailPing(lab, h, g, `10.80.0.${n}`)).code !== 0) problems.push(`${g} does not reach ${to}`);
+      }
+      const m3mac = (await shOk(lab, 3, 'ip', 'netns', 'exec', 'm3', 'cat', '/sys/class/net/eth0/address')).trim();
+      const at = (JSON.parse(await shOk(lab, 1, 'ip', '-j', 'neigh', 'show', 'dev', 'mixed', 'nud', 'permanent')) as { dst: string; lladdr: string }[]).find((n) => n.dst === '10.80.0.3')?.lladdr;
+      if (at !== undefined && at !== m3mac) problems.push(`host1 puts m3 (10.80.0.3) at ${at}, its eth0 is ${m3mac}`);
+      const again = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=mixed');
+      if (again.code !== 0 || !/mixed: 3 of 3 hosts converged/.test(again.stdout)) problems.push(`deploy from host1 exited ${again.code}: ${again.stdout}${again.stderr}`);
+      assert.deepEqual(problems, []);
     });
   } finally {
     old.remove();

@@ -20,7 +20,7 @@ const applied = (r: ConvergeResult): string[] => r.hosts.filter((h) => h.current
 test('a no-op deploy skips current members and still repairs one whose tunnel was deleted by hand', { timeout: 300_000 }, async () => {
   await withLab(4, 'v4', async (lab) => {
     for (const o of [2, 3, 4]) await ok(lab, 1, 'node', 'mode=add', `node=192.0.2.${o}`);
-    const first = JSON.parse(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/26', '--json')) as ConvergeResult;
+    const first = JSON.parse(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/26', 'fdb=learn', '--json')) as ConvergeResult;
     assert.equal(first.ok, true);
     assert.deepEqual(first.current, [], 'a new VPC: every member applies');
 
@@ -65,5 +65,10 @@ test('a no-op deploy skips current members and still repairs one whose tunnel wa
     assert.equal(joined.ok, true);
     assert.deepEqual(joined.current, []);
     assert.equal((await deploy(lab)).current.length, 4);
+
+    // fdb=control (the default): its FDB entries and guest reports are not in the fingerprint, so every member is applied.
+    const control = (): Promise<string> => ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc2', 'node_member=host1,host2', 'peer_network=198.51.100.64/26', '--json');
+    await control();
+    assert.deepEqual((JSON.parse(await control()) as ConvergeResult).current, []);
   });
 });

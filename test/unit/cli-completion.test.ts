@@ -63,7 +63,7 @@ describe('completion candidates', () => {
     assert.ok(at('meshvpc vpc mode=init ').includes('vpc_name='));
     assert.ok(!at('meshvpc vpc mode=init vpc_name=vpc9 ').includes('vpc_name='));
     assert.deepEqual(at('meshvpc vpc mode=init vpc_name=vpc9 node_member=all peer_network=10.0.0.0/24 mtu=1400 '), [
-      'underlay=', 'firewall=', 'encrypt=', 'jail_max=', 'vm_max=', 'bhyve_max=', 'vcpu_max=', 'ram_max=', 'disk_max=', 'guest_network=', 'guest_gateway=', 'dryrun=', 'platform=',
+      'underlay=', 'firewall=', 'encrypt=', 'fdb=', 'jail_max=', 'vm_max=', 'bhyve_max=', 'vcpu_max=', 'ram_max=', 'disk_max=', 'guest_network=', 'guest_gateway=', 'dryrun=', 'platform=',
     ]);
     assert.deepEqual(at('meshvpc bstart jname=vm1 '), ['platform=']);
     assert.deepEqual(at('meshvpc jls --json '), ['cluster=', 'platform=', 'header=', 'display=']);
@@ -118,7 +118,14 @@ describe('completion candidates', () => {
     assert.deepEqual(at('meshvpc help v'), ['vpc', 'version']);
     assert.deepEqual(at('meshvpc completion '), ['bash', 'mode=']);
     assert.deepEqual(at('meshvpc lab '), ['up', 'down', 'list', 'run', 'demo', 'mode=']);
-    assert.deepEqual(at('meshvpc lab up '), ['hosts=', 'underlay=']);
+    assert.deepEqual(at('meshvpc lab up '), ['hosts=', 'underlay=', 'etcd=']);
+    assert.deepEqual(at('meshvpc lab up etcd='), ['etcd=0', 'etcd=1', 'etcd=3', 'etcd=5', 'etcd=7']);
+    assert.deepEqual(at('meshvpc etcd '), ['mode=']);
+    assert.deepEqual(at('meshvpc etcd mode='), ['mode=run', 'mode=install']);
+    assert.deepEqual(at('meshvpc etcd mode=install '), ['dryrun=']);
+    assert.deepEqual(at('meshvpc cluster mode='), ['mode=init', 'mode=show']);
+    assert.deepEqual(at('meshvpc cluster mode=init '), ['backend=', 'etcd_members=', 'endpoints=', 'ca=', 'cert=', 'key=', 'concurrency=', 'json=']);
+    assert.deepEqual(at('meshvpc cluster mode=init backend='), ['backend=etcd']);
     assert.deepEqual(at('meshvpc lab demo underlay='), ['underlay=v4', 'underlay=v6']);
     assert.deepEqual(at('meshvpc server '), ['mode=', 'listen=', 'cert=', 'key=']);
     assert.deepEqual(at('meshvpc server mode=install '), ['listen=', 'cert=', 'key=', 'dryrun=']);

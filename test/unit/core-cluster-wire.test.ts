@@ -399,3 +399,29 @@ describe('link MTUs from the wire: a whole number a real link can have, optional
     }
   });
 });
+
+describe('fdb=control on the wire', () => {
+  const guest = { name: 'web', node: 'h2', kind: 'jail', interface: 'vpc1', ip4Addr: '203.0.113.2/24', ip6Addr: null, running: true, vcpus: 0, ramBytes: 0, diskBytes: 0 };
+  const report = (over: Record<string, unknown>): string => JSON.stringify({ op: 'guest_report', vpc: 'vpc1', node: 'h2', guests: [guest], ...over });
+
+  test('a definition carries its fdb mode; one from a 0.4 peer carries none; anything else is refused', () => {
+    assert.equal(vpcFromWire(vpcJson({ fdb: 'control' })).fdb, 'control');
+    assert.equal(vpcFromWire(vpcJson({ fdb: 'learn' })).fdb, 'learn');
+    assert.equal(vpcFromWire(vpcJson({})).fdb, undefined);
+    for (const bad of ['flood', '', 'CONTROL', 1, null]) assert.throws(() => vpcFromWire(vpcJson({ fdb: bad })), UserError, JSON.stringify(bad));
+  });
+
+  test('a guest report names its sender, and every guest in it is the sender\'s, checked like guest_list', () => {
+    const r = requestFromWire(report({}));
+    assert.equal(r.op, 'guest_report');
+    assert.ok(r.op === 'guest_report' && r.node === 'h2' && r.guests[0]?.ip4Addr === '203.0.113.2/24');
+    assert.throws(() => requestFromWire(report({ guests: [{ ...guest, node: 'h3' }] })), /h2 reported a guest of "h3"/);
+    assert.throws(() => requestFromWire(report({ guests: [{ ...guest, interface: 'vpc2' }] })), /when asked about vpc1/);
+    assert.throws(() => requestFromWire(report({ guests: [guest, guest] })), /twice/);
+    assert.throws(() => requestFromWire(report({ guests: [{ ...guest, ip4Addr: '203.0.113.2/24; reboot' }] })), UserError);
+    assert.throws(() => requestFromWire(report({ guests: [{ ...guest, name: '../x' }] })), UserError);
+    assert.throws(() => requestFromWire(report({ node: 'bad node' })), UserError);
+    assert.throws(() => requestFromWire(report({ vpc: 'VPC!' })), UserError);
+    assert.throws(() => requestFromWire(report({ guests: 'all' })), UserError);
+  });
+});

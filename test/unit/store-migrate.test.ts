@@ -25,6 +25,19 @@
  * what they last reported, putMtuCaps as check_mtu fix=1 stores, tryLease as rel2's
  * guest_hold, checkToken as the API sets last_used) and withLock, held while the file was
  * copied. The script prints the read token and the lease, which TOKEN_030 and LEASE_030 are.
+ *
+ * And one made by 0.4.0 (test/fixtures/db-0.4.0.sqlite, schema 8), the same way:
+ *
+ *   unshare -n -m node scripts/make-fixture-db-0.4.0.mjs
+ *
+ * builds 0.4.0 (RELEASE_0_4_0, f959b9a) and writes what 0.3.0's fixture holds plus what
+ * 0.4.0 added: initenv with wg_port= (this host's WireGuard port), the WireGuard key and
+ * port each node stated (repo.putNodeSeal, what a hello stores), an encrypted VPC (vault:
+ * encrypt=wireguard, 3 members; init_peers gave each pair a seal slot and each member its
+ * key and port), members' link MTUs (this host's from its underlay at MTU 9000 through
+ * init_peers, rel2's and rel3's by repo.putVpc as a deploy stores what they report), a
+ * container on vault, and the lock held on op:vault. The script prints the read token, the
+ * lease and the WireGuard keys, which TOKEN_040, LEASE_040 and WG_040 are.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +55,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FIXTURE = join(root, 'test', 'fixtures', 'db-0.1.0.sqlite');
 const FIXTURE_020 = join(root, 'test', 'fixtures', 'db-0.2.0.sqlite');
 const FIXTURE_030 = join(root, 'test', 'fixtures', 'db-0.3.0.sqlite');
+const FIXTURE_040 = join(root, 'test', 'fixtures', 'db-0.4.0.sqlite');
 /** The read token 0.2.0 made for the fixture (only its hash is in the file). */
 const TOKEN_020 = 'mvpc_lUau98g3GK6TqRf3aoiHfdee333nAnX-K2WdAcBCgeQ';
 
@@ -233,8 +247,15 @@ const ADDED_BY_7: Record<string, Record<string, unknown>> = {
 
 /** What migration 8 (members' link MTUs) adds: nothing known yet. */
 const ADDED_BY_8: Record<string, Record<string, unknown>> = { vpc_member: { mtu: null } };
-/** What the last deploy applied (core/applied.ts): unknown for every VPC an older release stored. */
-const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc_local: { applied: null } };
+
+/** What migration 9 (fdb=control) adds: a VPC from before has no mode yet (it learns until a member names one); nothing set on a bridge; no MAC recorded, no guest running as far as known. */
+const ADDED_BY_9: Record<string, Record<string, unknown>> = { vpc: { fdb: null }, jail: { macs: null }, vpc_local: { fdb_record: '{"entries":[],"neighbours":[]}' }, guest_seen: { running: 0 } };
+/** Tables migration 9 makes (empty until members report). */
+const NEW_IN_9 = ['guest_report'];
+/** Tables migration 10 makes (the control plane: empty until cluster mode=init). */
+const NEW_IN_10 = ['cluster_config', 'etcd_member'];
+/** What migration 11 adds: what the last deploy applied (core/applied.ts), unknown for every VPC an older release stored. */
+const ADDED_BY_11: Record<string, Record<string, unknown>> = { vpc_local: { applied: null } };
 
 test('a 0.3.0 database migrates forward with every row intact', () => {
   const fixtureBytes = readFileSync(FIXTURE_030);
@@ -255,10 +276,11 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       // Every value of every row 0.3.0 stored reads back the same; the new columns hold their defaults.
       const after = allRows(db);
-      assert.deepEqual(Object.keys(after), Object.keys(before), 'the same tables');
+      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9, ...NEW_IN_10].sort(), 'the same tables, and the new ones');
+      for (const t of [...NEW_IN_9, ...NEW_IN_10]) assert.deepEqual(after[t], [], `${t} starts empty`);
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
-        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table] })), `table ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table], ...ADDED_BY_11[table] })), `table ${table}`);
       }
 
       assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.30', ip6: '2001:db8::30' });
@@ -401,6 +423,198 @@ test('the CLI of this release lists what 0.3.0 stored', () => {
     assert.deepEqual((run('token', 'mode=list', '--json') as { name: string; role: string }[]).map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
   }, FIXTURE_030);
   assert.deepEqual(readFileSync(FIXTURE_030), fixtureBytes, 'the fixture itself is never written');
+});
+
+/** What the script printed for 0.4.0's fixture: the read token, rel2's lease on tenant, the WireGuard keys and ports. */
+const TOKEN_040 = 'mvpc_dWEv5RMHDwNJyuJUe6hTNAV-5sMcHk9RedOSpXVKwAw';
+const LEASE_040 = { vpc: 'tenant', holder: 'rel2', token: 'b92164cfe457aa7c02384c2b5ea77982', expires_ms: 1795377868374 };
+const WG_040 = {
+  rel1: { wgKey: 'DoFjjhj7aGMr3uJWe7Em7xOrgCDdl1FdSsAMtI49qnA=', wgPort: 51900 },
+  rel2: { wgKey: 'NQA2cFP1+Kyi2HZnCcYrE/GNAKtyyTGD8gQV2o/Q2Bs=', wgPort: 51820 },
+  rel3: { wgKey: 'yD7aYUootriXDzp+rL7E5qlibzm7aQAIzZXPNMPMlD0=', wgPort: 51999 },
+};
+
+test('a 0.4.0 database migrates forward with every row intact', () => {
+  const fixtureBytes = readFileSync(FIXTURE_040);
+  withOldHome((home) => {
+    // What 0.4.0 stored, read from a second copy that is never migrated.
+    copyFileSync(FIXTURE_040, join(home, 'as-made.sqlite'));
+    const made = new Database(join(home, 'as-made.sqlite'), { readonly: true, fileMustExist: true });
+    let before: Rows;
+    try {
+      assert.equal(made.pragma('user_version', { simple: true }), 8, 'schema 8: made by 0.4.0');
+      before = allRows(made);
+    } finally {
+      made.close();
+    }
+    const db = openDb(home, 'write');
+    assert.ok(db);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      // Every value of every row 0.4.0 stored reads back the same; what migration 9 adds holds its defaults.
+      const after = allRows(db);
+      assert.deepEqual(Object.keys(after), [...Object.keys(before), ...NEW_IN_9, ...NEW_IN_10].sort(), 'the same tables, and the new ones');
+      for (const t of [...NEW_IN_9, ...NEW_IN_10]) assert.deepEqual(after[t], [], `${t} starts empty`);
+      for (const [table, rows] of Object.entries(before)) {
+        assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_9[table], ...ADDED_BY_11[table] })), `table ${table}`);
+      }
+
+      // This host: its WireGuard port as initenv wg_port= stored it; the nodes with the key and port each stated.
+      assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.40', ip6: '2001:db8::40' });
+      assert.equal(repo.getSelfWgPort(db), 51900);
+      assert.deepEqual(repo.listNodes(db), [
+        { name: 'rel2', sshAddress: '192.0.2.41', sshPort: 22, sshUser: 'root', ip4: '192.0.2.41', ip6: '2001:db8::41', hostKey: 'AAAAC3NzaC1lZDI1NTE5AAAAIJ1tEMffHoOYPhGw9dU6FyXgwXo+iJ9prrxCsGbDQ37r', platform: 'linux', ...WG_040.rel2 },
+        { name: 'rel3', sshAddress: '2001:db8::42', sshPort: 2222, sshUser: 'admin', ip4: null, ip6: '2001:db8::42', hostKey: 'AAAAC3NzaC1lZDI1NTE5AAAAIDbNSVnzvU7Fx7NvZCQ1J98mJ2/oMr7P6Beq7GgudxGn', platform: 'freebsd', ...WG_040.rel3 },
+      ]);
+      assert.deepEqual(repo.getNode(db, 'rel3'), repo.listNodes(db)[1]);
+
+      // The encrypted VPC: every member's key, port and link MTU, every pair's seal slot; it keeps learning.
+      assert.deepEqual(repo.listVpcs(db).map((v) => v.name), ['backend', 'solo', 'tenant', 'vault']);
+      const vault = repo.getVpc(db, 'vault');
+      assert.deepEqual(vault && { ...vault }, {
+        name: 'vault',
+        peerNetwork: '198.51.100.192/26',
+        family: 6,
+        mtu: null,
+        firewall: true,
+        members: [
+          { node: 'rel1', underlay: '2001:db8::40', ...WG_040.rel1, mtu: 9000 },
+          { node: 'rel2', underlay: '2001:db8::41', ...WG_040.rel2, mtu: 1500 },
+          { node: 'rel3', underlay: '2001:db8::42', ...WG_040.rel3, mtu: 1400 },
+        ],
+        pairs: [
+          { a: 'rel1', b: 'rel2', vni: 104, slot: 0, addrA: '198.51.100.193', addrB: '198.51.100.194', prefix: 30, sealSlot: 1 },
+          { a: 'rel1', b: 'rel3', vni: 105, slot: 2, addrA: '198.51.100.201', addrB: '198.51.100.202', prefix: 30, sealSlot: 3 },
+          { a: 'rel2', b: 'rel3', vni: 106, slot: 4, addrA: '198.51.100.209', addrB: '198.51.100.210', prefix: 30, sealSlot: 5 },
+        ],
+        quota: NO_QUOTA,
+        guestNetwork: null,
+        encrypt: 'wireguard',
+      });
+      assert.deepEqual(repo.getLocal(db, 'vault'), { vxlan: false, bridge: false, bridgeIps: [], owned: [] });
+
+      // The cleartext VPCs as 0.3.0's fixture has them; this host's link MTU on its member, no keys.
+      const tenant = repo.getVpc(db, 'tenant');
+      assert.deepEqual(tenant && { ...tenant }, {
+        name: 'tenant',
+        peerNetwork: '198.51.100.0/26',
+        family: 6,
+        mtu: 1400,
+        firewall: true,
+        members: [
+          { node: 'rel1', underlay: '2001:db8::40', mtu: 9000 },
+          { node: 'rel2', underlay: '2001:db8::41' },
+          { node: 'rel3', underlay: '2001:db8::42' },
+        ],
+        pairs: [
+          { a: 'rel1', b: 'rel2', vni: 100, slot: 0, addrA: '198.51.100.1', addrB: '198.51.100.2', prefix: 30 },
+          { a: 'rel1', b: 'rel3', vni: 101, slot: 1, addrA: '198.51.100.5', addrB: '198.51.100.6', prefix: 30 },
+          { a: 'rel2', b: 'rel3', vni: 102, slot: 2, addrA: '198.51.100.9', addrB: '198.51.100.10', prefix: 30 },
+        ],
+        quota: { jail_max: 4, vm_max: 2, vcpu_max: 8, ram_max: 4 * GiB, disk_max: 20 * GiB },
+        guestNetwork: { network: '10.60.0.0/24', gateway: '10.60.0.1' },
+        encrypt: 'none',
+      });
+      const backend = repo.getVpc(db, 'backend');
+      assert.deepEqual(backend && { ...backend }, {
+        name: 'backend',
+        peerNetwork: '198.51.100.64/26',
+        family: 4,
+        mtu: null,
+        firewall: false,
+        members: [
+          { node: 'rel1', underlay: '192.0.2.40', mtu: 9000 },
+          { node: 'rel2', underlay: '192.0.2.41' },
+        ],
+        pairs: [{ a: 'rel1', b: 'rel2', vni: 103, slot: 0, addrA: '198.51.100.65', addrB: '198.51.100.66', prefix: 30 }],
+        quota: NO_QUOTA,
+        guestNetwork: null,
+        encrypt: 'none',
+      });
+      const solo = repo.getVpc(db, 'solo');
+      assert.deepEqual(solo && { ...solo }, { name: 'solo', peerNetwork: '198.51.100.128/26', family: 6, mtu: null, firewall: true, members: [{ node: 'rel1', underlay: '2001:db8::40', mtu: 9000 }], pairs: [], quota: NO_QUOTA, guestNetwork: { network: '2001:db8:61::/64', gateway: null }, encrypt: 'none' });
+      assert.deepEqual(repo.getLocal(db, 'tenant'), { vxlan: true, bridge: true, bridgeIps: ['10.60.0.1/24', '2001:db8:60::1/64'], owned: ['vxlan100', 'vxlan101', 'tenant'] });
+      assert.deepEqual(repo.getLocal(db, 'backend'), { vxlan: true, bridge: false, bridgeIps: [], owned: ['vxlan103'] });
+      assert.deepEqual(repo.getMtuCaps(db, 'tenant'), new Map([['rel3', 1380]]));
+      for (const v of repo.listVpcs(db)) assert.deepEqual(repo.getFdbRecord(db, v.name), { entries: [], neighbours: [] }, `${v.name}: nothing of meshvpc's on its bridge yet`);
+
+      // Guests: as 0.3.0's fixture, and a container on the encrypted VPC.
+      const web1 = { kind: 'jail', name: 'web1', interface: 'tenant', ip4Addr: '10.60.0.5/24', ip6Addr: null, guestId: null, hostIf: 'vj977588a87e', vnet: true, astart: true, extra: [{ vpc: 'backend', ip4Addr: '203.0.113.7/24', ip6Addr: null, hostIf: 'vj89e7d690be' }] };
+      const db1 = { kind: 'jail', name: 'db1', interface: 'tenant', ip4Addr: '10.60.0.20/24', ip6Addr: '2001:db8:60::20/64', guestId: null, hostIf: 'vj150253099a', vnet: true, astart: false };
+      const cache1 = { kind: 'jail', name: 'cache1', interface: 'solo', ip4Addr: null, ip6Addr: '2001:db8:61::1/64', guestId: null, hostIf: 'vj379faab9b6', vnet: true, astart: false };
+      const sec1 = { kind: 'jail', name: 'sec1', interface: 'vault', ip4Addr: '10.62.0.1/24', ip6Addr: null, guestId: null, hostIf: 'vj3b3e1e1f65', vnet: true, astart: true };
+      const vm1 = {
+        kind: 'vm',
+        name: 'vm1',
+        interface: 'tenant',
+        ip4Addr: '10.60.0.6/24',
+        ip6Addr: null,
+        guestId: null,
+        hostIf: 'tapv7c34ae324b',
+        astart: true,
+        vm: { ramBytes: 512 * 2 ** 20, cpus: 2, accel: 'tcg', kernel: '/srv/vm/vmlinuz', initrd: '/srv/vm/initrd.img', disk: '/srv/vm/vm1.img', diskBytes: 65536 },
+      };
+      assert.deepEqual(repo.listGuests(db), [cache1, db1, sec1, vm1, web1]);
+      assert.deepEqual(repo.listJails(db), [cache1, db1, sec1, web1]);
+      assert.deepEqual(repo.getGuest(db, 'vm1'), vm1);
+      assert.deepEqual(repo.getJail(db, 'sec1'), sec1);
+
+      // What the other members last reported: kept (running unknown), but no member counts as heard from.
+      const seen = (node: string, name: string, kind: 'jail' | 'vm', ip4Addr: string, ip6Addr: string | null, vcpus: number, ramBytes: number, diskBytes: number, vpc = 'tenant') => ({ name, node, kind, interface: vpc, ip4Addr, ip6Addr, running: false, vcpus, ramBytes, diskBytes });
+      assert.deepEqual(repo.getSeen(db, 'tenant'), [
+        seen('rel2', 'api2', 'jail', '10.60.0.2/24', null, 0, 0, 0),
+        seen('rel2', 'vm2', 'vm', '10.60.0.3/24', null, 1, 256 * 2 ** 20, GiB),
+        seen('rel3', 'db3', 'jail', '10.60.0.4/24', '2001:db8:60::4/64', 0, 0, 0),
+      ]);
+      assert.deepEqual(repo.getSeen(db, 'vault'), [seen('rel2', 'sec2', 'jail', '10.62.0.2/24', null, 0, 0, 0, 'vault')]);
+      for (const v of ['tenant', 'vault']) assert.deepEqual(repo.heardFrom(db, v), new Set(), `${v}: a report from before 0.5 is not a full list`);
+      assert.equal(repo.toldDigest(db, 'vault', 'rel2'), null);
+
+      // rel2's lease, the lock 0.4.0 held when the file was copied.
+      assert.deepEqual(db.prepare('SELECT vpc, holder, token, expires_ms FROM guest_lease').all(), [LEASE_040]);
+      assert.deepEqual(repo.leaseHolder(db, 'tenant', 'another-token', LEASE_040.expires_ms - 1), { holder: 'rel2', expiresMs: LEASE_040.expires_ms });
+      assert.equal(repo.leaseHolder(db, 'tenant', LEASE_040.token, LEASE_040.expires_ms - 1), null, 'its holder');
+      assert.deepEqual(db.prepare('SELECT name, what, pid, token FROM lock').all(), [{ name: 'op:vault', what: 'vpc mode=deploy', pid: 4417, token: '28c4af8dc876d952081f1c487759e27f' }]);
+
+      // The API tokens, and the token 0.4.0 handed out still authenticates.
+      const tokens = listTokens(db);
+      assert.deepEqual(tokens.map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
+      assert.equal(tokens[0]?.last_used, null);
+      assert.match(tokens[1]?.last_used ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      assert.deepEqual(db.prepare("SELECT hash FROM api_token WHERE name = 'ro-monitor'").all(), [{ hash: tokenHash(TOKEN_040) }]);
+      assert.deepEqual(checkToken(db, TOKEN_040), { name: 'ro-monitor', role: 'read' });
+      assert.equal(checkToken(db, `${TOKEN_040.slice(0, -1)}A`), null);
+    } finally {
+      db.close();
+    }
+  }, FIXTURE_040);
+  assert.deepEqual(readFileSync(FIXTURE_040), fixtureBytes, 'the fixture itself is never written');
+});
+
+test('the CLI of this release shows what 0.4.0 stored', () => {
+  const fixtureBytes = readFileSync(FIXTURE_040);
+  withOldHome((home) => {
+    const run = cli(home);
+    // vpc mode=show reads the database only (vpc mode=list would ask tenant's members for their guests).
+    const vault = run('vpc', 'mode=show', 'vpc_name=vault') as { members: { node: string; wgKey?: string; wgPort?: number; mtu?: number }[]; pairs: { sealSlot?: number }[]; encrypt: string; fdb?: string };
+    assert.equal(vault.encrypt, 'wireguard');
+    assert.deepEqual(vault.members.map((m) => [m.node, m.wgKey, m.wgPort, m.mtu]), [
+      ['rel1', WG_040.rel1.wgKey, WG_040.rel1.wgPort, 9000],
+      ['rel2', WG_040.rel2.wgKey, WG_040.rel2.wgPort, 1500],
+      ['rel3', WG_040.rel3.wgKey, WG_040.rel3.wgPort, 1400],
+    ]);
+    assert.deepEqual(vault.pairs.map((p) => p.sealSlot), [1, 3, 5]);
+    assert.equal(vault.fdb, undefined, 'no mode until a member names one (it learns meanwhile)');
+    assert.deepEqual(run('jls', 'display=jname,interface,ip4_addr', '--json'), [
+      { jname: 'cache1', interface: 'solo', ip4_addr: '0' },
+      { jname: 'db1', interface: 'tenant', ip4_addr: '10.60.0.20/24' },
+      { jname: 'sec1', interface: 'vault', ip4_addr: '10.62.0.1/24' },
+      { jname: 'web1', interface: 'tenant,backend', ip4_addr: '10.60.0.5/24,203.0.113.7/24' },
+    ]);
+    assert.deepEqual((run('token', 'mode=list', '--json') as { name: string; role: string }[]).map((t) => [t.name, t.role]), [['ops', 'admin'], ['ro-monitor', 'read']]);
+  }, FIXTURE_040);
+  assert.deepEqual(readFileSync(FIXTURE_040), fixtureBytes, 'the fixture itself is never written');
 });
 
 test("an old database, migrated, stores and reads back members' link MTUs (and members without one)", () => {

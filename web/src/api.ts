@@ -95,6 +95,8 @@ export interface VpcRow {
   firewall: boolean;
   /** Absent from a server before 0.4. */
   encrypt?: string;
+  /** control or learn; absent from a server before 0.5. */
+  fdb?: string;
   members: string;
   pairs: number;
   vxlan: boolean;

@@ -52,6 +52,7 @@ function VpcCard(props: { vpc: VpcRow; selected: boolean; onSelect: () => void; 
         <span class="muted">
           {vpc.peer_network} · {vpc.underlay} · MTU {String(vpc.mtu)} · firewall {yesNo(vpc.firewall)}
           {vpc.encrypt === 'wireguard' ? ' · encrypted (WireGuard)' : ''}
+          {vpc.fdb ? ` · FDB ${vpc.fdb}` : ''}
         </span>
       </div>
       <dl class="facts">
@@ -158,7 +159,7 @@ export function Operations(props: { ops: OpView[]; onDismiss: (id: string) => vo
 
 export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: boolean }) {
   const ro = props.readOnly;
-  const { f, setF, act, done, setDone, field } = useForm({ vpc_name: '', node_member: 'all', peer_network: '', mtu: '', underlay: '', firewall: true, encrypt: false });
+  const { f, setF, act, done, setDone, field } = useForm({ vpc_name: '', node_member: 'all', peer_network: '', mtu: '', underlay: '', firewall: true, encrypt: false, learn: false });
   const submit = (e: Event): void => {
     e.preventDefault();
     setDone(null);
@@ -172,6 +173,7 @@ export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: 
       if (f.underlay) body.underlay = f.underlay;
       if (!f.firewall) body.firewall = false;
       if (f.encrypt) body.encrypt = 'wireguard';
+      if (f.learn) body.fdb = 'learn';
       await call('POST', '/vpcs', body);
       setDone(`${body.vpc_name as string} defined. Deploy it to bring it up on every member.`);
       props.onCreated(body.vpc_name as string);
@@ -214,6 +216,9 @@ export function VpcCreate(props: { onCreated: (name: string) => void; readOnly: 
           </label>
           <label class="check">
             <input type="checkbox" name="encrypt" checked={f.encrypt} onChange={field('encrypt')} /> encrypt (every tunnel inside WireGuard)
+          </label>
+          <label class="check">
+            <input type="checkbox" name="learn" checked={f.learn} onChange={field('learn')} /> flood and learn (instead of control-plane FDB with ARP/ND suppression)
           </label>
         </fieldset>
         <FormFooter readOnly={ro} busy={act.busy} error={act.error} done={done} label="Define VPC" busyLabel="Defining…" what="defining a VPC" />

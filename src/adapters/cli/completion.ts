@@ -128,10 +128,11 @@ const OWN: Readonly<Record<string, CommandSpec>> = {
       install: [{ name: 'listen' }, { name: 'cert', files: true }, { name: 'key', files: true }, flag('dryrun')],
     },
   },
+  etcd: { args: [], modes: { run: [], install: [flag('dryrun')] } },
   lab: {
     args: [],
     word: 'mode',
-    modes: { up: [{ name: 'hosts' }, underlay], down: [{ name: 'lab' }], list: [], run: [{ name: 'lab' }, { name: 'host' }], demo: [underlay, flag('keep')] },
+    modes: { up: [{ name: 'hosts' }, underlay, { name: 'etcd', values: fixed('0', '1', '3', '5', '7') }], down: [{ name: 'lab' }], list: [], run: [{ name: 'lab' }, { name: 'host' }], demo: [underlay, flag('keep')] },
   },
   remote: { args: [] },
   tui: { args: [] },

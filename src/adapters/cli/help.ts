@@ -54,6 +54,7 @@ const MODED: Readonly<Record<string, { summary: string; usage: string }>> = {
   vpc: { summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon', usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...' },
   token: { summary: 'API tokens for meshvpc server', usage: 'meshvpc token mode=create|list|revoke ...' },
   guests: { summary: 'start the containers and VMs marked astart=1', usage: 'meshvpc guests mode=start_all [vpc_name=NAME]' },
+  cluster: { summary: 'the control plane: embedded (default) or etcd', usage: 'meshvpc cluster mode=init|show ...' },
 };
 
 const written = (a: Arg): string => `${a.name}=${a.placeholder}`;
@@ -97,11 +98,21 @@ const CLI_ONLY: Readonly<Record<string, CommandDoc>> = {
 mode=install writes and enables the systemd unit meshvpc-server.service that runs it;
 dryrun=1 prints the unit instead. The API is described at /api/v1/openapi.json.`,
   },
+  etcd: {
+    summary: "run this host's etcd member (after cluster mode=init backend=etcd)",
+    usage: 'meshvpc etcd mode=run | etcd mode=install [dryrun=1]',
+    body: `mode=run runs this host's member of the cluster's etcd in the foreground: TLS with client
+certificates for clients and peers, data in $MESHVPC_HOME/etcd/data, listening on this host's
+underlay addresses (ports 2379 and 2380). mode=install writes the systemd unit
+meshvpc-etcd.service that runs it (and enables it where systemd runs); dryrun=1 prints it.`,
+  },
   lab: {
     summary: 'a cluster of hosts in network namespaces on this machine',
-    usage: 'meshvpc lab up [hosts=3] [underlay=v4|v6] | demo | run host=N CMD... | list | down',
+    usage: 'meshvpc lab up [hosts=3] [underlay=v4|v6] [etcd=0|1|3|5|7] | demo | run host=N CMD... | list | down',
     body: `mode up: build hosts (network namespaces joined by a bridge, each with its own sshd,
-  /root, /etc/ssh and meshvpc state) and print their addresses.
+  /root, /etc/ssh and meshvpc state) and print their addresses. etcd=3: host 1 adds the others
+  (node mode=add), runs cluster mode=init backend=etcd with hosts 1-3 as members, and each
+  member's etcd runs in its host's namespaces (until lab down).
 mode demo: build a 3-host lab, walk the CBSD article end to end, tear it down.
 mode run host=N: run a command on lab host N (e.g. lab run host=1 meshvpc vpc mode=list).
 mode list: labs that exist. mode down: tear every lab down.`,
@@ -132,7 +143,7 @@ Load it with: source <(meshvpc completion bash). The install step puts it in
 };
 
 /** Commands in the order help lists them: the article's first. */
-const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'tui', 'server', 'lab', 'remote', 'completion', 'help', 'version'];
+const ORDER = ['initenv', 'node', 'vpc', 'jcreate', 'jstart', 'jstop', 'jremove', 'jls', 'jwhereis', 'jexec', 'bcreate', 'bstart', 'bstop', 'bremove', 'bls', 'bconsole', 'guests', 'token', 'cluster', 'etcd', 'tui', 'server', 'lab', 'remote', 'completion', 'help', 'version'];
 
 export const COMMANDS: Readonly<Record<string, CommandDoc>> = Object.fromEntries(
   ORDER.map((name) => [name, CLI_ONLY[name] ?? catalogDoc(name, operationsOf(name))]),

@@ -4,7 +4,7 @@ import { parseArgs, Params, type Invocation } from './args.js';
 import { printRows, say } from './output.js';
 import { UserError } from '../../core/errors.js';
 import * as v from '../../core/validate.js';
-import { createLab, destroyLab, listLabs, MAX_HOSTS, onHost, type LabState, type Underlay } from '../../lab/lab.js';
+import { createLab, destroyLab, LAB_ETCD_SIZES, listLabs, MAX_HOSTS, onHost, type LabState, type Underlay } from '../../lab/lab.js';
 import { runDemo } from './lab-demo.js';
 
 const MODES = ['up', 'down', 'list', 'run', 'demo'] as const;
@@ -49,10 +49,14 @@ export async function run(inv: Invocation): Promise<number> {
   if (process.getuid?.() !== 0) throw new UserError('the lab needs root (network namespaces, mounts, sshd)');
   switch (mode) {
     case 'up': {
-      p.only(['mode', 'hosts', 'underlay'], 'lab up');
+      p.only(['mode', 'hosts', 'underlay', 'etcd'], 'lab up');
       const hosts = v.integer(p.get('hosts') ?? '3', 'hosts', 1, MAX_HOSTS);
-      const lab = await createLab({ hosts, underlay: underlayOf(p.get('underlay')) });
+      const etcd = v.integer(p.get('etcd') ?? '0', 'etcd', 0, 7);
+      if (!LAB_ETCD_SIZES.includes(etcd)) throw new UserError(`invalid etcd ${v.shown(String(etcd))}: use ${LAB_ETCD_SIZES.join(', ')} (members; etcd wants an odd number)`);
+      if (etcd > hosts) throw new UserError(`invalid etcd ${v.shown(String(etcd))}: more etcd members than hosts (hosts=${hosts})`);
+      const lab = await createLab({ hosts, underlay: underlayOf(p.get('underlay')), etcd });
       say(`lab ${lab.id}: ${hosts} hosts up (root password for node mode=add: ${lab.password})`);
+      if (etcd > 0) say(`etcd: ${etcd} members on host1-host${etcd}, healthy (meshvpc lab run host=1 meshvpc cluster mode=show)`);
       printRows(p, lab.hosts.map((h) => ({ host: h.index, name: h.name, address: h.ip6 ?? h.ip4, netns: h.netns, sshd_pid: h.pid })), ['host', 'name', 'address', 'netns', 'sshd_pid']);
       say(`run commands on a host with: meshvpc lab run host=1 meshvpc ...   (tear down: meshvpc lab down)`);
       return 0;

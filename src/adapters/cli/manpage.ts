@@ -113,12 +113,15 @@ const FILES: readonly [string, string][] = [
   ['$MESHVPC_HOME/meshvpc.sqlite', "The host's state (SQLite, with -wal and -shm beside it): its identity, the known nodes and their pinned host keys, VPCs and peer maps, guests, API token hashes, locks. Mode 0600."],
   ['$MESHVPC_HOME/id_ed25519, id_ed25519.pub', "This host's ED25519 cluster key, made once by initenv."],
   ['$MESHVPC_HOME/vm/NAME/console.log', "A VM's serial console (meshvpc bconsole); vm.pid beside it holds its process id."],
+  ['$MESHVPC_HOME/etcd/pki/', "The etcd control plane's certificates (cluster mode=init): ca.crt, this host's client.crt and client.key, a member's server and peer pairs, and on the host that made the cluster ca.key. Directory 0700, keys 0600."],
+  ['$MESHVPC_HOME/etcd/data/', "An etcd member's data (etcd mode=run)."],
   ['$MESHVPC_HOME/vm/accel.json', "What vm_accel=auto found this host's acceleration to be."],
   ['/var/lib/meshvpc/guest', 'The default VM guest: a Debian kernel (vmlinuz) and a busybox initramfs (initrd.img), built at install time.'],
   ['~/.ssh/authorized_keys', 'Each peer\'s cluster key, restricted to "meshvpc remote caller=NODE".'],
   ['/etc/systemd/system/meshvpc-NAME.service', 'Boot persistence of a VPC on Linux (vpc mode=init_rc).'],
   ['/usr/local/etc/rc.d/meshvpc_NAME', 'Boot persistence of a VPC on FreeBSD (vpc mode=init_rc).'],
   ['/etc/systemd/system/meshvpc-server.service', 'The API server (server mode=install).'],
+  ['/etc/systemd/system/meshvpc-etcd.service', "This host's etcd member (etcd mode=install)."],
 ];
 
 /** The article's walkthrough, as on its hosts, then what meshvpc adds. */

@@ -4,6 +4,7 @@
  * are the application layer's data: the API sends the same as JSON.
  */
 import type { ApplyResult, MtuCheck } from '../../app/vpc-local.js';
+import { applyChanges } from '../../core/ops.js';
 import type { AllocateResult, ConvergeResult, SyncResult, TeardownOutcome, TeardownResult } from '../../app/vpc-cluster.js';
 import type { InitResult, StatusResult } from '../../app/vpc.js';
 import type { VpcRow } from '../../app/vpc-list.js';
@@ -19,6 +20,7 @@ import type { StartAllResult } from '../../app/guests.js';
 import type { SetResult } from '../../app/vpc.js';
 import { describeQuota } from '../../core/quota.js';
 import type { CreatedToken } from '../../app/token.js';
+import type { InitResult as ClusterInitResult, ShowResult as ClusterShowResult } from '../../app/cluster.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
 import { operation } from '../../app/catalog.js';
@@ -38,7 +40,8 @@ const changes = (n: number): string => (n === 0 ? 'no changes' : plural(n, 'chan
 
 function printApply(r: ApplyResult): number {
   for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
-  say(`${r.node}: ${r.ops.length === 0 ? 'nothing to change' : `${changes(r.ops.length)}${r.applied ? ' applied' : ' planned'}`}`);
+  const n = applyChanges(r);
+  say(`${r.node}: ${n === 0 ? 'nothing to change' : `${changes(n)}${r.applied ? ' applied' : ' planned'}`}`);
   return 0;
 }
 
@@ -271,6 +274,19 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     return 0;
   },
   'token.list': (r: TokenRow[], p) => rows(p, 'token.list', r),
+  'cluster.init': (r: ClusterInitResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    say(`backend etcd${r.managed ? '' : ' (existing)'}: members ${r.members.map((m) => `${m.name} (${m.client_urls.join(', ')})`).join(', ')}`);
+    for (const h of r.hosts) say(`  ${h.node}: ${h.ok ? `${h.role === 'member' ? 'member certificates and ' : ''}client certificate` : `FAILED: ${h.error ?? ''}`}`);
+    if (r.next) say(r.next);
+    return r.ok ? 0 : 1;
+  },
+  'cluster.show': (r: ClusterShowResult, p) => {
+    if (p.flag('json')) return json(r) + (r.healthy ? 0 : 1);
+    say(`backend ${r.backend}${r.managed === false ? ' (existing etcd)' : ''}`);
+    for (const m of r.members) say(`  ${m.name}  ${m.client_urls.join(',')}  ${m.healthy ? `healthy${m.leader ? ', leader' : ''}${m.version ? `, etcd ${m.version}` : ''}` : `UNHEALTHY: ${m.error ?? ''}`}`);
+    return r.healthy ? 0 : 1;
+  },
   'token.revoke': (r: { name: string }) => {
     say(`${r.name}: revoked`);
     return 0;

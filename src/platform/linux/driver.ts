@@ -11,6 +11,7 @@ import { batchError, batchScript } from './batch.js';
 import { linuxVm, probeKvm } from './vm.js';
 import { applyWireguard, wgImplOf } from './wireguard.js';
 import { parseWgDump } from '../wg-dump.js';
+import { fdbCommands, linuxFdb } from './fdb.js';
 
 /**
  * A namespace's identity: the inode of its nsfs file (device:inode), which
@@ -132,6 +133,7 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     },
     guestExecArgv: (name, argv) => ['ip', 'netns', 'exec', name, ...argv],
     vm: { ...linuxVm(exec), accel: (kernel, scratch) => probeKvm(exec, kernel, scratch) },
+    fdb: { ...linuxFdb(exec), commandsFor: fdbCommands },
     seal: {
       async observe(name) {
         const r = await exec.run(['wg', 'show', name, 'dump']);

@@ -1,0 +1,212 @@
+/**
+ * The etcd control plane's certificates: one cluster CA, a server and a peer
+ * certificate per etcd member (SANs: the member's name and underlay
+ * addresses), and a client certificate per meshvpc host (CN: its nodename).
+ *
+ * Made with the openssl command (argv only, never a shell string) through an
+ * Executor, so tests run the real tool and nothing here reads process state.
+ * Keys are EC P-256 (etcd and Node both speak it; small and fast to make).
+ * Every subject value is checked before it reaches openssl's argv or the
+ * extension file: a name with "/" or "," could otherwise add a field.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import { runChecked, type Executor } from '../platform/exec.js';
+
+export type CertKind = 'server' | 'peer' | 'client';
+
+/** A certificate and its private key, both PEM. */
+export interface CertPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface Subject {
+  /** The CN: a member's or host's nodename. */
+  readonly name: string;
+  /** IP SANs (server and peer certificates). */
+  readonly addresses?: readonly string[];
+}
+
+/** Where a host keeps its etcd credentials: $MESHVPC_HOME/etcd/pki, 0700, keys 0600. */
+export const pkiDir = (home: string): string => join(home, 'etcd', 'pki');
+
+export const PKI_FILES = {
+  caCert: 'ca.crt',
+  caKey: 'ca.key',
+  serverCert: 'server.crt',
+  serverKey: 'server.key',
+  peerCert: 'peer.crt',
+  peerKey: 'peer.key',
+  clientCert: 'client.crt',
+  clientKey: 'client.key',
+} as const;
+
+const CA_DAYS = 3650;
+const LEAF_DAYS = 825;
+
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]{100,20000}\n-----END CERTIFICATE-----\n?$/;
+const PEM_KEY = /^-----BEGIN (EC |)PRIVATE KEY-----\n[A-Za-z0-9+/=\n]{100,20000}\n-----END (EC |)PRIVATE KEY-----\n?$/;
+
+/** A PEM certificate as it may arrive from a peer: one certificate block, base64 only. */
+export function pemCert(x: string, what: string): string {
+  if (!PEM_CERT.test(x)) throw new UserError(`bad request: ${what} is not one PEM certificate`);
+  return x.endsWith('\n') ? x : `${x}\n`;
+}
+
+/** A PEM private key as it may arrive from a peer. */
+export function pemKey(x: string, what: string): string {
+  if (!PEM_KEY.test(x)) throw new UserError(`bad request: ${what} is not one PEM private key`);
+  return x.endsWith('\n') ? x : `${x}\n`;
+}
+
+function checkSubject(s: Subject): { name: string; addresses: string[] } {
+  return { name: v.nodeName(s.name, 'name'), addresses: (s.addresses ?? []).map((a) => v.address(a, 'address')) };
+}
+
+/** A directory only root reads, made if missing; an existing one is tightened. */
+export function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/** Write a file readable by its owner only (a key) or by all (a certificate), replacing it atomically. */
+export function writePrivate(path: string, content: string, mode = 0o600): void {
+  const tmp = `${path}.new-${process.pid}`;
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, content, { mode, flag: 'wx' });
+  chmodSync(tmp, mode);
+  // rename is atomic: a reader sees the old file or the new one, never half of one.
+  renameSync(tmp, path);
+}
+
+async function newKey(exec: Executor): Promise<string> {
+  return runChecked(exec, ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+}
+
+function serial(): string {
+  // 127 bits, positive: RFC 5280 wants at most 20 octets and unpredictable serials.
+  const b = randomBytes(16);
+  b[0] = (b[0] as number) & 0x7f;
+  return `0x${b.toString('hex')}`;
+}
+
+function workDir(): string {
+  return mkdtempSync(join(tmpdir(), 'meshvpc-pki-'));
+}
+
+/** A new CA: self-signed, for signing certificates only. `id` tells two clusters' CAs apart. */
+export async function makeCa(exec: Executor, id: string): Promise<CertPair> {
+  if (!/^[A-Za-z0-9-]{1,40}$/.test(id)) throw new UserError(`invalid CA id ${v.shown(id)}`);
+  const key = await newKey(exec);
+  const dir = workDir();
+  try {
+    const keyPath = join(dir, 'ca.key');
+    writeFileSync(keyPath, key, { mode: 0o600 });
+    const cert = await runChecked(exec, [
+      'openssl', 'req', '-x509', '-new', '-key', keyPath, '-sha256', '-days', String(CA_DAYS),
+      '-subj', `/O=meshvpc/CN=meshvpc etcd CA ${id}`,
+      '-set_serial', serial(),
+      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext', 'subjectKeyIdentifier=hash',
+    ]);
+    return { cert, key };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The X.509 v3 extensions of a leaf certificate, from checked values only. */
+export function leafExtensions(kind: CertKind, s: Subject): string {
+  const { name, addresses } = checkSubject(s);
+  const usage = kind === 'client' ? 'clientAuth' : 'serverAuth,clientAuth';
+  const sans = kind === 'client' ? [] : [`DNS:${name}`, ...addresses.map((a) => `IP:${a}`)];
+  return [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    `extendedKeyUsage=${usage}`,
+    'subjectKeyIdentifier=hash',
+    'authorityKeyIdentifier=keyid',
+    ...(sans.length > 0 ? [`subjectAltName=${sans.join(',')}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * A new key and a certificate for it signed by `ca`: server and peer
+ * certificates for an etcd member (both serverAuth and clientAuth: etcd's own
+ * gateway and its peers dial with them), a client certificate for a host.
+ */
+export async function issue(exec: Executor, ca: CertPair, kind: CertKind, s: Subject): Promise<CertPair> {
+  const { name } = checkSubject(s);
+  if (kind !== 'client' && (s.addresses ?? []).length === 0) throw new UserError(`a ${kind} certificate for ${name} needs at least one address`);
+  const key = await newKey(exec);
+  const dir = workDir();
+  try {
+    const p = (f: string): string => join(dir, f);
+    writeFileSync(p('ca.crt'), ca.cert);
+    writeFileSync(p('ca.key'), ca.key, { mode: 0o600 });
+    writeFileSync(p('leaf.key'), key, { mode: 0o600 });
+    writeFileSync(p('ext.cnf'), leafExtensions(kind, s));
+    const csr = await runChecked(exec, ['openssl', 'req', '-new', '-key', p('leaf.key'), '-subj', `/O=meshvpc/OU=${kind}/CN=${name}`]);
+    writeFileSync(p('leaf.csr'), csr);
+    const cert = await runChecked(exec, [
+      'openssl', 'x509', '-req', '-in', p('leaf.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
+      '-set_serial', serial(), '-sha256', '-days', String(LEAF_DAYS), '-extfile', p('ext.cnf'),
+    ]);
+    return { cert, key };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The credentials a host keeps: the CA certificate, its client pair, and a member's server and peer pairs. */
+export interface HostCredentials {
+  readonly ca: string;
+  readonly client: CertPair;
+  readonly server?: CertPair;
+  readonly peer?: CertPair;
+  /** Only on the host that made the CA (cluster mode=init). */
+  readonly caKey?: string;
+}
+
+/** Paths of a host's credential files (whether or not they exist). */
+export function pkiPaths(home: string): Record<keyof typeof PKI_FILES, string> {
+  const dir = pkiDir(home);
+  return Object.fromEntries(Object.entries(PKI_FILES).map(([k, f]) => [k, join(dir, f)])) as Record<keyof typeof PKI_FILES, string>;
+}
+
+/** Write a host's credentials under $MESHVPC_HOME/etcd/pki (0700), keys 0600, certificates 0644. */
+export function storeCredentials(home: string, c: HostCredentials): void {
+  privateDir(join(home, 'etcd'));
+  privateDir(pkiDir(home));
+  const at = pkiPaths(home);
+  writePrivate(at.caCert, c.ca, 0o644);
+  if (c.caKey) writePrivate(at.caKey, c.caKey);
+  writePrivate(at.clientCert, c.client.cert, 0o644);
+  writePrivate(at.clientKey, c.client.key);
+  if (c.server) {
+    writePrivate(at.serverCert, c.server.cert, 0o644);
+    writePrivate(at.serverKey, c.server.key);
+  }
+  if (c.peer) {
+    writePrivate(at.peerCert, c.peer.cert, 0o644);
+    writePrivate(at.peerKey, c.peer.key);
+  }
+}
+
+/** The CA this host already trusts for etcd, or null. */
+export function storedCa(home: string): string | null {
+  const path = pkiPaths(home).caCert;
+  return existsSync(path) ? readFileSync(path, 'utf8') : null;
+}
+
+/** Remove a host's etcd credentials (a refused or undone init). */
+export function removeCredentials(home: string): void {
+  rmSync(pkiDir(home), { recursive: true, force: true });
+}

@@ -1,0 +1,97 @@
+/**
+ * Where a cluster with backend=etcd keeps its desired state: one prefix,
+ * versioned, a key per thing one writer owns, so each write is one key and
+ * every reader can tell from the key alone what a value claims to be.
+ *
+ *   /meshvpc/v1/vpc/NAME              a VPC's definition and peer map (JSON, as on the SSH wire)
+ *   /meshvpc/v1/vni/N                 which VPC holds VXLAN id N cluster-wide (taken in the same txn)
+ *   /meshvpc/v1/guest/VPC/NODE/NAME   a guest of NODE on VPC, written by NODE itself
+ *   /meshvpc/v1/status/NODE/VPC       what NODE's agent last applied of VPC, written by that agent
+ *
+ * Values are checked on the way in as strictly as a peer's request (cluster/wire.ts): etcd is
+ * shared by every host of the cluster, and a value is believed only for what its key allows.
+ */
+import { UserError } from '../../core/errors.js';
+import * as v from '../../core/validate.js';
+import { VNI_MAX, VNI_MIN } from '../../core/peermap.js';
+
+export const ROOT = '/meshvpc/v1/';
+export const VPC_PREFIX = `${ROOT}vpc/`;
+export const VNI_PREFIX = `${ROOT}vni/`;
+export const GUEST_PREFIX = `${ROOT}guest/`;
+export const STATUS_PREFIX = `${ROOT}status/`;
+
+export const vpcKey = (name: string): string => `${VPC_PREFIX}${name}`;
+export const vniKey = (vni: number): string => `${VNI_PREFIX}${vni}`;
+export const guestKey = (vpc: string, node: string, name: string): string => `${GUEST_PREFIX}${vpc}/${node}/${name}`;
+export const guestsOf = (vpc: string, node?: string): string => `${GUEST_PREFIX}${vpc}/${node === undefined ? '' : `${node}/`}`;
+export const statusKey = (node: string, vpc: string): string => `${STATUS_PREFIX}${node}/${vpc}`;
+
+export type StoreKey =
+  | { readonly kind: 'vpc'; readonly vpc: string }
+  | { readonly kind: 'vni'; readonly vni: number }
+  | { readonly kind: 'guest'; readonly vpc: string; readonly node: string; readonly name: string }
+  | { readonly kind: 'status'; readonly node: string; readonly vpc: string };
+
+/** What a key stands for, every part checked; null for anything that is not meshvpc's layout. */
+export function parseKey(key: string): StoreKey | null {
+  if (!key.startsWith(ROOT)) return null;
+  const parts = key.slice(ROOT.length).split('/');
+  try {
+    switch (parts[0]) {
+      case 'vpc':
+        return parts.length === 2 ? { kind: 'vpc', vpc: v.vpcName(parts[1] ?? '', 'vpc') } : null;
+      case 'vni': {
+        const n = Number(parts[1]);
+        return parts.length === 2 && /^\d{1,8}$/.test(parts[1] ?? '') && n >= VNI_MIN && n <= VNI_MAX ? { kind: 'vni', vni: n } : null;
+      }
+      case 'guest':
+        return parts.length === 4 ? { kind: 'guest', vpc: v.vpcName(parts[1] ?? '', 'vpc'), node: v.nodeName(parts[2] ?? '', 'node'), name: v.jailName(parts[3] ?? '', 'jname') } : null;
+      case 'status':
+        return parts.length === 3 ? { kind: 'status', node: v.nodeName(parts[1] ?? '', 'node'), vpc: v.vpcName(parts[2] ?? '', 'vpc') } : null;
+      default:
+        return null;
+    }
+  } catch (e) {
+    if (e instanceof UserError) return null;
+    throw e;
+  }
+}
+
+/** What an agent reports after applying a VPC (or failing to). */
+export interface AppliedStatus {
+  readonly node: string;
+  readonly vpc: string;
+  /** The store revision of the definition it applied. */
+  readonly revision: number;
+  readonly ok: boolean;
+  readonly changes: number;
+  readonly error: string | null;
+  /** The agent's meshvpc version: two versions in one cluster are named in a refusal. */
+  readonly version: string;
+}
+
+/** A status value read back, checked: it must be about the key's node and VPC. */
+export function statusFromStore(raw: string, key: { readonly node: string; readonly vpc: string }): AppliedStatus {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    throw new UserError(`bad status of ${key.node} for ${key.vpc} in the store: not JSON`);
+  }
+  if (o === null || typeof o !== 'object' || o.node !== key.node || o.vpc !== key.vpc) throw new UserError(`bad status of ${key.node} for ${key.vpc} in the store: it is about something else`);
+  const int = (x: unknown, what: string): number => {
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new UserError(`bad status of ${key.node} for ${key.vpc} in the store: ${what}`);
+    return x;
+  };
+  const text = (x: unknown): string | null => (typeof x === 'string' ? x.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) : null);
+  return {
+    node: key.node,
+    vpc: key.vpc,
+    revision: int(o.revision, 'revision'),
+    ok: o.ok === true,
+    changes: int(o.changes, 'changes'),
+    error: text(o.error),
+    version: text(o.version) ?? 'unknown',
+  };
+}
