@@ -40,3 +40,37 @@ export async function installEtcdUnit(home: string, dryrun: boolean, dir = '/etc
   for (const argv of enable) await runChecked(systemExecutor, argv);
   return { path, content, enable, dryrun, enabled: true };
 }
+
+export const AGENT_UNIT = 'meshvpc-agent.service';
+
+/** The agent's unit (backend=etcd): after the network and this host's etcd member, if it has one. */
+export function agentUnit(home: string): string {
+  const env = home === '/var/db/meshvpc' ? '' : `Environment=${unitArg(`MESHVPC_HOME=${home}`)}\n`;
+  return `# ${BOOT_FILE_MARK}; \`meshvpc agent mode=install\` rewrites it.
+[Unit]
+Description=meshvpc agent (applies the cluster's desired state from etcd)
+Wants=network-online.target
+After=network-online.target ${ETCD_UNIT}
+
+[Service]
+${env}ExecStart=/usr/bin/env meshvpc agent mode=run
+Restart=always
+RestartSec=2
+# Stopping the agent never takes the network down: only the agent process stops.
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export async function installAgentUnit(home: string, dryrun: boolean, dir = '/etc/systemd/system'): Promise<InitRcResult> {
+  const path = join(dir, AGENT_UNIT);
+  const content = agentUnit(home);
+  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', AGENT_UNIT]];
+  if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
+  writeOwnFile(path, content, 0o644);
+  if (!existsSync('/run/systemd/system')) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
+  for (const argv of enable) await runChecked(systemExecutor, argv);
+  return { path, content, enable, dryrun, enabled: true };
+}

@@ -22,6 +22,8 @@ import { atomically } from '../store/tx.js';
 import type { Host } from './host.js';
 import { guestsHere } from './guest-guard.js';
 import { fdbReady } from './fdb.js';
+import { storeClient } from './store-backend.js';
+import { getClusterConfig } from '../store/cluster-config.js';
 
 /**
  * This host's guests on the VPC as the control plane tells them: a guest that
@@ -138,11 +140,20 @@ export function checkGuestName(host: Host, vpc: VpcWithMap, name: string): void 
  */
 export async function guestsChanged(host: Host, vpcs: readonly string[]): Promise<string[]> {
   const { refreshFdb } = await import('./vpc-local.js');
+  const store = await storeClient(host);
   const missed: string[] = [];
   for (const name of new Set(vpcs)) {
     const vpc = repo.getVpc(host.db, name);
-    if (!vpc || (vpc.fdb ?? 'learn') !== 'control') continue;
+    if (!vpc) continue;
     try {
+      if (store) {
+        // backend=etcd: this host writes its own guests under its own keys; every agent watches them.
+        const { publishGuests } = await import('./agent.js');
+        await publishGuests(host, store, name, await fdbReport(host, name));
+        if ((vpc.fdb ?? 'learn') === 'control') await refreshFdb(host, name);
+        continue;
+      }
+      if ((vpc.fdb ?? 'learn') !== 'control') continue;
       await refreshFdb(host, name);
       const told = await tellMembers(host, vpc);
       missed.push(...told.failed.map((f) => `${name}: ${f.node}: ${f.error}`));
@@ -156,6 +167,7 @@ export async function guestsChanged(host: Host, vpcs: readonly string[]): Promis
 /** tellMembers by name, after an apply: best effort, never failing the apply that made the network. */
 export async function tellMembersOf(host: Host, name: string, all = false): Promise<Told | null> {
   const vpc = repo.getVpc(host.db, name);
-  if (!vpc || !repo.getLocal(host.db, name).bridge) return null;
+  // backend=etcd: members read each other's guests from the store, nobody is called.
+  if (!vpc || !repo.getLocal(host.db, name).bridge || getClusterConfig(host.db)) return null;
   return tellMembers(host, vpc, all).catch((e: unknown) => ({ vpc: name, told: [], failed: [{ node: '*', error: e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e) }] }));
 }

@@ -5,6 +5,7 @@
  */
 import type { Encryption } from '../core/seal.js';
 import { tellMembersOf } from './guest-reports.js';
+import { storeClient } from './store-backend.js';
 import type { FdbMode } from '../core/fdb.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
@@ -186,7 +187,11 @@ export interface ClusterInput extends Named {
 
 /** deploy either defines a VPC (node_member=, peer_network=) or repeats an existing one's definition. */
 function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
-  const stored = repo.getVpc(host.db, name);
+  return definitionFor(host, name, d, repo.getVpc(host.db, name));
+}
+
+/** The definition a deploy asks for, against what is stored (here, or in the cluster's store). */
+function definitionFor(host: Host, name: string, d: Definition, stored: VpcWithMap | null): VpcWithMap {
   if (!stored && d.peer_network === undefined) {
     throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`, 'not_found');
   }
@@ -263,10 +268,17 @@ export function setPolicy(host: Host, input: Named & PolicyInput & { readonly fo
   });
 }
 
-export function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+export async function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const name = input.vpc_name;
+  const store = await storeClient(host);
+  if (store) {
+    // backend=etcd: the desired state goes into the store; the members' agents apply it.
+    const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+    events({ type: 'accepted', vpc: name });
+    return convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() }, events);
+  }
   deployDefinition(host, name, input);
-  return clusterLocked(host, name, 'vpc mode=deploy', input.dryrun, async () => {
+  return await clusterLocked(host, name, 'vpc mode=deploy', input.dryrun, async () => {
     // Read again under the lock: a deploy that ran meanwhile may have stored it.
     const stored = repo.getVpc(host.db, name);
     const vpc = stored ?? deployDefinition(host, name, input);
@@ -326,11 +338,26 @@ async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', r
   return converge(host, next, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving, newTo, verb: mode }, events);
 }
 
-export function members(host: Host, mode: 'join' | 'leave', input: ClusterInput & { readonly node: readonly string[] }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+export async function members(host: Host, mode: 'join' | 'leave', input: ClusterInput & { readonly node: readonly string[] }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const name = input.vpc_name;
+  const store = await storeClient(host);
+  if (store) {
+    const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+    let leaving: string[] = [];
+    const next = (stored: VpcWithMap | null): VpcWithMap => {
+      if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+      const changed = memberChange(host, stored, mode, input.node).next;
+      leaving = stored.members.map((m) => m.node).filter((n) => !changed.members.some((m) => m.node === n));
+      return changed;
+    };
+    events({ type: 'accepted', vpc: name });
+    // `leaving` is known once the store's copy was read: the transaction's first step.
+    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() };
+    return convergeInStore(store, input2, events);
+  }
   // A refusal (unknown node, not a member) comes before the lock is written.
   memberChange(host, requireVpc(host, name), mode, input.node);
-  return clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events), events);
+  return await clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events), events);
 }
 
 /** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
@@ -358,9 +385,23 @@ export async function status(host: Host, input: Named, pool?: Peers): Promise<St
   return { vpc: input.vpc_name, ok: hosts.every((h) => h.ok && h.tunnels.every((t) => t.present && t.up)), hosts };
 }
 
-export function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
+export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
+  const store = await storeClient(host);
+  if (store) {
+    if (mode === 'collapse') throw new UserError('vpc mode=collapse is not available with backend=etcd yet: destroy the VPC, or take one host out with mode=leave');
+    if (input.dryrun) throw new UserError('vpc mode=destroy dryrun=1 is not available with backend=etcd yet');
+    const { destroyInStore, convergeTimeoutMs } = await import('./store-converge.js');
+    const started = Date.now();
+    events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
+    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs());
+    const secs = Number(((Date.now() - started) / 1000).toFixed(2));
+    const self = host.self.nodename;
+    const hosts = r.members.filter((m) => m !== self).map((m) => ({ host: m, ok: r.gone.includes(m), error: r.gone.includes(m) ? null : 'its agent did not take the VPC down in time (it does when it runs)', changes: null, seconds: secs }));
+    for (const o of hosts) events({ type: 'torn_down', outcome: o });
+    return { vpc: input.vpc_name, mode, ok: r.pending.length === 0, dryrun: false, hosts, self: { node: self, ops: [], commands: [], applied: true }, done: r.gone.length, members: r.members.length };
+  }
   requireVpc(host, input.vpc_name);
-  return clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events), events);
+  return await clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events), events);
 }
 
 export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {

@@ -200,6 +200,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   `
+  -- The VPCs this host's agent (meshvpc agent, backend=etcd) brought here from the store:
+  -- the only ones it takes away when they leave the store or this host leaves them.
+  CREATE TABLE agent_vpc (
+    name TEXT PRIMARY KEY
+  );
+  `,
+  `
   -- What the last deploy applied here ({digest, links}; core/applied.ts), so a
   -- no-op deploy can leave this host alone. NULL: unknown; every write of the
   -- local record (a reconcile) sets it back to NULL.

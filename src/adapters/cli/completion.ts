@@ -129,6 +129,7 @@ const OWN: Readonly<Record<string, CommandSpec>> = {
     },
   },
   etcd: { args: [], modes: { run: [], install: [flag('dryrun')] } },
+  agent: { args: [], modes: { run: [], install: [flag('dryrun')] } },
   lab: {
     args: [],
     word: 'mode',

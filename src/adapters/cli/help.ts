@@ -106,6 +106,17 @@ certificates for clients and peers, data in $MESHVPC_HOME/etcd/data, listening o
 underlay addresses (ports 2379 and 2380). mode=install writes the systemd unit
 meshvpc-etcd.service that runs it (and enables it where systemd runs); dryrun=1 prints it.`,
   },
+  agent: {
+    summary: "apply the cluster's desired state from etcd on this host (backend=etcd)",
+    usage: 'meshvpc agent [mode=run] | agent mode=install [dryrun=1]',
+    body: `mode=run (the default) runs in the foreground: it reads every VPC this host is a member of
+from the cluster's etcd, applies it with the same planner as vpc mode=apply, takes the other
+members' guests for the control-plane FDB, writes what it applied under its own status key
+(deploy, join, leave and destroy follow those), and watches for changes. An unreachable etcd
+changes nothing on this host: the agent says "control plane unreachable" and catches up when the
+store answers again. mode=install writes the systemd unit meshvpc-agent.service that runs it
+(and enables it where systemd runs); dryrun=1 prints it.`,
+  },
   lab: {
     summary: 'a cluster of hosts in network namespaces on this machine',
     usage: 'meshvpc lab up [hosts=3] [underlay=v4|v6] [etcd=0|1|3|5|7] | demo | run host=N CMD... | list | down',

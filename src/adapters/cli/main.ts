@@ -24,6 +24,7 @@ const OWN: Record<string, () => Promise<CommandRun>> = {
   remote: async () => (await import('../remote/serve.js')).run,
   server: async () => (await import('./server.js')).run,
   etcd: async () => (await import('./etcd.js')).run,
+  agent: async () => (await import('./agent.js')).run,
   completion: async () => (await import('./completion.js')).run,
   tui: async () => (await import('../tui/run.js')).run,
   // The reference's name for its menus.

@@ -99,6 +99,7 @@ const ENVIRONMENT: readonly [string, string][] = [
   ['MESHVPC_PASSWORD', "The peer's password for the first contact of node mode=add (else a prompt, or your SSH agent and keys)."],
   ['MESHVPC_CONCURRENCY', 'The default of concurrency= (hosts contacted at once; 16).'],
   ['MESHVPC_LOCK_TIMEOUT_MS', 'How long a command waits for the lock of a VPC another command holds before it fails with exit status 4 (default 60000).'],
+  ['MESHVPC_CONVERGE_TIMEOUT_MS', 'With backend=etcd: how long vpc mode=deploy, join, leave and destroy follow the members\' agents before reporting the ones that did not apply the change (default 60000).'],
   ['MESHVPC_SSH_TIMEOUT_MS', 'How long connecting to a peer may take (default 8000).'],
   ['MESHVPC_CALL_DEADLINE_MS', 'How long one request to a peer may take (default 120000).'],
   ['MESHVPC_SSH_KEEPALIVE_MS', 'SSH keepalive interval towards peers (default 2000).'],
@@ -122,6 +123,7 @@ const FILES: readonly [string, string][] = [
   ['/usr/local/etc/rc.d/meshvpc_NAME', 'Boot persistence of a VPC on FreeBSD (vpc mode=init_rc).'],
   ['/etc/systemd/system/meshvpc-server.service', 'The API server (server mode=install).'],
   ['/etc/systemd/system/meshvpc-etcd.service', "This host's etcd member (etcd mode=install)."],
+  ['/etc/systemd/system/meshvpc-agent.service', "This host's agent (agent mode=install)."],
 ];
 
 /** The article's walkthrough, as on its hosts, then what meshvpc adds. */

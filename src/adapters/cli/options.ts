@@ -47,6 +47,7 @@ const HONOURED: Readonly<Record<string, readonly string[]>> = {
 const OWN: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
   server: { dryrun: ['server mode=install'] },
   etcd: { dryrun: ['etcd mode=install'] },
+  agent: { dryrun: ['agent mode=install'] },
 };
 
 /** Options whose value is 1 or 0 (yes/no, true/false), as Params.flag reads them. */
@@ -56,7 +57,7 @@ const FLAGS = ['json', 'header', 'dryrun', 'force', 'help'];
 export const OUTPUT_OPTIONS = ['json', 'header', 'display', 'help'];
 
 /** Commands whose mode= chooses what they do; without one they refuse by themselves. */
-export const isModed = (command: string): boolean => command === 'lab' || command === 'etcd' || operationsOf(command).some((o) => o.mode !== undefined);
+export const isModed = (command: string): boolean => command === 'lab' || command === 'etcd' || command === 'agent' || operationsOf(command).some((o) => o.mode !== undefined);
 
 /**
  * Check the shared options of `inv` (after checkPositionals) and note the

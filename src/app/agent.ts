@@ -1,0 +1,218 @@
+/**
+ * meshvpc agent (backend=etcd): this host's half of the control plane. It
+ * reads the cluster's desired state from etcd, brings this host's VPCs in
+ * line with it through the same planner and apply as every other path
+ * (vpc-local.ts), takes the other members' guests for the control-plane FDB,
+ * and writes what it applied under its own status key, which deploy, join
+ * and leave follow.
+ *
+ * It never tears a working data plane down because it lost the store: an
+ * unreachable etcd changes nothing here (tunnels, bridges and entries stay as
+ * they are, traffic keeps flowing); the agent says `control plane
+ * unreachable` and, once the store answers again, resumes its watch from the
+ * revision after the last event it handled (or reads everything again when
+ * that revision was compacted away). A restarted agent reads everything once
+ * (a plan with nothing to do for what it already applied) and watches from
+ * there: what changed while it was down is in what it reads.
+ */
+import { UserError } from '../core/errors.js';
+import type { GuestOnHost, VpcWithMap } from '../core/types.js';
+import { VERSION } from '../core/version.js';
+import { guestsFromWire } from '../cluster/wire.js';
+import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
+import { guestsOf, parseKey, ROOT, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
+import * as repo from '../store/repo.js';
+import { atomically } from '../store/tx.js';
+import { vpcFromStore } from './store-converge.js';
+import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
+import type { Host } from './host.js';
+
+export type AgentEvent =
+  | { readonly type: 'connected'; readonly revision: number }
+  /** The store cannot be read: nothing here changes until it can. */
+  | { readonly type: 'unreachable'; readonly why: string }
+  | { readonly type: 'applied'; readonly vpc: string; readonly revision: number; readonly ok: boolean; readonly changes: number; readonly error: string | null }
+  | { readonly type: 'guests'; readonly vpc: string; readonly members: number }
+  | { readonly type: 'forgot'; readonly vpc: string };
+
+const firstLine = (e: unknown): string => (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e));
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((res) => {
+    const t = setTimeout(res, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      res();
+    }, { once: true });
+  });
+
+/** The other members' guests on a VPC as the store holds them: each value checked against its key. */
+export function guestsFromStore(vpc: VpcWithMap, kvs: readonly KeyValue[], self: string): Map<string, GuestOnHost[]> {
+  const byNode = new Map<string, GuestOnHost[]>();
+  for (const m of vpc.members) if (m.node !== self) byNode.set(m.node, []);
+  for (const kv of kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'guest' || k.vpc !== vpc.name || !byNode.has(k.node)) continue;
+    try {
+      const [g] = guestsFromWire({ guests: [JSON.parse(kv.value) as unknown] }, k.node, vpc.name).guests;
+      if (g && g.name === k.name) byNode.get(k.node)?.push(g);
+    } catch {
+      // A value that is not what its key says is nobody's guest.
+    }
+  }
+  return byNode;
+}
+
+export class Agent {
+  /** The definition revision this agent last applied, per VPC. */
+  private readonly applied = new Map<string, number>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: Host,
+    private readonly client: EtcdClient,
+    private readonly events: (e: AgentEvent) => void,
+  ) {}
+
+  private get self(): string {
+    return this.host.self.nodename;
+  }
+
+  /** Run until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let snapshot;
+      try {
+        snapshot = await this.client.range(ROOT, { prefix: true });
+      } catch (e) {
+        this.events({ type: 'unreachable', why: firstLine(e) });
+        await sleep(1000, signal);
+        continue;
+      }
+      this.events({ type: 'connected', revision: snapshot.revision });
+      const names = new Set([...repo.agentVpcs(this.host.db)]);
+      for (const kv of snapshot.kvs) {
+        const k = parseKey(kv.key);
+        if (k?.kind === 'vpc' || k?.kind === 'guest') names.add(k.vpc);
+      }
+      for (const name of [...names].sort()) {
+        const kv = snapshot.kvs.find((x) => x.key === vpcKey(name)) ?? null;
+        await this.settle(name, kv, snapshot.kvs.filter((x) => x.key.startsWith(guestsOf(name))));
+      }
+      const fatal = await this.follow(snapshot.revision + 1, signal);
+      await this.queue;
+      if (!fatal) return;
+    }
+  }
+
+  /** Watch from `from` on; resolves null when stopped, or the error when the watch cannot go on (compaction). */
+  private follow(from: number, signal: AbortSignal): Promise<UserError | null> {
+    return new Promise((resolve) => {
+      const watch = this.client.watch(ROOT, {
+        prefix: true,
+        fromRevision: from,
+        onEvents: (events) => {
+          this.queue = this.queue.then(() => this.handle(events)).catch((e: unknown) => this.events({ type: 'unreachable', why: firstLine(e) }));
+        },
+        onState: (state, why) => this.events(state === 'connected' ? { type: 'connected', revision: watch.nextRevision() - 1 } : { type: 'unreachable', why: why ?? 'the store does not answer' }),
+        onFatal: (e) => {
+          watch.close();
+          resolve(e);
+        },
+      });
+      signal.addEventListener('abort', () => {
+        watch.close();
+        resolve(null);
+      }, { once: true });
+    });
+  }
+
+  /** A batch of changes: each VPC it touches is settled against the store as it is now. */
+  private async handle(events: readonly WatchEvent[]): Promise<void> {
+    const names = new Set<string>();
+    for (const e of events) {
+      const k = parseKey(e.key);
+      if (k?.kind === 'vpc' || k?.kind === 'guest') names.add(k.vpc);
+    }
+    for (const name of [...names].sort()) {
+      const [kv, guests] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true })]);
+      await this.settle(name, kv, guests.kvs);
+    }
+  }
+
+  /** Bring one VPC here in line with the store's `kv` (null: not there) and its guests. */
+  private async settle(name: string, kv: KeyValue | null, guestKvs: readonly KeyValue[]): Promise<void> {
+    const host = this.host;
+    let vpc: VpcWithMap | null = null;
+    let invalid: string | null = null;
+    if (kv) {
+      try {
+        vpc = vpcFromStore(kv.value, name);
+      } catch (e) {
+        invalid = firstLine(e);
+      }
+    }
+    const member = vpc?.members.some((m) => m.node === this.self) ?? false;
+    if (kv && (invalid || (vpc && member))) {
+      if (vpc && this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
+      else if (invalid) await this.report({ node: this.self, vpc: name, revision: kv.modRevision, ok: false, changes: 0, error: invalid, version: VERSION });
+      if (vpc) await this.takeGuests(vpc, guestKvs);
+      return;
+    }
+    // Gone from the store, or this host is no longer a member: only a VPC the agent brought here goes.
+    if (repo.agentVpcs(host.db).includes(name)) {
+      if (repo.getVpc(host.db, name)) await forget(host, name);
+      atomically(host.db, () => repo.dropAgentVpc(host.db, name));
+      this.applied.delete(name);
+      await this.client.delete(statusKey(this.self, name));
+      this.events({ type: 'forgot', vpc: name });
+    }
+  }
+
+  private async apply(vpc: VpcWithMap, revision: number): Promise<void> {
+    const host = this.host;
+    const change = { vxlan: true, bridge: true };
+    let status: AppliedStatus;
+    try {
+      // The same checks as a definition from a peer: a foreign interface under one of its names,
+      // an overlap with this host's subnets, a VXLAN id another VPC here holds.
+      await preflight(host, vpc, change);
+      atomically(host.db, () => repo.addAgentVpc(host.db, vpc.name));
+      // The store is the authority on the definition: it replaces what this host held.
+      accept(host, vpc, true);
+      const r = await reconcileAccepted(host, vpc.name, change, false);
+      status = { node: this.self, vpc: vpc.name, revision, ok: true, changes: r.ops.length, error: null, version: VERSION };
+    } catch (e) {
+      status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
+    }
+    this.applied.set(vpc.name, revision);
+    await this.report(status);
+  }
+
+  private async report(status: AppliedStatus): Promise<void> {
+    this.events({ type: 'applied', vpc: status.vpc, revision: status.revision, ok: status.ok, changes: status.changes, error: status.error });
+    await this.client.put(statusKey(status.node, status.vpc), JSON.stringify(status));
+  }
+
+  /** The other members' guests, as they wrote them, for the control-plane FDB. */
+  private async takeGuests(vpc: VpcWithMap, guestKvs: readonly KeyValue[]): Promise<void> {
+    if ((vpc.fdb ?? 'learn') !== 'control') return;
+    const byNode = guestsFromStore(vpc, guestKvs, this.self);
+    atomically(this.host.db, () => {
+      for (const [node, guests] of byNode) repo.putSeen(this.host.db, vpc.name, node, guests);
+    });
+    await refreshFdb(this.host, vpc.name);
+    this.events({ type: 'guests', vpc: vpc.name, members: byNode.size });
+  }
+}
+
+/** This host's guests on each VPC, written under its own keys (backend=etcd): what was there and is gone is deleted. */
+export async function publishGuests(host: Host, client: EtcdClient, vpc: string, mine: readonly GuestOnHost[]): Promise<void> {
+  const self = host.self.nodename;
+  const there = await client.range(guestsOf(vpc, self), { prefix: true });
+  const keep = new Set(mine.map((g) => g.name));
+  for (const kv of there.kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind === 'guest' && !keep.has(k.name)) await client.delete(kv.key);
+  }
+  for (const g of mine) await client.put(`${guestsOf(vpc, self)}${g.name}`, JSON.stringify(g));
+}

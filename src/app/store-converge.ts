@@ -1,0 +1,195 @@
+/**
+ * deploy, join and leave with backend=etcd: the host that runs them writes
+ * the VPC's desired state into etcd and follows the members' agents until
+ * each has applied it (or a time runs out); it calls no member itself.
+ *
+ * Allocation is one etcd transaction: the VPC's key must still be at the
+ * revision read, and every VXLAN id the map takes anew must be free
+ * (`vni/N` not created), or nothing is written. Two hosts defining VPCs at
+ * the same moment cannot both take an id: the loser reads again and
+ * allocates around what the winner took.
+ */
+import { UserError } from '../core/errors.js';
+import * as v from '../core/validate.js';
+import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
+import type { VpcWithMap } from '../core/types.js';
+import { vpcFromWire } from '../cluster/wire.js';
+import type { EtcdClient, Compare, TxnOp } from '../store/etcd/client.js';
+import { statusFromStore, statusKey, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
+
+/** Attempts at the allocation transaction before giving up (each loses only to a concurrent writer). */
+const ROUNDS = 20;
+const POLL_MS = 250;
+
+/** A VPC as the store holds it, checked like a definition from a peer. */
+export function vpcFromStore(raw: string, name: string): VpcWithMap {
+  let x: unknown;
+  try {
+    x = JSON.parse(raw);
+  } catch {
+    throw new UserError(`bad definition of ${name} in the store: not JSON`);
+  }
+  const vpc = vpcFromWire(x);
+  if (vpc.name !== name) throw new UserError(`bad definition in the store: key ${name} holds ${vpc.name}`);
+  return vpc;
+}
+
+export interface StoreConvergeInput {
+  readonly name: string;
+  /** The VPC as it should be, from what the store holds now (null: nothing yet); throws a refusal. */
+  readonly next: (stored: VpcWithMap | null) => VpcWithMap;
+  /** Members that are leaving: their agents take the VPC down and forget it. */
+  readonly leaving: readonly string[];
+  readonly dryrun: boolean;
+  /** How long to follow the agents. */
+  readonly timeoutMs: number;
+}
+
+/** Write the VPC (allocating new pairs in the same transaction); returns what was written and its revision. */
+export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
+  const name = input.name;
+  for (let round = 1; ; round++) {
+    const current = await client.get(vpcKey(name));
+    const stored = current ? vpcFromStore(current.value, name) : null;
+    const wanted = input.next(stored);
+    if (wanted.encrypt === 'wireguard') throw new UserError(`encrypt=wireguard is not available with backend=etcd yet: define ${name} with encrypt=none, or use the embedded backend`);
+    const held = new Map<number, string>();
+    for (const kv of (await client.range(VNI_PREFIX, { prefix: true })).kvs) {
+      const k = parseKey(kv.key);
+      if (k?.kind === 'vni') held.set(k.vni, kv.value);
+    }
+    const taken = new Set([...held].filter(([, by]) => by !== name).map(([vni]) => vni));
+    const pairs = allocatePeerMap({
+      members: wanted.members.map((m) => m.node),
+      network: v.network(wanted.peerNetwork, 'peer_network'),
+      existing: wanted.pairs.filter((p) => !taken.has(p.vni)),
+      takenVnis: taken,
+      // After a lost round, start where a racing writer is unlikely to: derived from the name.
+      ...(round > 1 ? { vniStart: hashedVniStart(name) } : {}),
+      sealed: false,
+    });
+    const vpc: VpcWithMap = { ...wanted, pairs };
+    if (input.dryrun) return { vpc, revision: current?.modRevision ?? 0 };
+    const fresh = pairs.filter((p) => held.get(p.vni) !== name).map((p) => p.vni);
+    const freed = [...held].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
+    const compare: Compare[] = [
+      current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 },
+      ...fresh.map((vni): Compare => ({ key: vniKey(vni), target: 'create_revision', result: 'equal', operand: 0 })),
+    ];
+    const success: TxnOp[] = [
+      { put: { key: vpcKey(name), value: JSON.stringify(vpc) } },
+      ...fresh.map((vni): TxnOp => ({ put: { key: vniKey(vni), value: name } })),
+      ...freed.map((vni): TxnOp => ({ delete: { key: vniKey(vni) } })),
+    ];
+    const r = await client.txn(compare, success);
+    if (r.succeeded) return { vpc, revision: r.revision };
+    if (round >= ROUNDS) throw new UserError(`${name}: the store kept changing under this allocation (${ROUNDS} rounds lost to other writers); try again`, 'busy');
+    events({ type: 'reallocating', vpc: name, vnis: fresh, round });
+    await new Promise((res) => setTimeout(res, 20 + Math.random() * 80 * round));
+  }
+}
+
+/** Every member's agent's last word on the VPC (by node), read in one range. */
+async function statuses(client: EtcdClient, nodes: readonly string[], name: string): Promise<Map<string, AppliedStatus | null>> {
+  const out = new Map<string, AppliedStatus | null>();
+  await Promise.all(
+    nodes.map(async (node) => {
+      const kv = await client.get(statusKey(node, name));
+      out.set(node, kv ? statusFromStore(kv.value, { node, vpc: name }) : null);
+    }),
+  );
+  return out;
+}
+
+/** Write the desired state, then follow every agent until it applied that revision (or left), or the time runs out. */
+export async function convergeInStore(client: EtcdClient, input: StoreConvergeInput, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  const started = Date.now();
+  const { vpc, revision } = await writeVpc(client, input, events);
+  const members = vpc.members.map((m) => m.node);
+  // current: the agents apply what the store says; no member is left alone here (core/applied.ts is the SSH-push backend's).
+  const base = { vpc: vpc.name, dryrun: input.dryrun, members: members.length, leaving: input.leaving.length, mtu: null, current: [] };
+  if (input.dryrun) {
+    return { ...base, converged: 0, leftCleanly: 0, changes: 0, seconds: (Date.now() - started) / 1000, timing: { connectMs: 0, checkMs: null, applyMs: 0 }, hosts: [], ok: true };
+  }
+  const applyStart = Date.now();
+  const done = new Map<string, HostOutcome>();
+  const deadline = Date.now() + input.timeoutMs;
+  const everyone = [...members, ...input.leaving];
+  for (const m of everyone) events({ type: 'applying', host: m });
+  while (done.size < everyone.length && Date.now() < deadline) {
+    const now = await statuses(client, everyone.filter((n) => !done.has(n)), vpc.name).catch(() => new Map<string, AppliedStatus | null>());
+    for (const [node, s] of now) {
+      const leaving = input.leaving.includes(node);
+      const finished = leaving ? s === null || s.revision >= revision : s !== null && s.revision >= revision;
+      if (!finished) continue;
+      const outcome: HostOutcome = {
+        host: node,
+        role: leaving ? 'leaving' : 'member',
+        dryrun: false,
+        ok: leaving ? s === null || s.ok : (s?.ok ?? false),
+        changes: s?.changes ?? 0,
+        error: s && !s.ok ? s.error : null,
+        kind: s && !s.ok ? 'failed' : null,
+        seconds: (Date.now() - applyStart) / 1000,
+      };
+      done.set(node, outcome);
+      events({ type: 'host', outcome });
+    }
+    if (done.size < everyone.length) await new Promise((res) => setTimeout(res, POLL_MS));
+  }
+  for (const node of everyone) {
+    if (done.has(node)) continue;
+    const outcome: HostOutcome = {
+      host: node,
+      role: input.leaving.includes(node) ? 'leaving' : 'member',
+      dryrun: false,
+      ok: false,
+      changes: null,
+      error: `its agent did not report revision ${revision} within ${Math.round(input.timeoutMs / 1000)}s (is meshvpc agent running there?); the change is stored and it applies it when it runs`,
+      kind: 'unreachable',
+      seconds: (Date.now() - applyStart) / 1000,
+    };
+    done.set(node, outcome);
+    events({ type: 'host', outcome });
+  }
+  const hosts = everyone.map((n) => done.get(n) as HostOutcome);
+  const converged = hosts.filter((h) => h.role === 'member' && h.ok).length;
+  const leftCleanly = hosts.filter((h) => h.role === 'leaving' && h.ok).length;
+  return {
+    ...base,
+    converged,
+    leftCleanly,
+    changes: hosts.reduce((n, h) => n + (h.changes ?? 0), 0),
+    seconds: (Date.now() - started) / 1000,
+    timing: { connectMs: 0, checkMs: null, applyMs: Date.now() - applyStart },
+    hosts,
+    ok: converged === members.length && leftCleanly === input.leaving.length,
+  };
+}
+
+/**
+ * destroy with backend=etcd: the VPC and the VXLAN ids it held leave the
+ * store in one transaction; each member's agent takes the network down,
+ * forgets the VPC and deletes its status, which this follows.
+ */
+export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
+  const current = await client.get(vpcKey(name));
+  if (!current) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+  const vpc = vpcFromStore(current.value, name);
+  const ops: TxnOp[] = [{ delete: { key: vpcKey(name) } }, ...vpc.pairs.map((p): TxnOp => ({ delete: { key: vniKey(p.vni) } }))];
+  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], ops);
+  if (!r.succeeded) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
+  const members = vpc.members.map((m) => m.node);
+  const deadline = Date.now() + timeoutMs;
+  let pending = members;
+  while (pending.length > 0 && Date.now() < deadline) {
+    const now = await statuses(client, pending, name).catch(() => null);
+    if (now) pending = pending.filter((n) => now.get(n) !== null);
+    if (pending.length > 0) await new Promise((res) => setTimeout(res, POLL_MS));
+  }
+  return { removed: true, members, gone: members.filter((m) => !pending.includes(m)), pending };
+}
+
+/** How long deploy, join, leave and destroy follow the agents (MESHVPC_CONVERGE_TIMEOUT_MS, default 60 s). */
+export const convergeTimeoutMs = (): number => Number(process.env.MESHVPC_CONVERGE_TIMEOUT_MS) || 60_000;
