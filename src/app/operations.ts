@@ -37,6 +37,17 @@ type Handler = (host: Host, input: Input, ctx: Context) => unknown;
 const as = <T>(input: Input): T => input as unknown as T;
 
 const vpc = () => import('./vpc.js');
+
+/**
+ * The article's step-by-step modes and set push definitions over SSH: with backend=etcd the
+ * store is the cluster's state (the agents would put back what they changed), so they are
+ * refused there, naming what does the job. Returns true to go on.
+ */
+async function pushOnly(h: Host, mode: string): Promise<true> {
+  const { getClusterConfig } = await import('../store/cluster-config.js');
+  if (getClusterConfig(h.db)) throw new UserError(`vpc mode=${mode} is not available with backend=etcd yet: the cluster's state is in etcd; use vpc mode=deploy (define, or repeat), join or leave`);
+  return true;
+}
 const node = () => import('./node.js');
 const jail = () => import('./jail.js');
 const token = () => import('./token.js');
@@ -47,9 +58,9 @@ const layer = (mode: LayerMode): Handler => async (h, i) => (await vpc()).local(
 const HANDLERS: Readonly<Record<string, Handler>> = {
   'vpc.list': async (h) => (await import('./vpc-list.js')).list(h),
   'vpc.show': async (h, i) => (await import('./vpc-list.js')).show(h, as(i)),
-  'vpc.init': async (h, i) => (await vpc()).init(h, as(i)),
-  'vpc.init_peers': async (h, i) => (await vpc()).initPeers(h, as(i)),
-  'vpc.sync': async (h, i, c) => (await vpc()).syncVpc(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
+  'vpc.init': async (h, i) => (await pushOnly(h, 'init')) && (await vpc()).init(h, as(i)),
+  'vpc.init_peers': async (h, i) => (await pushOnly(h, 'init_peers')) && (await vpc()).initPeers(h, as(i)),
+  'vpc.sync': async (h, i, c) => (await pushOnly(h, 'sync')) && (await vpc()).syncVpc(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
   'vpc.init_vxlan': layer('init_vxlan'),
   'vpc.init_bridge': layer('init_bridge'),
   'vpc.destroy_vxlan': layer('destroy_vxlan'),
@@ -91,7 +102,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     rotate.checkRotate(h, (i as { node?: string }).node);
     return rotate.rotateKeys(h, as(i), c.events);
   },
-  'vpc.set': async (h, i, c) => (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
+  'vpc.set': async (h, i, c) => (await pushOnly(h, 'set')) && (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
   'token.create': async (h, i) => (await token()).create(h, as(i)),
   'token.list': async (h) => (await token()).list(h),
   'token.revoke': async (h, i) => (await token()).revoke(h, as(i)),

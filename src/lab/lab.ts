@@ -26,7 +26,7 @@ export interface LabHost {
   pid: number;
 }
 
-/** A process the lab started on a host (an etcd member): its process group, killed by lab down. */
+/** A process the lab started on a host (an etcd member, an agent): its process group, killed by lab down. */
 export interface LabProcess {
   readonly host: number;
   readonly what: string;
@@ -334,30 +334,40 @@ async function startEtcd(state: LabState, n: number): Promise<void> {
   }
   const members = state.hosts.slice(0, n).map((h) => h.name);
   ok(await meshvpc(state, 1, ['cluster', 'mode=init', 'backend=etcd', `etcd_members=${members.join(',')}`, '--json']), 'cluster mode=init on host1');
-  state.processes = state.processes ?? [];
-  for (const h of state.hosts.slice(0, n)) {
-    const logPath = join(h.dir, 'etcd.log');
-    const log = openSync(logPath, 'a');
-    const [cmd, ...args] = onHost(state, h.index, ['meshvpc', 'etcd', 'mode=run']);
-    // detached: a process group of its own (meshvpc and the etcd it starts), killed as one.
-    const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', log, log] });
-    child.unref();
-    closeSync(log);
-    if (!child.pid) throw new Error(`could not start etcd on ${h.name}`);
-    state.processes.push({ host: h.index, what: 'etcd', pid: child.pid, log: logPath });
-    save(state);
-  }
+  for (const h of state.hosts.slice(0, n)) startLabProcess(state, h.index, 'etcd', ['meshvpc', 'etcd', 'mode=run']);
   let last = '';
   for (let i = 0; i < 120; i++) {
     const r = await meshvpc(state, 1, ['cluster', 'mode=show', '--json']);
     if (r.code === 0) return;
     last = r.stdout.trim() || r.stderr.trim();
-    for (const p of state.processes) {
+    for (const p of state.processes ?? []) {
       if (!existsSync(`/proc/${p.pid}`)) throw new Error(`etcd on host${p.host} exited; see ${p.log}`);
     }
     await new Promise((res) => setTimeout(res, 500));
   }
   throw new Error(`the lab's etcd did not become healthy in 60 s: ${last.slice(0, 500)}`);
+}
+
+/**
+ * Start a long-running meshvpc process on a lab host (an etcd member, an
+ * agent) in its namespaces, in a process group of its own that destroyLab
+ * kills (meshvpc and what it starts, as one); output appends to WHAT.log in
+ * the host's directory.
+ */
+export function startLabProcess(state: LabState, index: number, what: string, argv: readonly string[]): LabProcess {
+  const h = hostOf(state, index);
+  const processes = (state.processes = state.processes ?? []);
+  const logPath = join(h.dir, `${what}.log`);
+  const log = openSync(logPath, 'a');
+  const [cmd, ...args] = onHost(state, h.index, argv);
+  const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  closeSync(log);
+  if (!child.pid) throw new Error(`could not start ${what} on ${h.name}`);
+  const p = { host: h.index, what, pid: child.pid, log: logPath };
+  processes.push(p);
+  save(state);
+  return p;
 }
 
 /**

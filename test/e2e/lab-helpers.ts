@@ -89,7 +89,9 @@ export async function snapshot(lab: LabState, host: number): Promise<Record<stri
   let rows: unknown;
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'lock' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    rows = tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()]);
+    // By the first two columns (the first alone for a one-column table).
+    const order = (t: string): string => ((db.prepare(`SELECT COUNT(*) AS n FROM pragma_table_info('${t}')`).get() as { n: number }).n > 1 ? '1, 2' : '1');
+    rows = tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY ${order(t)}`).all()]);
   } finally {
     db.close();
   }
