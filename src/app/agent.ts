@@ -20,12 +20,13 @@ import type { GuestOnHost, VpcWithMap } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import { guestsFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
-import { guestsOf, parseKey, ROOT, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { guestsOf, parseKey, ROOT, STATUS_PREFIX, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import { vpcFromStore } from './store-converge.js';
 import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
 import type { Host } from './host.js';
+import { fdbReport } from './guest-reports.js';
 
 export type AgentEvent =
   | { readonly type: 'connected'; readonly revision: number }
@@ -45,10 +46,16 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     }, { once: true });
   });
 
-/** The other members' guests on a VPC as the store holds them: each value checked against its key. */
-export function guestsFromStore(vpc: VpcWithMap, kvs: readonly KeyValue[], self: string): Map<string, GuestOnHost[]> {
+/**
+ * The other members' guests on a VPC as the store holds them, each value
+ * checked against its key; only of members whose agent has reported the VPC
+ * (it writes its guests before its status): a member not heard of yet keeps
+ * what this host knew of it (a cluster migrated from SSH push keeps its
+ * reports until each agent has written its own).
+ */
+export function guestsFromStore(vpc: VpcWithMap, kvs: readonly KeyValue[], self: string, reported: ReadonlySet<string>): Map<string, GuestOnHost[]> {
   const byNode = new Map<string, GuestOnHost[]>();
-  for (const m of vpc.members) if (m.node !== self) byNode.set(m.node, []);
+  for (const m of vpc.members) if (m.node !== self && reported.has(m.node)) byNode.set(m.node, []);
   for (const kv of kvs) {
     const k = parseKey(kv.key);
     if (k?.kind !== 'guest' || k.vpc !== vpc.name || !byNode.has(k.node)) continue;
@@ -96,7 +103,7 @@ export class Agent {
       }
       for (const name of [...names].sort()) {
         const kv = snapshot.kvs.find((x) => x.key === vpcKey(name)) ?? null;
-        await this.settle(name, kv, snapshot.kvs.filter((x) => x.key.startsWith(guestsOf(name))));
+        await this.settle(name, kv, snapshot.kvs.filter((x) => x.key.startsWith(guestsOf(name))), reportersOf(snapshot.kvs, name));
       }
       const fatal = await this.follow(snapshot.revision + 1, signal);
       await this.queue;
@@ -131,16 +138,17 @@ export class Agent {
     const names = new Set<string>();
     for (const e of events) {
       const k = parseKey(e.key);
-      if (k?.kind === 'vpc' || k?.kind === 'guest') names.add(k.vpc);
+      // Another agent's status says its guests are written: take them.
+      if (k?.kind === 'vpc' || k?.kind === 'guest' || (k?.kind === 'status' && k.node !== this.self)) names.add(k.vpc);
     }
     for (const name of [...names].sort()) {
-      const [kv, guests] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true })]);
-      await this.settle(name, kv, guests.kvs);
+      const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
+      await this.settle(name, kv, guests.kvs, reportersOf(statuses.kvs, name));
     }
   }
 
   /** Bring one VPC here in line with the store's `kv` (null: not there) and its guests. */
-  private async settle(name: string, kv: KeyValue | null, guestKvs: readonly KeyValue[]): Promise<void> {
+  private async settle(name: string, kv: KeyValue | null, guestKvs: readonly KeyValue[], reported: ReadonlySet<string>): Promise<void> {
     const host = this.host;
     let vpc: VpcWithMap | null = null;
     let invalid: string | null = null;
@@ -155,7 +163,7 @@ export class Agent {
     if (kv && (invalid || (vpc && member))) {
       if (vpc && this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
       else if (invalid) await this.report({ node: this.self, vpc: name, revision: kv.modRevision, ok: false, changes: 0, error: invalid, version: VERSION });
-      if (vpc) await this.takeGuests(vpc, guestKvs);
+      if (vpc) await this.takeGuests(vpc, guestKvs, reported);
       return;
     }
     // Gone from the store, or this host is no longer a member: only a VPC the agent brought here goes.
@@ -180,6 +188,8 @@ export class Agent {
       // The store is the authority on the definition: it replaces what this host held.
       accept(host, vpc, true);
       const r = await reconcileAccepted(host, vpc.name, change, false);
+      // This host's own guests on it, written before the status that tells the others to take them.
+      await publishGuests(host, this.client, vpc.name, await fdbReport(host, vpc.name));
       status = { node: this.self, vpc: vpc.name, revision, ok: true, changes: r.ops.length, error: null, version: VERSION };
     } catch (e) {
       status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
@@ -194,15 +204,25 @@ export class Agent {
   }
 
   /** The other members' guests, as they wrote them, for the control-plane FDB. */
-  private async takeGuests(vpc: VpcWithMap, guestKvs: readonly KeyValue[]): Promise<void> {
+  private async takeGuests(vpc: VpcWithMap, guestKvs: readonly KeyValue[], reported: ReadonlySet<string>): Promise<void> {
     if ((vpc.fdb ?? 'learn') !== 'control') return;
-    const byNode = guestsFromStore(vpc, guestKvs, this.self);
+    const byNode = guestsFromStore(vpc, guestKvs, this.self, reported);
     atomically(this.host.db, () => {
       for (const [node, guests] of byNode) repo.putSeen(this.host.db, vpc.name, node, guests);
     });
     await refreshFdb(this.host, vpc.name);
     this.events({ type: 'guests', vpc: vpc.name, members: byNode.size });
   }
+}
+
+/** Members whose agent has reported `vpc` (a status key), from a range of the store. */
+function reportersOf(kvs: readonly KeyValue[], vpc: string): Set<string> {
+  const out = new Set<string>();
+  for (const kv of kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind === 'status' && k.vpc === vpc) out.add(k.node);
+  }
+  return out;
 }
 
 /** This host's guests on each VPC, written under its own keys (backend=etcd): what was there and is gone is deleted. */

@@ -597,6 +597,19 @@ or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run inst
     dbOnly: true,
   },
   {
+    id: 'cluster.migrate',
+    command: 'cluster',
+    mode: 'migrate',
+    summary: `Move the VPCs this host is a member of (made by SSH push) into etcd, after cluster
+mode=init: each VPC and its VXLAN ids go into the store in one transaction, as they are (same
+ids, same addresses: no tunnel is touched), unless the store already holds it; then each
+member's agent adopts it, which changes nothing, and from then on deploy, join and leave go
+through the store. Run it on one member of each VPC, with the agents running.`,
+    args: [dryrun],
+    output: 'json',
+    readOnly: false,
+  },
+  {
     id: 'cluster.show',
     command: 'cluster',
     mode: 'show',

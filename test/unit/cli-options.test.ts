@@ -57,14 +57,14 @@ describe('checkSharedOptions: values', () => {
 
 describe('checkSharedOptions: where each option applies', () => {
   test('dryrun only where it is honoured (vpc): jremove dryrun=1 used to remove', () => {
-    refused(['jremove', 'jname=x', 'dryrun=1'], 'dryrun= does not apply to jremove; it applies to vpc, node mode=update');
+    refused(['jremove', 'jname=x', 'dryrun=1'], 'dryrun= does not apply to jremove; it applies to vpc, node mode=update, cluster mode=migrate');
     accepted(['node', 'mode=update', 'node=h2', 'ip=192.0.2.12', 'dryrun=1']);
     refused(['initenv', 'nodename=h', 'dryrun=1'], /^dryrun= does not apply to initenv;/);
     refused(['node', 'mode=add', 'node=192.0.2.2', 'dryrun=1'], /^dryrun= does not apply to node mode=add;/);
     refused(['jcreate', 'jname=j', 'interface=v', 'vnet=1', 'dryrun=0'], /^dryrun= does not apply to jcreate;/);
     refused(['lab', 'down', 'dryrun=1'], /^dryrun= does not apply to lab mode=down;/);
     accepted(['etcd', 'mode=install', 'dryrun=1']);
-    refused(['etcd', 'mode=run', 'dryrun=1'], /^dryrun= does not apply to etcd mode=run; it applies to vpc, node mode=update, etcd mode=install$/);
+    refused(['etcd', 'mode=run', 'dryrun=1'], /^dryrun= does not apply to etcd mode=run; it applies to vpc, node mode=update, cluster mode=migrate, etcd mode=install$/);
   });
 
   test('force only where it is honoured', () => {
@@ -78,7 +78,7 @@ describe('checkSharedOptions: where each option applies', () => {
   });
 
   test('json, header and display only on listings (json also on jwhereis, deploy, join and leave)', () => {
-    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, vpc mode=set, vpc mode=rotate_keys, node mode=update, guests mode=start_all, cluster mode=init, cluster mode=show$/);
+    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, vpc mode=set, vpc mode=rotate_keys, node mode=update, guests mode=start_all, cluster mode=init, cluster mode=migrate, cluster mode=show$/);
     accepted(['vpc', 'mode=deploy', 'vpc_name=v', '--json']);
     accepted(['vpc', 'mode=join', 'vpc_name=v', 'node=h4', '--json']);
     refused(['vpc', 'mode=collapse', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=collapse;/);

@@ -21,6 +21,7 @@ import type { SetResult } from '../../app/vpc.js';
 import { describeQuota } from '../../core/quota.js';
 import type { CreatedToken } from '../../app/token.js';
 import type { InitResult as ClusterInitResult, ShowResult as ClusterShowResult } from '../../app/cluster.js';
+import type { MigrateResult } from '../../app/store-migrate.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
 import { operation } from '../../app/catalog.js';
@@ -279,6 +280,18 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     say(`backend etcd${r.managed ? '' : ' (existing)'}: members ${r.members.map((m) => `${m.name} (${m.client_urls.join(', ')})`).join(', ')}`);
     for (const h of r.hosts) say(`  ${h.node}: ${h.ok ? `${h.role === 'member' ? 'member certificates and ' : ''}client certificate` : `FAILED: ${h.error ?? ''}`}`);
     if (r.next) say(r.next);
+    return r.ok ? 0 : 1;
+  },
+  'cluster.migrate': (r: MigrateResult, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    for (const m of r.vpcs) {
+      const c = m.converge;
+      if (m.result === 'present') say(`${m.vpc}: already in the store, left as the store has it`);
+      else if (m.result === 'refused') say(`${m.vpc}: not moved: ${m.error ?? ''}`);
+      else if (r.dryrun) say(`[dryrun] ${m.vpc}: would move into the store`);
+      else say(`${m.vpc}: moved into the store; ${c?.converged ?? 0} of ${c?.members ?? 0} agents applied it${c && c.changes > 0 ? ` (${c.changes} changes)` : ''}${c?.ok ? '' : `: ${c?.hosts.filter((h) => !h.ok).map((h) => `${h.host}: ${h.error ?? ''}`).join('; ') ?? ''}`}`);
+    }
+    if (r.vpcs.length === 0) say(`${r.node} is a member of no VPC: nothing to move`);
     return r.ok ? 0 : 1;
   },
   'cluster.show': (r: ClusterShowResult, p) => {

@@ -1,0 +1,65 @@
+/**
+ * cluster mode=migrate: an SSH-push cluster's VPCs move into etcd as they
+ * are. A VPC goes in with its peer map unchanged (each VXLAN id taken in the
+ * same transaction), so the agents that adopt it find nothing to change; one
+ * the store already holds is left as the store has it.
+ */
+import { UserError } from '../core/errors.js';
+import * as repo from '../store/repo.js';
+import type { Host } from './host.js';
+import type { ConvergeEvent, ConvergeResult } from './vpc-cluster.js';
+import { storeClient } from './store-backend.js';
+
+export interface Migrated {
+  readonly vpc: string;
+  /** moved: written and followed; present: the store already holds it; refused: see error. */
+  readonly result: 'moved' | 'present' | 'refused';
+  readonly error: string | null;
+  readonly converge: ConvergeResult | null;
+}
+
+export interface MigrateResult {
+  readonly node: string;
+  readonly dryrun: boolean;
+  readonly vpcs: readonly Migrated[];
+  readonly ok: boolean;
+}
+
+export async function migrate(host: Host, input: { readonly dryrun?: boolean }, events: (e: ConvergeEvent) => void): Promise<MigrateResult> {
+  const client = await storeClient(host);
+  if (!client) throw new UserError('cluster mode=migrate moves VPCs into etcd, and this host has no etcd backend: meshvpc cluster mode=init backend=etcd ... first');
+  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+  const self = host.self.nodename;
+  const out: Migrated[] = [];
+  for (const vpc of repo.listVpcs(host.db).filter((v) => v.members.some((m) => m.node === self))) {
+    if (vpc.encrypt === 'wireguard') {
+      out.push({ vpc: vpc.name, result: 'refused', error: 'encrypt=wireguard is not available with backend=etcd yet: it stays on SSH push', converge: null });
+      continue;
+    }
+    let present = false;
+    try {
+      const converge = await convergeInStore(
+        client,
+        {
+          name: vpc.name,
+          next: (stored) => {
+            if (stored) {
+              present = true;
+              throw new UserError(`${vpc.name} is in the store already`, 'conflict');
+            }
+            return vpc;
+          },
+          leaving: [],
+          dryrun: input.dryrun ?? false,
+          timeoutMs: convergeTimeoutMs(),
+        },
+        events,
+      );
+      out.push({ vpc: vpc.name, result: 'moved', error: converge.ok ? null : 'not every member\'s agent applied it (see converge)', converge });
+    } catch (e) {
+      if (present) out.push({ vpc: vpc.name, result: 'present', error: null, converge: null });
+      else out.push({ vpc: vpc.name, result: 'refused', error: e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e), converge: null });
+    }
+  }
+  return { node: self, dryrun: input.dryrun ?? false, vpcs: out, ok: out.every((m) => m.result !== 'refused' && (m.converge?.ok ?? true)) };
+}
