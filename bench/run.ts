@@ -1,7 +1,7 @@
 /**
  * `npm run bench` runs every benchmark; `npm run bench:quick` a smoke run of
  * each (small sizes, short iperf3); names pick some:
- *   node dist/bench/run.js [quick] [cli] [dataplane] [encryption] [join] [deploy] [memory] [versions] [server] [guests]
+ *   node dist/bench/run.js [quick] [cli] [dataplane] [encryption] [join] [deploy] [memory] [versions] [server] [guests] [scale]
  * Each prints its tables and writes bench/results/<name>.json (quick runs:
  * bench/results/quick/); a full run of all of them also rewrites the
  * generated part of bench/RESULTS.md. Figures are reported, never asserted:
@@ -17,6 +17,7 @@ import { memoryBench } from './memory.js';
 import { versionsBench } from './versions.js';
 import { serverBench } from './server.js';
 import { guestsBench } from './guests.js';
+import { scaleBench } from './scale.js';
 import type { Benchmark, Target } from './lib/bench.js';
 import { Aborted, abortFinished, finish, installSignalHandlers } from './lib/lab.js';
 import { generated, targetsTable, writeResultsMd, type Section } from './lib/report.js';
@@ -25,8 +26,8 @@ import { now } from './lib/stats.js';
 import { printTable } from './lib/table.js';
 
 // Quiet, short benchmarks first; memory reuses the deploy runs, so it follows them.
-const ALL: readonly Benchmark[] = [cliBench, dataplaneBench, encryptionBench, joinBench, deployBench, memoryBench, versionsBench, serverBench, guestsBench];
-const SHORT: Record<string, string> = { cli: 'cli-latency', dataplane: 'dataplane', encryption: 'encryption', join: 'join-disruption', deploy: 'deploy-scaling', memory: 'memory', versions: 'versions', server: 'server', guests: 'guests' };
+const ALL: readonly Benchmark[] = [cliBench, dataplaneBench, encryptionBench, joinBench, deployBench, memoryBench, versionsBench, serverBench, guestsBench, scaleBench];
+const SHORT: Record<string, string> = { cli: 'cli-latency', dataplane: 'dataplane', encryption: 'encryption', join: 'join-disruption', deploy: 'deploy-scaling', memory: 'memory', versions: 'versions', server: 'server', guests: 'guests', scale: 'scale' };
 
 function parse(argv: readonly string[]): { quick: boolean; chosen: Benchmark[] } {
   let quick = false;

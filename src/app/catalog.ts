@@ -260,7 +260,14 @@ firewall=0 turns the VXLAN filter off for every VPC on the host.`, [...DEFINITIO
 concurrently (a line per host as it finishes, then a summary). Idempotent. With
 node_member= and peer_network= it defines the VPC first. Each member reports its
 underlay link's MTU; tunnels to a member with a smaller link are made smaller (a
-warning line says so).`, [...DEFINITION.map((a) => ({ ...a, required: undefined })), concurrency, ...LOCAL], { output: 'json' }),
+warning line says so). A member that reports it already has exactly what it would be
+sent, its links as that apply left them, is left alone (current); full=1 applies
+every member anyway (repairs a firewall changed by hand, say).`, [
+    ...DEFINITION.map((a) => ({ ...a, required: undefined })),
+    concurrency,
+    arg({ name: 'full', kind: 'boolean', placeholder: '1|0', help: 'apply every member, also those that report they are current', default: '0', parse: v.boolFlag }),
+    ...LOCAL,
+  ], { output: 'json' }),
   vpcOp('join', 'Add known nodes to a running VPC: only their pairs are allocated and only their\ntunnels created; existing tunnels keep their ids, addresses and interfaces.', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('leave', 'Remove members: their tunnels go from every other member, their pairs are freed,\nand they forget the VPC. (node mode=remove does this for every VPC of the node.)', [nodes, concurrency, ...LOCAL], { output: 'json' }),
   vpcOp('status', 'Per host and tunnel: present, up, MTU, split horizon, round-trip time, whether a\nfull-MTU don\'t-fragment ping crosses (pmtu_ok), traffic.', LOCAL, {

@@ -42,6 +42,7 @@ function foreignDriver(driver: NetworkDriver, native: NetworkDriver): NetworkDri
     commandsFor: (op) => driver.commandsFor(op),
     observe: async () => observedFrom([]),
     underlayMtu: (remote) => native.underlayMtu(remote),
+    underlayMtus: native.underlayMtus ? (remotes) => (native.underlayMtus as NonNullable<NetworkDriver['underlayMtus']>).call(native, remotes) : undefined,
     apply: async () => refuse(),
     guestStart: async () => refuse(),
     guestStop: async () => refuse(),

@@ -98,7 +98,8 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       // Nothing is stored until the whole change is known to be possible here.
       if (def) await preflight(host, def, change);
       if (def && !req.dryrun) accept(host, def, false, req.renumber, req.policy ?? false);
-      return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def) : reconcile(host, req.vpc, change, req.dryrun);
+      // A deploy's apply is remembered (core/applied.ts): the next deploy of the same may leave this host alone.
+      return def ? reconcileAccepted(host, req.vpc, change, req.dryrun, def, { definition: def, layers: req.layers }) : reconcile(host, req.vpc, change, req.dryrun);
     }
     case 'vpc_collapse':
     case 'vpc_forget': {

@@ -107,7 +107,8 @@ export async function convergeInStore(client: EtcdClient, input: StoreConvergeIn
   const started = Date.now();
   const { vpc, revision } = await writeVpc(client, input, events);
   const members = vpc.members.map((m) => m.node);
-  const base = { vpc: vpc.name, dryrun: input.dryrun, members: members.length, leaving: input.leaving.length, mtu: null };
+  // current: the agents apply what the store says; no member is left alone here (core/applied.ts is the SSH-push backend's).
+  const base = { vpc: vpc.name, dryrun: input.dryrun, members: members.length, leaving: input.leaving.length, mtu: null, current: [] };
   if (input.dryrun) {
     return { ...base, converged: 0, leftCleanly: 0, changes: 0, seconds: (Date.now() - started) / 1000, timing: { connectMs: 0, checkMs: null, applyMs: 0 }, hosts: [], ok: true };
   }

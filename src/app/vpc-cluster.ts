@@ -12,7 +12,7 @@ import type { NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types
 import { fanout, type Outcome } from '../cluster/fanout.js';
 import { Peers } from '../cluster/peers.js';
 import type { Hello, Layer } from '../cluster/protocol.js';
-import { helloFacts, tunnelStatusFromWire } from '../cluster/wire.js';
+import { helloFacts, tunnelStatusFromWire, vpcFromWire } from '../cluster/wire.js';
 import { VERSION } from '../core/version.js';
 import { helloSeal } from '../cluster/wire.js';
 import { selfSeal } from './seal.js';
@@ -25,6 +25,26 @@ import { plan } from '../core/planner.js';
 import { observedFrom } from '../core/observed.js';
 import { buildHostSpec, type HostSpec } from '../core/spec.js';
 import { mtuSpread, withLinkMtus, type LinkMtus, type MtuSpread } from '../core/mtu-claims.js';
+import { applyDigester, isCurrent, type AppliedState } from '../core/applied.js';
+
+/**
+ * A definition as a member reads it off the wire (addresses and numbers in
+ * their checked form): what it remembers the digest of, so this host
+ * computes the digest of the same thing.
+ */
+export const wireForm = (def: VpcWithMap): VpcWithMap => vpcFromWire(JSON.parse(JSON.stringify(def)));
+
+/** The digest each member must report to be left alone; the definition is put in wire form once for all of them. */
+export function applyDigests(def: VpcWithMap, layers: readonly Layer[]): (member: string) => string {
+  let digest: ((member: string, layers: readonly string[]) => string) | null;
+  try {
+    digest = applyDigester(wireForm(def));
+  } catch {
+    // Not a definition a member would take: no member is current for it.
+    digest = null;
+  }
+  return (member) => (digest === null ? '' : digest(member, layers));
+}
 
 export const DEFAULT_CONCURRENCY = 16;
 const LAYERS: Layer[] = ['vxlan', 'bridge'];
@@ -49,13 +69,16 @@ interface Gathered {
   readonly used: Map<number, string>;
   /** Each host that answered (this one too) and its underlay link MTUs; null: too old to say. */
   readonly linkMtus: Map<string, LinkMtus | null>;
+  /** What the last deploy applied on this host, and whether its links are intact (core/applied.ts). */
+  readonly selfApplied: AppliedState | null;
 }
 
 /** Ask every host who answers which VXLAN ids it cannot give this VPC (and learn who answers at all). */
 async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[], name: string, limit: number): Promise<Gathered> {
   const reach = await fanout(nodes.map((n) => n.name), limit, async (key) => {
     const h = await peers.call<Hello>(byName(nodes, key), { op: 'hello', vpc: name });
-    return { ...h, ...helloFacts(h) };
+    // Only what helloFacts checked is believed: a garbled `applied` reads as unknown.
+    return { ...h, applied: undefined, ...helloFacts(h) };
   });
   const used = new Map<number, string>();
   const mine = await hostFacts(host, name);
@@ -63,7 +86,7 @@ async function gatherUsed(host: Host, peers: Peers, nodes: readonly NodeRecord[]
   for (const r of reach) if (r.ok) for (const u of r.value.usedVnis ?? []) used.set(u.vni, `${u.by} on ${r.key}`);
   const linkMtus = new Map<string, LinkMtus | null>([[host.self.nodename, mine.linkMtu]]);
   for (const r of reach) if (r.ok) linkMtus.set(r.key, r.value.linkMtu ?? null);
-  return { reach, used, linkMtus };
+  return { reach, used, linkMtus, selfApplied: mine.applied ?? null };
 }
 
 /**
@@ -252,6 +275,8 @@ export interface ConvergeOptions {
   readonly leaving: readonly NodeRecord[];
   /** vpc mode=set changed what only it may (encryption): members accept the difference. */
   readonly policy?: boolean;
+  /** Apply every member, even those that report they already have exactly this (deploy full=1). */
+  readonly full?: boolean;
 }
 
 /** Progress of a convergence, one event per thing that happened, in order. */
@@ -281,6 +306,12 @@ export interface HostOutcome {
   readonly error: string | null;
   readonly kind: ErrorKind | null;
   readonly seconds: number;
+  /**
+   * Left alone as current: it reported (in this deploy's hello) that it last
+   * applied exactly what it would be sent, and that its links are as that
+   * apply left them (core/applied.ts). Absent: applied (or failed).
+   */
+  readonly current?: true;
 }
 
 /** What `deploy`, `join` and `leave` did, as data (`--json` prints it). */
@@ -296,6 +327,8 @@ export interface ConvergeResult {
   readonly timing: { readonly connectMs: number; readonly checkMs: number | null; readonly applyMs: number };
   /** Every host's last outcome (after any re-allocation round). */
   readonly hosts: readonly HostOutcome[];
+  /** Members left alone as current (their outcomes say current: true), by name. */
+  readonly current: readonly string[];
   /** The members' underlay links differ (also sent as the event mtu_differs); null when they do not. */
   readonly mtu: MtuSpread | null;
   /** Everything converged and every leaving host cleaned up. */
@@ -360,16 +393,38 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       alloc = { vpc: next.vpc, renumbered: [...new Set([...alloc.renumbered, ...next.renumbered])] };
     };
     const targets = [...(selfMember ? [self] : []), ...synced.map((n) => n.name), ...leavers.map((n) => n.name)];
-    const applyAll = (a: Allocation): Promise<Outcome<ApplyResult>[]> =>
-      fanout(
-        targets,
+    // What each member reported it last applied (this host's own from its own look at the kernel).
+    const said = new Map<string, AppliedState | null>([[self, first.selfApplied], ...first.reach.map((r): [string, AppliedState | null] => [r.key, r.ok ? (r.value.applied ?? null) : null])]);
+    /**
+     * Members that already have exactly what this allocation would send them
+     * (core/applied.ts): left alone. Never when anything but the definition
+     * itself changes hands (a renumbering, a policy change), for hosts that
+     * check the VPC as new, for leaving hosts, for an encrypted VPC (its
+     * WireGuard peers are not in the links' fingerprint), for a VPC with
+     * fdb=control (its FDB and neighbour entries are not in it either, and an
+     * apply is also when a member tells the others its guests again, the
+     * repair of a report that did not get through), or with full=1.
+     */
+    const currentOf = (a: Allocation): Set<string> => {
+      if (opts.full || opts.policy || a.renumbered.length > 0 || (a.vpc.encrypt ?? 'none') !== 'none' || (a.vpc.fdb ?? 'learn') === 'control') return new Set();
+      const digests = applyDigests(a.vpc, LAYERS);
+      return new Set(targets.filter((key) => !toCheck.has(key) && !leavers.some((n) => n.name === key) && isCurrent(said.get(key), digests(key))));
+    };
+    let skipped = new Set<string>();
+    const applyAll = async (a: Allocation): Promise<Outcome<ApplyResult>[]> => {
+      skipped = currentOf(a);
+      const left = [...skipped].map((key): Outcome<ApplyResult> => ({ key, ok: true, value: { node: key, ops: [], commands: [], applied: !opts.dryrun }, ms: 0 }));
+      for (const o of left) events({ type: 'host', outcome: { ...hostOutcome(o, 'member', opts.dryrun), current: true } });
+      const applied = await fanout(
+        targets.filter((key) => !skipped.has(key)),
         opts.limit,
         async (key): Promise<ApplyResult> => {
           events({ type: 'applying', host: key });
           if (key === self) {
             // Checked before anything was stored (checkNewHosts) or already stored here: no second check.
             if (!opts.dryrun) accept(host, a.vpc, false, a.renumbered, opts.policy ?? false);
-            return reconcileAccepted(host, name, layersChange(LAYERS), opts.dryrun, a.vpc);
+            // Remembered as a member remembers what it is sent: in the form the wire gives it.
+            return reconcileAccepted(host, name, layersChange(LAYERS), opts.dryrun, a.vpc, { definition: wireForm(a.vpc), layers: LAYERS });
           }
           const leaver = leavers.find((n) => n.name === key);
           if (leaver) return opts.dryrun ? { node: key, ops: [], commands: [], applied: false } : peers.call<ApplyResult>(leaver, { op: 'vpc_forget', vpc: name });
@@ -382,6 +437,9 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
         },
         (o) => events({ type: 'host', outcome: hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun) }),
       );
+      // In the order of targets, as before.
+      return targets.flatMap((key) => [...left, ...applied].filter((o) => o.key === key));
+    };
     let applied = await phase('apply', () => applyAll(alloc));
     for (let round = 1; round <= MAX_REALLOCATIONS && !opts.dryrun; round++) {
       const lost = lostVnis(name, applied.flatMap((r) => (r.ok ? [] : [r])));
@@ -393,7 +451,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
     if (opts.dryrun) for (const r of applied) if (r.ok) for (const c of r.value.commands) events({ type: 'dryrun_command', host: r.key, argv: c });
     // Only this exact value is believed from a peer's answer: it names nothing but the host that said it.
     for (const r of applied) if (r.ok && r.value.sealImpl === 'wireguard-go') events({ type: 'userspace_wireguard', host: r.key });
-    const hosts = applied.map((o) => hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun));
+    const hosts = applied.map((o): HostOutcome => ({ ...hostOutcome(o, leavers.some((n) => n.name === o.key) ? 'leaving' : 'member', opts.dryrun), ...(skipped.has(o.key) ? { current: true as const } : {}) }));
     if (!selfMember && !opts.dryrun) {
       // This host is the one leaving: it told the others, now it forgets.
       const t = Date.now();
@@ -416,6 +474,7 @@ export async function converge(host: Host, initial: VpcWithMap, opts: ConvergeOp
       seconds: (Date.now() - started) / 1000,
       timing: { connectMs: timing.connect ?? 0, checkMs: timing.check ?? null, applyMs: timing.apply ?? 0 },
       hosts,
+      current: hosts.filter((h) => h.current === true).map((h) => h.host),
       mtu: spread,
       ok: converged === members && leftCleanly === opts.leaving.length,
     };

@@ -4,6 +4,7 @@
  * report status, forget it.
  */
 import { policyOf } from './vpc-policy.js';
+import { applyDigest, appliedState, linkFingerprint, type AppliedState } from '../core/applied.js';
 import { describeQuota } from '../core/quota.js';
 import { nicsOf } from '../core/guests.js';
 import { atomically, exclusively } from '../store/tx.js';
@@ -53,10 +54,13 @@ async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observe
   const underlayMtu = new Map<string, number>();
   if (layers.vxlan && vpc.mtu === null) {
     const peers = vpc.pairs.flatMap((p) => (p.a === self ? [p.b] : p.b === self ? [p.a] : []));
+    // All at once where the driver can (one process for 63 routes instead of 63).
+    const addrs = peers.flatMap((peer) => underlay.get(peer) ?? []);
+    const known = host.driver.underlayMtus ? await host.driver.underlayMtus(addrs) : new Map<string, number>();
     await Promise.all(
       peers.map(async (peer) => {
         const addr = underlay.get(peer);
-        if (addr) underlayMtu.set(peer, await host.driver.underlayMtu(addr));
+        if (addr) underlayMtu.set(peer, known.get(addr) ?? (await host.driver.underlayMtu(addr)));
       }),
     );
   }
@@ -138,17 +142,26 @@ export async function reconcile(host: Host, name: string, change: Partial<VpcLoc
  * accepted), or dry-run one this host has not stored (`offered`: a first
  * deploy with dryrun=1).
  */
-export function reconcileAccepted(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap): Promise<ApplyResult> {
+export function reconcileAccepted(host: Host, name: string, change: Partial<VpcLocal>, dryrun: boolean, offered?: VpcWithMap, deployed?: Deployed): Promise<ApplyResult> {
   if (dryrun) return reconcileLocked(host, name, change, true, offered ?? requireVpc(host, name));
   requireVpc(host, name);
   return withLock(host.db, applyLock(name), 'apply', async () => {
-    return reconcileLocked(host, name, change, false);
+    const result = await reconcileLocked(host, name, change, false);
+    // Under the same lock: no other apply can come between the kernel read and the record.
+    if (deployed) await rememberApplied(host, deployed.definition, deployed.layers);
+    return result;
   }).then(async (applied) => {
     // Outside the lock: a member told now refreshes its own bridge, and may be telling this host at once.
     const { tellMembersOf } = await import('./guest-reports.js');
     await tellMembersOf(host, name);
     return applied;
   });
+}
+
+/** A deploy's apply: the definition (as the wire carried it) and layers it asked for, remembered once applied. */
+export interface Deployed {
+  readonly definition: VpcWithMap;
+  readonly layers: readonly Layer[];
 }
 
 /** The plan for one VPC on this host as it is now; throws the planner's refusals (foreign names, overlaps). */
@@ -240,6 +253,8 @@ export interface HostFacts {
   readonly links: ObservedLink[];
   /** The MTU of the links that hold this host's underlay addresses (see Hello.linkMtu). */
   readonly linkMtu: LinkMtus;
+  /** What the last deploy applied here for the VPC and whether its links are still so (see Hello.applied); absent when unknown. */
+  readonly applied?: AppliedState;
 }
 
 /**
@@ -251,8 +266,10 @@ export interface HostFacts {
  */
 export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
   const byVpc = repo.listVpcs(host.db).filter((x) => x.name !== name).flatMap((x) => x.pairs.map((p) => ({ vni: p.vni, by: `VPC ${x.name}` })));
-  const mine = new Set(repo.getLocal(host.db, name).owned);
-  const all = [...(await host.driver.observe()).values()];
+  const local = repo.getLocal(host.db, name);
+  const mine = new Set(local.owned);
+  const observed = await host.driver.observe();
+  const all = [...observed.values()];
   const others = all.filter((l) => !mine.has(l.name));
   const byLink = others.flatMap((l) => {
     const named = tunnelNameVni(l.name);
@@ -265,7 +282,27 @@ export async function hostFacts(host: Host, name: string): Promise<HostFacts> {
     usedVnis: [...byVpc, ...byLink],
     links: others.filter((l) => l.name === name || l.name === WG_IFNAME || l.kind === 'vxlan' || l.addresses.length > 0),
     linkMtu: hostLinkMtus(all, host.self),
+    ...withApplied(appliedState(repo.getApplied(host.db, name), observed, local.owned)),
   };
+}
+
+const withApplied = (a: AppliedState | null): { applied?: AppliedState } => (a === null ? {} : { applied: a });
+
+/**
+ * After a deploy's apply here (`def` with `layers`, accepted and reconciled):
+ * remember its digest and the VPC's links as they now are, so the next
+ * deploy of the same thing can leave this host alone (core/applied.ts). A
+ * failure to remember costs only that: the next deploy applies again.
+ */
+async function rememberApplied(host: Host, def: VpcWithMap, layers: readonly Layer[]): Promise<void> {
+  try {
+    const observed = await host.driver.observe();
+    const owned = repo.getLocal(host.db, def.name).owned;
+    const record = { digest: applyDigest(def, host.self.nodename, layers), links: linkFingerprint(observed, owned) };
+    atomically(host.db, () => repo.putApplied(host.db, def.name, record));
+  } catch {
+    // Nothing is lost: without a record the host is simply applied again.
+  }
 }
 
 /** Another VPC on this host may not share the VXLAN ids or the tunnel address space. */
@@ -376,6 +413,8 @@ export function accept(host: Host, incoming: VpcWithMap, force: boolean, renumbe
       if (unchanged) return 'unchanged';
       repo.putVpc(db, incoming);
       repo.putPairs(db, incoming.name, incoming.pairs);
+      // Stored but not yet applied (a sync): a deploy must not take this host for current on the strength of an older apply.
+      repo.putApplied(db, incoming.name, null);
       // A member that left no longer speaks for guests here.
       for (const node of repo.reportersOf(db, incoming.name)) if (!incoming.members.some((m) => m.node === node)) repo.forgetReports(db, incoming.name, node);
       return here ? 'updated' : 'created';

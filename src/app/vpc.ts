@@ -268,7 +268,7 @@ export function setPolicy(host: Host, input: Named & PolicyInput & { readonly fo
   });
 }
 
-export async function deploy(host: Host, input: ClusterInput & Definition, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+export async function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const name = input.vpc_name;
   const store = await storeClient(host);
   if (store) {
@@ -284,7 +284,7 @@ export async function deploy(host: Host, input: ClusterInput & Definition, event
     const vpc = stored ?? deployDefinition(host, name, input);
     // A new VPC is stored only once every member has checked it (converge does both).
     const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
-    return converge(host, vpc, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving: [], newTo }, events);
+    return converge(host, vpc, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving: [], newTo, full: input.full ?? false }, events);
   }, events);
 }
 

@@ -8,6 +8,7 @@ import type { Platform } from '../platform/driver.js';
 import type { ObservedLink } from '../core/observed.js';
 import type { ErrorDetail, ErrorKind } from '../core/errors.js';
 import type { LinkMtus } from '../core/mtu-claims.js';
+import type { AppliedState } from '../core/applied.js';
 import type { EtcdMember } from './etcd-member.js';
 
 export interface NodeIntro extends SelfNode {
@@ -133,6 +134,14 @@ export interface Hello extends SelfNode {
    * Absent from meshvpc 0.3.0 and older hosts.
    */
   readonly linkMtu?: LinkMtus;
+  /**
+   * With a VPC name: the digest of what the last deploy applied here for it,
+   * and whether the VPC's links are still as that apply left them
+   * (core/applied.ts). A deployer leaves a member whose digest is the one it
+   * would send, with intact links, alone. Absent when unknown (never
+   * deployed, changed locally since) and from meshvpc 0.4.0 and older hosts.
+   */
+  readonly applied?: AppliedState;
 }
 
 export type Response =

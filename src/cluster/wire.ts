@@ -2,6 +2,7 @@
  * Requests arrive from other hosts; they are checked with the same validators
  * as typed input before anything reaches SQL or a command line.
  */
+import type { AppliedState } from '../core/applied.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { Pair } from '../core/peermap.js';
@@ -204,14 +205,27 @@ function linkFromWire(x: unknown): ObservedLink {
  * The parts of a peer's hello that the initiator acts on (the ids it cannot
  * give, the links in the way): a reply is validated like a request.
  */
-export function helloFacts(x: Hello): Pick<Hello, 'usedVnis' | 'links' | 'linkMtu'> {
+export function helloFacts(x: Hello): Pick<Hello, 'usedVnis' | 'links' | 'linkMtu' | 'applied'> {
   const used = x.usedVnis === undefined ? undefined : arr(x.usedVnis, 'usedVnis', 1 << 20).map((u) => {
     const uo = obj(u, 'used id');
     return { vni: int(uo.vni, 'vni', 0, VNI_MAX), by: str(uo.by, 'by').slice(0, 200) };
   });
   const links = x.links === undefined ? undefined : arr(x.links, 'links', MAX_LINKS).map(linkFromWire);
   const mtus = x.linkMtu === undefined ? undefined : linkMtusFromWire(x.linkMtu);
-  return { ...(used ? { usedVnis: used } : {}), ...(links ? { links } : {}), ...(mtus ? { linkMtu: mtus } : {}) };
+  const applied = x.applied === undefined || x.applied === null ? undefined : appliedFromWire(x.applied);
+  return { ...(used ? { usedVnis: used } : {}), ...(links ? { links } : {}), ...(mtus ? { linkMtu: mtus } : {}), ...(applied ? { applied } : {}) };
+}
+
+/**
+ * A member's word on what it last applied (hello): a SHA-256 in hex and a
+ * flag. Anything else reads as "unknown" (undefined), which only means the
+ * member is applied again: a garbled claim never makes a host unreachable.
+ */
+export function appliedFromWire(x: unknown): AppliedState | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;
+  const o = x as Record<string, unknown>;
+  if (typeof o.digest !== 'string' || !/^[0-9a-f]{64}$/.test(o.digest) || typeof o.intact !== 'boolean') return undefined;
+  return { digest: o.digest, intact: o.intact };
 }
 
 /** A peer's underlay link MTUs (hello), each family optional. */

@@ -53,7 +53,17 @@ const run = (argv: string[]): Promise<string> => runChecked(exec, argv);
 
 /** Documentation ranges only (RFC 5737 / RFC 3849). */
 export const underlayAddress = (underlay: Underlay, i: number): string => (underlay === 'v4' ? `192.0.2.${i}` : `2001:db8:0:1::${i}`);
-const MAX_HOSTS = 200;
+/**
+ * 192.0.2.1-200 (and as many IPv6 addresses): the last octet is the host's
+ * number. The lab's own limits beside it: the bridge that is the lab's
+ * "internet" takes up to 1024 ports, every host is an sshd (a few MB) and, when
+ * meshvpc runs on it, a Node process per command.
+ */
+export const MAX_HOSTS = 200;
+/** How long a lab host's sshd may take to listen (the last of 64 starts while the first are still busy). */
+const SSHD_START_MS = 30_000;
+/** initenv on this many hosts at a time: each is a Node start; more only queues on 2 CPUs. */
+const INITENV_CONCURRENCY = 4;
 
 // Runs inside the host's fresh mount and UTS namespaces; values arrive as
 // positional parameters, never spliced into the script text.
@@ -118,14 +128,15 @@ async function shadowWithPassword(password: string): Promise<string> {
 }
 
 async function waitForSshd(host: LabHost): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  const deadline = Date.now() + SSHD_START_MS;
+  while (Date.now() < deadline) {
     const r = await exec.run(['nsenter', '-t', String(host.pid), '-n', '--', 'ss', '-Hltn', 'sport', '=', ':22']);
     if (r.code === 0 && r.stdout.trim() !== '') return;
     const alive = existsSync(`/proc/${host.pid}`);
     if (!alive) throw new Error(`sshd of lab host ${host.name} exited; see ${join(host.dir, 'sshd.log')}`);
     await new Promise((res) => setTimeout(res, 50));
   }
-  throw new Error(`sshd of lab host ${host.name} did not start listening`);
+  throw new Error(`sshd of lab host ${host.name} did not start listening within ${SSHD_START_MS / 1000}s`);
 }
 
 function startHolder(host: LabHost): number {
@@ -146,8 +157,62 @@ export interface LabOptions {
   readonly underlay: Underlay;
   /** Run `meshvpc initenv` on each host (what installing meshvpc on a machine amounts to). */
   readonly initenv?: boolean;
+  /**
+   * permanent (the default): every host knows every other host's underlay
+   * address from the start, with a permanent neighbour entry (ARP or ND).
+   * The kernel's neighbour tables are shared by every namespace of this
+   * machine and cap dynamic entries (gc_thresh3, 1024 here, settable only in
+   * the root namespace, which the lab never touches); permanent entries do
+   * not count, so a lab of 64 hosts (64 x 63 underlay neighbours) fits.
+   * dynamic: leave it to ARP/ND, as on real hosts (small labs only).
+   */
+  readonly neighbours?: 'permanent' | 'dynamic';
   /** Members of an etcd control plane on hosts 1..etcd (0: none, the embedded default). */
   readonly etcd?: number;
+}
+
+/** Map with at most `limit` in flight; the first failure is thrown once every started task has ended. */
+async function inTurns<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length && errors.length === 0) {
+      const item = items[next++] as T;
+      await fn(item).catch((e: unknown) => errors.push(e));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+
+/** The MAC of a lab host's underlay port (eth0), read back from the namespace the lab made. */
+async function underlayMac(h: LabHost): Promise<string> {
+  const links = JSON.parse(await run(['ip', '-n', h.netns, '-json', 'link', 'show', 'dev', 'eth0'])) as { address?: unknown }[];
+  const mac = links[0]?.address;
+  if (typeof mac !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`cannot read the MAC of ${h.name}'s eth0`);
+  return mac;
+}
+
+/**
+ * Lines for `ip -batch`: a permanent neighbour entry on `h`'s eth0 for each
+ * other host's underlay address (each family the lab uses).
+ */
+export function neighbourLines(h: LabHost, hosts: readonly LabHost[], macs: ReadonlyMap<number, string>): string[] {
+  return hosts.flatMap((o) => {
+    const mac = macs.get(o.index);
+    if (o.index === h.index || !mac) return [];
+    return [o.ip4, o.ip6].flatMap((a) => (a ? [`neigh replace ${a} lladdr ${mac} dev eth0 nud permanent`] : []));
+  });
+}
+
+/** Every lab host gets a permanent neighbour entry for every other (see LabOptions.neighbours): one `ip -batch` per host. */
+async function fillNeighbours(state: LabState): Promise<void> {
+  const macs = new Map<number, string>();
+  for (const h of state.hosts) macs.set(h.index, await underlayMac(h));
+  await inTurns(state.hosts, INITENV_CONCURRENCY, async (h) => {
+    const lines = neighbourLines(h, state.hosts, macs);
+    if (lines.length > 0) await runChecked(exec, ['ip', '-n', h.netns, '-batch', '-'], `${lines.join('\n')}\n`);
+  });
 }
 
 /** The etcd member counts a lab can have (etcd wants an odd number). */
@@ -208,12 +273,13 @@ export async function createLab(opts: LabOptions): Promise<LabState> {
       save(state);
     }
     await Promise.all(state.hosts.map(waitForSshd));
+    if (opts.neighbours !== 'dynamic') await fillNeighbours(state);
     if (opts.initenv !== false) {
-      for (const h of state.hosts) {
+      await inTurns(state.hosts, INITENV_CONCURRENCY, async (h) => {
         const args = ['initenv', `nodename=${h.name}`, ...(h.ip4 ? [`nodeip=${h.ip4}`] : []), ...(h.ip6 ? [`nodeip6=${h.ip6}`] : [])];
         const r = await meshvpc(state, h.index, args);
         if (r.code !== 0) throw new Error(`initenv on ${h.name} failed: ${r.stderr.trim()}`);
-      }
+      });
     }
     if (etcd > 0) await startEtcd(state, etcd);
     return state;

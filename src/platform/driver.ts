@@ -89,6 +89,13 @@ export interface NetworkDriver {
   observe(): Promise<Observed>;
   /** MTU of the path to an underlay address: the route's MTU, else its device's. */
   underlayMtu(remote: string): Promise<number>;
+  /**
+   * underlayMtu for many addresses at once, where the platform can ask its
+   * kernel once for all (Linux: one `ip -batch`); a host of a 64-member VPC
+   * plans 63 tunnels, and one process per route was most of a no-op apply.
+   * Absent: the caller asks underlayMtu for each.
+   */
+  underlayMtus?(remotes: readonly string[]): Promise<Map<string, number>>;
   guestStartCommands(guest: GuestSpec): string[][];
   /**
    * Start a guest whose name is free (the caller checked guestIdentity) and

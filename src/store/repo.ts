@@ -2,6 +2,7 @@
  * Every SQL statement meshvpc runs lives here, always with bound parameters.
  * Callers group writes with `db.transaction` so a command changes all or nothing.
  */
+import type { AppliedRecord } from '../core/applied.js';
 import type { Db } from './db.js';
 import type { ExtraNic, GuestOnHost, GuestRecord, JailRecord, Member, NodeRecord, SelfNode, VmConfig, VpcDef, VpcLocal, VpcWithMap } from '../core/types.js';
 import type { Quota } from '../core/quota.js';
@@ -190,8 +191,25 @@ export function putLocal(db: Db, vpc: string, l: VpcLocal): void {
   db.prepare(
     `INSERT INTO vpc_local (vpc, vxlan, bridge, bridge_ips, owned) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (vpc) DO UPDATE SET vxlan = excluded.vxlan, bridge = excluded.bridge,
-       bridge_ips = excluded.bridge_ips, owned = excluded.owned`,
+       bridge_ips = excluded.bridge_ips, owned = excluded.owned, applied = NULL`,
   ).run(vpc, l.vxlan ? 1 : 0, l.bridge ? 1 : 0, JSON.stringify(l.bridgeIps), JSON.stringify(l.owned));
+}
+
+/** What the last deploy applied here (core/applied.ts); null when unknown or when the local record changed since. */
+export function getApplied(db: Db, vpc: string): AppliedRecord | null {
+  const r = db.prepare('SELECT applied FROM vpc_local WHERE vpc = ?').get(vpc) as Row | undefined;
+  if (!r || r.applied === null || r.applied === undefined) return null;
+  try {
+    const o = JSON.parse(s(r.applied)) as Partial<AppliedRecord>;
+    return typeof o.digest === 'string' && typeof o.links === 'string' ? { digest: o.digest, links: o.links } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remember what a deploy applied; a VPC with no local record here (never applied) keeps none. */
+export function putApplied(db: Db, vpc: string, a: AppliedRecord | null): void {
+  db.prepare('UPDATE vpc_local SET applied = ? WHERE vpc = ?').run(a === null ? null : JSON.stringify({ digest: a.digest, links: a.links }), vpc);
 }
 
 const macsOf = (x: unknown): string[] | null => {

@@ -206,4 +206,10 @@ export const MIGRATIONS: readonly string[] = [
     name TEXT PRIMARY KEY
   );
   `,
+  `
+  -- What the last deploy applied here ({digest, links}; core/applied.ts), so a
+  -- no-op deploy can leave this host alone. NULL: unknown; every write of the
+  -- local record (a reconcile) sets it back to NULL.
+  ALTER TABLE vpc_local ADD COLUMN applied TEXT;
+  `,
 ];

@@ -22,9 +22,12 @@ test('progress lines read as before', () => {
 });
 
 test('the summary line reads as before (benchmarks and users have read it for a release)', () => {
-  const r: ConvergeResult = { vpc: 'vpc1', dryrun: false, members: 3, converged: 3, leaving: 1, leftCleanly: 1, changes: 36, seconds: 1.104, timing: { connectMs: 516, checkMs: 284, applyMs: 293 }, hosts: [], mtu: null, ok: true };
+  const r: ConvergeResult = { vpc: 'vpc1', dryrun: false, members: 3, converged: 3, leaving: 1, leftCleanly: 1, changes: 36, seconds: 1.104, timing: { connectMs: 516, checkMs: 284, applyMs: 293 }, hosts: [], current: [], mtu: null, ok: true };
   assert.equal(summaryLine(r), 'vpc1: 3 of 3 hosts converged, 1 of 1 leaving hosts cleaned up, 36 changes (1.10s; connect 516ms, check 284ms, sync+apply 293ms)');
   assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 1, timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 1 change (1.10s; connect 516ms, sync+apply 293ms)');
+  // A no-op deploy's members left alone as current (core/applied.ts) are counted, and each says so.
+  assert.equal(summaryLine({ ...r, leaving: 0, leftCleanly: 0, changes: 0, current: ['host2', 'host3'], timing: { ...r.timing, checkMs: null } }), 'vpc1: 3 of 3 hosts converged, 0 changes, 2 left alone as current (1.10s; connect 516ms, sync+apply 293ms)');
+  assert.equal(eventLine({ type: 'host', outcome: host({ changes: 0, seconds: 0, current: true }) }), '  host2: current, left alone (0.00s)');
 });
 
 test('sync prints a line per peer and its summary as before, or the result as data', () => {

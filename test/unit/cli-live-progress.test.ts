@@ -35,7 +35,7 @@ const DEPLOY: OperationEvent[] = [
 
 const RESULT: ConvergeResult = {
   vpc: 'vpc1', dryrun: false, members: 4, converged: 2, leaving: 0, leftCleanly: 0, changes: 5, seconds: 1.104,
-  timing: { connectMs: 516, checkMs: null, applyMs: 293 }, hosts: [], mtu: null, ok: false,
+  timing: { connectMs: 516, checkMs: null, applyMs: 293 }, hosts: [], current: [], mtu: null, ok: false,
 };
 const SUMMARY = 'vpc1: 2 of 4 hosts converged, 5 changes (1.10s; connect 516ms, sync+apply 293ms)';
 

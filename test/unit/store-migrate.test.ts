@@ -256,6 +256,8 @@ const NEW_IN_9 = ['guest_report'];
 const NEW_IN_10 = ['cluster_config', 'etcd_member'];
 /** Tables migration 11 makes (the agent's VPCs). */
 const NEW_IN_11 = ['agent_vpc'];
+/** What migration 12 adds: what the last deploy applied (core/applied.ts), unknown for every VPC an older release stored. */
+const ADDED_BY_12: Record<string, Record<string, unknown>> = { vpc_local: { applied: null } };
 
 test('a 0.3.0 database migrates forward with every row intact', () => {
   const fixtureBytes = readFileSync(FIXTURE_030);
@@ -280,7 +282,7 @@ test('a 0.3.0 database migrates forward with every row intact', () => {
       for (const t of [...NEW_IN_9, ...NEW_IN_10, ...NEW_IN_11]) assert.deepEqual(after[t], [], `${t} starts empty`);
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
-        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table] })), `table ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_7[table], ...ADDED_BY_8[table], ...ADDED_BY_9[table], ...ADDED_BY_12[table] })), `table ${table}`);
       }
 
       assert.deepEqual(repo.getSelf(db), { nodename: 'rel1', ip4: '192.0.2.30', ip6: '2001:db8::30' });
@@ -457,7 +459,7 @@ test('a 0.4.0 database migrates forward with every row intact', () => {
       for (const t of [...NEW_IN_9, ...NEW_IN_10, ...NEW_IN_11]) assert.deepEqual(after[t], [], `${t} starts empty`);
       for (const [table, rows] of Object.entries(before)) {
         assert.ok(rows.length > 0, `the fixture has rows in ${table}`);
-        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_9[table] })), `table ${table}`);
+        assert.deepEqual(after[table], rows.map((r) => ({ ...r, ...ADDED_BY_9[table], ...ADDED_BY_12[table] })), `table ${table}`);
       }
 
       // This host: its WireGuard port as initenv wg_port= stored it; the nodes with the key and port each stated.

@@ -15,6 +15,7 @@ const changes = (n: number | null): string => (n === 0 || n === null ? 'no chang
 function hostLine(o: HostOutcome): string {
   const secs = o.seconds.toFixed(2);
   if (!o.ok) return `  ${o.host}: FAILED: ${o.error ?? ''} (${secs}s)`;
+  if (o.current === true) return `  ${o.host}: current, left alone (${secs}s)`;
   const verb = o.role === 'leaving' ? 'left,' : o.dryrun ? 'would apply' : 'converged,';
   return `  ${o.host}: ${verb} ${changes(o.changes)} (${secs}s)`;
 }
@@ -66,7 +67,7 @@ export function summaryLine(r: ConvergeResult): string {
   const t = r.timing;
   return (
     `${r.vpc}: ${r.converged} of ${r.members} hosts converged${r.leaving > 0 ? `, ${r.leftCleanly} of ${r.leaving} leaving hosts cleaned up` : ''}, ` +
-    `${plural(r.changes, 'change')} (${r.seconds.toFixed(2)}s; connect ${t.connectMs}ms, ${t.checkMs === null ? '' : `check ${t.checkMs}ms, `}sync+apply ${t.applyMs}ms)`
+    `${plural(r.changes, 'change')}${r.current.length > 0 ? `, ${r.current.length} left alone as current` : ''} (${r.seconds.toFixed(2)}s; connect ${t.connectMs}ms, ${t.checkMs === null ? '' : `check ${t.checkMs}ms, `}sync+apply ${t.applyMs}ms)`
   );
 }
 

@@ -4,7 +4,7 @@ import { parseArgs, Params, type Invocation } from './args.js';
 import { printRows, say } from './output.js';
 import { UserError } from '../../core/errors.js';
 import * as v from '../../core/validate.js';
-import { createLab, destroyLab, LAB_ETCD_SIZES, listLabs, onHost, type LabState, type Underlay } from '../../lab/lab.js';
+import { createLab, destroyLab, LAB_ETCD_SIZES, listLabs, MAX_HOSTS, onHost, type LabState, type Underlay } from '../../lab/lab.js';
 import { runDemo } from './lab-demo.js';
 
 const MODES = ['up', 'down', 'list', 'run', 'demo'] as const;
@@ -50,7 +50,7 @@ export async function run(inv: Invocation): Promise<number> {
   switch (mode) {
     case 'up': {
       p.only(['mode', 'hosts', 'underlay', 'etcd'], 'lab up');
-      const hosts = v.integer(p.get('hosts') ?? '3', 'hosts', 1, 200);
+      const hosts = v.integer(p.get('hosts') ?? '3', 'hosts', 1, MAX_HOSTS);
       const etcd = v.integer(p.get('etcd') ?? '0', 'etcd', 0, 7);
       if (!LAB_ETCD_SIZES.includes(etcd)) throw new UserError(`invalid etcd ${v.shown(String(etcd))}: use ${LAB_ETCD_SIZES.join(', ')} (members; etcd wants an odd number)`);
       if (etcd > hosts) throw new UserError(`invalid etcd ${v.shown(String(etcd))}: more etcd members than hosts (hosts=${hosts})`);

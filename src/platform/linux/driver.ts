@@ -43,6 +43,14 @@ export function linuxDriver(exec: Executor): NetworkDriver {
   };
   /** Path MTU per underlay address, for the life of this driver (one command). */
   const pathMtu = new Map<string, number>();
+  const cachedMtu = async (remote: string): Promise<number> => {
+    // One command plans more than once (a check before its lock, then the plan it applies): ask the kernel once.
+    const cached = pathMtu.get(remote);
+    if (cached !== undefined) return cached;
+    const mtu = await routeMtu(remote);
+    pathMtu.set(remote, mtu);
+    return mtu;
+  };
   return {
     platform: 'linux',
     commandsFor: linuxCommands,
@@ -52,13 +60,36 @@ export function linuxDriver(exec: Executor): NetworkDriver {
     async observe() {
       return observedFrom(parseIpLinks(await runChecked(exec, ['ip', '-json', '-details', '-stats', 'addr', 'show'])));
     },
-    async underlayMtu(remote) {
-      // One command plans more than once (a check before its lock, then the plan it applies): ask the kernel once.
-      const cached = pathMtu.get(remote);
-      if (cached !== undefined) return cached;
-      const mtu = await routeMtu(remote);
-      pathMtu.set(remote, mtu);
-      return mtu;
+    underlayMtu: cachedMtu,
+    async underlayMtus(remotes) {
+      const todo = [...new Set(remotes)].filter((a) => !pathMtu.has(a));
+      if (todo.length > 1) {
+        // One `ip -json -batch` answers every `route get` (a line of JSON each) in one process.
+        // Anything unexpected (a missing route stops the batch) falls back to one address at a time,
+        // whose errors name the address.
+        try {
+          const r = await exec.run(['ip', '-json', '-batch', '-'], todo.map((a) => `route get ${a}\n`).join(''));
+          const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+          if (r.code === 0 && lines.length === todo.length) {
+            const routes = lines.map(parseRouteGet);
+            for (const [i, route] of routes.entries()) {
+              let mtu = route.mtu ?? deviceMtu.get(route.dev);
+              if (mtu === undefined) {
+                const [dev] = parseIpLinks(await runChecked(exec, ['ip', '-json', 'link', 'show', 'dev', route.dev]));
+                if (!dev) throw new Error(`cannot read the MTU of ${route.dev}`);
+                deviceMtu.set(route.dev, dev.mtu);
+                mtu = dev.mtu;
+              }
+              pathMtu.set(todo[i] as string, mtu);
+            }
+          }
+        } catch {
+          // One at a time below.
+        }
+      }
+      const out = new Map<string, number>();
+      for (const a of remotes) out.set(a, await cachedMtu(a));
+      return out;
     },
     guestStartCommands: linuxGuestStart,
     async guestIdentity(name) {
