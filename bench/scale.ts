@@ -10,9 +10,13 @@
  * Sizes and runs: `BENCH_SCALE=16x2,32x2,64x1` (size x runs, in order); the
  * default is one run of each of 16, 32 and 64 (quick: one of 4).
  * `BENCH_SCALE_NEIGH=dynamic` builds the labs without the permanent underlay
- * neighbour entries (to see what they are for).
+ * neighbour entries (to see what they are for). `BENCH_SCALE_BACKEND=etcd`:
+ * the same with a 3-member etcd on hosts 1-3 and `meshvpc agent` on every
+ * host (deploy and join go through the store), plus the agents' idle CPU and
+ * RSS and etcd's database size.
  */
-import type { LabState } from '../src/lab/lab.js';
+import { readFileSync } from 'node:fs';
+import { startLabProcess, type LabState } from '../src/lab/lab.js';
 import type { ConvergeResult } from '../src/app/vpc-cluster.js';
 import { fmt, type Benchmark, type Options, type Outcome } from './lib/bench.js';
 import { BenchError, mvOk, pool, shOk, sleep, timedMvOk, type Timed } from './lib/hosts.js';
@@ -32,6 +36,12 @@ const CONVERGE_DEADLINE_MS = 300_000;
 
 export interface ScaleRun {
   readonly hosts: number;
+  /** ssh: the embedded backend (SSH push); etcd: a 3-member etcd on hosts 1-3 and an agent on every host. */
+  readonly backend: 'ssh' | 'etcd';
+  /** etcd: the agents' CPU (s, summed) over IDLE_S idle seconds after everything, their RSS (MiB: median, max), etcd's database size (MiB). */
+  readonly agentIdleCpuS: number | null;
+  readonly agentRssMiB: readonly [number | null, number | null] | null;
+  readonly etcdDbMiB: number | null;
   /** How the lab's hosts know each other's underlay addresses (LabOptions.neighbours). */
   readonly neighbours: 'permanent' | 'dynamic';
   readonly run: number;
@@ -104,13 +114,31 @@ async function untilConverged(lab: LabState, n: number, since: number): Promise<
 /** 8 hosts spread evenly over 1..n. */
 const sample = (n: number): number[] => [...new Set(Array.from({ length: Math.min(SAMPLED, n) }, (_, i) => 1 + Math.round((i * (n - 1)) / Math.max(1, Math.min(SAMPLED, n) - 1))))];
 
-async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
+/** Idle seconds over which the agents' CPU is measured (backend=etcd). */
+const IDLE_S = 20;
+
+/** A process's CPU time (s) and RSS (KiB) from /proc. */
+function procUsage(pid: number): { cpuS: number; rssKiB: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuS: ticks / 100, rssKiB: Number(rss?.[1] ?? 0) };
+  } catch {
+    return null;
+  }
+}
+
+async function scaleOnce(n: number, run: number, backend: 'ssh' | 'etcd'): Promise<ScaleRun> {
   const t0 = now();
   const neighbours = process.env.BENCH_SCALE_NEIGH === 'dynamic' ? 'dynamic' : 'permanent';
-  return withLab({ hosts: n + 1, underlay: 'v4', neighbours }, async (lab) => {
+  return withLab({ hosts: n + 1, underlay: 'v4', neighbours, ...(backend === 'etcd' ? { etcd: 3 } : {}) }, async (lab) => {
     const labS = (now() - t0) / 1000;
     const tn = now();
-    for (const h of lab.hosts) if (h.index !== 1) await mvOk(lab, 1, 'node', 'mode=add', `node=${h.ip4 ?? h.ip6}`);
+    // With etcd= the lab's host1 already added every host (to hand out certificates).
+    if (backend === 'ssh') for (const h of lab.hosts) if (h.index !== 1) await mvOk(lab, 1, 'node', 'mode=add', `node=${h.ip4 ?? h.ip6}`);
+    const agents = backend === 'etcd' ? lab.hosts.map((h) => startLabProcess(lab, h.index, 'agent', ['meshvpc', 'agent'])) : [];
     const nodeAddS = (now() - tn) / 1000;
     const n0 = neighStats();
     const members = Array.from({ length: n }, (_, i) => `host${i + 1}`).join(',');
@@ -139,8 +167,27 @@ async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
     const reach = await allPairs(lab, guests, { deadlineS: 30, parallel: 4 });
     const neighFull = neighDelta(n0, neighStats());
 
+    let agentIdleCpuS: number | null = null;
+    let agentRssMiB: readonly [number | null, number | null] | null = null;
+    let etcdDbMiB: number | null = null;
+    if (backend === 'etcd') {
+      const before = agents.map((a) => procUsage(a.pid));
+      await sleep(IDLE_S * 1000);
+      const after = agents.map((a) => procUsage(a.pid));
+      agentIdleCpuS = round(after.reduce((sum, u, i) => sum + (u && before[i] ? u.cpuS - (before[i]?.cpuS ?? 0) : 0), 0), 2);
+      const rss = after.flatMap((u) => (u ? [u.rssKiB / 1024] : []));
+      agentRssMiB = [round(median(rss), 1), round(Math.max(...rss), 1)];
+      const pki = '/var/db/meshvpc/etcd/pki';
+      const st = JSON.parse(await shOk(lab, 1, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/client.crt`, `--key=${pki}/client.key`, 'endpoint', 'status', '-w', 'json')) as { Status?: { dbSize?: number } }[];
+      etcdDbMiB = round((st[0]?.Status?.dbSize ?? 0) / 1024 / 1024, 2);
+    }
+
     const r: ScaleRun = {
       hosts: n,
+      backend,
+      agentIdleCpuS,
+      agentRssMiB,
+      etcdDbMiB,
       neighbours,
       run,
       labS,
@@ -172,11 +219,12 @@ async function scaleOnce(n: number, run: number): Promise<ScaleRun> {
       neighFull,
     };
     process.stdout.write(
-      `  ${n} hosts${neighbours === 'dynamic' ? ' (dynamic underlay neighbours)' : ''}, run ${run}: lab ${fmt(labS, 1)}s, node add ${fmt(nodeAddS, 1)}s, deploy ${fmt(r.deployS)}s, converged ${fmt(r.convergedS)}s ` +
+      `  ${n} hosts${backend === 'etcd' ? ' (etcd + agents)' : ''}${neighbours === 'dynamic' ? ' (dynamic underlay neighbours)' : ''}, run ${run}: lab ${fmt(labS, 1)}s, node add ${fmt(nodeAddS, 1)}s, deploy ${fmt(r.deployS)}s, converged ${fmt(r.convergedS)}s ` +
         `(${r.tunnelsUp}/${r.tunnels} up, status ${fmt(r.statusS)}s x${r.statusCalls}), no-op ${fmt(r.noopS)}s (${r.noopCurrent} current), ` +
         `full=1 ${fmt(r.fullS)}s, join ${fmt(r.joinS)}s (${r.joinConverged}, ${joinTunnelsUp}/${n} own tunnels up), ` +
         `guests ${r.pairs - r.unreached.length}/${r.pairs} in ${fmt(r.reachS)}s, RSS ${fmt((r.deployRssKiB ?? Number.NaN) / 1024, 1)} MiB` +
-        `${neighFull.arpTableFulls + neighFull.ndTableFulls > 0 ? `, neighbour table FULL ${neighFull.arpTableFulls}/${neighFull.ndTableFulls}` : ''}\n`,
+        `${neighFull.arpTableFulls + neighFull.ndTableFulls > 0 ? `, neighbour table FULL ${neighFull.arpTableFulls}/${neighFull.ndTableFulls}` : ''}` +
+        `${backend === 'etcd' ? `, agents idle ${fmt(agentIdleCpuS)} CPU-s over ${IDLE_S}s, RSS ${agentRssMiB?.join('/') ?? '-'} MiB (median/max), etcd db ${fmt(etcdDbMiB)} MiB` : ''}\n`,
     );
     return r;
   });
@@ -207,7 +255,7 @@ export function tables(runs: readonly ScaleRun[]): Table[] {
   const of = (n: number): ScaleRun[] => runs.filter((r) => r.hosts === n);
   const col = (n: number, f: (r: ScaleRun) => number | null, digits = 2): string => spread(of(n).map(f), digits);
   const summary: Table = {
-    title: 'One VPC over N hosts, SSH push (s; min / median / max over the runs)',
+    title: `One VPC over N hosts, ${runs[0]?.backend === 'etcd' ? 'etcd + an agent per host' : 'SSH push'} (s; min / median / max over the runs)`,
     columns: ['hosts', 'runs', 'tunnels', 'deploy', 'to all up', 'status call', 'no-op redeploy', 'left alone', 'full=1 redeploy', 'no-op / full=1', 'join 1 more', 'guests reach', 'deploy RSS MiB'],
     rows: sizes.map((n) => [
       n,
@@ -230,9 +278,10 @@ export function tables(runs: readonly ScaleRun[]): Table[] {
   };
   const detail: Table = {
     title: 'Every run',
-    columns: ['hosts', 'run', 'lab up', 'node add (all)', 'deploy', 'changes', 'deploy CPU s', 'to all up', 'status calls', 'tunnels up', 'rtt answered', 'no-op', 'full=1', 'join', 'joined', 'joiner tunnels up', 'no-op RSS MiB', 'join RSS MiB', 'table full ARP/ND'],
+    columns: ['hosts', 'backend', 'run', 'lab up', 'node add (all)', 'deploy', 'changes', 'deploy CPU s', 'to all up', 'status calls', 'tunnels up', 'rtt answered', 'no-op', 'full=1', 'join', 'joined', 'joiner tunnels up', 'no-op RSS MiB', 'join RSS MiB', 'table full ARP/ND', `agents idle CPU-s / ${IDLE_S}s`, 'agent RSS MiB median/max', 'etcd db MiB'],
     rows: runs.map((r) => [
       r.hosts,
+      r.backend,
       r.run,
       fmt(r.labS, 1),
       fmt(r.nodeAddS, 1),
@@ -251,6 +300,9 @@ export function tables(runs: readonly ScaleRun[]): Table[] {
       fmt((r.noopRssKiB ?? Number.NaN) / 1024, 1),
       fmt((r.joinRssKiB ?? Number.NaN) / 1024, 1),
       `${r.neighFull.arpTableFulls}/${r.neighFull.ndTableFulls}`,
+      r.agentIdleCpuS === null ? '-' : fmt(r.agentIdleCpuS),
+      r.agentRssMiB === null ? '-' : r.agentRssMiB.join('/'),
+      r.etcdDbMiB === null ? '-' : fmt(r.etcdDbMiB),
     ]),
     note: 'rtt answered = tunnels whose round trip (ping to the far end\'s pair address) answered in that status; table full = times the kernel\'s shared ARP/ND table was full during the run (should be 0/0).',
   };
@@ -267,11 +319,12 @@ export const scaleBench: Benchmark = {
     '`vpc mode=join node=hostN+1`; then `jcreate` on 8 hosts spread over 1..N (IPv6 2001:db8:c::H/64) and every one of them pings the other 7.',
   async run(opts: Options): Promise<Outcome> {
     const sizes = plan(process.env.BENCH_SCALE, opts.quick);
+    const backend = process.env.BENCH_SCALE_BACKEND === 'etcd' ? 'etcd' : 'ssh';
     const runs: ScaleRun[] = [];
     const count = new Map<number, number>();
     for (const n of sizes) {
       count.set(n, (count.get(n) ?? 0) + 1);
-      runs.push(await scaleOnce(n, count.get(n) ?? 1));
+      runs.push(await scaleOnce(n, count.get(n) ?? 1, backend));
     }
     const biggest = Math.max(...sizes);
     const at = runs.filter((r) => r.hosts === biggest);
