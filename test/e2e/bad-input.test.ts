@@ -22,7 +22,9 @@ function dump(lab: LabState, host: number): string {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    return JSON.stringify([bytes, tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()])]);
+    // By the first two columns (the first alone for a one-column table).
+    const order = (t: string): string => ((db.prepare(`SELECT COUNT(*) AS n FROM pragma_table_info('${t}')`).get() as { n: number }).n > 1 ? '1, 2' : '1');
+    return JSON.stringify([bytes, tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY ${order(t)}`).all()])]);
   } finally {
     db.close();
   }
