@@ -25,8 +25,10 @@ import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import { vpcFromStore } from './store-converge.js';
 import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
+import { checkUnderlays } from '../core/authority.js';
 import type { Host } from './host.js';
 import { fdbReport } from './guest-reports.js';
+import { publishGuests } from './store-guests.js';
 
 export type AgentEvent =
   | { readonly type: 'connected'; readonly revision: number }
@@ -73,6 +75,9 @@ export class Agent {
   /** The definition revision this agent last applied, per VPC. */
   private readonly applied = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
+  /** VPCs a batch could not settle: settled again with the next one. */
+  private readonly retry = new Set<string>();
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly host: Host,
@@ -101,9 +106,10 @@ export class Agent {
         const k = parseKey(kv.key);
         if (k?.kind === 'vpc' || k?.kind === 'guest') names.add(k.vpc);
       }
+      const byVpc = groupByVpc(snapshot.kvs);
       for (const name of [...names].sort()) {
-        const kv = snapshot.kvs.find((x) => x.key === vpcKey(name)) ?? null;
-        await this.settle(name, kv, snapshot.kvs.filter((x) => x.key.startsWith(guestsOf(name))), reportersOf(snapshot.kvs, name));
+        const mine = byVpc.get(name) ?? { vpc: null, guests: [], reported: new Set<string>() };
+        await this.settleSafely(name, () => this.settle(name, mine.vpc, mine.guests, mine.reported));
       }
       const fatal = await this.follow(snapshot.revision + 1, signal);
       await this.queue;
@@ -133,17 +139,44 @@ export class Agent {
     });
   }
 
-  /** A batch of changes: each VPC it touches is settled against the store as it is now. */
+  /**
+   * A batch of changes: each VPC it touches is settled against the store as
+   * it is now. Only what concerns this host: its own guest keys and status
+   * are its own writes, and other members' statuses matter only for a VPC
+   * it runs. A VPC that could not be settled (the store went away mid-way,
+   * an apply threw) is kept and settled again with the next batch.
+   */
   private async handle(events: readonly WatchEvent[]): Promise<void> {
-    const names = new Set<string>();
+    const names = new Set<string>(this.retry);
+    this.retry.clear();
+    const runs = new Set(repo.agentVpcs(this.host.db));
     for (const e of events) {
       const k = parseKey(e.key);
-      // Another agent's status says its guests are written: take them.
-      if (k?.kind === 'vpc' || k?.kind === 'guest' || (k?.kind === 'status' && k.node !== this.self)) names.add(k.vpc);
+      if (k?.kind === 'vpc') names.add(k.vpc);
+      else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && runs.has(k.vpc)) names.add(k.vpc);
     }
     for (const name of [...names].sort()) {
-      const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
-      await this.settle(name, kv, guests.kvs, reportersOf(statuses.kvs, name));
+      await this.settleSafely(name, async () => {
+        const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
+        await this.settle(name, kv, guests.kvs, reportersOf(statuses.kvs, name));
+      });
+    }
+  }
+
+  /** Settle one VPC; a failure is told and the VPC kept for the next batch (or a retry shortly). */
+  private async settleSafely(name: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.retry.add(name);
+      this.events({ type: 'unreachable', why: `${name}: ${firstLine(e)} (tried again shortly)` });
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.queue = this.queue.then(() => this.handle([])).catch(() => undefined);
+        }, RETRY_MS);
+        this.retryTimer.unref();
+      }
     }
   }
 
@@ -160,14 +193,23 @@ export class Agent {
       }
     }
     const member = vpc?.members.some((m) => m.node === this.self) ?? false;
-    if (kv && (invalid || (vpc && member))) {
-      if (vpc && this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
-      else if (invalid) await this.report({ node: this.self, vpc: name, revision: kv.modRevision, ok: false, changes: 0, error: invalid, version: VERSION });
-      if (vpc) await this.takeGuests(vpc, guestKvs, reported);
+    const runs = repo.agentVpcs(host.db).includes(name);
+    if (kv && invalid) {
+      // Said once per revision, and only by a host that runs the VPC: it cannot tell whether it
+      // is a member of a value it cannot read, and its network for the VPC stays as it is.
+      if (runs && this.applied.get(name) !== kv.modRevision) {
+        await this.report({ node: this.self, vpc: name, revision: kv.modRevision, ok: false, changes: 0, error: invalid, version: VERSION });
+        this.applied.set(name, kv.modRevision);
+      }
+      return;
+    }
+    if (kv && vpc && member) {
+      if (this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
+      if (repo.agentVpcs(host.db).includes(name)) await this.takeGuests(vpc, guestKvs, reported);
       return;
     }
     // Gone from the store, or this host is no longer a member: only a VPC the agent brought here goes.
-    if (repo.agentVpcs(host.db).includes(name)) {
+    if (runs) {
       if (repo.getVpc(host.db, name)) await forget(host, name);
       atomically(host.db, () => repo.dropAgentVpc(host.db, name));
       this.applied.delete(name);
@@ -181,12 +223,21 @@ export class Agent {
     const change = { vxlan: true, bridge: true };
     let status: AppliedStatus;
     try {
-      // The same checks as a definition from a peer: a foreign interface under one of its names,
-      // an overlap with this host's subnets, a VXLAN id another VPC here holds.
+      // What this host believes of any definition, whoever wrote it: members at the addresses it
+      // knows them by (a value pointing a member's tunnel elsewhere is refused), no encryption
+      // (which the store cannot carry yet), and preflight: no foreign interface under one of its
+      // names, no overlap with this host's subnets, no VXLAN id another VPC here holds.
+      if (vpc.encrypt === 'wireguard') throw new UserError(`${vpc.name} says encrypt=wireguard, which is not available with backend=etcd yet`);
+      checkUnderlays(vpc, host.self, repo.listNodes(host.db));
       await preflight(host, vpc, change);
-      atomically(host.db, () => repo.addAgentVpc(host.db, vpc.name));
-      // The store is the authority on the definition: it replaces what this host held.
+      const runs = repo.agentVpcs(host.db).includes(vpc.name);
+      const here = repo.getVpc(host.db, vpc.name);
+      // A VPC of the same name that this agent did not bring is adopted only as it is (cluster
+      // mode=migrate wrote it from this very definition); any other is not the store's to change.
+      if (!runs && here && !sameNetwork(here, vpc)) throw new UserError(`${vpc.name} exists on ${this.self} with another definition, not brought by this agent: it is left as it is`, 'conflict');
+      // The store is the authority on what the agent brought: it replaces what this host held.
       accept(host, vpc, true);
+      atomically(host.db, () => repo.addAgentVpc(host.db, vpc.name));
       const r = await reconcileAccepted(host, vpc.name, change, false);
       // This host's own guests on it, written before the status that tells the others to take them.
       await publishGuests(host, this.client, vpc.name, await fdbReport(host, vpc.name));
@@ -194,8 +245,9 @@ export class Agent {
     } catch (e) {
       status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
     }
-    this.applied.set(vpc.name, revision);
+    // Only once the status is written: a failed write leaves the revision to be applied and told again.
     await this.report(status);
+    this.applied.set(vpc.name, revision);
   }
 
   private async report(status: AppliedStatus): Promise<void> {
@@ -215,6 +267,33 @@ export class Agent {
   }
 }
 
+/** Whether two definitions make the same network (what cluster mode=migrate keeps as it is). */
+const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
+  const shape = (x: VpcWithMap): string =>
+    JSON.stringify([x.peerNetwork, x.family, x.mtu, x.firewall, x.members.map((m) => [m.node, m.underlay]), x.pairs.map((p) => [p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix])]);
+  return shape(a) === shape(b);
+};
+
+/** How soon a VPC that could not be settled is tried again when no other change comes. */
+const RETRY_MS = 2000;
+
+/** A snapshot of the store by VPC: its definition, its guests, and which members' agents reported it. */
+function groupByVpc(kvs: readonly KeyValue[]): Map<string, { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> }> {
+  const out = new Map<string, { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> }>();
+  const of = (name: string): { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> } => {
+    let x = out.get(name);
+    if (!x) out.set(name, (x = { vpc: null, guests: [], reported: new Set() }));
+    return x;
+  };
+  for (const kv of kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind === 'vpc') of(k.vpc).vpc = kv;
+    else if (k?.kind === 'guest') of(k.vpc).guests.push(kv);
+    else if (k?.kind === 'status') of(k.vpc).reported.add(k.node);
+  }
+  return out;
+}
+
 /** Members whose agent has reported `vpc` (a status key), from a range of the store. */
 function reportersOf(kvs: readonly KeyValue[], vpc: string): Set<string> {
   const out = new Set<string>();
@@ -223,16 +302,4 @@ function reportersOf(kvs: readonly KeyValue[], vpc: string): Set<string> {
     if (k?.kind === 'status' && k.vpc === vpc) out.add(k.node);
   }
   return out;
-}
-
-/** This host's guests on each VPC, written under its own keys (backend=etcd): what was there and is gone is deleted. */
-export async function publishGuests(host: Host, client: EtcdClient, vpc: string, mine: readonly GuestOnHost[]): Promise<void> {
-  const self = host.self.nodename;
-  const there = await client.range(guestsOf(vpc, self), { prefix: true });
-  const keep = new Set(mine.map((g) => g.name));
-  for (const kv of there.kvs) {
-    const k = parseKey(kv.key);
-    if (k?.kind === 'guest' && !keep.has(k.name)) await client.delete(kv.key);
-  }
-  for (const g of mine) await client.put(`${guestsOf(vpc, self)}${g.name}`, JSON.stringify(g));
 }

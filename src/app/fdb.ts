@@ -10,6 +10,8 @@ import type { GuestRecord, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import { guestMac, vpcGuestMac } from '../core/mac.js';
+import { contains } from '../core/ipnet.js';
+import * as v from '../core/validate.js';
 import type { Host } from './host.js';
 
 export interface FdbApplied {
@@ -20,6 +22,26 @@ export interface FdbApplied {
 }
 
 const NOTHING: FdbApplied = { ops: [], commands: [], foreign: [] };
+
+/**
+ * What a member may claim for its guest: nothing in the VPC's tunnel network,
+ * and, where the VPC has a guest network of that family, an address in it
+ * that is not its gateway. Anything else is dropped from the claim (ARP finds
+ * such a guest, as without the control plane).
+ */
+function plausibleAddress(vpc: VpcWithMap): (cidr: string | null) => string | null {
+  const peers = v.network(vpc.peerNetwork, 'peer_network');
+  const g = vpc.guestNetwork ?? null;
+  const guests = g ? v.network(g.network, 'guest_network') : null;
+  return (cidr) => {
+    if (cidr === null) return null;
+    const ip = cidr.split('/')[0] as string;
+    const six = ip.includes(':');
+    if (six === vpc.peerNetwork.includes(':') && contains(peers, ip)) return null;
+    if (guests && six === g?.network.includes(':') && (!contains(guests, ip) || ip === g.gateway)) return null;
+    return cidr;
+  };
+}
 
 /** Bring the bridge of `vpc` in line with `spec` (just applied) and the reports held here. */
 export async function reconcileFdb(host: Host, vpc: VpcWithMap, spec: HostSpec, dryrun: boolean): Promise<FdbApplied> {
@@ -42,10 +64,12 @@ export async function reconcileFdb(host: Host, vpc: VpcWithMap, spec: HostSpec, 
       .map((n) => ({ name: g.name, hostIf: n.hostIf, ip4Addr: n.ip4Addr, ip6Addr: n.ip6Addr })),
   );
   const heard = repo.heardFrom(host.db, vpc.name);
+  const plausible = plausibleAddress(vpc);
   const remoteGuests = new Map<string, GuestNicReport[]>();
   for (const m of vpc.members) {
     if (m.node === self || !heard.has(m.node)) continue;
-    remoteGuests.set(m.node, repo.getSeen(host.db, vpc.name, m.node).filter((g) => g.running));
+    const guests = repo.getSeen(host.db, vpc.name, m.node).filter((g) => g.running);
+    remoteGuests.set(m.node, guests.map((g) => ({ name: g.name, ip4Addr: plausible(g.ip4Addr), ip6Addr: plausible(g.ip6Addr) })));
   }
   const farEnds = vpc.pairs.flatMap((p) => (p.a === self ? [{ peer: p.b, ip: p.addrB }] : p.b === self ? [{ peer: p.a, ip: p.addrA }] : []));
   const desired = desiredFdb({

@@ -246,7 +246,10 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       stillHeld();
       // Remembered only once admitted: a refusal leaves this host's database as it was.
       exclusively(host.db, () => {
-        for (const r of asked) if (r.ok) repo.putSeen(host.db, vpc.name, r.name, r.guests);
+        // A member whose control-plane report is held here keeps it (it is kept current by the
+        // member itself, with the running flag the FDB needs); the others' answers are counts.
+        const heard = repo.heardFrom(host.db, vpc.name);
+        for (const r of asked) if (r.ok && !heard.has(r.name)) repo.putSeen(host.db, vpc.name, r.name, r.guests, false);
       });
       return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name), stillHeld });
     } finally {

@@ -23,6 +23,7 @@ import type { Host } from './host.js';
 import { guestsHere } from './guest-guard.js';
 import { fdbReady } from './fdb.js';
 import { storeClient } from './store-backend.js';
+import type { EtcdClient } from '../store/etcd/client.js';
 import { getClusterConfig } from '../store/cluster-config.js';
 
 /**
@@ -139,8 +140,16 @@ export function checkGuestName(host: Host, vpc: VpcWithMap, name: string): void 
  * change or apply does it.
  */
 export async function guestsChanged(host: Host, vpcs: readonly string[]): Promise<string[]> {
-  const { refreshFdb } = await import('./vpc-local.js');
   const store = await storeClient(host);
+  try {
+    return await changed(host, store, vpcs);
+  } finally {
+    store?.close();
+  }
+}
+
+async function changed(host: Host, store: EtcdClient | null, vpcs: readonly string[]): Promise<string[]> {
+  const { refreshFdb } = await import('./vpc-local.js');
   const missed: string[] = [];
   for (const name of new Set(vpcs)) {
     const vpc = repo.getVpc(host.db, name);
@@ -148,7 +157,7 @@ export async function guestsChanged(host: Host, vpcs: readonly string[]): Promis
     try {
       if (store) {
         // backend=etcd: this host writes its own guests under its own keys; every agent watches them.
-        const { publishGuests } = await import('./agent.js');
+        const { publishGuests } = await import('./store-guests.js');
         await publishGuests(host, store, name, await fdbReport(host, name));
         if ((vpc.fdb ?? 'learn') === 'control') await refreshFdb(host, name);
         continue;

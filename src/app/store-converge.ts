@@ -15,7 +15,7 @@ import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
 import { vpcFromWire } from '../cluster/wire.js';
 import type { EtcdClient, Compare, TxnOp } from '../store/etcd/client.js';
-import { statusFromStore, statusKey, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
 
 /** Attempts at the allocation transaction before giving up (each loses only to a concurrent writer). */
@@ -71,6 +71,8 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     });
     const vpc: VpcWithMap = { ...wanted, pairs };
     if (input.dryrun) return { vpc, revision: current?.modRevision ?? 0 };
+    // Nothing new: the agents are followed at the revision they already have (no rewrite, no re-apply everywhere).
+    if (current && stored && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
     const fresh = pairs.filter((p) => held.get(p.vni) !== name).map((p) => p.vni);
     const freed = [...held].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
     const compare: Compare[] = [
@@ -90,15 +92,18 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
   }
 }
 
-/** Every member's agent's last word on the VPC (by node), read in one range. */
+/** Every member's agent's last word on the VPC (by node), read in one range of the status keys. */
 async function statuses(client: EtcdClient, nodes: readonly string[], name: string): Promise<Map<string, AppliedStatus | null>> {
-  const out = new Map<string, AppliedStatus | null>();
-  await Promise.all(
-    nodes.map(async (node) => {
-      const kv = await client.get(statusKey(node, name));
-      out.set(node, kv ? statusFromStore(kv.value, { node, vpc: name }) : null);
-    }),
-  );
+  const out = new Map<string, AppliedStatus | null>(nodes.map((n) => [n, null]));
+  for (const kv of (await client.range(STATUS_PREFIX, { prefix: true })).kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'status' || k.vpc !== name || !out.has(k.node)) continue;
+    try {
+      out.set(k.node, statusFromStore(kv.value, k));
+    } catch {
+      // A status that is not about its key says nothing.
+    }
+  }
   return out;
 }
 
@@ -177,8 +182,14 @@ export async function destroyInStore(client: EtcdClient, name: string, timeoutMs
   const current = await client.get(vpcKey(name));
   if (!current) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
   const vpc = vpcFromStore(current.value, name);
-  const ops: TxnOp[] = [{ delete: { key: vpcKey(name) } }, ...vpc.pairs.map((p): TxnOp => ({ delete: { key: vniKey(p.vni) } }))];
-  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], ops);
+  // Only the ids the store says are this VPC's: a definition cannot free another VPC's id.
+  const held = (await client.range(VNI_PREFIX, { prefix: true })).kvs.filter((kv) => kv.value === name && parseKey(kv.key)?.kind === 'vni');
+  const ops: TxnOp[] = [{ delete: { key: vpcKey(name) } }, ...held.map((kv): TxnOp => ({ delete: { key: kv.key } }))];
+  const compare: Compare[] = [
+    { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision },
+    ...held.map((kv): Compare => ({ key: kv.key, target: 'value', result: 'equal', operand: name })),
+  ];
+  const r = await client.txn(compare, ops);
   if (!r.succeeded) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
   const members = vpc.members.map((m) => m.node);
   const deadline = Date.now() + timeoutMs;

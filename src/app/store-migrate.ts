@@ -61,5 +61,6 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
       else out.push({ vpc: vpc.name, result: 'refused', error: e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e), converge: null });
     }
   }
+  client.close();
   return { node: self, dryrun: input.dryrun ?? false, vpcs: out, ok: out.every((m) => m.result !== 'refused' && (m.converge?.ok ?? true)) };
 }

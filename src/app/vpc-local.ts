@@ -41,6 +41,8 @@ export interface ApplyResult {
   readonly sealImpl?: string | null;
   /** Control-plane FDB entries, neighbours and port flags set or removed (fdb=control); absent from a 0.4 host. */
   readonly fdbOps?: number;
+  /** Why the control-plane FDB could not be brought in line (the network was); the next change or apply tries again. */
+  readonly fdbError?: string;
 }
 
 export { applyChanges } from '../core/ops.js';
@@ -199,10 +201,17 @@ async function reconcileLocked(host: Host, name: string, change: Partial<VpcLoca
   repo.putLocal(host.db, name, { ...local, owned: keep });
   // Otherwise after the tunnels; the rules above already are what this state needs.
   if (!sealedFirst) await refreshFirewall(host);
-  // Entries name the tunnels and guest ports: they go in once those exist.
-  const fdb = await reconcileFdb(host, vpc, spec, false);
+  // Entries name the tunnels and guest ports: they go in once those exist. They are the control
+  // plane's: a failure there (a guest port gone mid-way) is said, not a failure of the network.
+  let fdb: FdbApplied = { ops: [], commands: [], foreign: [] };
+  let fdbError: string | null = null;
+  try {
+    fdb = await reconcileFdb(host, vpc, spec, false);
+  } catch (e) {
+    fdbError = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+  }
   const made = sealOps.some((o) => o.op === 'create_wireguard');
-  return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: true, fdbOps: fdb.ops.length, ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
+  return { node: host.self.nodename, ops, commands: [...commands, ...fdb.commands], applied: true, fdbOps: fdb.ops.length, ...(fdbError ? { fdbError } : {}), ...(made ? { sealImpl: (await host.driver.seal?.impl(WG_IFNAME)) ?? null } : {}) };
 }
 
 /**

@@ -275,7 +275,11 @@ export async function deploy(host: Host, input: ClusterInput & Definition & { re
     // backend=etcd: the desired state goes into the store; the members' agents apply it.
     const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
     events({ type: 'accepted', vpc: name });
-    return convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() }, events);
+    try {
+      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() }, events);
+    } finally {
+      store.close();
+    }
   }
   deployDefinition(host, name, input);
   return await clusterLocked(host, name, 'vpc mode=deploy', input.dryrun, async () => {
@@ -353,7 +357,11 @@ export async function members(host: Host, mode: 'join' | 'leave', input: Cluster
     events({ type: 'accepted', vpc: name });
     // `leaving` is known once the store's copy was read: the transaction's first step.
     const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() };
-    return convergeInStore(store, input2, events);
+    try {
+      return await convergeInStore(store, input2, events);
+    } finally {
+      store.close();
+    }
   }
   // A refusal (unknown node, not a member) comes before the lock is written.
   memberChange(host, requireVpc(host, name), mode, input.node);
@@ -393,7 +401,7 @@ export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: 
     const { destroyInStore, convergeTimeoutMs } = await import('./store-converge.js');
     const started = Date.now();
     events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
-    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs());
+    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs()).finally(() => store.close());
     const secs = Number(((Date.now() - started) / 1000).toFixed(2));
     const self = host.self.nodename;
     const hosts = r.members.filter((m) => m !== self).map((m) => ({ host: m, ok: r.gone.includes(m), error: r.gone.includes(m) ? null : 'its agent did not take the VPC down in time (it does when it runs)', changes: null, seconds: secs }));

@@ -52,10 +52,13 @@ export interface FdbRecord {
 export const EMPTY_RECORD: FdbRecord = { entries: [], neighbours: [] };
 
 export interface ObservedFdb {
-  /** Static entries on the bridge (state "static"), by their port. */
-  readonly entries: readonly FdbEntry[];
-  /** Permanent neighbour entries on the bridge device. */
-  readonly neighbours: readonly NeighEntry[];
+  /**
+   * Entries on the bridge's ports that do not age: static (what meshvpc sets) and permanent
+   * (`fixed`: set by someone else, or a port's own address; never meshvpc's to change).
+   */
+  readonly entries: readonly (FdbEntry & { readonly fixed?: boolean })[];
+  /** Permanent neighbour entries on the bridge device (`fixed`: NOARP ones, never meshvpc's). */
+  readonly neighbours: readonly (NeighEntry & { readonly fixed?: boolean })[];
   /** Every port of the bridge with its flags. */
   readonly ports: readonly PortFlags[];
 }
@@ -170,11 +173,17 @@ export function planFdb(desired: DesiredFdb, observed: ObservedFdb, record: FdbR
   const foreign: string[] = [];
 
   const mineMac = new Map(record.entries.map((e) => [e.mac, e.port]));
-  const seenMac = new Map(observed.entries.map((e) => [e.mac, e.port]));
+  const seenMac = new Map(observed.entries.filter((e) => !e.fixed).map((e) => [e.mac, e.port]));
+  const fixedMac = new Map(observed.entries.filter((e) => e.fixed).map((e) => [e.mac, e.port]));
   const wantMac = new Set(desired.entries.map((e) => e.mac));
   const keptEntries: FdbEntry[] = [];
   for (const d of desired.entries) {
     if (!ports.has(d.port)) continue;
+    const pinned = fixedMac.get(d.mac);
+    if (pinned !== undefined) {
+      foreign.push(`FDB entry ${d.mac} on ${pinned}`);
+      continue;
+    }
     const now = seenMac.get(d.mac);
     if (now === d.port) {
       keptEntries.push(d);
@@ -192,10 +201,16 @@ export function planFdb(desired: DesiredFdb, observed: ObservedFdb, record: FdbR
   }
 
   const mineIp = new Map(record.neighbours.map((n) => [key(n.ip), n.mac]));
-  const seenIp = new Map(observed.neighbours.map((n) => [key(n.ip), n.mac]));
+  const seenIp = new Map(observed.neighbours.filter((n) => !n.fixed).map((n) => [key(n.ip), n.mac]));
+  const fixedIp = new Map(observed.neighbours.filter((n) => n.fixed).map((n) => [key(n.ip), n.mac]));
   const wantIp = new Set(desired.neighbours.map((n) => key(n.ip)));
   const keptNeighbours: NeighEntry[] = [];
   for (const d of desired.neighbours) {
+    const pinned = fixedIp.get(key(d.ip));
+    if (pinned !== undefined) {
+      foreign.push(`neighbour ${d.ip} at ${pinned}`);
+      continue;
+    }
     const now = seenIp.get(key(d.ip));
     if (now === d.mac) {
       keptNeighbours.push(d);

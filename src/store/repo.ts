@@ -174,6 +174,8 @@ export function vnisOutside(db: Db, vpc: string): Set<number> {
 
 export function deleteVpc(db: Db, name: string): void {
   db.prepare('DELETE FROM vpc WHERE name = ?').run(name);
+  // Forgotten by any path: a later VPC of the same name is not the agent's.
+  db.prepare('DELETE FROM agent_vpc WHERE name = ?').run(name);
 }
 
 export function getLocal(db: Db, vpc: string): VpcLocal {
@@ -317,13 +319,18 @@ export function putMtuCaps(db: Db, vpc: string, caps: ReadonlyMap<string, number
   db.prepare('UPDATE vpc_local SET mtu_caps = ? WHERE vpc = ?').run(JSON.stringify(Object.fromEntries(caps)), vpc);
 }
 
-/** Replace what `node` last reported about its guests on `vpc`. */
-export function putSeen(db: Db, vpc: string, node: string, guests: readonly GuestOnHost[]): void {
+/**
+ * Replace what `node` last reported about its guests on `vpc`. `heard`: the list is its full
+ * report for the control-plane FDB (guest_report, the store), whose running flag says the guest
+ * runs at its derived MAC; an admission's guest_list answer counts guests but is not that.
+ */
+export function putSeen(db: Db, vpc: string, node: string, guests: readonly GuestOnHost[], heard = true): void {
   db.prepare('DELETE FROM guest_seen WHERE vpc = ? AND node = ?').run(vpc, node);
   const add = db.prepare('INSERT INTO guest_seen (vpc, node, name, kind, ip4_addr, ip6_addr, vcpus, ram_bytes, disk_bytes, running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   for (const g of guests) add.run(vpc, node, g.name, g.kind, g.ip4Addr, g.ip6Addr, g.vcpus, g.ramBytes, g.diskBytes, g.running ? 1 : 0);
   // A full list from the member itself: from now on its guests on the VPC are known here.
-  db.prepare('INSERT INTO guest_report (vpc, node, heard) VALUES (?, ?, 1) ON CONFLICT (vpc, node) DO UPDATE SET heard = 1').run(vpc, node);
+  if (heard) db.prepare('INSERT INTO guest_report (vpc, node, heard) VALUES (?, ?, 1) ON CONFLICT (vpc, node) DO UPDATE SET heard = 1').run(vpc, node);
+
 }
 
 /** The members whose full guest list on `vpc` this host holds. */
@@ -359,7 +366,12 @@ export function forgetReports(db: Db, vpc: string, node?: string): void {
 
 export function getFdbRecord(db: Db, vpc: string): FdbRecord {
   const r = db.prepare('SELECT fdb_record FROM vpc_local WHERE vpc = ?').get(vpc) as Row | undefined;
-  const raw = r ? (JSON.parse(s(r.fdb_record)) as { entries?: unknown; neighbours?: unknown }) : {};
+  let raw: { entries?: unknown; neighbours?: unknown } = {};
+  try {
+    raw = r ? (JSON.parse(s(r.fdb_record)) as typeof raw) ?? {} : {};
+  } catch {
+    // Unreadable: nothing is known to be meshvpc's, so nothing is removed (entries are set again).
+  }
   const entries = Array.isArray(raw.entries) ? raw.entries.filter((e): e is FdbEntry => typeof e?.mac === 'string' && typeof e?.port === 'string') : [];
   const neighbours = Array.isArray(raw.neighbours) ? raw.neighbours.filter((n): n is NeighEntry => typeof n?.ip === 'string' && typeof n?.mac === 'string') : [];
   return { entries, neighbours };

@@ -187,7 +187,15 @@ test('Linux: commands are argv arrays, neighbours permanent, entries static on t
 
 test('Linux: what bridge and ip print (iproute2 6.1, captured here) is read back', () => {
   const fdb = '[{"mac":"33:33:00:00:00:01","ifname":"br0","flags":["self"],"state":"permanent"},{"mac":"02:11:22:33:44:55","ifname":"vx1","flags":[],"master":"br0","state":"static"},{"mac":"26:7e:93:91:43:2a","ifname":"vx1","flags":[],"master":"br0","state":"permanent"},{"mac":"00:00:00:00:00:00","ifname":"vx1","dst":"192.0.2.2","flags":["self"],"state":"permanent"},{"mac":"02:11:22:33:44:66","ifname":"vx1","flags":[],"master":"br0","state":""},{"mac":"02:11:22:33:44:77","ifname":"vx9","flags":[],"master":"other","state":"static"}]';
-  assert.deepEqual(parseFdbShow(fdb, 'br0'), [{ mac: '02:11:22:33:44:55', port: 'vx1' }], 'static master entries of this bridge only: not learned, not the port\'s own, not self, not another bridge\'s');
+  assert.deepEqual(
+    parseFdbShow(fdb, 'br0'),
+    [
+      { mac: '02:11:22:33:44:55', port: 'vx1' },
+      { mac: '26:7e:93:91:43:2a', port: 'vx1', fixed: true },
+    ],
+    "entries of this bridge's ports that do not age: static, and permanent ones as fixed (never meshvpc's); not learned, not self, not another bridge's",
+  );
+  assert.deepEqual(parseNeighShow('[{"dst":"203.0.113.9","lladdr":"02:aa:00:00:00:01","state":["NOARP"]}]', true), [{ ip: '203.0.113.9', mac: '02:aa:00:00:00:01', fixed: true }]);
   const neigh = '[{"dst":"198.51.100.7","lladdr":"02:11:22:33:44:55","state":["PERMANENT"]},{"dst":"2001:db8::7","lladdr":"02:11:22:33:44:55","state":["PERMANENT"]},{"dst":"198.51.100.8","state":["PERMANENT"]}]';
   assert.deepEqual(parseNeighShow(neigh), [
     { ip: '198.51.100.7', mac: '02:11:22:33:44:55' },
@@ -208,4 +216,18 @@ test('a report digest changes with what a member must know, not with the order i
   assert.notEqual(reportDigest(a), reportDigest([g('a', '203.0.113.1/24'), g('b', '203.0.113.3/24')]));
   assert.notEqual(reportDigest(a), reportDigest([g('a', '203.0.113.1/24'), g('b', '203.0.113.2/24', false)]));
   assert.notEqual(reportDigest(a), reportDigest([]));
+});
+
+test("an operator's permanent FDB entry or NOARP neighbour for a guest is never replaced or removed", () => {
+  const d = desiredFdb(base);
+  const db = vpcGuestMac('vpc1', 'db');
+  const observed: ObservedFdb = {
+    entries: [{ mac: db, port: 'vxlan101', fixed: true }],
+    neighbours: [{ ip: '203.0.113.2', mac: '02:aa:00:00:00:01', fixed: true }],
+    ports: ports(['vxlan100', 'vxlan101', 'vjweb']),
+  };
+  const p = planFdb(d, observed, { entries: [{ mac: db, port: 'vxlan101' }], neighbours: [{ ip: '203.0.113.2', mac: '02:aa:00:00:00:01' }] });
+  assert.ok(!p.ops.some((o) => (o.op === 'fdb_set' || o.op === 'fdb_del') && o.mac === db), JSON.stringify(p.ops));
+  assert.ok(!p.ops.some((o) => (o.op === 'neigh_set' || o.op === 'neigh_del') && o.ip === '203.0.113.2'));
+  assert.deepEqual([...p.foreign].sort(), [`FDB entry ${db} on vxlan101`, 'neighbour 203.0.113.2 at 02:aa:00:00:00:01']);
 });

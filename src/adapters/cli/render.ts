@@ -43,6 +43,7 @@ function printApply(r: ApplyResult): number {
   for (const c of r.commands) say(`${r.applied ? '' : '[dryrun] '}${c.map(quoteArg).join(' ')}`);
   const n = applyChanges(r);
   say(`${r.node}: ${n === 0 ? 'nothing to change' : `${changes(n)}${r.applied ? ' applied' : ' planned'}`}`);
+  if (r.fdbError) warn(`${r.node}: the control-plane FDB was not brought in line: ${r.fdbError}`);
   return 0;
 }
 

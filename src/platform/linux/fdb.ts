@@ -31,21 +31,25 @@ const list = (text: string): Json[] => {
 };
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-/** `bridge -j fdb show br B`: the static entries on the bridge's ports (not the bridge's own, not learned ones). */
+/**
+ * `bridge -j fdb show br B`: the entries on the bridge's ports that do not age (not the
+ * bridge's own, not learned ones): static ones, and permanent ones marked fixed (an
+ * operator's `bridge fdb add ... master`, a port's own address: never meshvpc's).
+ */
 export function parseFdbShow(text: string, bridge: string): ObservedFdb['entries'] {
   return list(text).flatMap((e) => {
     const mac = String(e.mac ?? '').toLowerCase();
     const flags = Array.isArray(e.flags) ? e.flags : [];
-    if (e.master !== bridge || e.state !== 'static' || flags.includes('self') || !MAC.test(mac) || typeof e.ifname !== 'string') return [];
-    return [{ mac, port: e.ifname }];
+    if (e.master !== bridge || (e.state !== 'static' && e.state !== 'permanent') || flags.includes('self') || !MAC.test(mac) || typeof e.ifname !== 'string') return [];
+    return [{ mac, port: e.ifname, ...(e.state === 'permanent' ? { fixed: true } : {}) }];
   });
 }
 
-/** `ip -j neigh show dev B nud permanent`. */
-export function parseNeighShow(text: string): ObservedFdb['neighbours'] {
+/** `ip -j neigh show dev B nud permanent` (or `nud noarp`, `fixed`: never meshvpc's). */
+export function parseNeighShow(text: string, fixed = false): ObservedFdb['neighbours'] {
   return list(text).flatMap((n) => {
     const mac = String(n.lladdr ?? '').toLowerCase();
-    return typeof n.dst === 'string' && MAC.test(mac) ? [{ ip: n.dst, mac }] : [];
+    return typeof n.dst === 'string' && MAC.test(mac) ? [{ ip: n.dst, mac, ...(fixed ? { fixed: true } : {}) }] : [];
   });
 }
 
@@ -64,12 +68,13 @@ export function linuxFdb(exec: Executor): { observe(bridge: string): Promise<Obs
   };
   return {
     async observe(bridge) {
-      const [fdb, neigh, ports] = await Promise.all([
+      const [fdb, neigh, noarp, ports] = await Promise.all([
         runChecked(exec, ['bridge', '-j', 'fdb', 'show', 'br', bridge]),
         runChecked(exec, ['ip', '-j', 'neigh', 'show', 'dev', bridge, 'nud', 'permanent']),
+        runChecked(exec, ['ip', '-j', 'neigh', 'show', 'dev', bridge, 'nud', 'noarp']),
         runChecked(exec, ['bridge', '-j', '-d', 'link', 'show']),
       ]);
-      return { entries: parseFdbShow(fdb, bridge), neighbours: parseNeighShow(neigh), ports: parseBridgePorts(ports, bridge) };
+      return { entries: parseFdbShow(fdb, bridge), neighbours: [...parseNeighShow(neigh), ...parseNeighShow(noarp, true)], ports: parseBridgePorts(ports, bridge) };
     },
     async apply(ops) {
       const of = (pick: (op: FdbOp) => boolean): string[][] => ops.filter(pick).flatMap(fdbCommands);
