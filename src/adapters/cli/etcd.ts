@@ -69,6 +69,7 @@ export async function run(inv: Invocation): Promise<number> {
       const now = currentCrlDigest(home);
       if (now === digest || now === null || stopping || restarting) return;
       digest = now;
+      restarting = true;
       process.stderr.write(`meshvpc: ${crlPath} changed: restarting etcd so connections opened before it are checked again\n`);
       void argvNow()
         .then((a) => {
@@ -76,9 +77,7 @@ export async function run(inv: Invocation): Promise<number> {
         })
         .catch(() => undefined)
         .finally(() => {
-          if (stopping) return;
-          restarting = true;
-          child.kill('SIGTERM');
+          if (!stopping) child.kill('SIGTERM');
         });
     };
     let done = false;
