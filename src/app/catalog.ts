@@ -377,9 +377,9 @@ joins both sides; running it on the other side too (as the CBSD article does) is
     id: 'node.remove',
     command: 'node',
     mode: 'remove',
-    summary: 'Take the host out of every VPC it is in, then forget it on both sides.',
+    summary: "Take the host out of every VPC it is in, then forget it on both sides. With meshvpc's\netcd (backend=etcd), on the host that holds the CA key: revoke its etcd client certificate\nand push the new CRL to every etcd member, one at a time (each restarts its etcd).",
     args: [node, force],
-    output: 'text',
+    output: 'json',
     readOnly: false,
   },
   {

@@ -8,7 +8,7 @@
  * and each member's health. See docs/etcd.md.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { shown, UserError } from '../core/errors.js';
 import { requireBound, type Caller } from '../core/authority.js';
@@ -17,7 +17,7 @@ import { atomically } from '../store/tx.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
 import { etcdArgv, etcdDataDir, memberAddresses, memberAt, type EtcdMember } from '../cluster/etcd-member.js';
-import { issue, makeCa, pkiPaths, removeCredentials, storeCredentials, storedCa, privateDir, type CertPair } from '../cluster/pki.js';
+import { caStateDir, initCaState, verifyCrl, issue, makeCa, pkiPaths, removeCredentials, storeCredentials, storedCa, privateDir, type CertPair } from '../cluster/pki.js';
 import { EtcdClient, memberHealth } from '../store/etcd/client.js';
 import { fanout } from '../cluster/fanout.js';
 import type { EtcdForgetRequest, EtcdJoinRequest } from '../cluster/protocol.js';
@@ -171,6 +171,15 @@ export async function init(host: Host, input: InitInput, exec: Executor = system
   const everyone = [host.self.nodename, ...nodes.map((n) => n.name)];
   const clients = new Map<string, CertPair>();
   for (const name of everyone) clients.set(name, await issue(exec, ca, 'client', { name }));
+  // The CA's openssl state (the issued client certificates, by name) stays here beside its key;
+  // the first CRL is empty, and every member starts etcd with it.
+  let crl: string;
+  try {
+    crl = await initCaState(exec, host.home, ca, clients);
+  } catch (e) {
+    rmSync(caStateDir(host.home), { recursive: true, force: true });
+    throw e;
+  }
   const config = { clusterToken: token, members };
   const isMember = (name: string): boolean => members.some((m) => m.name === name);
 
@@ -181,7 +190,7 @@ export async function init(host: Host, input: InitInput, exec: Executor = system
     outcomes = await fanout(nodes.map((n) => n.name), input.concurrency, async (name) => {
       const node = nodes.find((n) => n.name === name) as NodeRecord;
       const certs = memberCerts.get(name);
-      const req: EtcdJoinRequest = { op: 'etcd_join', ca: ca.cert, client: clients.get(name) as CertPair, ...(certs ? { server: certs.server, peer: certs.peer } : {}), config };
+      const req: EtcdJoinRequest = { op: 'etcd_join', ca: ca.cert, client: clients.get(name) as CertPair, ...(certs ? { server: certs.server, peer: certs.peer } : {}), config, crl };
       return peers.call(node, req);
     });
     const failedMember = outcomes.find((o) => !o.ok && isMember(o.key));
@@ -192,11 +201,14 @@ export async function init(host: Host, input: InitInput, exec: Executor = system
       await fanout(took.map((n) => n.name), input.concurrency, (name) => peers.call(nodes.find((n) => n.name === name) as NodeRecord, forget));
       throw new UserError(`etcd member ${failedMember.key} did not take its certificates: ${failedMember.error}; nothing was kept`, failedMember.kind ?? 'failed');
     }
+  } catch (e) {
+    rmSync(caStateDir(host.home), { recursive: true, force: true });
+    throw e;
   } finally {
     peers.close();
   }
   const mine = memberCerts.get(host.self.nodename);
-  storeCredentials(host.home, { ca: ca.cert, caKey: ca.key, client: clients.get(host.self.nodename) as CertPair, ...(mine ? mine : {}) });
+  storeCredentials(host.home, { ca: ca.cert, caKey: ca.key, client: clients.get(host.self.nodename) as CertPair, ...(mine ? mine : {}), crl, caHolder: host.self.nodename });
   atomically(host.db, () => putClusterConfig(host.db, fileConfig(host.home, true, token, members)));
   const hosts: HostHandOut[] = [
     { node: host.self.nodename, role: isMember(host.self.nodename) ? 'member' : 'client', ok: true, error: null },
@@ -213,7 +225,7 @@ export async function init(host: Host, input: InitInput, exec: Executor = system
 }
 
 /** A peer's `etcd_join` here: check it, keep the credentials and the configuration. */
-export function joinHere(host: Host, caller: Caller, req: EtcdJoinRequest): { node: string; member: boolean } {
+export async function joinHere(host: Host, caller: Caller, req: EtcdJoinRequest, exec: Executor = systemExecutor): Promise<{ node: string; member: boolean }> {
   requireBound(caller, 'etcd_join');
   if (caller.kind === 'member' && !repo.getNode(host.db, caller.node)) throw new UserError(`refused: ${caller.node} is not a known node here`);
   const self = host.self;
@@ -230,7 +242,15 @@ export function joinHere(host: Host, caller: Caller, req: EtcdJoinRequest): { no
   const ca = storedCa(host.home);
   if (me && (!existing || ca !== req.ca)) refuseStaleData(host.home, self.nodename);
   if (existing && ca !== req.ca) throw new UserError(`refused: ${self.nodename} already belongs to another etcd cluster (${existing.members.map((m) => m.name).join(', ')})`, 'conflict');
-  storeCredentials(host.home, { ca: req.ca, client: req.client, ...(req.server && req.peer ? { server: req.server, peer: req.peer } : {}) });
+  // A CRL is checked against the CA it comes with (signed by it) before it is kept.
+  if (req.crl) await verifyCrl(exec, req.ca, req.crl, null);
+  storeCredentials(host.home, {
+    ca: req.ca,
+    client: req.client,
+    ...(req.server && req.peer ? { server: req.server, peer: req.peer } : {}),
+    ...(me && req.crl ? { crl: req.crl } : {}),
+    ...(caller.kind === 'member' ? { caHolder: caller.node } : {}),
+  });
   atomically(host.db, () => putClusterConfig(host.db, fileConfig(host.home, true, req.config.clusterToken, req.config.members)));
   return { node: self.nodename, member: me !== undefined };
 }
@@ -298,5 +318,6 @@ export function memberArgv(host: Host): string[] {
   }
   privateDir(join(host.home, 'etcd'));
   mkdirSync(etcdDataDir(host.home), { recursive: true, mode: 0o700 });
-  return etcdArgv({ home: host.home, self, members: config.members, clusterToken: config.clusterToken });
+  // A cluster made before revocation existed has no CRL: its members start without one.
+  return etcdArgv({ home: host.home, self, members: config.members, clusterToken: config.clusterToken, crl: existsSync(p.crl) });
 }

@@ -13,6 +13,7 @@ import type { NodeRecord } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import type { ConvergeEvent, ConvergeResult } from './vpc-cluster.js';
+import type { Revocation } from './cluster-revoke.js';
 
 /** Asks whoever runs the operation for the first-contact password (null: none, use SSH keys/agent). */
 export type PasswordSource = (prompt: string) => Promise<string | null>;
@@ -90,11 +91,16 @@ export interface RemoveResult {
   readonly left: readonly string[];
   /** Why the peer could not be told (force=1 forgot it anyway). */
   readonly warning: string | null;
+  /** Its etcd client certificate revoked and the new CRL on each member (null: no etcd backend). */
+  readonly revocation: Revocation | null;
 }
 
 export async function remove(host: Host, input: { readonly node: string; readonly force?: boolean }, events: (e: RemoveEvent) => void): Promise<RemoveResult> {
   const node = findKnown(host, input.node);
   const force = input.force ?? false;
+  // With meshvpc's etcd, only the host holding the CA key may go on: checked before anything changes.
+  const { planRevocation, revokeAndPush } = await import('./cluster-revoke.js');
+  const revoking = planRevocation(host, node.name);
   const vpcs = repo.listVpcs(host.db).filter((x) => x.members.some((m) => m.node === node.name));
   const { leaveVpc } = await import('./vpc.js');
   for (const vpc of vpcs) {
@@ -115,7 +121,8 @@ export async function remove(host: Host, input: { readonly node: string; readonl
   }
   atomically(host.db, () => repo.deleteNode(host.db, node.name));
   deauthorize(node.name);
-  return { name: node.name, left: vpcs.map((x) => x.name), warning };
+  const revocation = await revokeAndPush(host, node.name, revoking);
+  return { name: node.name, left: vpcs.map((x) => x.name), warning, revocation };
 }
 
 export interface RepinResult {

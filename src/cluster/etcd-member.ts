@@ -48,6 +48,8 @@ export interface EtcdRunSpec {
   /** 'new' the first time the member starts; etcd ignores it once its data dir holds a cluster. */
   readonly state?: 'new' | 'existing';
   readonly binary?: string;
+  /** Start with the cluster's CRL (pki ca.crl) for client and peer certificates. */
+  readonly crl?: boolean;
 }
 
 /** The etcd command line for this host's member. */
@@ -75,6 +77,8 @@ export function etcdArgv(s: EtcdRunSpec): string[] {
     '--peer-trusted-ca-file', pki.caCert,
     '--peer-cert-file', pki.peerCert,
     '--peer-key-file', pki.peerKey,
+    // Read again on every new TLS connection (docs/etcd.md, revocation).
+    ...(s.crl ? ['--client-crl-file', pki.crl, '--peer-crl-file', pki.crl] : []),
     // etcd 3.4 only logs the v2 API's deprecation otherwise; meshvpc speaks v3.
     '--enable-v2=false',
     '--logger', 'zap',

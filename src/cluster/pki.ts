@@ -44,17 +44,36 @@ export const PKI_FILES = {
   peerKey: 'peer.key',
   clientCert: 'client.crt',
   clientKey: 'client.key',
+  /** The cluster's CRL (signed by the CA); etcd members read it on every new TLS connection. */
+  crl: 'ca.crl',
+  /** The name of the host that holds the CA key (ran cluster mode=init). */
+  caHolder: 'ca-holder',
 } as const;
+
+/**
+ * The CA's openssl `ca` state, only on the host that holds the CA key, next to
+ * it (0700): index.txt, crlnumber, and the client certificates issued at init
+ * (issued/NODE.crt), so a host's certificate can be revoked by its serial.
+ */
+export const caStateDir = (home: string): string => join(pkiDir(home), 'ca-state');
+const issuedPath = (home: string, name: string): string => join(caStateDir(home), 'issued', `${v.nodeName(name, 'node')}.crt`);
 
 const CA_DAYS = 3650;
 const LEAF_DAYS = 825;
 
 const PEM_CERT = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]{100,20000}\n-----END CERTIFICATE-----\n?$/;
+const PEM_CRL = /^-----BEGIN X509 CRL-----\n[A-Za-z0-9+/=\n]{100,200000}\n-----END X509 CRL-----\n?$/;
 const PEM_KEY = /^-----BEGIN (EC |)PRIVATE KEY-----\n[A-Za-z0-9+/=\n]{100,20000}\n-----END (EC |)PRIVATE KEY-----\n?$/;
 
 /** A PEM certificate as it may arrive from a peer: one certificate block, base64 only. */
 export function pemCert(x: string, what: string): string {
   if (!PEM_CERT.test(x)) throw new UserError(`bad request: ${what} is not one PEM certificate`);
+  return x.endsWith('\n') ? x : `${x}\n`;
+}
+
+/** A PEM CRL as it may arrive from a peer: one CRL block, base64 only (its signature is checked by crlHere). */
+export function pemCrl(x: string, what: string): string {
+  if (!PEM_CRL.test(x)) throw new UserError(`bad request: ${what} is not one PEM CRL`);
   return x.endsWith('\n') ? x : `${x}\n`;
 }
 
@@ -173,6 +192,10 @@ export interface HostCredentials {
   readonly peer?: CertPair;
   /** Only on the host that made the CA (cluster mode=init). */
   readonly caKey?: string;
+  /** The cluster's CRL (members; absent from clusters made before revocation existed). */
+  readonly crl?: string;
+  /** Who holds the CA key. */
+  readonly caHolder?: string;
 }
 
 /** Paths of a host's credential files (whether or not they exist). */
@@ -197,6 +220,140 @@ export function storeCredentials(home: string, c: HostCredentials): void {
   if (c.peer) {
     writePrivate(at.peerCert, c.peer.cert, 0o644);
     writePrivate(at.peerKey, c.peer.key);
+  }
+  if (c.crl) writePrivate(at.crl, c.crl, 0o644);
+  if (c.caHolder) writePrivate(at.caHolder, `${v.nodeName(c.caHolder, 'CA holder')}\n`, 0o644);
+}
+
+/** The host that holds this cluster's CA key, as this host was told (null: unknown). */
+export function caHolder(home: string): string | null {
+  const path = pkiPaths(home).caHolder;
+  if (!existsSync(path)) return null;
+  const name = readFileSync(path, 'utf8').trim();
+  return /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(name) ? name : null;
+}
+
+/** openssl `ca` wants its database in a configuration file: paths go there only when they are plain. */
+function caConfig(home: string): string {
+  const dir = caStateDir(home);
+  if (!/^[A-Za-z0-9_./-]+$/.test(dir)) throw new UserError(`cannot keep the CA's state in ${v.shown(dir)}: MESHVPC_HOME must be a plain path (letters, digits, _ . / -)`, 'storage');
+  return ['[ca]', 'default_ca = meshvpc', '[meshvpc]', `database = ${dir}/index.txt`, `crlnumber = ${dir}/crlnumber`, 'unique_subject = no', ''].join('\n');
+}
+
+/**
+ * The CA's `openssl ca` state at init (next to the CA key, 0700): an empty
+ * index, a CRL number, the client certificates issued (by node name). Returns
+ * the first, empty CRL.
+ */
+export async function initCaState(exec: Executor, home: string, ca: CertPair, clients: ReadonlyMap<string, CertPair>): Promise<string> {
+  const dir = caStateDir(home);
+  privateDir(join(home, 'etcd'));
+  privateDir(pkiDir(home));
+  privateDir(dir);
+  privateDir(join(dir, 'issued'));
+  writePrivate(join(dir, 'index.txt'), '');
+  writePrivate(join(dir, 'index.txt.attr'), 'unique_subject = no\n');
+  writePrivate(join(dir, 'crlnumber'), '1000\n');
+  writePrivate(join(dir, 'openssl.cnf'), caConfig(home));
+  for (const [name, pair] of clients) writePrivate(issuedPath(home, name), pair.cert);
+  return makeCrl(exec, home, ca);
+}
+
+/** Run openssl ca with the CA's state here and its certificate and key in a private temporary directory. */
+async function withCa<T>(home: string, ca: CertPair, fn: (args: string[]) => Promise<T>): Promise<T> {
+  const dir = workDir();
+  try {
+    writeFileSync(join(dir, 'ca.crt'), ca.cert);
+    writeFileSync(join(dir, 'ca.key'), ca.key, { mode: 0o600 });
+    return await fn(['-config', join(caStateDir(home), 'openssl.cnf'), '-cert', join(dir, 'ca.crt'), '-keyfile', join(dir, 'ca.key'), '-md', 'sha256']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A new CRL of everything revoked so far, signed by the CA (10 years: nothing re-issues it on a schedule). */
+export async function makeCrl(exec: Executor, home: string, ca: CertPair): Promise<string> {
+  const dir = workDir();
+  try {
+    const out = join(dir, 'ca.crl');
+    await withCa(home, ca, (args) => runChecked(exec, ['openssl', 'ca', ...args, '-gencrl', '-crldays', String(CA_DAYS), '-out', out]));
+    return pemCrl(readFileSync(out, 'utf8'), 'the new CRL');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The stored CA (certificate and key), or null when this host does not hold the key. */
+export function storedCaPair(home: string): CertPair | null {
+  const at = pkiPaths(home);
+  if (!existsSync(at.caKey) || !existsSync(at.caCert) || !existsSync(join(caStateDir(home), 'openssl.cnf'))) return null;
+  return { cert: readFileSync(at.caCert, 'utf8'), key: readFileSync(at.caKey, 'utf8') };
+}
+
+/** The serial (hex, upper case) of the client certificate issued to `name` at init, or null when none was. */
+export async function issuedSerial(exec: Executor, home: string, name: string): Promise<string | null> {
+  const path = issuedPath(home, name);
+  if (!existsSync(path)) return null;
+  const out = await runChecked(exec, ['openssl', 'x509', '-in', path, '-noout', '-serial']);
+  const m = /^serial=([0-9A-F]+)\s*$/.exec(out);
+  if (!m) throw new UserError(`cannot read the serial of ${path}`, 'storage');
+  return m[1] as string;
+}
+
+/**
+ * Revoke the client certificate issued to `name` (by its serial, in the CA's
+ * index) and make a new CRL. A certificate revoked already is not revoked again.
+ */
+export async function revokeClient(exec: Executor, home: string, ca: CertPair, name: string): Promise<{ serial: string | null; crl: string }> {
+  const serial = await issuedSerial(exec, home, name);
+  if (serial !== null) {
+    const index = readFileSync(join(caStateDir(home), 'index.txt'), 'utf8');
+    const already = index.split('\n').some((l) => l.startsWith('R\t') && l.split('\t')[3] === serial);
+    if (!already) await withCa(home, ca, (args) => runChecked(exec, ['openssl', 'ca', ...args, '-revoke', issuedPath(home, name)]));
+  }
+  return { serial, crl: await makeCrl(exec, home, ca) };
+}
+
+/** The serials (hex, upper case) a CRL lists. */
+export async function crlSerials(exec: Executor, crl: string): Promise<string[]> {
+  const dir = workDir();
+  try {
+    const path = join(dir, 'ca.crl');
+    writeFileSync(path, pemCrl(crl, 'CRL'));
+    const text = await runChecked(exec, ['openssl', 'crl', '-in', path, '-noout', '-text']);
+    return [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1] as string);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Check a CRL as a member receives it: signed by this cluster's CA (`openssl
+ * crl -CAfile`), and not older than the one it replaces (its CRL number), so
+ * an earlier CRL cannot be replayed to un-revoke a host. Returns its number.
+ */
+export async function verifyCrl(exec: Executor, caCert: string, crl: string, current: string | null): Promise<bigint> {
+  const dir = workDir();
+  try {
+    const p = (f: string): string => join(dir, f);
+    writeFileSync(p('ca.crt'), caCert);
+    writeFileSync(p('new.crl'), pemCrl(crl, 'crl'));
+    const r = await exec.run(['openssl', 'crl', '-in', p('new.crl'), '-CAfile', p('ca.crt'), '-noout']);
+    if (r.code !== 0 || !/verify OK/.test(r.stderr + r.stdout)) throw new UserError('refused: the CRL is not signed by this cluster\'s CA', 'conflict');
+    const number = async (path: string): Promise<bigint> => {
+      const out = await runChecked(exec, ['openssl', 'crl', '-in', path, '-noout', '-crlnumber']);
+      const m = /crlNumber=0x([0-9A-Fa-f]+)/.exec(out);
+      return m ? BigInt(`0x${m[1] as string}`) : 0n;
+    };
+    const n = await number(p('new.crl'));
+    if (current !== null) {
+      writeFileSync(p('old.crl'), current);
+      const old = await number(p('old.crl')).catch(() => 0n);
+      if (n < old) throw new UserError(`refused: the CRL is older (number ${n}) than the one this host has (${old})`, 'conflict');
+    }
+    return n;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

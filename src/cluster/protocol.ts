@@ -76,7 +76,8 @@ export type Request =
    */
   | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number }
   | EtcdJoinRequest
-  | EtcdForgetRequest;
+  | EtcdForgetRequest
+  | EtcdCrlRequest;
 
 /** A certificate and its key, PEM (checked by cluster/pki.ts pemCert/pemKey on arrival). */
 export interface PemPair {
@@ -96,6 +97,20 @@ export interface EtcdJoinRequest {
   readonly server?: PemPair;
   readonly peer?: PemPair;
   readonly config: { readonly clusterToken: string; readonly members: readonly EtcdMember[] };
+  /** The cluster's CRL (members start etcd with it); absent from meshvpc before revocation. */
+  readonly crl?: string;
+}
+
+/**
+ * `node mode=remove` on the host holding the CA key: a new CRL for this etcd
+ * member. The receiver takes it only for the CA it trusts, signed by that CA
+ * and not older than its own, and replaces its file atomically; its `etcd
+ * mode=run` then restarts etcd, so connections opened before are dropped.
+ */
+export interface EtcdCrlRequest {
+  readonly op: 'etcd_crl';
+  readonly ca: string;
+  readonly crl: string;
 }
 
 /** An init that could not finish: forget the etcd configuration whose CA this is (and only that one). */

@@ -13,7 +13,7 @@ import { checkGuestNetwork } from '../core/ipam.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
 import type { EtcdJoinRequest, Hello, Layer, NodeIntro, PemPair, Request } from './protocol.js';
-import { pemCert, pemKey } from './pki.js';
+import { pemCert, pemCrl, pemKey } from './pki.js';
 import type { EtcdMember } from './etcd-member.js';
 import { parseEndpoint } from '../store/etcd/client.js';
 import type { LinkKind, ObservedLink } from '../core/observed.js';
@@ -297,6 +297,8 @@ export function requestFromWire(text: string): Request {
       return etcdJoinFromWire(o);
     case 'etcd_forget':
       return { op, ca: pemCert(str(o.ca, 'ca'), 'ca') };
+    case 'etcd_crl':
+      return { op, ca: pemCert(str(o.ca, 'ca'), 'ca'), crl: pemCrl(str(o.crl, 'crl'), 'crl') };
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
@@ -339,6 +341,7 @@ function etcdJoinFromWire(o: Json): EtcdJoinRequest {
     ...(o.server === undefined ? {} : { server: pemPair(o.server, 'server') }),
     ...(o.peer === undefined ? {} : { peer: pemPair(o.peer, 'peer') }),
     config: { clusterToken: token, members },
+    ...(o.crl === undefined ? {} : { crl: pemCrl(str(o.crl, 'crl'), 'crl') }),
   };
 }
 

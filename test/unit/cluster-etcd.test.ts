@@ -153,8 +153,8 @@ test('etcd_join here: a member only on its own addresses, member certificates on
     rmSync(join(h.home, 'etcd', 'data'), { recursive: true });
     assert.equal(rows(h), 0);
     const req = await joinRequest();
-    assert.deepEqual(joinHere(h, caller, req), { node: 'h2', member: true });
-    assert.deepEqual(joinHere(h, caller, req), { node: 'h2', member: true }, 'the same cluster again is fine');
+    assert.deepEqual(await joinHere(h, caller, req), { node: 'h2', member: true });
+    assert.deepEqual(await joinHere(h, caller, req), { node: 'h2', member: true }, 'the same cluster again is fine');
     assert.equal(getClusterConfig(h.db)?.members.length, 3);
     await assert.rejects(async () => joinHere(h, caller, await joinRequest()), (e: UserError) => e.kind === 'conflict' && /already belongs to another etcd cluster/.test(e.message));
     // forget only for the CA it names.

@@ -2,7 +2,8 @@
  * `meshvpc etcd`: this host's etcd member in the foreground (mode=run), or
  * (mode=install) the systemd unit that runs it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { unwatchFile, watchFile } from 'node:fs';
 import { UserError, shown } from '../../core/errors.js';
 import type { Invocation } from './args.js';
 import { say } from './output.js';
@@ -24,26 +25,75 @@ export async function run(inv: Invocation): Promise<number> {
   }
   const { openHost } = await import('../../app/host.js');
   const { memberArgv } = await import('../../app/cluster.js');
-  const host = await openHost(undefined, 'read', false);
-  let argv: string[];
-  try {
-    argv = memberArgv(host);
-  } finally {
-    host.db.close();
-  }
-  const [cmd, ...args] = argv;
+  const { clearRunnerState, currentCrlDigest, writeRunnerState } = await import('../../app/cluster-revoke.js');
+  const { pkiPaths } = await import('../../cluster/pki.js');
+  const home = homeDir();
+  const argvNow = async (): Promise<string[]> => {
+    const host = await openHost(undefined, 'read', false);
+    try {
+      return memberArgv(host);
+    } finally {
+      host.db.close();
+    }
+  };
+  let argv = await argvNow();
+  const crlPath = pkiPaths(home).crl;
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(cmd as string, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    let child: ChildProcess;
+    let digest = currentCrlDigest(home);
+    let restarting = false;
+    let stopping = false;
+    const start = (): void => {
+      const [cmd, ...args] = argv;
+      child = spawn(cmd as string, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(new UserError(e.code === 'ENOENT' ? 'etcd is not installed (Debian: apt-get install etcd-server)' : `cannot start etcd: ${e.message}`, 'failed'))));
+      child.on('exit', (code, signal) => {
+        if (restarting && !stopping) {
+          restarting = false;
+          start();
+          // The CRL this etcd reads from now on: what etcd_crl waits for (app/cluster-revoke.ts).
+          writeRunnerState(home, { pid: process.pid, crl: digest });
+          // A CRL that changed again while etcd restarted.
+          setImmediate(onCrl);
+          return;
+        }
+        finish(() => resolve(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1)));
+      });
+    };
     const pass = (sig: NodeJS.Signals): void => {
+      stopping = true;
       child.kill(sig);
+    };
+    // Connections opened before a CRL change survive it (docs/etcd.md): a new CRL restarts etcd.
+    const onCrl = (): void => {
+      const now = currentCrlDigest(home);
+      if (now === digest || now === null || stopping || restarting) return;
+      digest = now;
+      restarting = true;
+      process.stderr.write(`meshvpc: ${crlPath} changed: restarting etcd so connections opened before it are checked again\n`);
+      void argvNow()
+        .then((a) => {
+          argv = a;
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (!stopping) child.kill('SIGTERM');
+        });
+    };
+    let done = false;
+    const finish = (fn: () => void): void => {
+      if (done) return;
+      done = true;
+      process.off('SIGTERM', pass);
+      process.off('SIGINT', pass);
+      unwatchFile(crlPath, onCrl);
+      clearRunnerState(home);
+      fn();
     };
     process.on('SIGTERM', pass);
     process.on('SIGINT', pass);
-    child.on('error', (e: NodeJS.ErrnoException) => reject(new UserError(e.code === 'ENOENT' ? 'etcd is not installed (Debian: apt-get install etcd-server)' : `cannot start etcd: ${e.message}`, 'failed')));
-    child.on('exit', (code, signal) => {
-      process.off('SIGTERM', pass);
-      process.off('SIGINT', pass);
-      resolve(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1));
-    });
+    watchFile(crlPath, { interval: 500 }, onCrl);
+    start();
+    writeRunnerState(home, { pid: process.pid, crl: digest });
   });
 }

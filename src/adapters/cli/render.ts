@@ -197,10 +197,20 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (r.reachable) say(`  containers ${r.containers.map((c) => `${c.jname} (${c.interface}, ${c.status})`).join(', ') || '-'}`);
     return r.reachable ? 0 : 1;
   },
-  'node.remove': (r: RemoveResult) => {
+  'node.remove': (r: RemoveResult, p) => {
+    const ok = r.revocation === null || r.revocation.ok;
+    if (p.flag('json')) return json(r) + (ok ? 0 : 1);
     if (r.warning !== null) say(`warning: ${r.warning}`);
     say(`${r.name}: removed`);
-    return 0;
+    const rv = r.revocation;
+    if (rv) {
+      if (rv.note !== null) say(`${r.name}: ${rv.note}`);
+      if (rv.serial !== null) say(`${r.name}: etcd client certificate ${rv.serial} revoked; new CRL on ${rv.members.filter((m) => m.ok).length} of ${rv.members.length} etcd members`);
+      for (const m of rv.members) {
+        say(`  ${m.name}: ${m.ok ? `CRL replaced, etcd ${m.etcd ?? '?'}, healthy (${m.seconds.toFixed(1)}s)${m.error ? `; ${m.error}` : ''}` : `FAILED: ${m.error ?? ''}`}`);
+      }
+    }
+    return ok ? 0 : 1;
   },
   'node.repin': (r: RepinResult) => {
     say(`${r.name}: host key ${r.before} -> ${r.after}`);
