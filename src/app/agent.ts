@@ -143,17 +143,18 @@ export class Agent {
    * A batch of changes: each VPC it touches is settled against the store as
    * it is now. Only what concerns this host: its own guest keys and status
    * are its own writes, and other members' statuses matter only for a VPC
-   * it runs. A VPC that could not be settled (the store went away mid-way,
+   * it runs with fdb=control. A VPC that could not be settled (the store went away mid-way,
    * an apply threw) is kept and settled again with the next batch.
    */
   private async handle(events: readonly WatchEvent[]): Promise<void> {
     const names = new Set<string>(this.retry);
     this.retry.clear();
-    const runs = new Set(repo.agentVpcs(this.host.db));
+    // Other members' guests and statuses matter only to a VPC this agent runs with fdb=control.
+    const takes = new Set(repo.agentVpcs(this.host.db).filter((n) => repo.getVpc(this.host.db, n)?.fdb === 'control'));
     for (const e of events) {
       const k = parseKey(e.key);
       if (k?.kind === 'vpc') names.add(k.vpc);
-      else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && runs.has(k.vpc)) names.add(k.vpc);
+      else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && takes.has(k.vpc)) names.add(k.vpc);
     }
     for (const name of [...names].sort()) {
       await this.settleSafely(name, async () => {
