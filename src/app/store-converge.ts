@@ -3,11 +3,12 @@
  * the VPC's desired state into etcd and follows the members' agents until
  * each has applied it (or a time runs out); it calls no member itself.
  *
- * Allocation is one etcd transaction: the VPC's key must still be at the
- * revision read, and every VXLAN id the map takes anew must be free
- * (`vni/N` not created), or nothing is written. Two hosts defining VPCs at
- * the same moment cannot both take an id: the loser reads again and
- * allocates around what the winner took.
+ * Allocation by etcd transactions: every VXLAN id the map takes anew is
+ * created only if nobody holds it (`vni/N`, in chunks of at most 100 per
+ * transaction), then the VPC is written only if its key is still at the
+ * revision read. Two hosts defining VPCs at the same moment cannot both take
+ * an id: the loser gives back what it took, reads again and allocates around
+ * what the winner took.
  */
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
@@ -75,21 +76,48 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     if (current && stored && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
     const fresh = pairs.filter((p) => held.get(p.vni) !== name).map((p) => p.vni);
     const freed = [...held].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
-    const compare: Compare[] = [
-      current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 },
-      ...fresh.map((vni): Compare => ({ key: vniKey(vni), target: 'create_revision', result: 'equal', operand: 0 })),
-    ];
-    const success: TxnOp[] = [
-      { put: { key: vpcKey(name), value: JSON.stringify(vpc) } },
-      ...fresh.map((vni): TxnOp => ({ put: { key: vniKey(vni), value: name } })),
-      ...freed.map((vni): TxnOp => ({ delete: { key: vniKey(vni) } })),
-    ];
-    const r = await client.txn(compare, success);
-    if (r.succeeded) return { vpc, revision: r.revision };
+    // The new ids first, each created only if nobody holds it (in chunks: etcd caps the
+    // operations of one transaction, 128 by default), then the VPC itself, only if it is still
+    // what was read. A round that loses either gives back what it took.
+    const claimed: number[] = [];
+    let won = true;
+    for (const chunk of chunks(fresh)) {
+      const r = await client.txn(
+        chunk.map((vni): Compare => ({ key: vniKey(vni), target: 'create_revision', result: 'equal', operand: 0 })),
+        chunk.map((vni): TxnOp => ({ put: { key: vniKey(vni), value: name } })),
+      );
+      if (!r.succeeded) {
+        won = false;
+        break;
+      }
+      claimed.push(...chunk);
+    }
+    if (won) {
+      const guard: Compare = current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 };
+      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: JSON.stringify(vpc) } }]);
+      if (r.succeeded) {
+        // Ids the map no longer uses go, each only while it still says this VPC.
+        for (const chunk of chunks(freed)) await release(client, name, chunk);
+        return { vpc, revision: r.revision };
+      }
+    }
+    for (const chunk of chunks(claimed)) await release(client, name, chunk);
     if (round >= ROUNDS) throw new UserError(`${name}: the store kept changing under this allocation (${ROUNDS} rounds lost to other writers); try again`, 'busy');
     events({ type: 'reallocating', vpc: name, vnis: fresh, round });
     await new Promise((res) => setTimeout(res, 20 + Math.random() * 80 * round));
   }
+}
+
+/** Operations per transaction: below etcd's default cap (--max-txn-ops 128). */
+const TXN_CHUNK = 100;
+const chunks = <T>(xs: readonly T[]): T[][] => Array.from({ length: Math.ceil(xs.length / TXN_CHUNK) }, (_, i) => xs.slice(i * TXN_CHUNK, (i + 1) * TXN_CHUNK));
+
+/** Give back VXLAN ids this VPC holds (only those that still say so). */
+async function release(client: EtcdClient, name: string, vnis: readonly number[]): Promise<void> {
+  await client.txn(
+    vnis.map((vni): Compare => ({ key: vniKey(vni), target: 'value', result: 'equal', operand: name })),
+    vnis.map((vni): TxnOp => ({ delete: { key: vniKey(vni) } })),
+  );
 }
 
 /** Every member's agent's last word on the VPC (by node), read in one range of the status keys. */
@@ -182,15 +210,14 @@ export async function destroyInStore(client: EtcdClient, name: string, timeoutMs
   const current = await client.get(vpcKey(name));
   if (!current) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
   const vpc = vpcFromStore(current.value, name);
-  // Only the ids the store says are this VPC's: a definition cannot free another VPC's id.
-  const held = (await client.range(VNI_PREFIX, { prefix: true })).kvs.filter((kv) => kv.value === name && parseKey(kv.key)?.kind === 'vni');
-  const ops: TxnOp[] = [{ delete: { key: vpcKey(name) } }, ...held.map((kv): TxnOp => ({ delete: { key: kv.key } }))];
-  const compare: Compare[] = [
-    { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision },
-    ...held.map((kv): Compare => ({ key: kv.key, target: 'value', result: 'equal', operand: name })),
-  ];
-  const r = await client.txn(compare, ops);
+  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ delete: { key: vpcKey(name) } }]);
   if (!r.succeeded) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
+  // Then its ids: only those the store says are this VPC's (a definition cannot free another's).
+  const held = (await client.range(VNI_PREFIX, { prefix: true })).kvs.flatMap((kv) => {
+    const k = parseKey(kv.key);
+    return kv.value === name && k?.kind === 'vni' ? [k.vni] : [];
+  });
+  for (const chunk of chunks(held)) await release(client, name, chunk);
   const members = vpc.members.map((m) => m.node);
   const deadline = Date.now() + timeoutMs;
   let pending = members;
