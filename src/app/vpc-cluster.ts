@@ -499,7 +499,12 @@ async function checkNewHosts(host: Host, vpc: VpcWithMap, newTo: ReadonlySet<str
   const refused: string[] = [];
   const isMember = (n: string): boolean => vpc.members.some((m) => m.node === n);
   if (newTo.has(self) && isMember(self)) {
-    await preflight(host, vpc, layersChange(LAYERS)).catch((e: unknown) => refused.push(`${self}: ${e instanceof Error ? e.message : String(e)}`));
+    await preflight(host, vpc, layersChange(LAYERS)).catch((e: unknown) => {
+      // A VXLAN id another VPC took here since the ids were gathered (two deploys at once) is no
+      // refusal of this definition: the apply meets it again and the pairs are moved off it.
+      if (e instanceof UserError && e.kind === 'conflict' && typeof e.detail?.vni === 'number') return;
+      refused.push(`${self}: ${e instanceof Error ? e.message : String(e)}`);
+    });
   }
   for (const r of reach) {
     // A 0.1 peer reports no links: it checks when it applies.
