@@ -30,10 +30,14 @@ WantedBy=multi-user.target
 }
 
 /** Write (and where systemd runs, enable and start) the unit in `dir` (/etc/systemd/system). */
-export async function installEtcdUnit(home: string, dryrun: boolean, dir = '/etc/systemd/system'): Promise<InitRcResult> {
-  const path = join(dir, ETCD_UNIT);
-  const content = etcdUnit(home);
-  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', ETCD_UNIT]];
+export function installEtcdUnit(home: string, dryrun: boolean, dir = '/etc/systemd/system'): Promise<InitRcResult> {
+  return installUnit(ETCD_UNIT, etcdUnit(home), dryrun, dir);
+}
+
+/** Write `content` as the unit `name` in `dir`, never over a file meshvpc did not write; enable it where systemd runs. */
+async function installUnit(name: string, content: string, dryrun: boolean, dir: string): Promise<InitRcResult> {
+  const path = join(dir, name);
+  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', name]];
   if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
   writeOwnFile(path, content, 0o644);
   if (!existsSync('/run/systemd/system')) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
@@ -64,13 +68,6 @@ WantedBy=multi-user.target
 `;
 }
 
-export async function installAgentUnit(home: string, dryrun: boolean, dir = '/etc/systemd/system'): Promise<InitRcResult> {
-  const path = join(dir, AGENT_UNIT);
-  const content = agentUnit(home);
-  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', AGENT_UNIT]];
-  if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
-  writeOwnFile(path, content, 0o644);
-  if (!existsSync('/run/systemd/system')) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
-  for (const argv of enable) await runChecked(systemExecutor, argv);
-  return { path, content, enable, dryrun, enabled: true };
+export function installAgentUnit(home: string, dryrun: boolean, dir = '/etc/systemd/system'): Promise<InitRcResult> {
+  return installUnit(AGENT_UNIT, agentUnit(home), dryrun, dir);
 }
