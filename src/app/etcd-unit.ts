@@ -35,7 +35,7 @@ export function installEtcdUnit(home: string, dryrun: boolean, dir = '/etc/syste
 }
 
 /** Write `content` as the unit `name` in `dir`, never over a file meshvpc did not write; enable it where systemd runs. */
-async function installUnit(name: string, content: string, dryrun: boolean, dir: string): Promise<InitRcResult> {
+export async function installUnit(name: string, content: string, dryrun: boolean, dir: string): Promise<InitRcResult> {
   const path = join(dir, name);
   const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', name]];
   if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };

@@ -1,8 +1,6 @@
 /** `meshvpc server mode=install`: the systemd unit that runs the server. */
-import { existsSync } from 'node:fs';
 import { shown, UserError } from '../core/errors.js';
-import { runChecked, systemExecutor } from '../platform/exec.js';
-import { BOOT_FILE_MARK, writeOwnFile, type InitRcResult } from './init-rc.js';
+import { BOOT_FILE_MARK, type InitRcResult } from './init-rc.js';
 
 export const SERVER_UNIT = 'meshvpc-server.service';
 
@@ -44,12 +42,6 @@ WantedBy=multi-user.target
 }
 
 export async function installServerUnit(a: ServerArgs, dryrun: boolean): Promise<InitRcResult> {
-  const path = `/etc/systemd/system/${SERVER_UNIT}`;
-  const content = serverUnit(a);
-  const enable = [['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', SERVER_UNIT]];
-  if (dryrun) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
-  writeOwnFile(path, content, 0o644);
-  if (!existsSync('/run/systemd/system')) return { path, content, enable: enable.slice(1), dryrun, enabled: false };
-  for (const argv of enable) await runChecked(systemExecutor, argv);
-  return { path, content, enable, dryrun, enabled: true };
+  const { installUnit } = await import('./etcd-unit.js');
+  return installUnit(SERVER_UNIT, serverUnit(a), dryrun, '/etc/systemd/system');
 }

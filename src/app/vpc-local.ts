@@ -48,13 +48,14 @@ export interface ApplyResult {
 export { applyChanges } from '../core/ops.js';
 
 /** `observed`: the kernel as the caller just read it (for this host's own underlay link). */
-async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observed: Observed): Promise<HostSpec> {
+/** `mtus`: measure the path MTUs (false: names and addresses only, which is all the control-plane FDB reads). */
+async function desiredSpec(host: Host, vpc: VpcWithMap, local: VpcLocal, observed: Observed, mtus = true): Promise<HostSpec> {
   const self = host.self.nodename;
   const isMember = vpc.members.some((m) => m.node === self);
   const underlay = new Map(vpc.members.map((m) => [m.node, m.underlay]));
   const layers = isMember ? local : { vxlan: false, bridge: false };
   const underlayMtu = new Map<string, number>();
-  if (layers.vxlan && vpc.mtu === null) {
+  if (mtus && layers.vxlan && vpc.mtu === null) {
     const peers = vpc.pairs.flatMap((p) => (p.a === self ? [p.b] : p.b === self ? [p.a] : []));
     // All at once where the driver can (one process for 63 routes instead of 63).
     const addrs = peers.flatMap((peer) => underlay.get(peer) ?? []);
@@ -222,8 +223,8 @@ export async function refreshFdb(host: Host, name: string): Promise<FdbApplied |
   if (!host.driver.fdb || !repo.getVpc(host.db, name)) return null;
   return withLock(host.db, applyLock(name), 'fdb', async () => {
     const vpc = requireVpc(host, name);
-    const observed = await host.driver.observe();
-    const spec = await desiredSpec(host, vpc, repo.getLocal(host.db, name), observed);
+    // Per guest change and per report: no link listing, no route lookups (MTUs play no part here).
+    const spec = await desiredSpec(host, vpc, repo.getLocal(host.db, name), new Map(), false);
     return reconcileFdb(host, vpc, spec, false);
   });
 }
