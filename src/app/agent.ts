@@ -18,7 +18,6 @@
 import { UserError } from '../core/errors.js';
 import type { GuestOnHost, VpcWithMap } from '../core/types.js';
 import { VERSION } from '../core/version.js';
-import { guestsFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
 import { guestsOf, parseKey, ROOT, STATUS_PREFIX, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
@@ -28,7 +27,7 @@ import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-
 import { checkUnderlays } from '../core/authority.js';
 import type { Host } from './host.js';
 import { fdbReport } from './guest-reports.js';
-import { publishGuests } from './store-guests.js';
+import { guestsIn, publishGuests, unpublish } from './store-guests.js';
 
 export type AgentEvent =
   | { readonly type: 'connected'; readonly revision: number }
@@ -58,16 +57,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export function guestsFromStore(vpc: VpcWithMap, kvs: readonly KeyValue[], self: string, reported: ReadonlySet<string>): Map<string, GuestOnHost[]> {
   const byNode = new Map<string, GuestOnHost[]>();
   for (const m of vpc.members) if (m.node !== self && reported.has(m.node)) byNode.set(m.node, []);
-  for (const kv of kvs) {
-    const k = parseKey(kv.key);
-    if (k?.kind !== 'guest' || k.vpc !== vpc.name || !byNode.has(k.node)) continue;
-    try {
-      const [g] = guestsFromWire({ guests: [JSON.parse(kv.value) as unknown] }, k.node, vpc.name).guests;
-      if (g && g.name === k.name) byNode.get(k.node)?.push(g);
-    } catch {
-      // A value that is not what its key says is nobody's guest.
-    }
-  }
+  for (const g of guestsIn(kvs, 'guest', vpc.name)) byNode.get(g.node)?.push(g);
   return byNode;
 }
 
@@ -214,6 +204,7 @@ export class Agent {
       if (repo.getVpc(host.db, name)) await forget(host, name);
       atomically(host.db, () => repo.dropAgentVpc(host.db, name));
       this.applied.delete(name);
+      await unpublish(host, this.client, name);
       await this.client.delete(statusKey(this.self, name));
       this.events({ type: 'forgot', vpc: name });
     }

@@ -21,8 +21,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
-import { checkGivenAddress, checkGuestNetwork, nextFree, type IpamState } from '../core/ipam.js';
-import { checkQuota, type GuestUse } from '../core/quota.js';
+import { checkGuestNetwork, type IpamState } from '../core/ipam.js';
+import type { GuestUse } from '../core/quota.js';
+import { decideAdmission } from '../core/admission.js';
 import { guestOnVpcs, needsAdmission, quotaOf, type AddressWish } from '../core/guests.js';
 import type { GuestOnHost, GuestRecord, NodeRecord, VpcWithMap } from '../core/types.js';
 
@@ -32,6 +33,7 @@ import * as repo from '../store/repo.js';
 import { exclusively } from '../store/tx.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { Host } from './host.js';
+import { storeClient } from './store-backend.js';
 import { VERSION } from '../core/version.js';
 
 /** Long enough for any creation (a VM's boot is not waited for), short enough that a dead holder frees the VPC soon. */
@@ -85,12 +87,12 @@ export async function guestsHere(host: Host, vpc?: string): Promise<GuestOnHost[
   return out;
 }
 
-/** The guest network as the allocator takes it, re-checked (a definition stored by an older build is not trusted blindly). */
-function ipamOf(host: Host, vpc: VpcWithMap): Omit<IpamState, 'used'> | null {
+/** The guest network as the allocator takes it, re-checked (a definition stored by an older build is not trusted blindly), with the bridges' addresses. */
+export function ipamOf(vpc: VpcWithMap, bridgeIps: readonly string[]): Omit<IpamState, 'used'> | null {
   const g = vpc.guestNetwork ?? null;
   if (g === null) return null;
   const guests = checkGuestNetwork(v.network(g.network, 'guest_network'), g.gateway, v.network(vpc.peerNetwork, 'peer_network'));
-  return { guests, bridgeIps: repo.getLocal(host.db, vpc.name).bridgeIps };
+  return { guests, bridgeIps };
 }
 
 /** Refusals that need nothing but the definition: asked before any lease or peer. */
@@ -196,6 +198,16 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
   const text = (w: AddressWish): string | null => (w === null || w === 'auto' ? null : v.cidrText(w));
   const outer = a.outer ?? ((): void => undefined);
   if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [], stillHeld: outer });
+  const store = await storeClient(host);
+  if (store) {
+    // backend=etcd: the lock and the count are the store's (no member is called).
+    const { admitInStore } = await import('./store-admit.js');
+    try {
+      return await admitInStore(host, store, a, record);
+    } finally {
+      store.close();
+    }
+  }
   const { Peers } = await import('../cluster/peers.js');
   const peers = new Peers(host.home);
   const call: Call = (node, req) => peers.call(node, req);
@@ -223,19 +235,8 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
       // Every member's bridge addresses in the guest network are taken too (one L2 segment).
       const bridges = asked.flatMap((r) => (r.ok ? r.bridgeIps : []));
       const all = [...here, ...reported, ...stale];
-      checkQuota(vpc.name, quotaOf(vpc), all, a.adding);
-      const base = ipamOf(host, vpc);
-      const ipam = base && { ...base, bridgeIps: [...base.bridgeIps, ...bridges] };
-      const used = all.filter((g) => !(g.name === a.adding.name && g.node === a.adding.node)).flatMap((g) => [g.ip4Addr, g.ip6Addr]).flatMap((x) => (x === null ? [] : [x.split('/')[0] as string]));
-      const pick = (wish: AddressWish, key: string): string | null => {
-        if (wish === null) return null;
-        if (ipam === null) return text(wish);
-        if (wish === 'auto') return nextFree({ ...ipam, used });
-        checkGivenAddress({ ...ipam, used }, wish, key);
-        return v.cidrText(wish);
-      };
-      const ip4Addr = pick(a.ip4, 'ip4_addr');
-      const ip6Addr = pick(a.ip6, 'ip6_addr');
+      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, vpc.name).bridgeIps, ...bridges]);
+      const { ip4Addr, ip6Addr } = decideAdmission({ vpc: vpc.name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
       const held = lease;
       const stillHeld = (): void => {
         outer();

@@ -227,6 +227,8 @@ async function create(host: Host, input: CreateInput): Promise<JailResult> {
     } catch (e) {
       // A container that could not start is not kept half made.
       atomically(host.db, () => repo.deleteJail(host.db, name));
+      // Its admissions' claims (backend=etcd) go with it.
+      await guestsChanged(host, nicsOf(record).map((n) => n.vpc));
       throw e;
     }
     await guestsChanged(host, nicsOf(record).map((n) => n.vpc));

@@ -102,7 +102,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     rotate.checkRotate(h, (i as { node?: string }).node);
     return rotate.rotateKeys(h, as(i), c.events);
   },
-  'vpc.set': async (h, i, c) => (await pushOnly(h, 'set')) && (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
+  'vpc.set': async (h, i, c) => (await vpc()).setPolicy(h, as(i), (outcome) => c.events({ type: 'synced', outcome })),
   'token.create': async (h, i) => (await token()).create(h, as(i)),
   'token.list': async (h) => (await token()).list(h),
   'token.revoke': async (h, i) => (await token()).revoke(h, as(i)),

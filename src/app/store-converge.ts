@@ -16,7 +16,9 @@ import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
 import { vpcFromWire } from '../cluster/wire.js';
 import type { EtcdClient, Compare, TxnOp } from '../store/etcd/client.js';
-import { statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { lockKey, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { withStoreLock } from '../store/etcd/lease-lock.js';
+import { lockTimeoutMs } from '../store/lock.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
 
 /** Attempts at the allocation transaction before giving up (each loses only to a concurrent writer). */
@@ -45,6 +47,9 @@ export interface StoreConvergeInput {
   readonly dryrun: boolean;
   /** How long to follow the agents. */
   readonly timeoutMs: number;
+  /** Who writes (this host's name) and what, as the VPC's lock in the store says while it is held. */
+  readonly by: string;
+  readonly what: string;
 }
 
 /** Write the VPC (allocating new pairs in the same transaction); returns what was written and its revision. */
@@ -138,7 +143,8 @@ async function statuses(client: EtcdClient, nodes: readonly string[], name: stri
 /** Write the desired state, then follow every agent until it applied that revision (or left), or the time runs out. */
 export async function convergeInStore(client: EtcdClient, input: StoreConvergeInput, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const started = Date.now();
-  const { vpc, revision } = await writeVpc(client, input, events);
+  // Under the VPC's lock: no admission (store-admit.ts) decides on a definition being replaced.
+  const { vpc, revision } = input.dryrun ? await writeVpc(client, input, events) : await withStoreLock(client, lockKey(input.name), input.by, input.what, lockTimeoutMs(), () => writeVpc(client, input, events));
   const members = vpc.members.map((m) => m.node);
   // current: the agents apply what the store says; no member is left alone here (core/applied.ts is the SSH-push backend's).
   const base = { vpc: vpc.name, dryrun: input.dryrun, members: members.length, leaving: input.leaving.length, mtu: null, current: [] };
@@ -206,7 +212,21 @@ export async function convergeInStore(client: EtcdClient, input: StoreConvergeIn
  * store in one transaction; each member's agent takes the network down,
  * forgets the VPC and deletes its status, which this follows.
  */
-export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
+export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number, by: string): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
+  const vpc = await withStoreLock(client, lockKey(name), by, 'vpc mode=destroy', lockTimeoutMs(), () => removeVpc(client, name));
+  const members = vpc.members.map((m) => m.node);
+  const deadline = Date.now() + timeoutMs;
+  let pending = members;
+  while (pending.length > 0 && Date.now() < deadline) {
+    const now = await statuses(client, pending, name).catch(() => null);
+    if (now) pending = pending.filter((n) => now.get(n) !== null);
+    if (pending.length > 0) await new Promise((res) => setTimeout(res, POLL_MS));
+  }
+  return { removed: true, members, gone: members.filter((m) => !pending.includes(m)), pending };
+}
+
+/** The VPC's key, then the VXLAN ids it held; what was removed. */
+async function removeVpc(client: EtcdClient, name: string): Promise<VpcWithMap> {
   const current = await client.get(vpcKey(name));
   if (!current) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
   const vpc = vpcFromStore(current.value, name);
@@ -218,15 +238,7 @@ export async function destroyInStore(client: EtcdClient, name: string, timeoutMs
     return kv.value === name && k?.kind === 'vni' ? [k.vni] : [];
   });
   for (const chunk of chunks(held)) await release(client, name, chunk);
-  const members = vpc.members.map((m) => m.node);
-  const deadline = Date.now() + timeoutMs;
-  let pending = members;
-  while (pending.length > 0 && Date.now() < deadline) {
-    const now = await statuses(client, pending, name).catch(() => null);
-    if (now) pending = pending.filter((n) => now.get(n) !== null);
-    if (pending.length > 0) await new Promise((res) => setTimeout(res, POLL_MS));
-  }
-  return { removed: true, members, gone: members.filter((m) => !pending.includes(m)), pending };
+  return vpc;
 }
 
 /** How long deploy, join, leave and destroy follow the agents (MESHVPC_CONVERGE_TIMEOUT_MS, default 60 s). */

@@ -1,13 +1,47 @@
-/** A host's own guests in the cluster's store (backend=etcd): written under its own keys only. */
+/**
+ * A host's own guests in the cluster's store (backend=etcd), written under
+ * its own keys only: the guests it runs (for the other members' FDB and
+ * counts), its bridge addresses on the VPC (never handed to a guest), and the
+ * claims its admissions wrote (store-admit.ts), of which it removes those
+ * whose guest is gone or was never made.
+ */
 import type { GuestOnHost } from '../core/types.js';
-import type { EtcdClient } from '../store/etcd/client.js';
-import { guestsOf, parseKey } from '../store/etcd/layout.js';
+import { guestsFromWire } from '../cluster/wire.js';
+import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
+import { bridgeKey, claimsOf, guestsOf, parseKey } from '../store/etcd/layout.js';
+import { heldElsewhere } from '../store/lock.js';
+import * as repo from '../store/repo.js';
+import { guestOnVpcs } from '../core/guests.js';
 import type { Host } from './host.js';
+
+/** Guests being admitted by this process (VPC/NAME): their claim stands before the guest is recorded. */
+const inFlight = new Set<string>();
+
+/** Mark an admission under way in this process; returns the unmark. */
+export function admitting(vpc: string, name: string): () => void {
+  const k = `${vpc}/${name}`;
+  inFlight.add(k);
+  return () => void inFlight.delete(k);
+}
+
+/** The guests (or claims) of `vpc` in a range of the store, each value checked against its key; a bad one is nobody's. */
+export function guestsIn(kvs: readonly KeyValue[], kind: 'guest' | 'claim', vpc: string): GuestOnHost[] {
+  return kvs.flatMap((kv) => {
+    const k = parseKey(kv.key);
+    if (k?.kind !== kind || k.vpc !== vpc) return [];
+    try {
+      const [g] = guestsFromWire({ guests: [JSON.parse(kv.value) as unknown] }, k.node, vpc).guests;
+      return g && g.name === k.name ? [g] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** This host's guests on `vpc`, written under its own keys; what was there and is gone is deleted. */
 export async function publishGuests(host: Host, client: EtcdClient, vpc: string, mine: readonly GuestOnHost[]): Promise<void> {
   const self = host.self.nodename;
-  const there = await client.range(guestsOf(vpc, self), { prefix: true });
+  const [there, claims, bridge] = await Promise.all([client.range(guestsOf(vpc, self), { prefix: true }), client.range(claimsOf(vpc, self), { prefix: true }), client.get(bridgeKey(vpc, self))]);
   const keep = new Map(mine.map((g) => [g.name, JSON.stringify(g)]));
   for (const kv of there.kvs) {
     const k = parseKey(kv.key);
@@ -16,4 +50,26 @@ export async function publishGuests(host: Host, client: EtcdClient, vpc: string,
   // Only what changed: each put wakes every agent of the cluster.
   const had = new Map(there.kvs.map((kv) => [kv.key, kv.value]));
   for (const [name, value] of keep) if (had.get(`${guestsOf(vpc, self)}${name}`) !== value) await client.put(`${guestsOf(vpc, self)}${name}`, value);
+
+  const bridgeIps = repo.getLocal(host.db, vpc).bridgeIps;
+  if (bridgeIps.length === 0) {
+    if (bridge) await client.delete(bridgeKey(vpc, self));
+  } else if (bridge?.value !== JSON.stringify(bridgeIps)) await client.put(bridgeKey(vpc, self), JSON.stringify(bridgeIps));
+
+  // A claim stays while its guest is recorded here, or is being made (by this process, or by
+  // another one on this host that holds the guest's lock); any other claim of this host is spent.
+  const recorded = new Set(repo.listGuests(host.db).flatMap((g) => guestOnVpcs(self, g, false)).filter((g) => g.interface === vpc).map((g) => g.name));
+  for (const kv of claims.kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'claim' || recorded.has(k.name) || inFlight.has(`${vpc}/${k.name}`) || heldElsewhere(host.db, `jail:${k.name}`)) continue;
+    await client.txn([{ key: kv.key, target: 'mod_revision', result: 'equal', operand: kv.modRevision }], [{ delete: { key: kv.key } }]);
+  }
+}
+
+/** This host's keys for a VPC it no longer runs (it left, or the VPC was destroyed): its guests, claims and bridge. */
+export async function unpublish(host: Host, client: EtcdClient, vpc: string): Promise<void> {
+  const self = host.self.nodename;
+  await client.delete(guestsOf(vpc, self), { prefix: true });
+  await client.delete(claimsOf(vpc, self), { prefix: true });
+  await client.delete(bridgeKey(vpc, self));
 }

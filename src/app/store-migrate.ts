@@ -52,6 +52,8 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
           leaving: [],
           dryrun: input.dryrun ?? false,
           timeoutMs: convergeTimeoutMs(),
+          by: host.self.nodename,
+          what: 'cluster mode=migrate',
         },
         events,
       );

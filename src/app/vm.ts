@@ -165,6 +165,8 @@ export async function bcreate(host: Host, input: BcreateInput): Promise<VmResult
       // A VM that could not start is not kept half made.
       atomically(host.db, () => repo.deleteGuest(host.db, name));
       await rm(vmDir(host, name), { recursive: true, force: true });
+      // Its admission's claim (backend=etcd) goes with it.
+      await guestsChanged(host, [record.interface]);
       throw e;
     }
   });

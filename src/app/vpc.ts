@@ -6,6 +6,7 @@
 import type { Encryption } from '../core/seal.js';
 import { tellMembersOf } from './guest-reports.js';
 import { storeClient } from './store-backend.js';
+import type { EtcdClient } from '../store/etcd/client.js';
 import type { FdbMode } from '../core/fdb.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
@@ -233,8 +234,16 @@ const asSynced = (h: HostOutcome): SyncOutcome => ({ host: h.host, ok: h.ok, res
  * and re-applies every member (a convergence, as deploy), since each
  * tunnel's endpoints move into or out of WireGuard.
  */
-export function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
+export async function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
   const name = input.vpc_name;
+  const store = await storeClient(host);
+  if (store) {
+    try {
+      return await setInStore(host, store, input, events);
+    } finally {
+      store.close();
+    }
+  }
   const check = (): { vpc: VpcWithMap; after: Policy; encrypt: Encryption } => {
     const vpc = requireVpc(host, name);
     if (!vpc.members.some((m) => m.node === host.self.nodename)) throw new UserError(`${host.self.nodename} is not a member of ${name}: only a member may change it`, 'conflict');
@@ -247,7 +256,7 @@ export function setPolicy(host: Host, input: Named & PolicyInput & { readonly fo
   };
   const first = check();
   const encryptBefore = first.vpc.encrypt ?? 'none';
-  if (input.dryrun) return Promise.resolve({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, encryptBefore, encryptAfter: first.encrypt, hosts: [], ok: true });
+  if (input.dryrun) return ({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, encryptBefore, encryptAfter: first.encrypt, hosts: [], ok: true });
   return clusterLocked(host, name, 'vpc mode=set', false, async () => {
     const { vpc, after, encrypt } = check();
     const before = vpc.encrypt ?? 'none';
@@ -268,6 +277,36 @@ export function setPolicy(host: Host, input: Named & PolicyInput & { readonly fo
   });
 }
 
+/**
+ * vpc mode=set with backend=etcd: the new quotas or guest network go into the
+ * store's definition (under the VPC's lock, so no admission decides on the
+ * old one after it is written); the members' agents take it, and this
+ * follows them as deploy does.
+ */
+async function setInStore(host: Host, store: EtcdClient, input: Named & PolicyInput & { readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
+  const name = input.vpc_name;
+  const self = host.self.nodename;
+  if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
+  let before: VpcWithMap | null = null;
+  const next = (stored: VpcWithMap | null): VpcWithMap => {
+    if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+    if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may change it`, 'conflict');
+    if (input.encrypt !== undefined && input.encrypt !== (stored.encrypt ?? 'none')) throw new UserError(`encrypt=${input.encrypt} is not available with backend=etcd yet: ${name} stays encrypt=${stored.encrypt ?? 'none'}`);
+    before = stored;
+    return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}) };
+  };
+  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+  const result = await convergeInStore(store, { name, next, leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=set' }, (e) => {
+    if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));
+  });
+  const was = before as VpcWithMap | null;
+  if (!was) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+  const encrypt = was.encrypt ?? 'none';
+  const hosts = result.hosts.filter((h) => h.host !== self);
+  const mine = result.hosts.find((h) => h.host === self);
+  return { vpc: name, dryrun: result.dryrun, before: policyOf(was), after: policyOf({ ...was, ...policyFrom(input, policyOf(was), was.peerNetwork) }), encryptBefore: encrypt, encryptAfter: encrypt, hosts: hosts.map(asSynced), ok: result.ok && (mine?.ok ?? true) };
+}
+
 export async function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const name = input.vpc_name;
   const store = await storeClient(host);
@@ -276,7 +315,7 @@ export async function deploy(host: Host, input: ClusterInput & Definition & { re
     const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
     events({ type: 'accepted', vpc: name });
     try {
-      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() }, events);
+      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: 'vpc mode=deploy' }, events);
     } finally {
       store.close();
     }
@@ -356,7 +395,7 @@ export async function members(host: Host, mode: 'join' | 'leave', input: Cluster
     };
     events({ type: 'accepted', vpc: name });
     // `leaving` is known once the store's copy was read: the transaction's first step.
-    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs() };
+    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: `vpc mode=${mode}` };
     try {
       return await convergeInStore(store, input2, events);
     } finally {
@@ -400,10 +439,10 @@ export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: 
     if (input.dryrun) throw new UserError('vpc mode=destroy dryrun=1 is not available with backend=etcd yet');
     const { destroyInStore, convergeTimeoutMs } = await import('./store-converge.js');
     const started = Date.now();
-    events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
-    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs()).finally(() => store.close());
-    const secs = Number(((Date.now() - started) / 1000).toFixed(2));
     const self = host.self.nodename;
+    events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
+    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs(), self).finally(() => store.close());
+    const secs = Number(((Date.now() - started) / 1000).toFixed(2));
     const hosts = r.members.filter((m) => m !== self).map((m) => ({ host: m, ok: r.gone.includes(m), error: r.gone.includes(m) ? null : 'its agent did not take the VPC down in time (it does when it runs)', changes: null, seconds: secs }));
     for (const o of hosts) events({ type: 'torn_down', outcome: o });
     return { vpc: input.vpc_name, mode, ok: r.pending.length === 0, dryrun: false, hosts, self: { node: self, ops: [], commands: [], applied: true }, done: r.gone.length, members: r.members.length };

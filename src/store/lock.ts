@@ -65,6 +65,12 @@ export async function withLock<T>(db: Db, name: string, what: string, fn: () => 
   }
 }
 
+/** Whether another live process holds `name` (a guest being made there, say). */
+export function heldElsewhere(db: Db, name: string): boolean {
+  const row = db.prepare('SELECT pid FROM lock WHERE name = ?').get(name) as { pid: number } | undefined;
+  return row !== undefined && row.pid !== process.pid && alive(row.pid);
+}
+
 /**
  * Locks recorded under this process's own pid. A process just started holds
  * none, so any such row was left by an earlier process that had the same pid

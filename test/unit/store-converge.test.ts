@@ -48,7 +48,7 @@ test('etcd allocation: 32 members (496 pairs, more ids than one transaction take
     assert.equal(held.length, seen.size);
     for (const kv of held) assert.equal(seen.get(Number(kv.key.slice(VNI_PREFIX.length))), kv.value);
 
-    const gone = await destroyInStore(c, 'big', 100);
+    const gone = await destroyInStore(c, 'big', 100, 'h01');
     assert.equal(gone.removed, true);
     const after = (await c.range(VNI_PREFIX, { prefix: true })).kvs;
     assert.equal(after.filter((kv) => kv.value === 'big').length, 0);

@@ -7,6 +7,10 @@
  *   /meshvpc/v1/vni/N                 which VPC holds VXLAN id N cluster-wide (taken in the same txn)
  *   /meshvpc/v1/guest/VPC/NODE/NAME   a guest of NODE on VPC, written by NODE itself
  *   /meshvpc/v1/status/NODE/VPC       what NODE's agent last applied of VPC, written by that agent
+ *   /meshvpc/v1/claim/VPC/NODE/NAME   a guest NODE was admitted to VPC (quota and addresses), written in
+ *                                     the admission's transaction, before the guest exists
+ *   /meshvpc/v1/bridge/VPC/NODE       NODE's own addresses on VPC's bridge (never a guest's), written by NODE
+ *   /meshvpc/v1/lock/VPC              who holds VPC's lock: on a lease, so it goes when its holder dies
  *
  * Values are checked on the way in as strictly as a peer's request (cluster/wire.ts): etcd is
  * shared by every host of the cluster, and a value is believed only for what its key allows.
@@ -20,18 +24,29 @@ export const VPC_PREFIX = `${ROOT}vpc/`;
 export const VNI_PREFIX = `${ROOT}vni/`;
 export const GUEST_PREFIX = `${ROOT}guest/`;
 export const STATUS_PREFIX = `${ROOT}status/`;
+export const CLAIM_PREFIX = `${ROOT}claim/`;
+export const BRIDGE_PREFIX = `${ROOT}bridge/`;
+export const LOCK_PREFIX = `${ROOT}lock/`;
 
 export const vpcKey = (name: string): string => `${VPC_PREFIX}${name}`;
 export const vniKey = (vni: number): string => `${VNI_PREFIX}${vni}`;
 export const guestKey = (vpc: string, node: string, name: string): string => `${GUEST_PREFIX}${vpc}/${node}/${name}`;
 export const guestsOf = (vpc: string, node?: string): string => `${GUEST_PREFIX}${vpc}/${node === undefined ? '' : `${node}/`}`;
 export const statusKey = (node: string, vpc: string): string => `${STATUS_PREFIX}${node}/${vpc}`;
+export const claimKey = (vpc: string, node: string, name: string): string => `${CLAIM_PREFIX}${vpc}/${node}/${name}`;
+export const claimsOf = (vpc: string, node?: string): string => `${CLAIM_PREFIX}${vpc}/${node === undefined ? '' : `${node}/`}`;
+export const bridgeKey = (vpc: string, node: string): string => `${BRIDGE_PREFIX}${vpc}/${node}`;
+export const bridgesOf = (vpc: string): string => `${BRIDGE_PREFIX}${vpc}/`;
+export const lockKey = (vpc: string): string => `${LOCK_PREFIX}${vpc}`;
 
 export type StoreKey =
   | { readonly kind: 'vpc'; readonly vpc: string }
   | { readonly kind: 'vni'; readonly vni: number }
   | { readonly kind: 'guest'; readonly vpc: string; readonly node: string; readonly name: string }
-  | { readonly kind: 'status'; readonly node: string; readonly vpc: string };
+  | { readonly kind: 'status'; readonly node: string; readonly vpc: string }
+  | { readonly kind: 'claim'; readonly vpc: string; readonly node: string; readonly name: string }
+  | { readonly kind: 'bridge'; readonly vpc: string; readonly node: string }
+  | { readonly kind: 'lock'; readonly vpc: string };
 
 /** What a key stands for, every part checked; null for anything that is not meshvpc's layout. */
 export function parseKey(key: string): StoreKey | null {
@@ -49,6 +64,12 @@ export function parseKey(key: string): StoreKey | null {
         return parts.length === 4 ? { kind: 'guest', vpc: v.vpcName(parts[1] ?? '', 'vpc'), node: v.nodeName(parts[2] ?? '', 'node'), name: v.jailName(parts[3] ?? '', 'jname') } : null;
       case 'status':
         return parts.length === 3 ? { kind: 'status', node: v.nodeName(parts[1] ?? '', 'node'), vpc: v.vpcName(parts[2] ?? '', 'vpc') } : null;
+      case 'claim':
+        return parts.length === 4 ? { kind: 'claim', vpc: v.vpcName(parts[1] ?? '', 'vpc'), node: v.nodeName(parts[2] ?? '', 'node'), name: v.jailName(parts[3] ?? '', 'jname') } : null;
+      case 'bridge':
+        return parts.length === 3 ? { kind: 'bridge', vpc: v.vpcName(parts[1] ?? '', 'vpc'), node: v.nodeName(parts[2] ?? '', 'node') } : null;
+      case 'lock':
+        return parts.length === 2 ? { kind: 'lock', vpc: v.vpcName(parts[1] ?? '', 'vpc') } : null;
       default:
         return null;
     }

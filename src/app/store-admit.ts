@@ -1,0 +1,97 @@
+/**
+ * Admission of a guest to a VPC with a quota or a guest network, with
+ * backend=etcd: no member is called. The creator takes the VPC's lock in the
+ * store (a key on a lease: it goes when the creator dies), reads the VPC's
+ * definition, every claim (guests admitted, on any member) and every guest
+ * the members wrote, decides with the same pure code as the embedded backend
+ * (core/admission.ts), and writes its claim in a transaction that holds only
+ * if it still holds the lock and the definition is still the one it read.
+ * So two creators, on any hosts, cannot both take the last slot or one
+ * address, and a quota changed meanwhile is never decided on the old one.
+ *
+ * The claim is written before the guest exists: a creator that dies after it
+ * leaves a claim its own host's next publish removes (store-guests.ts), and a
+ * creation that fails after it removes it at once.
+ */
+import { UserError } from '../core/errors.js';
+import { decideAdmission, uniqueGuests } from '../core/admission.js';
+import { quotaOf } from '../core/guests.js';
+import type { GuestOnHost } from '../core/types.js';
+import * as v from '../core/validate.js';
+import type { EtcdClient } from '../store/etcd/client.js';
+import { bridgesOf, claimKey, claimsOf, guestsOf, lockKey, parseKey, vpcKey } from '../store/etcd/layout.js';
+import { lockInStore } from '../store/etcd/lease-lock.js';
+import { lockTimeoutMs } from '../store/lock.js';
+import * as repo from '../store/repo.js';
+import { checkWishes, guestsHere, ipamOf, type Admission, type Admitted } from './guest-guard.js';
+import type { Host } from './host.js';
+import { admitting, guestsIn } from './store-guests.js';
+import { vpcFromStore } from './store-converge.js';
+
+/** Every bridge address the members wrote for the VPC (each value checked; a bad one says nothing). */
+function bridgeAddresses(kvs: readonly { key: string; value: string }[], vpc: string): string[] {
+  return kvs.flatMap((kv) => {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'bridge' || k.vpc !== vpc) return [];
+    try {
+      const list = JSON.parse(kv.value) as unknown;
+      if (!Array.isArray(list) || list.length > 64) return [];
+      return list.map((a) => v.address(String(a), 'bridge address'));
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admission, record: (addr: Admitted) => Promise<T> | T): Promise<T> {
+  const self = host.self.nodename;
+  const name = a.vpc.name;
+  const guest = a.adding.name;
+  const outer = a.outer ?? ((): void => undefined);
+  const unmark = admitting(name, guest);
+  try {
+    let claim: GuestOnHost;
+    const lock = await lockInStore(client, lockKey(name), self, `adding ${guest}`, lockTimeoutMs()).catch((e: unknown) => {
+      if (e instanceof UserError && e.kind === 'unreachable') throw new UserError(`cannot count ${name}'s guests: the cluster's store does not answer (${e.message.split('\n')[0] ?? ''}); a VPC with a quota or guest network admits guests only through it`, 'unreachable');
+      throw e;
+    });
+    try {
+      const [def, claims, reports, bridges] = await Promise.all([
+        client.get(vpcKey(name)),
+        client.range(claimsOf(name), { prefix: true }),
+        client.range(guestsOf(name), { prefix: true }),
+        client.range(bridgesOf(name), { prefix: true }),
+      ]);
+      if (!def) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+      // The store's definition decides (a vpc mode=set may have changed the quota since this host applied it).
+      const vpc = vpcFromStore(def.value, name);
+      if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name} in the cluster's store`, 'conflict');
+      checkWishes(vpc, a.ip4, a.ip6);
+      // Claims first: a guest admitted and not yet written by its host counts by its claim.
+      const all = uniqueGuests([guestsIn(claims.kvs, 'claim', name), await guestsHere(host, name), guestsIn(reports.kvs, 'guest', name)]);
+      if ((vpc.fdb ?? 'learn') === 'control') {
+        const holder = all.find((g) => g.name === guest && g.node !== self && vpc.members.some((m) => m.node === g.node));
+        if (holder) throw new UserError(`guest name ${guest} is taken on ${name} by ${holder.node}: a VPC with fdb=control holds each guest name once (its MAC comes from the name); remove it there first or pick another name`, 'conflict');
+      }
+      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(bridges.kvs, name)]);
+      const addr = decideAdmission({ vpc: name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
+      claim = { ...a.adding, interface: name, ...addr, running: false };
+      const r = await client.txn(
+        [lock.guard, { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: def.modRevision }],
+        [{ put: { key: claimKey(name, self, guest), value: JSON.stringify(claim) } }],
+      );
+      if (!r.succeeded) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
+    } finally {
+      await lock.release();
+    }
+    try {
+      return await record({ ip4Addr: claim.ip4Addr, ip6Addr: claim.ip6Addr, uncounted: [], stillHeld: outer });
+    } catch (e) {
+      // Not made: its slot and addresses go back (only the claim this admission wrote).
+      await client.txn([{ key: claimKey(name, self, guest), target: 'value', result: 'equal', operand: JSON.stringify(claim) }], [{ delete: { key: claimKey(name, self, guest) } }]).catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    unmark();
+  }
+}
