@@ -14,18 +14,18 @@
  * creation that fails after it removes it at once.
  */
 import { UserError } from '../core/errors.js';
-import { decideAdmission, uniqueGuests } from '../core/admission.js';
+import { decideAdmission } from '../core/admission.js';
 import { quotaOf } from '../core/guests.js';
 import type { GuestOnHost } from '../core/types.js';
 import * as v from '../core/validate.js';
 import type { EtcdClient } from '../store/etcd/client.js';
-import { bridgesOf, claimKey, claimsOf, guestsOf, lockKey, parseKey, vpcKey } from '../store/etcd/layout.js';
+import { bridgesOf, claimKey, lockKey, parseKey, vpcKey } from '../store/etcd/layout.js';
 import { lockInStore } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { checkWishes, guestsHere, ipamOf, type Admission, type Admitted } from './guest-guard.js';
 import type { Host } from './host.js';
-import { admitting, guestsIn } from './store-guests.js';
+import { admitting, countedInStore } from './store-guests.js';
 import { vpcFromStore } from './store-converge.js';
 
 /** Every bridge address the members wrote for the VPC (each value checked; a bad one says nothing). */
@@ -56,19 +56,12 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
       throw e;
     });
     try {
-      const [def, claims, reports, bridges] = await Promise.all([
-        client.get(vpcKey(name)),
-        client.range(claimsOf(name), { prefix: true }),
-        client.range(guestsOf(name), { prefix: true }),
-        client.range(bridgesOf(name), { prefix: true }),
-      ]);
+      const [def, all, bridges] = await Promise.all([client.get(vpcKey(name)), guestsHere(host, name).then((here) => countedInStore(client, name, here)), client.range(bridgesOf(name), { prefix: true })]);
       if (!def) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
       // The store's definition decides (a vpc mode=set may have changed the quota since this host applied it).
       const vpc = vpcFromStore(def.value, name);
       if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name} in the cluster's store`, 'conflict');
       checkWishes(vpc, a.ip4, a.ip6);
-      // Claims first: a guest admitted and not yet written by its host counts by its claim.
-      const all = uniqueGuests([guestsIn(claims.kvs, 'claim', name), await guestsHere(host, name), guestsIn(reports.kvs, 'guest', name)]);
       if ((vpc.fdb ?? 'learn') === 'control') {
         const holder = all.find((g) => g.name === guest && g.node !== self && vpc.members.some((m) => m.node === g.node));
         if (holder) throw new UserError(`guest name ${guest} is taken on ${name} by ${holder.node}: a VPC with fdb=control holds each guest name once (its MAC comes from the name); remove it there first or pick another name`, 'conflict');

@@ -12,6 +12,7 @@ import { bridgeKey, claimsOf, guestsOf, parseKey } from '../store/etcd/layout.js
 import { heldElsewhere } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { guestOnVpcs } from '../core/guests.js';
+import { uniqueGuests } from '../core/admission.js';
 import type { Host } from './host.js';
 
 /** Guests being admitted by this process (VPC/NAME): their claim stands before the guest is recorded. */
@@ -36,6 +37,18 @@ export function guestsIn(kvs: readonly KeyValue[], kind: 'guest' | 'claim', vpc:
       return [];
     }
   });
+}
+
+/**
+ * Every guest the store counts on `vpc`: claims first (a guest admitted and
+ * not yet written by its host counts by its claim), then what each member
+ * wrote of its guests (a guest from before any claim: a VPC given a quota
+ * later, or moved in from SSH push). `here` (this host's own, from its
+ * database) comes between: it is more recent than what this host wrote.
+ */
+export async function countedInStore(client: EtcdClient, vpc: string, here: readonly GuestOnHost[] = []): Promise<GuestOnHost[]> {
+  const [claims, reports] = await Promise.all([client.range(claimsOf(vpc), { prefix: true }), client.range(guestsOf(vpc), { prefix: true })]);
+  return uniqueGuests([guestsIn(claims.kvs, 'claim', vpc), here, guestsIn(reports.kvs, 'guest', vpc)]);
 }
 
 /** This host's guests on `vpc`, written under its own keys; what was there and is gone is deleted. */

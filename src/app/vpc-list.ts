@@ -12,6 +12,8 @@ import type { GuestOnHost } from '../core/types.js';
 import { guestOnVpcs, needsAdmission, quotaOf } from '../core/guests.js';
 import type { Call } from './guest-guard.js';
 import type { Peers } from '../cluster/peers.js';
+import type { EtcdClient } from '../store/etcd/client.js';
+import { storeClient } from './store-backend.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -56,9 +58,11 @@ function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): st
  * last reported. Other VPCs count this host's guests only: their listing
  * needs no SSH.
  */
-async function guestsOf(host: Host, vpc: VpcWithMap, call: () => Promise<Call>): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
+async function guestsOf(host: Host, vpc: VpcWithMap, call: () => Promise<Call>, store: EtcdClient | null): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
   const here = repo.listGuests(host.db).flatMap((g) => guestOnVpcs(host.self.nodename, g, false)).filter((g) => g.interface === vpc.name);
   if (!needsAdmission(vpc, null, null)) return { guests: here, stale: [] };
+  // backend=etcd: counted as admissions count them, from the store.
+  if (store) return { guests: await (await import('./store-guests.js')).countedInStore(store, vpc.name, here), stale: [] };
   // Loaded here: a listing without a policed VPC never loads the admission machinery.
   const { askMembers } = await import('./guest-guard.js');
   const asked = await askMembers(host, vpc, await call());
@@ -74,11 +78,12 @@ export async function list(host: Host): Promise<VpcRow[]> {
     const open = await peers;
     return (node, req) => open.call(node, req);
   };
+  const store = await storeClient(host);
   try {
     return await Promise.all(
       repo.listVpcs(host.db).map(async (x) => {
         const l = repo.getLocal(host.db, x.name);
-        const { guests, stale } = await guestsOf(host, x, call);
+        const { guests, stale } = await guestsOf(host, x, call, store);
         return {
           name: x.name,
           peer_network: x.peerNetwork,
@@ -98,6 +103,7 @@ export async function list(host: Host): Promise<VpcRow[]> {
       }),
     );
   } finally {
+    store?.close();
     await (peers as Promise<Peers> | null)?.then((p) => p.close());
   }
 }

@@ -53,9 +53,9 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
     assert.equal(shown.fdb, 'control');
 
     // What pushes over SSH is refused: the store is the cluster's state.
-    const set = await mv(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=5');
-    assert.notEqual(set.code, 0);
-    assert.match(set.stderr, /vpc mode=set is not available with backend=etcd yet/);
+    const sealing = await mv(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'encrypt=wireguard');
+    assert.equal(sealing.code, 2, sealing.stdout + sealing.stderr);
+    assert.match(sealing.stderr, /encrypt=wireguard is not available with backend=etcd yet: vpc1 stays encrypt=none/);
     const enc = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=sealed', 'node_member=host1,host2', 'peer_network=198.51.100.128/26', 'encrypt=wireguard');
     assert.notEqual(enc.code, 0);
     assert.match(enc.stderr, /encrypt=wireguard is not available with backend=etcd yet/);
@@ -67,6 +67,40 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
       return ['203.0.113.2', '203.0.113.3'].every((ip) => n.some((x) => x.dst === ip));
     });
     for (const [h, to] of [[1, 2], [2, 3], [3, 1]] as const) assert.equal((await jailPing(lab, h, `c${h}`, `203.0.113.${to}`)).code, 0, `c${h} reaches c${to}`);
+
+    // Quotas and guest addresses through the store: vpc mode=set writes them into the definition;
+    // each admission takes the VPC's lease lock and writes its claim in a transaction (no member is called).
+    assert.match(await ok(lab, 2, 'vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=4', 'guest_network=203.0.113.0/24'), /vpc1: quota none -> jail_max=4; guest_network none -> 203\.0\.113\.0\/24.*\n.*vpc1: set on 3 of 3 members/);
+    await eventually('host3 has taken the quota from the store', async () => /jail_max=4/.test(await ok(lab, 3, 'vpc', 'mode=list')));
+    assert.match(await ok(lab, 3, 'vpc', 'mode=list'), /jails=3 vms=0/, 'counted from the store: the three containers of three hosts');
+    for (let i = 0; i < 5; i++) {
+      // The last slot, asked for from two hosts at the same moment: one gets it.
+      const [x, y] = await Promise.all([
+        mv(lab, 1, 'jcreate', `jname=q${i}a`, 'interface=vpc1', 'ip4_addr=auto'),
+        mv(lab, 3, 'jcreate', `jname=q${i}b`, 'interface=vpc1', 'ip4_addr=auto'),
+      ]);
+      const won = [x, y].filter((r) => r.code === 0);
+      assert.equal(won.length, 1, `round ${i}: exactly one creation takes the last slot: ${x.stdout}${x.stderr} / ${y.stdout}${y.stderr}`);
+      const lost = x.code === 0 ? y : x;
+      assert.match(lost.stderr, /vpc1: jail_max=4 reached \(4 containers: /);
+      assert.match(won[0]?.stdout ?? '', /eth0 203\.0\.113\.4\/24/, 'the lowest free address: .1-.3 are the others\'');
+      await ok(lab, x.code === 0 ? 1 : 3, 'jremove', `jname=${x.code === 0 ? `q${i}a` : `q${i}b`}`);
+    }
+    // Room for both: two addresses at once from two hosts are never the same.
+    await ok(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'jail_max=10');
+    const both = await Promise.all([mv(lab, 1, 'jcreate', 'jname=d1', 'interface=vpc1', 'ip4_addr=auto'), mv(lab, 2, 'jcreate', 'jname=d2', 'interface=vpc1', 'ip4_addr=auto')]);
+    const addrs = both.map((r) => {
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return /eth0 (\S+)/.exec(r.stdout)?.[1];
+    });
+    assert.deepEqual([...addrs].sort(), ['203.0.113.4/24', '203.0.113.5/24']);
+    // A given address another host's guest holds is refused, naming it.
+    const taken = await mv(lab, 3, 'jcreate', 'jname=d3', 'interface=vpc1', `ip4_addr=${addrs[0] ?? ''}`);
+    assert.equal(taken.code, 2, taken.stdout + taken.stderr);
+    assert.match(taken.stderr, /already used by another guest of this VPC/);
+    await ok(lab, 1, 'jremove', 'jname=d1');
+    await ok(lab, 2, 'jremove', 'jname=d2');
+
     const status = JSON.parse(await ok(lab, 1, 'vpc', 'mode=status', 'vpc_name=vpc1', '--json')) as { node: string; fdb?: string }[];
     assert.ok(status.filter((t) => t.node === 'host1').every((t) => t.fdb === 'control'), JSON.stringify(status));
 
