@@ -33,6 +33,8 @@ export type AgentEvent =
   | { readonly type: 'connected'; readonly revision: number }
   /** The store cannot be read: nothing here changes until it can. */
   | { readonly type: 'unreachable'; readonly why: string }
+  /** Said before the kernel is touched: an agent killed after it left its change half made, which the next run completes. */
+  | { readonly type: 'applying'; readonly vpc: string; readonly revision: number }
   | { readonly type: 'applied'; readonly vpc: string; readonly revision: number; readonly ok: boolean; readonly changes: number; readonly error: string | null }
   | { readonly type: 'guests'; readonly vpc: string; readonly members: number }
   | { readonly type: 'forgot'; readonly vpc: string };
@@ -214,6 +216,7 @@ export class Agent {
     const host = this.host;
     const change = { vxlan: true, bridge: true };
     let status: AppliedStatus;
+    this.events({ type: 'applying', vpc: vpc.name, revision });
     try {
       // What this host believes of any definition, whoever wrote it: members at the addresses it
       // knows them by (a value pointing a member's tunnel elsewhere is refused), no encryption

@@ -14,6 +14,8 @@ const line = (e: AgentEvent): string => {
       return `control plane reachable (revision ${e.revision})`;
     case 'unreachable':
       return `control plane unreachable: ${e.why} (the network here is left as it is)`;
+    case 'applying':
+      return `${e.vpc}: applying revision ${e.revision}`;
     case 'applied':
       return e.ok ? `${e.vpc}: applied revision ${e.revision}, ${e.changes} change${e.changes === 1 ? '' : 's'}` : `${e.vpc}: revision ${e.revision} FAILED: ${e.error ?? ''}`;
     case 'guests':
