@@ -19,10 +19,11 @@ import { UserError } from '../core/errors.js';
 import type { GuestOnHost, VpcWithMap } from '../core/types.js';
 import { VERSION } from '../core/version.js';
 import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
-import { guestsOf, parseKey, ROOT, STATUS_PREFIX, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { guestsOf, ownBody, parseKey, ROOT, STATUS_PREFIX, statusFromStore, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
-import { vpcFromStore } from './store-converge.js';
+import { definitionIn, type StoredDefinition } from './store-converge.js';
+import { trustDefinition } from './store-trust.js';
 import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
 import { checkUnderlays } from '../core/authority.js';
 import type { Host } from './host.js';
@@ -56,16 +57,20 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  * what this host knew of it (a cluster migrated from SSH push keeps its
  * reports until each agent has written its own).
  */
-export function guestsFromStore(vpc: VpcWithMap, kvs: readonly KeyValue[], self: string, reported: ReadonlySet<string>): Map<string, GuestOnHost[]> {
+export function guestsFromStore(client: EtcdClient, vpc: VpcWithMap, kvs: readonly KeyValue[], self: string, reported: ReadonlySet<string>): Map<string, GuestOnHost[]> {
   const byNode = new Map<string, GuestOnHost[]>();
   for (const m of vpc.members) if (m.node !== self && reported.has(m.node)) byNode.set(m.node, []);
-  for (const g of guestsIn(kvs, 'guest', vpc.name)) byNode.get(g.node)?.push(g);
+  for (const g of guestsIn(client, kvs, 'guest', vpc.name)) byNode.get(g.node)?.push(g);
   return byNode;
 }
 
 export class Agent {
   /** The definition revision this agent last applied, per VPC. */
   private readonly applied = new Map<string, number>();
+  /** The revision of the last definition believed per VPC: a value replacing an older one is a replay. */
+  private readonly floor = new Map<string, number>();
+  /** VPCs this agent runs whose key vanished (said once). */
+  private readonly vanished = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   /** VPCs a batch could not settle: settled again with the next one. */
   private readonly retry = new Set<string>();
@@ -98,7 +103,8 @@ export class Agent {
         const k = parseKey(kv.key);
         if (k?.kind === 'vpc' || k?.kind === 'guest') names.add(k.vpc);
       }
-      const byVpc = groupByVpc(snapshot.kvs);
+      const byVpc = groupByVpc(this.client, snapshot.kvs);
+      this.seedFloors(snapshot.kvs);
       for (const name of [...names].sort()) {
         const mine = byVpc.get(name) ?? { vpc: null, guests: [], reported: new Set<string>() };
         await this.settleSafely(name, () => this.settle(name, mine.vpc, mine.guests, mine.reported));
@@ -151,7 +157,7 @@ export class Agent {
     for (const name of [...names].sort()) {
       await this.settleSafely(name, async () => {
         const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
-        await this.settle(name, kv, guests.kvs, reportersOf(statuses.kvs, name));
+        await this.settle(name, kv, guests.kvs, reportersOf(this.client, statuses.kvs, name));
       });
     }
   }
@@ -176,32 +182,53 @@ export class Agent {
   /** Bring one VPC here in line with the store's `kv` (null: not there) and its guests. */
   private async settle(name: string, kv: KeyValue | null, guestKvs: readonly KeyValue[], reported: ReadonlySet<string>): Promise<void> {
     const host = this.host;
-    let vpc: VpcWithMap | null = null;
+    let held: StoredDefinition | null = null;
     let invalid: string | null = null;
     if (kv) {
       try {
-        vpc = vpcFromStore(kv.value, name);
+        held = definitionIn(this.client, kv, name);
       } catch (e) {
         invalid = firstLine(e);
       }
     }
+    const vpc = held?.kind === 'vpc' ? held.vpc : null;
     const member = vpc?.members.some((m) => m.node === this.self) ?? false;
     const runs = repo.agentVpcs(host.db).includes(name);
+    if (kv && held && (member || runs || repo.getVpc(host.db, name))) {
+      // Believed only for what its writer may say, and never an older one written back.
+      try {
+        trustDefinition(host, name, held);
+        const floor = this.floor.get(name) ?? 0;
+        if (held.prev < floor) throw new UserError(`the definition of ${name} in the store is not believed: ${held.by}'s value replaces revision ${held.prev}, older than revision ${floor} this host applied (an old value written back)`, 'conflict');
+      } catch (e) {
+        invalid = firstLine(e);
+      }
+    }
     if (kv && invalid) {
-      // Said once per revision, and only by a host that runs the VPC: it cannot tell whether it
-      // is a member of a value it cannot read, and its network for the VPC stays as it is.
+      // Said once per revision, and only by a host that runs the VPC (it cannot tell whether it
+      // is a member of a value it cannot believe); its network for the VPC stays as it is.
       if (runs && this.applied.get(name) !== kv.modRevision) {
         await this.report({ node: this.self, vpc: name, revision: kv.modRevision, ok: false, changes: 0, error: invalid, version: VERSION });
         this.applied.set(name, kv.modRevision);
       }
       return;
     }
+    if (kv) this.floor.set(name, kv.modRevision);
     if (kv && vpc && member) {
       if (this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
       if (repo.agentVpcs(host.db).includes(name)) await this.takeGuests(vpc, guestKvs, reported);
       return;
     }
-    // Gone from the store, or this host is no longer a member: only a VPC the agent brought here goes.
+    if (!kv) {
+      // A key that vanished says nothing (a deletion cannot be signed; a member destroys a VPC
+      // with a signed tombstone): the network stays, and the agent says so once.
+      if (runs && !this.vanished.has(name)) {
+        this.vanished.add(name);
+        this.events({ type: 'unreachable', why: `${name}: its definition left the store without a member's word (deleted by hand?); its network here is left as it is (meshvpc vpc mode=remove vpc_name=${name} takes it down)` });
+      }
+      return;
+    }
+    // Destroyed by a member, or this host is no longer a member: only a VPC the agent brought here goes.
     if (runs) {
       if (repo.getVpc(host.db, name)) await forget(host, name);
       atomically(host.db, () => repo.dropAgentVpc(host.db, name));
@@ -209,6 +236,24 @@ export class Agent {
       await unpublish(host, this.client, name);
       await this.client.delete(statusKey(this.self, name));
       this.events({ type: 'forgot', vpc: name });
+    }
+  }
+
+  /**
+   * The revision this host last applied of each VPC, from its own signed
+   * status keys: after a restart, an older definition written back is still
+   * refused.
+   */
+  private seedFloors(kvs: readonly KeyValue[]): void {
+    for (const kv of kvs) {
+      const k = parseKey(kv.key);
+      if (k?.kind !== 'status' || k.node !== this.self) continue;
+      try {
+        const s = statusFromStore(ownBody(this.client, kv, this.self), k);
+        if (s.revision > (this.floor.get(k.vpc) ?? 0)) this.floor.set(k.vpc, s.revision);
+      } catch {
+        // Not this host's own word: no floor from it.
+      }
     }
   }
 
@@ -247,13 +292,14 @@ export class Agent {
 
   private async report(status: AppliedStatus): Promise<void> {
     this.events({ type: 'applied', vpc: status.vpc, revision: status.revision, ok: status.ok, changes: status.changes, error: status.error });
-    await this.client.put(statusKey(status.node, status.vpc), JSON.stringify(status));
+    const key = statusKey(status.node, status.vpc);
+    await this.client.put(key, this.client.seal(key, JSON.stringify(status)));
   }
 
   /** The other members' guests, as they wrote them, for the control-plane FDB. */
   private async takeGuests(vpc: VpcWithMap, guestKvs: readonly KeyValue[], reported: ReadonlySet<string>): Promise<void> {
     if ((vpc.fdb ?? 'learn') !== 'control') return;
-    const byNode = guestsFromStore(vpc, guestKvs, this.self, reported);
+    const byNode = guestsFromStore(this.client, vpc, guestKvs, this.self, reported);
     atomically(this.host.db, () => {
       for (const [node, guests] of byNode) repo.putSeen(this.host.db, vpc.name, node, guests);
     });
@@ -273,7 +319,7 @@ const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
 const RETRY_MS = 2000;
 
 /** A snapshot of the store by VPC: its definition, its guests, and which members' agents reported it. */
-function groupByVpc(kvs: readonly KeyValue[]): Map<string, { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> }> {
+function groupByVpc(client: EtcdClient, kvs: readonly KeyValue[]): Map<string, { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> }> {
   const out = new Map<string, { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> }>();
   const of = (name: string): { vpc: KeyValue | null; guests: KeyValue[]; reported: Set<string> } => {
     let x = out.get(name);
@@ -284,17 +330,27 @@ function groupByVpc(kvs: readonly KeyValue[]): Map<string, { vpc: KeyValue | nul
     const k = parseKey(kv.key);
     if (k?.kind === 'vpc') of(k.vpc).vpc = kv;
     else if (k?.kind === 'guest') of(k.vpc).guests.push(kv);
-    else if (k?.kind === 'status') of(k.vpc).reported.add(k.node);
+    else if (k?.kind === 'status' && signedBy(client, kv, k.node)) of(k.vpc).reported.add(k.node);
   }
   return out;
 }
 
+/** Whether `node` signed `kv` (a host speaks for itself only). */
+function signedBy(client: EtcdClient, kv: KeyValue, node: string): boolean {
+  try {
+    ownBody(client, kv, node);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Members whose agent has reported `vpc` (a status key), from a range of the store. */
-function reportersOf(kvs: readonly KeyValue[], vpc: string): Set<string> {
+function reportersOf(client: EtcdClient, kvs: readonly KeyValue[], vpc: string): Set<string> {
   const out = new Set<string>();
   for (const kv of kvs) {
     const k = parseKey(kv.key);
-    if (k?.kind === 'status' && k.vpc === vpc) out.add(k.node);
+    if (k?.kind === 'status' && k.vpc === vpc && signedBy(client, kv, k.node)) out.add(k.node);
   }
   return out;
 }

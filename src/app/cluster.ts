@@ -268,7 +268,8 @@ export function forgetHere(host: Host, caller: Caller, req: EtcdForgetRequest): 
 }
 
 /** A client for the configured etcd, with this host's credentials. */
-export function clientFor(config: ClusterConfig, timeoutMs = 3000): EtcdClient {
+/** A client of the cluster's etcd; with `node`, what it writes is signed as that host's. */
+export function clientFor(config: ClusterConfig, timeoutMs = 3000, node?: string): EtcdClient {
   const read = (path: string, what: string): Buffer => {
     try {
       return readFileSync(path);
@@ -276,7 +277,7 @@ export function clientFor(config: ClusterConfig, timeoutMs = 3000): EtcdClient {
       throw new UserError(`cannot read the etcd ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'storage');
     }
   };
-  return new EtcdClient({ endpoints: config.members.flatMap((m) => m.clientUrls), tls: { ca: read(config.caFile, 'CA'), cert: read(config.certFile, 'client certificate'), key: read(config.keyFile, 'client key') }, timeoutMs });
+  return new EtcdClient({ endpoints: config.members.flatMap((m) => m.clientUrls), tls: { ca: read(config.caFile, 'CA'), cert: read(config.certFile, 'client certificate'), key: read(config.keyFile, 'client key') }, timeoutMs, ...(node === undefined ? {} : { node }) });
 }
 
 /** How long show waits for each member (all are asked at once): a busy member is slow, not dead. */

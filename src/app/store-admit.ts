@@ -19,22 +19,23 @@ import { quotaOf } from '../core/guests.js';
 import type { GuestOnHost } from '../core/types.js';
 import * as v from '../core/validate.js';
 import type { EtcdClient } from '../store/etcd/client.js';
-import { bridgesOf, claimKey, lockKey, parseKey, vpcKey } from '../store/etcd/layout.js';
+import { bridgesOf, claimKey, lockKey, ownBody, parseKey, vpcKey } from '../store/etcd/layout.js';
 import { lockInStore } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { checkWishes, guestsHere, ipamOf, type Admission, type Admitted } from './guest-guard.js';
 import type { Host } from './host.js';
 import { admitting, countedInStore } from './store-guests.js';
-import { vpcFromStore } from './store-converge.js';
+import { definitionIn } from './store-converge.js';
+import { trustDefinition } from './store-trust.js';
 
-/** Every bridge address the members wrote for the VPC (each value checked; a bad one says nothing). */
-function bridgeAddresses(kvs: readonly { key: string; value: string }[], vpc: string): string[] {
+/** Every bridge address the members wrote for the VPC (each value signed by its node and checked; any other says nothing). */
+function bridgeAddresses(client: EtcdClient, kvs: readonly { key: string; value: string }[], vpc: string): string[] {
   return kvs.flatMap((kv) => {
     const k = parseKey(kv.key);
     if (k?.kind !== 'bridge' || k.vpc !== vpc) return [];
     try {
-      const list = JSON.parse(kv.value) as unknown;
+      const list = JSON.parse(ownBody(client, kv, k.node)) as unknown;
       if (!Array.isArray(list) || list.length > 64) return [];
       return list.map((a) => v.address(String(a), 'bridge address'));
     } catch {
@@ -51,27 +52,31 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
   const unmark = admitting(name, guest);
   try {
     let claim: GuestOnHost;
+    let sealed = '';
     const lock = await lockInStore(client, lockKey(name), self, `adding ${guest}`, lockTimeoutMs()).catch((e: unknown) => {
       if (e instanceof UserError && e.kind === 'unreachable') throw new UserError(`cannot count ${name}'s guests: the cluster's store does not answer (${e.message.split('\n')[0] ?? ''}); a VPC with a quota or guest network admits guests only through it`, 'unreachable');
       throw e;
     });
     try {
       const [def, all, bridges] = await Promise.all([client.get(vpcKey(name)), guestsHere(host, name).then((here) => countedInStore(client, name, here)), client.range(bridgesOf(name), { prefix: true })]);
-      if (!def) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-      // The store's definition decides (a vpc mode=set may have changed the quota since this host applied it).
-      const vpc = vpcFromStore(def.value, name);
+      const held = def ? definitionIn(client, def, name) : null;
+      if (!def || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+      // The store's definition decides (a vpc mode=set may have changed the quota since this host
+      // applied it), if its writer may say it.
+      trustDefinition(host, name, held);
+      const vpc = held.vpc;
       if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name} in the cluster's store`, 'conflict');
       checkWishes(vpc, a.ip4, a.ip6);
       if ((vpc.fdb ?? 'learn') === 'control') {
         const holder = all.find((g) => g.name === guest && g.node !== self && vpc.members.some((m) => m.node === g.node));
         if (holder) throw new UserError(`guest name ${guest} is taken on ${name} by ${holder.node}: a VPC with fdb=control holds each guest name once (its MAC comes from the name); remove it there first or pick another name`, 'conflict');
       }
-      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(bridges.kvs, name)]);
+      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(client, bridges.kvs, name)]);
       const addr = decideAdmission({ vpc: name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
       claim = { ...a.adding, interface: name, ...addr, running: false };
       const r = await client.txn(
         [lock.guard, { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: def.modRevision }],
-        [{ put: { key: claimKey(name, self, guest), value: JSON.stringify(claim) } }],
+        [{ put: { key: claimKey(name, self, guest), value: (sealed = client.seal(claimKey(name, self, guest), JSON.stringify(claim))) } }],
       );
       if (!r.succeeded) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
     } finally {
@@ -81,7 +86,7 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
       return await record({ ip4Addr: claim.ip4Addr, ip6Addr: claim.ip6Addr, uncounted: [], stillHeld: outer });
     } catch (e) {
       // Not made: its slot and addresses go back (only the claim this admission wrote).
-      await client.txn([{ key: claimKey(name, self, guest), target: 'value', result: 'equal', operand: JSON.stringify(claim) }], [{ delete: { key: claimKey(name, self, guest) } }]).catch(() => undefined);
+      await client.txn([{ key: claimKey(name, self, guest), target: 'value', result: 'equal', operand: sealed }], [{ delete: { key: claimKey(name, self, guest) } }]).catch(() => undefined);
       throw e;
     }
   } finally {

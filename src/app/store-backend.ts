@@ -10,5 +10,5 @@ import type { Host } from './host.js';
 /** A client for the cluster's etcd, or null on the embedded backend (which loads nothing more). */
 export async function storeClient(host: Host, timeoutMs?: number): Promise<EtcdClient | null> {
   const config = getClusterConfig(host.db);
-  return config ? (await import('./cluster.js')).clientFor(config, timeoutMs) : null;
+  return config ? (await import('./cluster.js')).clientFor(config, timeoutMs, host.self.nodename) : null;
 }

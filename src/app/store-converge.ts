@@ -15,8 +15,8 @@ import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
 import { vpcFromWire } from '../cluster/wire.js';
-import type { EtcdClient, Compare, TxnOp } from '../store/etcd/client.js';
-import { lockKey, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import type { EtcdClient, Compare, KeyValue, TxnOp } from '../store/etcd/client.js';
+import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
@@ -25,21 +25,49 @@ import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.j
 const ROUNDS = 20;
 const POLL_MS = 250;
 
-/** A VPC as the store holds it, checked like a definition from a peer. */
-export function vpcFromStore(raw: string, name: string): VpcWithMap {
+/**
+ * A VPC's key as the store holds it: a definition, or the tombstone a
+ * destroy leaves (a deletion cannot be signed, so a VPC is destroyed by a
+ * signed value, and a key that merely vanished says nothing). Signed by its
+ * writer (store/etcd/signed.ts), whose name comes from its certificate; the
+ * body is checked like a definition from a peer. Whether the writer may say
+ * it is the reader's to decide (store-trust.ts).
+ */
+export type StoredDefinition =
+  | { readonly kind: 'vpc'; readonly vpc: VpcWithMap; readonly by: string; readonly prev: number }
+  | { readonly kind: 'destroyed'; readonly by: string; readonly prev: number };
+
+export const tombstone = (name: string): string => JSON.stringify({ destroyed: name });
+
+export function definitionIn(client: EtcdClient, kv: KeyValue, name: string): StoredDefinition {
+  const bad = (why: string): never => {
+    throw new UserError(`the definition of ${name} in the store is not believed: ${why}`);
+  };
+  let opened;
+  try {
+    opened = client.open(kv.key, kv.value);
+  } catch (e) {
+    return bad(e instanceof Error ? e.message : String(e));
+  }
   let x: unknown;
   try {
-    x = JSON.parse(raw);
+    x = JSON.parse(opened.body);
   } catch {
-    throw new UserError(`bad definition of ${name} in the store: not JSON`);
+    return bad('not JSON');
+  }
+  if (x !== null && typeof x === 'object' && 'destroyed' in x) {
+    if ((x as { destroyed: unknown }).destroyed !== name) bad('a tombstone of another VPC');
+    return { kind: 'destroyed', by: opened.by, prev: opened.prev };
   }
   const vpc = vpcFromWire(x);
-  if (vpc.name !== name) throw new UserError(`bad definition in the store: key ${name} holds ${vpc.name}`);
-  return vpc;
+  if (vpc.name !== name) bad(`key ${name} holds ${vpc.name}`);
+  return { kind: 'vpc', vpc, by: opened.by, prev: opened.prev };
 }
 
 export interface StoreConvergeInput {
   readonly name: string;
+  /** Throws unless this host believes what the store holds (its writer may say it): it is built on. */
+  readonly trust: (stored: StoredDefinition) => void;
   /** The VPC as it should be, from what the store holds now (null: nothing yet); throws a refusal. */
   readonly next: (stored: VpcWithMap | null) => VpcWithMap;
   /** Members that are leaving: their agents take the VPC down and forget it. */
@@ -53,19 +81,22 @@ export interface StoreConvergeInput {
 }
 
 /** Write the VPC (allocating new pairs in the same transaction); returns what was written and its revision. */
-export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
+export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun' | 'trust'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
   const name = input.name;
   for (let round = 1; ; round++) {
     const current = await client.get(vpcKey(name));
-    const stored = current ? vpcFromStore(current.value, name) : null;
+    const held = current ? definitionIn(client, current, name) : null;
+    if (held) input.trust(held);
+    // A tombstone is a VPC no more: a deploy of that name defines a new one.
+    const stored = held?.kind === 'vpc' ? held.vpc : null;
     const wanted = input.next(stored);
     if (wanted.encrypt === 'wireguard') throw new UserError(`encrypt=wireguard is not available with backend=etcd yet: define ${name} with encrypt=none, or use the embedded backend`);
-    const held = new Map<number, string>();
+    const holders = new Map<number, string>();
     for (const kv of (await client.range(VNI_PREFIX, { prefix: true })).kvs) {
       const k = parseKey(kv.key);
-      if (k?.kind === 'vni') held.set(k.vni, kv.value);
+      if (k?.kind === 'vni') holders.set(k.vni, kv.value);
     }
-    const taken = new Set([...held].filter(([, by]) => by !== name).map(([vni]) => vni));
+    const taken = new Set([...holders].filter(([, by]) => by !== name).map(([vni]) => vni));
     const pairs = allocatePeerMap({
       members: wanted.members.map((m) => m.node),
       network: v.network(wanted.peerNetwork, 'peer_network'),
@@ -79,8 +110,8 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     if (input.dryrun) return { vpc, revision: current?.modRevision ?? 0 };
     // Nothing new: the agents are followed at the revision they already have (no rewrite, no re-apply everywhere).
     if (current && stored && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
-    const fresh = pairs.filter((p) => held.get(p.vni) !== name).map((p) => p.vni);
-    const freed = [...held].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
+    const fresh = pairs.filter((p) => holders.get(p.vni) !== name).map((p) => p.vni);
+    const freed = [...holders].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
     // The new ids first, each created only if nobody holds it (in chunks: etcd caps the
     // operations of one transaction, 128 by default), then the VPC itself, only if it is still
     // what was read. A round that loses either gives back what it took.
@@ -99,7 +130,7 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     }
     if (won) {
       const guard: Compare = current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 };
-      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: JSON.stringify(vpc) } }]);
+      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), JSON.stringify(vpc), current?.modRevision ?? 0) } }]);
       if (r.succeeded) {
         // Ids the map no longer uses go, each only while it still says this VPC.
         for (const chunk of chunks(freed)) await release(client, name, chunk);
@@ -132,7 +163,7 @@ async function statuses(client: EtcdClient, nodes: readonly string[], name: stri
     const k = parseKey(kv.key);
     if (k?.kind !== 'status' || k.vpc !== name || !out.has(k.node)) continue;
     try {
-      out.set(k.node, statusFromStore(kv.value, k));
+      out.set(k.node, statusFromStore(ownBody(client, kv, k.node), k));
     } catch {
       // A status that is not about its key says nothing.
     }
@@ -212,8 +243,8 @@ export async function convergeInStore(client: EtcdClient, input: StoreConvergeIn
  * store in one transaction; each member's agent takes the network down,
  * forgets the VPC and deletes its status, which this follows.
  */
-export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number, by: string): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
-  const vpc = await withStoreLock(client, lockKey(name), by, 'vpc mode=destroy', lockTimeoutMs(), () => removeVpc(client, name));
+export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number, by: string, trust: (stored: StoredDefinition) => void): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
+  const vpc = await withStoreLock(client, lockKey(name), by, 'vpc mode=destroy', lockTimeoutMs(), () => removeVpc(client, name, trust));
   const members = vpc.members.map((m) => m.node);
   const deadline = Date.now() + timeoutMs;
   let pending = members;
@@ -225,19 +256,21 @@ export async function destroyInStore(client: EtcdClient, name: string, timeoutMs
   return { removed: true, members, gone: members.filter((m) => !pending.includes(m)), pending };
 }
 
-/** The VPC's key, then the VXLAN ids it held; what was removed. */
-async function removeVpc(client: EtcdClient, name: string): Promise<VpcWithMap> {
+/** The VPC's key becomes its tombstone (signed: a member destroyed it), then the VXLAN ids it held go; what was removed. */
+async function removeVpc(client: EtcdClient, name: string, trust: (stored: StoredDefinition) => void): Promise<VpcWithMap> {
   const current = await client.get(vpcKey(name));
-  if (!current) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-  const vpc = vpcFromStore(current.value, name);
-  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ delete: { key: vpcKey(name) } }]);
+  const held = current ? definitionIn(client, current, name) : null;
+  if (!current || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+  trust(held);
+  const vpc = held.vpc;
+  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), tombstone(name), current.modRevision) } }]);
   if (!r.succeeded) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
   // Then its ids: only those the store says are this VPC's (a definition cannot free another's).
-  const held = (await client.range(VNI_PREFIX, { prefix: true })).kvs.flatMap((kv) => {
+  const ids = (await client.range(VNI_PREFIX, { prefix: true })).kvs.flatMap((kv) => {
     const k = parseKey(kv.key);
     return kv.value === name && k?.kind === 'vni' ? [k.vni] : [];
   });
-  for (const chunk of chunks(held)) await release(client, name, chunk);
+  for (const chunk of chunks(ids)) await release(client, name, chunk);
   return vpc;
 }
 

@@ -8,7 +8,7 @@
 import type { GuestOnHost } from '../core/types.js';
 import { guestsFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
-import { bridgeKey, claimsOf, guestsOf, parseKey } from '../store/etcd/layout.js';
+import { bridgeKey, claimsOf, guestKey, guestsOf, ownBody, parseKey } from '../store/etcd/layout.js';
 import { heldElsewhere } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { guestOnVpcs } from '../core/guests.js';
@@ -25,13 +25,13 @@ export function admitting(vpc: string, name: string): () => void {
   return () => void inFlight.delete(k);
 }
 
-/** The guests (or claims) of `vpc` in a range of the store, each value checked against its key; a bad one is nobody's. */
-export function guestsIn(kvs: readonly KeyValue[], kind: 'guest' | 'claim', vpc: string): GuestOnHost[] {
+/** The guests (or claims) of `vpc` in a range of the store, each signed by the node its key names and checked against its key; any other is nobody's. */
+export function guestsIn(client: EtcdClient, kvs: readonly KeyValue[], kind: 'guest' | 'claim', vpc: string): GuestOnHost[] {
   return kvs.flatMap((kv) => {
     const k = parseKey(kv.key);
     if (k?.kind !== kind || k.vpc !== vpc) return [];
     try {
-      const [g] = guestsFromWire({ guests: [JSON.parse(kv.value) as unknown] }, k.node, vpc).guests;
+      const [g] = guestsFromWire({ guests: [JSON.parse(ownBody(client, kv, k.node)) as unknown] }, k.node, vpc).guests;
       return g && g.name === k.name ? [g] : [];
     } catch {
       return [];
@@ -48,7 +48,7 @@ export function guestsIn(kvs: readonly KeyValue[], kind: 'guest' | 'claim', vpc:
  */
 export async function countedInStore(client: EtcdClient, vpc: string, here: readonly GuestOnHost[] = []): Promise<GuestOnHost[]> {
   const [claims, reports] = await Promise.all([client.range(claimsOf(vpc), { prefix: true }), client.range(guestsOf(vpc), { prefix: true })]);
-  return uniqueGuests([guestsIn(claims.kvs, 'claim', vpc), here, guestsIn(reports.kvs, 'guest', vpc)]);
+  return uniqueGuests([guestsIn(client, claims.kvs, 'claim', vpc), here, guestsIn(client, reports.kvs, 'guest', vpc)]);
 }
 
 /** This host's guests on `vpc`, written under its own keys; what was there and is gone is deleted. */
@@ -56,18 +56,29 @@ export async function publishGuests(host: Host, client: EtcdClient, vpc: string,
   const self = host.self.nodename;
   const [there, claims, bridge] = await Promise.all([client.range(guestsOf(vpc, self), { prefix: true }), client.range(claimsOf(vpc, self), { prefix: true }), client.get(bridgeKey(vpc, self))]);
   const keep = new Map(mine.map((g) => [g.name, JSON.stringify(g)]));
+  // What this host wrote before, as it said it (a value it did not sign is rewritten).
+  const body = (kv: KeyValue): string | null => {
+    try {
+      return ownBody(client, kv, self);
+    } catch {
+      return null;
+    }
+  };
   for (const kv of there.kvs) {
     const k = parseKey(kv.key);
     if (k?.kind === 'guest' && !keep.has(k.name)) await client.delete(kv.key);
   }
   // Only what changed: each put wakes every agent of the cluster.
-  const had = new Map(there.kvs.map((kv) => [kv.key, kv.value]));
-  for (const [name, value] of keep) if (had.get(`${guestsOf(vpc, self)}${name}`) !== value) await client.put(`${guestsOf(vpc, self)}${name}`, value);
+  const had = new Map(there.kvs.map((kv) => [kv.key, body(kv)]));
+  for (const [name, value] of keep) {
+    const key = guestKey(vpc, self, name);
+    if (had.get(key) !== value) await client.put(key, client.seal(key, value));
+  }
 
-  const bridgeIps = repo.getLocal(host.db, vpc).bridgeIps;
-  if (bridgeIps.length === 0) {
+  const bridgeIps = JSON.stringify(repo.getLocal(host.db, vpc).bridgeIps);
+  if (bridgeIps === '[]') {
     if (bridge) await client.delete(bridgeKey(vpc, self));
-  } else if (bridge?.value !== JSON.stringify(bridgeIps)) await client.put(bridgeKey(vpc, self), JSON.stringify(bridgeIps));
+  } else if (!bridge || body(bridge) !== bridgeIps) await client.put(bridgeKey(vpc, self), client.seal(bridgeKey(vpc, self), bridgeIps));
 
   // A claim stays while its guest is recorded here, or is being made (by this process, or by
   // another one on this host that holds the guest's lock); any other claim of this host is spent.

@@ -9,6 +9,7 @@ import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import type { ConvergeEvent, ConvergeResult } from './vpc-cluster.js';
 import { storeClient } from './store-backend.js';
+import { trustedBy } from './store-trust.js';
 
 export interface Migrated {
   readonly vpc: string;
@@ -54,6 +55,7 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
           timeoutMs: convergeTimeoutMs(),
           by: host.self.nodename,
           what: 'cluster mode=migrate',
+          trust: trustedBy(host, vpc.name),
         },
         events,
       );

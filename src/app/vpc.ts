@@ -7,6 +7,7 @@ import type { Encryption } from '../core/seal.js';
 import { tellMembersOf } from './guest-reports.js';
 import { storeClient } from './store-backend.js';
 import type { EtcdClient } from '../store/etcd/client.js';
+import { trustedBy } from './store-trust.js';
 import type { FdbMode } from '../core/fdb.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
@@ -296,7 +297,7 @@ async function setInStore(host: Host, store: EtcdClient, input: Named & PolicyIn
     return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}) };
   };
   const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
-  const result = await convergeInStore(store, { name, next, leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=set' }, (e) => {
+  const result = await convergeInStore(store, { name, next, leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=set', trust: trustedBy(host, name) }, (e) => {
     if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));
   });
   const was = before as VpcWithMap | null;
@@ -315,7 +316,7 @@ export async function deploy(host: Host, input: ClusterInput & Definition & { re
     const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
     events({ type: 'accepted', vpc: name });
     try {
-      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: 'vpc mode=deploy' }, events);
+      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: 'vpc mode=deploy', trust: trustedBy(host, name) }, events);
     } finally {
       store.close();
     }
@@ -395,7 +396,7 @@ export async function members(host: Host, mode: 'join' | 'leave', input: Cluster
     };
     events({ type: 'accepted', vpc: name });
     // `leaving` is known once the store's copy was read: the transaction's first step.
-    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: `vpc mode=${mode}` };
+    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: `vpc mode=${mode}`, trust: trustedBy(host, name) };
     try {
       return await convergeInStore(store, input2, events);
     } finally {
@@ -441,7 +442,7 @@ export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: 
     const started = Date.now();
     const self = host.self.nodename;
     events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
-    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs(), self).finally(() => store.close());
+    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs(), self, trustedBy(host, input.vpc_name)).finally(() => store.close());
     const secs = Number(((Date.now() - started) / 1000).toFixed(2));
     const hosts = r.members.filter((m) => m !== self).map((m) => ({ host: m, ok: r.gone.includes(m), error: r.gone.includes(m) ? null : 'its agent did not take the VPC down in time (it does when it runs)', changes: null, seconds: secs }));
     for (const o of hosts) events({ type: 'torn_down', outcome: o });

@@ -22,6 +22,8 @@ export interface TestEtcd {
   readonly tls: EtcdTls;
   readonly proc: ChildProcess;
   connect(tls?: EtcdTls): EtcdClient;
+  /** A client with a client certificate of its own naming `node` (OU=client, CN=node): it signs as that host. */
+  connectAs(node: string): Promise<EtcdClient>;
   /** Kill the member, run `whileDown`, start it again on the same data and wait until it is healthy. */
   restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
@@ -76,6 +78,12 @@ export async function startEtcd(name = 'm1'): Promise<TestEtcd> {
     clients.push(c);
     return c;
   };
+  const connectAs = async (node: string): Promise<EtcdClient> => {
+    const own = await issue(exec, ca, 'client', { name: node });
+    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: ca.cert, cert: own.cert, key: own.key }, timeoutMs: 3000, node });
+    clients.push(c);
+    return c;
+  };
   const healthy = async (): Promise<void> => {
     const probe = connect();
     for (let i = 0; ; i++) {
@@ -102,5 +110,5 @@ export async function startEtcd(name = 'm1'): Promise<TestEtcd> {
     await stop();
     throw e;
   }
-  return { home, member, endpoint, ca, client, tls, get proc() { return proc; }, connect, restart, stop };
+  return { home, member, endpoint, ca, client, tls, get proc() { return proc; }, connect, connectAs, restart, stop };
 }

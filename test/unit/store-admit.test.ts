@@ -3,7 +3,9 @@
  * own database) admitting at once never pass a quota nor share an address; a
  * creation that fails gives its claim back; a dead holder's lock goes with
  * its lease; a lock that ran out refuses the write made under it; a hostile
- * claim (a value that is not what its key says) counts for nobody.
+ * claim (a value that is not what its key says, or not signed by the host
+ * its key names) counts for nobody; a definition from a non-member, or not
+ * signed, is not believed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +57,7 @@ const vpcOf = (jailMax: number | null): VpcWithMap => ({
 const adding = (host: Host, name: string): Admission['adding'] => ({ name, node: host.self.nodename, kind: 'jail', vcpus: 0, ramBytes: 0, diskBytes: 0 });
 
 async function define(c: EtcdClient, vpc: VpcWithMap): Promise<void> {
-  await writeVpc(c, { name: vpc.name, next: () => vpc, dryrun: false }, () => undefined);
+  await writeVpc(c, { name: vpc.name, next: () => vpc, dryrun: false, trust: () => undefined }, () => undefined);
 }
 
 const admitOne = (host: Host, c: EtcdClient, vpc: VpcWithMap, name: string, record: (a: { ip4Addr: string | null }) => unknown = (a) => a.ip4Addr) =>
@@ -66,10 +68,11 @@ test('etcd admission: six creations at once on two hosts, jail_max=4: four admit
   const h1 = hostAt('h1', '192.0.2.1');
   const h2 = hostAt('h2', '192.0.2.2');
   try {
-    const c = e.connect();
+    const c = await e.connectAs('h1');
+    const c2 = await e.connectAs('h2');
     const vpc = vpcOf(4);
     await define(c, vpc);
-    const tries = [h1, h2, h1, h2, h1, h2].map((h, i) => admitOne(h.host, e.connect(), vpc, `g${i}`).then((ip) => ({ ok: true as const, ip }), (err: unknown) => ({ ok: false as const, err })));
+    const tries = [h1, h2, h1, h2, h1, h2].map((h, i) => admitOne(h.host, h === h1 ? c : c2, vpc, `g${i}`).then((ip) => ({ ok: true as const, ip }), (err: unknown) => ({ ok: false as const, err })));
     const got = await Promise.all(tries);
     const admitted = got.filter((g) => g.ok);
     const refused = got.filter((g) => !g.ok);
@@ -83,7 +86,14 @@ test('etcd admission: six creations at once on two hosts, jail_max=4: four admit
     // The quota raised in the store is what the next admission decides on (not this host's copy).
     await define(c, vpcOf(5));
     assert.match(String(await admitOne(h1.host, c, vpc, 'g9')), /^203\.0\.113\./);
-    await assert.rejects(admitOne(h2.host, c, vpc, 'g10'), /jail_max=5 reached/);
+    await assert.rejects(admitOne(h2.host, c2, vpc, 'g10'), /jail_max=5 reached/);
+    // A host that is not a member raises the quota in the store: its definition is not believed.
+    const c3 = await e.connectAs('h3');
+    await define(c3, vpcOf(50));
+    await assert.rejects(admitOne(h2.host, c2, vpc, 'g10'), /the definition of vpc1 in the store is not believed: h3 wrote it, and h3 is not a member of the vpc1 it sent/);
+    // Nor is one written without a signature (as meshvpc 0.5 wrote them, or by hand).
+    await c.put('/meshvpc/v1/vpc/vpc1', JSON.stringify(vpcOf(50)));
+    await assert.rejects(admitOne(h2.host, c2, vpc, 'g10'), /the definition of vpc1 in the store is not believed: not signed/);
   } finally {
     h1.close();
     h2.close();
@@ -96,7 +106,8 @@ test('etcd admission: a creation that fails gives its claim back; a spent claim 
   const h1 = hostAt('h1', '192.0.2.1');
   const h2 = hostAt('h2', '192.0.2.2');
   try {
-    const c = e.connect();
+    const c = await e.connectAs('h1');
+    const c2 = await e.connectAs('h2');
     const vpc = vpcOf(2);
     await define(c, vpc);
     await assert.rejects(admitOne(h1.host, c, vpc, 'broken', () => { throw new UserError('the container did not start'); }), /did not start/);
@@ -107,7 +118,7 @@ test('etcd admission: a creation that fails gives its claim back; a spent claim 
     await publishGuests(h1.host, c, 'vpc1', []);
     assert.equal(await c.get(claimKey('vpc1', 'h1', 'orphan')), null);
     // ... but never another host's claim.
-    assert.equal(await admitOne(h2.host, c, vpc, 'theirs'), '203.0.113.2/28');
+    assert.equal(await admitOne(h2.host, c2, vpc, 'theirs'), '203.0.113.2/28');
     await publishGuests(h1.host, c, 'vpc1', []);
     assert.ok(await c.get(claimKey('vpc1', 'h2', 'theirs')));
 
@@ -117,6 +128,8 @@ test('etcd admission: a creation that fails gives its claim back; a spent claim 
     // A claim whose value is not what its key says (another node, another name) is nobody's: it neither counts nor takes an address.
     await c.put(claimKey('vpc1', 'h2', 'evil'), JSON.stringify({ name: 'other', node: 'h1', kind: 'jail', interface: 'vpc1', ip4Addr: '203.0.113.3/28', ip6Addr: null, running: false, vcpus: 0, ramBytes: 0, diskBytes: 0 }));
     await c.put(claimKey('vpc1', 'h2', 'junk'), 'not json');
+    // ... and one in h2's name that h1 signed: a host speaks for itself only.
+    await c.put(claimKey('vpc1', 'h2', 'forged'), c.seal(claimKey('vpc1', 'h2', 'forged'), JSON.stringify({ name: 'forged', node: 'h2', kind: 'jail', interface: 'vpc1', ip4Addr: '203.0.113.3/28', ip6Addr: null, running: false, vcpus: 0, ramBytes: 0, diskBytes: 0 })));
     assert.equal(await admitOne(h1.host, c, vpc, 'mine'), '203.0.113.3/28');
     await assert.rejects(admitOne(h1.host, c, vpc, 'one-too-many'), /jail_max=2 reached \(2 containers: mine@h1, theirs@h2\)/);
   } finally {
@@ -131,7 +144,7 @@ test('etcd lock: a dead holder\'s lock goes with its lease; a busy refusal names
   const h1 = hostAt('h1', '192.0.2.1');
   const prev = process.env.MESHVPC_LOCK_TIMEOUT_MS;
   try {
-    const c = e.connect();
+    const c = await e.connectAs('h1');
     const vpc = vpcOf(3);
     await define(c, vpc);
     // A holder that died: its key is on a lease nobody renews.

@@ -23,9 +23,9 @@ const vpcOf = (name: string, hosts: number, net: string): VpcWithMap => ({
 
 test('etcd allocation: 32 members (496 pairs, more ids than one transaction takes), racing writers never share an id, destroy frees only its own', { timeout: 120_000 }, async () => {
   const e = await startEtcd();
-  const c = e.connect();
+  const c = await e.connectAs('h01');
   try {
-    const big = await writeVpc(c, { name: 'big', next: () => vpcOf('big', 32, '10.0.0.0/20'), dryrun: false }, () => undefined);
+    const big = await writeVpc(c, { name: 'big', next: () => vpcOf('big', 32, '10.0.0.0/20'), dryrun: false, trust: () => undefined }, () => undefined);
     assert.equal(big.vpc.pairs.length, 496);
     assert.equal((await c.range(VNI_PREFIX, { prefix: true })).kvs.filter((kv) => kv.value === 'big').length, 496);
 
@@ -33,8 +33,8 @@ test('etcd allocation: 32 members (496 pairs, more ids than one transaction take
     for (const p of big.vpc.pairs) seen.set(p.vni, 'big');
     for (let i = 0; i < 5; i++) {
       const [a, b] = await Promise.all([
-        writeVpc(c, { name: `ra${i}`, next: () => vpcOf(`ra${i}`, 12, `10.${16 + 2 * i}.0.0/23`), dryrun: false }, () => undefined),
-        writeVpc(c, { name: `rb${i}`, next: () => vpcOf(`rb${i}`, 12, `10.${32 + 2 * i}.0.0/23`), dryrun: false }, () => undefined),
+        writeVpc(c, { name: `ra${i}`, next: () => vpcOf(`ra${i}`, 12, `10.${16 + 2 * i}.0.0/23`), dryrun: false, trust: () => undefined }, () => undefined),
+        writeVpc(c, { name: `rb${i}`, next: () => vpcOf(`rb${i}`, 12, `10.${32 + 2 * i}.0.0/23`), dryrun: false, trust: () => undefined }, () => undefined),
       ]);
       for (const w of [a, b]) {
         for (const p of w.vpc.pairs) {
@@ -48,7 +48,7 @@ test('etcd allocation: 32 members (496 pairs, more ids than one transaction take
     assert.equal(held.length, seen.size);
     for (const kv of held) assert.equal(seen.get(Number(kv.key.slice(VNI_PREFIX.length))), kv.value);
 
-    const gone = await destroyInStore(c, 'big', 100, 'h01');
+    const gone = await destroyInStore(c, 'big', 100, 'h01', () => undefined);
     assert.equal(gone.removed, true);
     const after = (await c.range(VNI_PREFIX, { prefix: true })).kvs;
     assert.equal(after.filter((kv) => kv.value === 'big').length, 0);

@@ -12,6 +12,7 @@
  */
 import { request as httpsRequest, Agent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { signerOf, verifierOf, type Opened, type Signer, type Verifier } from './signed.js';
 import { UserError } from '../../core/errors.js';
 
 export interface EtcdTls {
@@ -27,6 +28,8 @@ export interface EtcdOptions {
   readonly tls: EtcdTls;
   /** Per request, per endpoint (default 5000 ms). */
   readonly timeoutMs?: number;
+  /** This host's name: what it writes is signed as this node's (its client certificate must name it). */
+  readonly node?: string;
 }
 
 export interface KeyValue {
@@ -200,11 +203,14 @@ export class EtcdClient {
   private readonly timeoutMs: number;
   /** The endpoint that answered last: tried first next time. */
   private preferred = 0;
+  private readonly verifier: Verifier;
+  private signer: Signer | null = null;
 
-  constructor(opts: EtcdOptions) {
+  constructor(private readonly opts: EtcdOptions) {
     if (opts.endpoints.length === 0) throw new UserError('etcd: no endpoints');
     this.endpoints = opts.endpoints.map((e) => parseEndpoint(e));
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.verifier = verifierOf(opts.tls.ca);
     this.agent = new Agent({ ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, keepAlive: true, maxSockets: 16 });
   }
 
@@ -214,6 +220,21 @@ export class EtcdClient {
 
   close(): void {
     this.agent.destroy();
+  }
+
+  /** A value to write under `key`, signed as this host's (store/etcd/signed.ts); `prev`: the key's revision it replaces. */
+  seal(key: string, body: string, prev = 0): string {
+    if (!this.signer) {
+      const { node, tls } = this.opts;
+      if (node === undefined || tls.cert === undefined || tls.key === undefined) throw new UserError('etcd: this client has no identity to sign with');
+      this.signer = signerOf(node, tls.cert, tls.key);
+    }
+    return this.signer.seal(key, body, prev);
+  }
+
+  /** A value read from `key`: its writer (from its certificate) and body; throws a UserError saying why it is not believed. */
+  open(key: string, raw: string): Opened {
+    return this.verifier.open(key, raw);
   }
 
   /** One POST to one endpoint; resolves with the parsed JSON of a 2xx answer. */

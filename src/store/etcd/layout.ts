@@ -18,6 +18,7 @@
 import { UserError } from '../../core/errors.js';
 import * as v from '../../core/validate.js';
 import { VNI_MAX, VNI_MIN } from '../../core/peermap.js';
+import type { EtcdClient } from './client.js';
 
 export const ROOT = '/meshvpc/v1/';
 export const VPC_PREFIX = `${ROOT}vpc/`;
@@ -77,6 +78,16 @@ export function parseKey(key: string): StoreKey | null {
     if (e instanceof UserError) return null;
     throw e;
   }
+}
+
+/**
+ * The body of a value a host writes under its own keys (guest, claim, status,
+ * bridge): believed only when that host signed it. A host speaks for itself.
+ */
+export function ownBody(client: EtcdClient, kv: { readonly key: string; readonly value: string }, node: string): string {
+  const o = client.open(kv.key, kv.value);
+  if (o.by !== node) throw new UserError(`${kv.key} is ${node}'s, but ${o.by} wrote it`);
+  return o.body;
 }
 
 /** What an agent reports after applying a VPC (or failing to). */
