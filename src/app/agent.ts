@@ -22,7 +22,7 @@ import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
 import { guestsOf, ownBody, parseKey, ROOT, STATUS_PREFIX, statusFromStore, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
-import { definitionIn, type StoredDefinition } from './store-converge.js';
+import { definitionIn, sameNetwork, type StoredDefinition } from './store-converge.js';
 import { trustDefinition } from './store-trust.js';
 import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
 import { checkUnderlays } from '../core/authority.js';
@@ -308,13 +308,6 @@ export class Agent {
   }
 }
 
-/** Whether two definitions make the same network (what cluster mode=migrate keeps as it is). */
-const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
-  const shape = (x: VpcWithMap): string =>
-    JSON.stringify([x.peerNetwork, x.family, x.mtu, x.firewall, x.members.map((m) => [m.node, m.underlay]), x.pairs.map((p) => [p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix])]);
-  return shape(a) === shape(b);
-};
-
 /** How soon a VPC that could not be settled is tried again when no other change comes. */
 const RETRY_MS = 2000;
 
@@ -330,16 +323,19 @@ function groupByVpc(client: EtcdClient, kvs: readonly KeyValue[]): Map<string, {
     const k = parseKey(kv.key);
     if (k?.kind === 'vpc') of(k.vpc).vpc = kv;
     else if (k?.kind === 'guest') of(k.vpc).guests.push(kv);
-    else if (k?.kind === 'status' && signedBy(client, kv, k.node)) of(k.vpc).reported.add(k.node);
+    else if (k?.kind === 'status' && appliedBy(client, kv, k)) of(k.vpc).reported.add(k.node);
   }
   return out;
 }
 
-/** Whether `node` signed `kv` (a host speaks for itself only). */
-function signedBy(client: EtcdClient, kv: KeyValue, node: string): boolean {
+/**
+ * Whether `kv` is `node`'s own word (it signed it) that it applied the VPC: only then has it
+ * written its guests (before its status). A failed apply, or a status it did not sign, says
+ * nothing of its guests: what was known of them stays.
+ */
+function appliedBy(client: EtcdClient, kv: KeyValue, key: { readonly node: string; readonly vpc: string }): boolean {
   try {
-    ownBody(client, kv, node);
-    return true;
+    return statusFromStore(ownBody(client, kv, key.node), key).ok;
   } catch {
     return false;
   }
@@ -350,7 +346,7 @@ function reportersOf(client: EtcdClient, kvs: readonly KeyValue[], vpc: string):
   const out = new Set<string>();
   for (const kv of kvs) {
     const k = parseKey(kv.key);
-    if (k?.kind === 'status' && k.vpc === vpc && signedBy(client, kv, k.node)) out.add(k.node);
+    if (k?.kind === 'status' && k.vpc === vpc && appliedBy(client, kv, k)) out.add(k.node);
   }
   return out;
 }

@@ -11,6 +11,7 @@
  * what the winner took.
  */
 import { UserError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
@@ -62,6 +63,42 @@ export function definitionIn(client: EtcdClient, kv: KeyValue, name: string): St
   const vpc = vpcFromWire(x);
   if (vpc.name !== name) bad(`key ${name} holds ${vpc.name}`);
   return { kind: 'vpc', vpc, by: opened.by, prev: opened.prev };
+}
+
+/** Whether two definitions make the same network (what cluster mode=migrate keeps as it is). */
+export const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
+  const shape = (x: VpcWithMap): string =>
+    JSON.stringify([x.peerNetwork, x.family, x.mtu, x.firewall, x.members.map((m) => [m.node, m.underlay]), x.pairs.map((p) => [p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix])]);
+  return shape(a) === shape(b);
+};
+
+/**
+ * A definition written by meshvpc 0.5 (before values were signed) that this
+ * host holds as it is: written again, signed by this host, under the VPC's
+ * lock and only if the key is still what was read. Anything else unsigned is
+ * left alone. Returns whether it was signed.
+ */
+export async function signAgain(client: EtcdClient, local: VpcWithMap, by: string): Promise<boolean> {
+  const key = vpcKey(local.name);
+  return withStoreLock(client, lockKey(local.name), by, 'cluster mode=migrate', lockTimeoutMs(), async () => {
+    const current = await client.get(key);
+    if (!current) return false;
+    try {
+      client.open(key, current.value);
+      return false;
+    } catch {
+      // Not signed (or not readable as signed): it may be a 0.5 definition.
+    }
+    let old: VpcWithMap;
+    try {
+      old = vpcFromWire(JSON.parse(current.value));
+    } catch {
+      return false;
+    }
+    if (old.name !== local.name || !sameNetwork(old, local)) return false;
+    const r = await client.txn([{ key, target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ put: { key, value: client.seal(key, JSON.stringify(old), current.modRevision) } }]);
+    return r.succeeded;
+  });
 }
 
 export interface StoreConvergeInput {
@@ -165,7 +202,37 @@ async function statuses(client: EtcdClient, nodes: readonly string[], name: stri
     try {
       out.set(k.node, statusFromStore(ownBody(client, kv, k.node), k));
     } catch {
-      // A status that is not about its key says nothing.
+      // Not signed by its node: an agent of meshvpc 0.5 (it signs nothing, and cannot read a
+      // signed definition) is named with both versions; anything else says nothing.
+      try {
+        const older = statusFromStore(kv.value, k);
+        if (older.version !== VERSION) out.set(k.node, { ...older, ok: false, error: `its agent runs meshvpc ${older.version} (this host ${VERSION}), which neither signs what it writes nor reads signed definitions: upgrade it, then run meshvpc cluster mode=migrate on a member` });
+      } catch {
+        // A status that is not about its key says nothing.
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Hosts whose agent last wrote an unsigned status naming another version (meshvpc 0.5): such an
+ * agent passes over a signed definition of a VPC it does not run yet without a word.
+ */
+async function olderAgents(client: EtcdClient): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const kv of (await client.range(STATUS_PREFIX, { prefix: true })).kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'status') continue;
+    try {
+      client.open(kv.key, kv.value);
+    } catch {
+      try {
+        const s = statusFromStore(kv.value, k);
+        if (s.version !== VERSION) out.set(k.node, s.version);
+      } catch {
+        // Says nothing.
+      }
     }
   }
   return out;
@@ -208,15 +275,20 @@ export async function convergeInStore(client: EtcdClient, input: StoreConvergeIn
     }
     if (done.size < everyone.length) await new Promise((res) => setTimeout(res, POLL_MS));
   }
+  const older = done.size < everyone.length ? await olderAgents(client).catch(() => new Map<string, string>()) : new Map<string, string>();
   for (const node of everyone) {
     if (done.has(node)) continue;
+    const version = older.get(node);
     const outcome: HostOutcome = {
       host: node,
       role: input.leaving.includes(node) ? 'leaving' : 'member',
       dryrun: false,
       ok: false,
       changes: null,
-      error: `its agent did not report revision ${revision} within ${Math.round(input.timeoutMs / 1000)}s (is meshvpc agent running there?); the change is stored and it applies it when it runs`,
+      error:
+        version !== undefined
+          ? `its agent did not report revision ${revision}: it runs meshvpc ${version} (this host ${VERSION}), which cannot read a signed definition: upgrade it; the change is stored and it applies it then`
+          : `its agent did not report revision ${revision} within ${Math.round(input.timeoutMs / 1000)}s (is meshvpc agent running there?); the change is stored and it applies it when it runs`,
       kind: 'unreachable',
       seconds: (Date.now() - applyStart) / 1000,
     };

@@ -13,8 +13,12 @@ import { trustedBy } from './store-trust.js';
 
 export interface Migrated {
   readonly vpc: string;
-  /** moved: written and followed; present: the store already holds it; refused: see error. */
-  readonly result: 'moved' | 'present' | 'refused';
+  /**
+   * moved: written and followed; signed: the store held it as meshvpc 0.5 wrote it (unsigned),
+   * the same network as here, and it was signed again by this host and followed; present: the
+   * store already holds it; refused: see error.
+   */
+  readonly result: 'moved' | 'signed' | 'present' | 'refused';
   readonly error: string | null;
   readonly converge: ConvergeResult | null;
 }
@@ -29,7 +33,7 @@ export interface MigrateResult {
 export async function migrate(host: Host, input: { readonly dryrun?: boolean }, events: (e: ConvergeEvent) => void): Promise<MigrateResult> {
   const client = await storeClient(host);
   if (!client) throw new UserError('cluster mode=migrate moves VPCs into etcd, and this host has no etcd backend: meshvpc cluster mode=init backend=etcd ... first');
-  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+  const { convergeInStore, convergeTimeoutMs, signAgain } = await import('./store-converge.js');
   const self = host.self.nodename;
   const out: Migrated[] = [];
   for (const vpc of repo.listVpcs(host.db).filter((v) => v.members.some((m) => m.node === self))) {
@@ -39,11 +43,14 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
     }
     let present = false;
     try {
+      // Upgraded from 0.5: its unsigned definition is signed again, then followed like a move.
+      const signed = !input.dryrun && (await signAgain(client, vpc, self));
       const converge = await convergeInStore(
         client,
         {
           name: vpc.name,
           next: (stored) => {
+            if (stored && signed) return stored;
             if (stored) {
               present = true;
               throw new UserError(`${vpc.name} is in the store already`, 'conflict');
@@ -59,7 +66,7 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
         },
         events,
       );
-      out.push({ vpc: vpc.name, result: 'moved', error: converge.ok ? null : 'not every member\'s agent applied it (see converge)', converge });
+      out.push({ vpc: vpc.name, result: signed ? 'signed' : 'moved', error: converge.ok ? null : 'not every member\'s agent applied it (see converge)', converge });
     } catch (e) {
       if (present) out.push({ vpc: vpc.name, result: 'present', error: null, converge: null });
       else out.push({ vpc: vpc.name, result: 'refused', error: e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e), converge: null });

@@ -26,6 +26,8 @@ export const RELEASE_0_2_0 = '232c70a';
 export const RELEASE_0_3_0 = 'bee5a2e';
 /** The commit released as 0.4.0 (schema 8: encrypt=wireguard, members' link MTUs). */
 export const RELEASE_0_4_0 = 'f959b9a';
+/** The commit released as 0.5.0 (schema 12: backend=etcd with unsigned store values, fdb=control). */
+export const RELEASE_0_5_0 = 'b1c09a3';
 
 export interface Release {
   readonly commit: string;

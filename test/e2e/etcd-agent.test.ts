@@ -48,7 +48,10 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
     // It went through the store: the definition is under its key, and host2's agent applied it.
     const inStore = await sh(lab, 4, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, '--cacert=/var/db/meshvpc/etcd/pki/ca.crt', '--cert=/var/db/meshvpc/etcd/pki/client.crt', '--key=/var/db/meshvpc/etcd/pki/client.key', 'get', '--print-value-only', '/meshvpc/v1/vpc/vpc1');
     assert.equal(inStore.code, 0, inStore.stderr);
-    assert.equal((JSON.parse(inStore.stdout) as Shown).pairs.length, 3);
+    // Signed by the host that wrote it (its client certificate), the definition as its body.
+    const envelope = JSON.parse(inStore.stdout) as { signed: number; by: string; body: string };
+    assert.equal(envelope.by, 'host1');
+    assert.equal((JSON.parse(envelope.body) as Shown).pairs.length, 3);
     assert.match(readFileSync(agents.get(2)?.log ?? '', 'utf8'), /vpc1: applied revision \d+, \d+ changes/);
     const shown = JSON.parse(await ok(lab, 2, 'vpc', 'mode=show', 'vpc_name=vpc1')) as Shown;
     assert.equal(shown.pairs.length, 3);

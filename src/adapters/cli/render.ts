@@ -300,7 +300,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
       if (m.result === 'present') say(`${m.vpc}: already in the store, left as the store has it`);
       else if (m.result === 'refused') say(`${m.vpc}: not moved: ${m.error ?? ''}`);
       else if (r.dryrun) say(`[dryrun] ${m.vpc}: would move into the store`);
-      else say(`${m.vpc}: moved into the store; ${c?.converged ?? 0} of ${c?.members ?? 0} agents applied it${c && c.changes > 0 ? ` (${c.changes} changes)` : ''}${c?.ok ? '' : `: ${c?.hosts.filter((h) => !h.ok).map((h) => `${h.host}: ${h.error ?? ''}`).join('; ') ?? ''}`}`);
+      else say(`${m.vpc}: ${m.result === 'signed' ? 'signed again in the store (it was written by meshvpc 0.5)' : 'moved into the store'}; ${c?.converged ?? 0} of ${c?.members ?? 0} agents applied it${c && c.changes > 0 ? ` (${c.changes} changes)` : ''}${c?.ok ? '' : `: ${c?.hosts.filter((h) => !h.ok).map((h) => `${h.host}: ${h.error ?? ''}`).join('; ') ?? ''}`}`);
     }
     if (r.vpcs.length === 0) say(`${r.node} is a member of no VPC: nothing to move`);
     return r.ok ? 0 : 1;
