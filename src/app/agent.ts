@@ -199,7 +199,8 @@ export class Agent {
       try {
         trustDefinition(host, name, held);
         const floor = this.floor.get(name) ?? 0;
-        if (held.prev < floor) throw new UserError(`the definition of ${name} in the store is not believed: ${held.by}'s value replaces revision ${held.prev}, older than revision ${floor} this host applied (an old value written back)`, 'conflict');
+        // A new value (not the one believed last) must replace the one believed or a later one.
+        if (kv.modRevision !== floor && held.prev < floor) throw new UserError(`the definition of ${name} in the store is not believed: ${held.by}'s value replaces revision ${held.prev}, older than revision ${floor} this host applied (an old value written back)`, 'conflict');
       } catch (e) {
         invalid = firstLine(e);
       }
@@ -213,7 +214,10 @@ export class Agent {
       }
       return;
     }
-    if (kv) this.floor.set(name, kv.modRevision);
+    if (kv) {
+      this.floor.set(name, kv.modRevision);
+      this.vanished.delete(name);
+    }
     if (kv && vpc && member) {
       if (this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
       if (repo.agentVpcs(host.db).includes(name)) await this.takeGuests(vpc, guestKvs, reported);

@@ -121,7 +121,8 @@ export interface StoreConvergeInput {
 export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun' | 'trust'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
   const name = input.name;
   for (let round = 1; ; round++) {
-    const current = await client.get(vpcKey(name));
+    const read = await client.range(vpcKey(name));
+    const current = read.kvs[0] ?? null;
     const held = current ? definitionIn(client, current, name) : null;
     if (held) input.trust(held);
     // A tombstone is a VPC no more: a deploy of that name defines a new one.
@@ -166,8 +167,11 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
       claimed.push(...chunk);
     }
     if (won) {
+      // prev: the revision replaced; for a key that is not there, the store's revision at the read
+      // (later than any definition an agent applied: a member defining it again after a deletion
+      // is believed, an old creation written back is not).
       const guard: Compare = current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 };
-      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), JSON.stringify(vpc), current?.modRevision ?? 0) } }]);
+      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), JSON.stringify(vpc), current?.modRevision ?? read.revision) } }]);
       if (r.succeeded) {
         // Ids the map no longer uses go, each only while it still says this VPC.
         for (const chunk of chunks(freed)) await release(client, name, chunk);

@@ -9,7 +9,8 @@
  * members), as on the SSH wire.
  *
  * The signature covers the key (a value cannot be moved to another key) and
- * `prev`, the revision of the key the writer replaced (0: it created it), so
+ * `prev`, the revision of the key the writer replaced (for a key that was not
+ * there, the store's revision when the writer read it), so
  * a reader that applied a definition can refuse an older one written back
  * (a replay).
  *
