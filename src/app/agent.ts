@@ -22,7 +22,7 @@ import type { EtcdClient, KeyValue, WatchEvent } from '../store/etcd/client.js';
 import { guestsOf, ownBody, parseKey, ROOT, STATUS_PREFIX, statusFromStore, statusKey, vpcKey, type AppliedStatus } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
-import { definitionIn, sameNetwork, type StoredDefinition } from './store-converge.js';
+import { definitionIn, sameNetwork, type StoredDefinition } from './store-definitions.js';
 import { trustDefinition } from './store-trust.js';
 import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
 import { checkUnderlays } from '../core/authority.js';

@@ -26,7 +26,7 @@ import * as repo from '../store/repo.js';
 import { checkWishes, guestsHere, ipamOf, type Admission, type Admitted } from './guest-guard.js';
 import type { Host } from './host.js';
 import { admitting, countedInStore } from './store-guests.js';
-import { definitionIn } from './store-converge.js';
+import { definitionIn } from './store-definitions.js';
 import { trustDefinition } from './store-trust.js';
 
 /** Every bridge address the members wrote for the VPC (each value signed by its node and checked; any other says nothing). */

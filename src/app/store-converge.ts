@@ -15,8 +15,8 @@ import { VERSION } from '../core/version.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
-import { vpcFromWire } from '../cluster/wire.js';
 import type { EtcdClient, Compare, KeyValue, TxnOp } from '../store/etcd/client.js';
+import { definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
 import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
@@ -25,81 +25,6 @@ import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.j
 /** Attempts at the allocation transaction before giving up (each loses only to a concurrent writer). */
 const ROUNDS = 20;
 const POLL_MS = 250;
-
-/**
- * A VPC's key as the store holds it: a definition, or the tombstone a
- * destroy leaves (a deletion cannot be signed, so a VPC is destroyed by a
- * signed value, and a key that merely vanished says nothing). Signed by its
- * writer (store/etcd/signed.ts), whose name comes from its certificate; the
- * body is checked like a definition from a peer. Whether the writer may say
- * it is the reader's to decide (store-trust.ts).
- */
-export type StoredDefinition =
-  | { readonly kind: 'vpc'; readonly vpc: VpcWithMap; readonly by: string; readonly prev: number }
-  | { readonly kind: 'destroyed'; readonly by: string; readonly prev: number };
-
-export const tombstone = (name: string): string => JSON.stringify({ destroyed: name });
-
-export function definitionIn(client: EtcdClient, kv: KeyValue, name: string): StoredDefinition {
-  const bad = (why: string): never => {
-    throw new UserError(`the definition of ${name} in the store is not believed: ${why}`);
-  };
-  let opened;
-  try {
-    opened = client.open(kv.key, kv.value);
-  } catch (e) {
-    return bad(e instanceof Error ? e.message : String(e));
-  }
-  let x: unknown;
-  try {
-    x = JSON.parse(opened.body);
-  } catch {
-    return bad('not JSON');
-  }
-  if (x !== null && typeof x === 'object' && 'destroyed' in x) {
-    if ((x as { destroyed: unknown }).destroyed !== name) bad('a tombstone of another VPC');
-    return { kind: 'destroyed', by: opened.by, prev: opened.prev };
-  }
-  const vpc = vpcFromWire(x);
-  if (vpc.name !== name) bad(`key ${name} holds ${vpc.name}`);
-  return { kind: 'vpc', vpc, by: opened.by, prev: opened.prev };
-}
-
-/** Whether two definitions make the same network (what cluster mode=migrate keeps as it is). */
-export const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
-  const shape = (x: VpcWithMap): string =>
-    JSON.stringify([x.peerNetwork, x.family, x.mtu, x.firewall, x.members.map((m) => [m.node, m.underlay]), x.pairs.map((p) => [p.a, p.b, p.vni, p.slot, p.addrA, p.addrB, p.prefix])]);
-  return shape(a) === shape(b);
-};
-
-/**
- * A definition written by meshvpc 0.5 (before values were signed) that this
- * host holds as it is: written again, signed by this host, under the VPC's
- * lock and only if the key is still what was read. Anything else unsigned is
- * left alone. Returns whether it was signed.
- */
-export async function signAgain(client: EtcdClient, local: VpcWithMap, by: string): Promise<boolean> {
-  const key = vpcKey(local.name);
-  return withStoreLock(client, lockKey(local.name), by, 'cluster mode=migrate', lockTimeoutMs(), async () => {
-    const current = await client.get(key);
-    if (!current) return false;
-    try {
-      client.open(key, current.value);
-      return false;
-    } catch {
-      // Not signed (or not readable as signed): it may be a 0.5 definition.
-    }
-    let old: VpcWithMap;
-    try {
-      old = vpcFromWire(JSON.parse(current.value));
-    } catch {
-      return false;
-    }
-    if (old.name !== local.name || !sameNetwork(old, local)) return false;
-    const r = await client.txn([{ key, target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ put: { key, value: client.seal(key, JSON.stringify(old), current.modRevision) } }]);
-    return r.succeeded;
-  });
-}
 
 export interface StoreConvergeInput {
   readonly name: string;
@@ -117,13 +42,23 @@ export interface StoreConvergeInput {
   readonly what: string;
 }
 
+/** As definitionIn; an unsigned definition (meshvpc 0.5's) says how it is signed again. */
+function definitionInOrHint(client: EtcdClient, kv: KeyValue, name: string): StoredDefinition {
+  try {
+    return definitionIn(client, kv, name);
+  } catch (e) {
+    if (e instanceof UserError && /: not signed/.test(e.message)) throw new UserError(`${e.message}; once every host runs meshvpc ${VERSION}, meshvpc cluster mode=migrate on a member signs it again`, e.kind);
+    throw e;
+  }
+}
+
 /** Write the VPC (allocating new pairs in the same transaction); returns what was written and its revision. */
 export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun' | 'trust'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
   const name = input.name;
   for (let round = 1; ; round++) {
     const read = await client.range(vpcKey(name));
     const current = read.kvs[0] ?? null;
-    const held = current ? definitionIn(client, current, name) : null;
+    const held = current ? definitionInOrHint(client, current, name) : null;
     if (held) input.trust(held);
     // A tombstone is a VPC no more: a deploy of that name defines a new one.
     const stored = held?.kind === 'vpc' ? held.vpc : null;

@@ -33,7 +33,8 @@ export interface MigrateResult {
 export async function migrate(host: Host, input: { readonly dryrun?: boolean }, events: (e: ConvergeEvent) => void): Promise<MigrateResult> {
   const client = await storeClient(host);
   if (!client) throw new UserError('cluster mode=migrate moves VPCs into etcd, and this host has no etcd backend: meshvpc cluster mode=init backend=etcd ... first');
-  const { convergeInStore, convergeTimeoutMs, signAgain } = await import('./store-converge.js');
+  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+  const { signAgain } = await import('./store-definitions.js');
   const self = host.self.nodename;
   const out: Migrated[] = [];
   for (const vpc of repo.listVpcs(host.db).filter((v) => v.members.some((m) => m.node === self))) {

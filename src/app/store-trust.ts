@@ -10,7 +10,7 @@ import { checkVpcChange } from '../core/authority.js';
 import { UserError } from '../core/errors.js';
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
-import type { StoredDefinition } from './store-converge.js';
+import type { StoredDefinition } from './store-definitions.js';
 
 export function trustDefinition(host: Host, name: string, d: StoredDefinition): void {
   try {
