@@ -21,6 +21,7 @@ import * as v from '../core/validate.js';
 import type { EtcdClient } from '../store/etcd/client.js';
 import { bridgesOf, claimKey, lockKey, ownBody, parseKey, vpcKey } from '../store/etcd/layout.js';
 import { lockInStore } from '../store/etcd/lease-lock.js';
+import { deleteIfValue, putIf, unchangedSince } from '../store/etcd/writes.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { checkWishes, guestsHere, ipamOf, type Admission, type Admitted } from './guest-guard.js';
@@ -74,11 +75,10 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
       const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(client, bridges.kvs, name)]);
       const addr = decideAdmission({ vpc: name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
       claim = { ...a.adding, interface: name, ...addr, running: false };
-      const r = await client.txn(
-        [lock.guard, { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: def.modRevision }],
-        [{ put: { key: claimKey(name, self, guest), value: (sealed = client.seal(claimKey(name, self, guest), JSON.stringify(claim))) } }],
-      );
-      if (!r.succeeded) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
+      const key = claimKey(name, self, guest);
+      sealed = client.seal(key, JSON.stringify(claim));
+      const written = await putIf(client, key, sealed, [lock.guard, unchangedSince(vpcKey(name), def.modRevision)]);
+      if (written === null) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
     } finally {
       await lock.release();
     }
@@ -86,7 +86,7 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
       return await record({ ip4Addr: claim.ip4Addr, ip6Addr: claim.ip6Addr, uncounted: [], stillHeld: outer });
     } catch (e) {
       // Not made: its slot and addresses go back (only the claim this admission wrote).
-      await client.txn([{ key: claimKey(name, self, guest), target: 'value', result: 'equal', operand: sealed }], [{ delete: { key: claimKey(name, self, guest) } }]).catch(() => undefined);
+      await deleteIfValue(client, claimKey(name, self, guest), sealed).catch(() => undefined);
       throw e;
     }
   } finally {

@@ -15,9 +15,10 @@ import { VERSION } from '../core/version.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
-import type { EtcdClient, Compare, KeyValue, TxnOp } from '../store/etcd/client.js';
+import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
+import { putIf, releaseVnis, takeVnis, unchangedSince } from '../store/etcd/writes.js';
 import { definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
-import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vniKey, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
@@ -85,51 +86,25 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     if (current && stored && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
     const fresh = pairs.filter((p) => holders.get(p.vni) !== name).map((p) => p.vni);
     const freed = [...holders].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
-    // The new ids first, each created only if nobody holds it (in chunks: etcd caps the
-    // operations of one transaction, 128 by default), then the VPC itself, only if it is still
-    // what was read. A round that loses either gives back what it took.
-    const claimed: number[] = [];
-    let won = true;
-    for (const chunk of chunks(fresh)) {
-      const r = await client.txn(
-        chunk.map((vni): Compare => ({ key: vniKey(vni), target: 'create_revision', result: 'equal', operand: 0 })),
-        chunk.map((vni): TxnOp => ({ put: { key: vniKey(vni), value: name } })),
-      );
-      if (!r.succeeded) {
-        won = false;
-        break;
-      }
-      claimed.push(...chunk);
-    }
-    if (won) {
+    // The new ids first, each taken only if nobody holds it, then the VPC itself, only if it is
+    // still what was read. A round that loses either gives back what it took.
+    if (await takeVnis(client, name, fresh)) {
       // prev: the revision replaced; for a key that is not there, the store's revision at the read
       // (later than any definition an agent applied: a member defining it again after a deletion
       // is believed, an old creation written back is not).
-      const guard: Compare = current ? { key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision } : { key: vpcKey(name), target: 'create_revision', result: 'equal', operand: 0 };
-      const r = await client.txn([guard], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), JSON.stringify(vpc), current?.modRevision ?? read.revision) } }]);
-      if (r.succeeded) {
+      const key = vpcKey(name);
+      const revision = await putIf(client, key, client.seal(key, JSON.stringify(vpc), current?.modRevision ?? read.revision), [unchangedSince(key, current?.modRevision ?? 0)]);
+      if (revision !== null) {
         // Ids the map no longer uses go, each only while it still says this VPC.
-        for (const chunk of chunks(freed)) await release(client, name, chunk);
-        return { vpc, revision: r.revision };
+        await releaseVnis(client, name, freed);
+        return { vpc, revision };
       }
+      await releaseVnis(client, name, fresh);
     }
-    for (const chunk of chunks(claimed)) await release(client, name, chunk);
     if (round >= ROUNDS) throw new UserError(`${name}: the store kept changing under this allocation (${ROUNDS} rounds lost to other writers); try again`, 'busy');
     events({ type: 'reallocating', vpc: name, vnis: fresh, round });
     await new Promise((res) => setTimeout(res, 20 + Math.random() * 80 * round));
   }
-}
-
-/** Operations per transaction: below etcd's default cap (--max-txn-ops 128). */
-const TXN_CHUNK = 100;
-const chunks = <T>(xs: readonly T[]): T[][] => Array.from({ length: Math.ceil(xs.length / TXN_CHUNK) }, (_, i) => xs.slice(i * TXN_CHUNK, (i + 1) * TXN_CHUNK));
-
-/** Give back VXLAN ids this VPC holds (only those that still say so). */
-async function release(client: EtcdClient, name: string, vnis: readonly number[]): Promise<void> {
-  await client.txn(
-    vnis.map((vni): Compare => ({ key: vniKey(vni), target: 'value', result: 'equal', operand: name })),
-    vnis.map((vni): TxnOp => ({ delete: { key: vniKey(vni) } })),
-  );
 }
 
 /** Every member's agent's last word on the VPC (by node), read in one range of the status keys. */
@@ -274,14 +249,14 @@ async function removeVpc(client: EtcdClient, name: string, trust: (stored: Store
   if (!current || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
   trust(held);
   const vpc = held.vpc;
-  const r = await client.txn([{ key: vpcKey(name), target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ put: { key: vpcKey(name), value: client.seal(vpcKey(name), tombstone(name), current.modRevision) } }]);
-  if (!r.succeeded) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
+  const key = vpcKey(name);
+  if ((await putIf(client, key, client.seal(key, tombstone(name), current.modRevision), [unchangedSince(key, current.modRevision)])) === null) throw new UserError(`${name} changed in the store while it was being destroyed; try again`, 'busy');
   // Then its ids: only those the store says are this VPC's (a definition cannot free another's).
   const ids = (await client.range(VNI_PREFIX, { prefix: true })).kvs.flatMap((kv) => {
     const k = parseKey(kv.key);
     return kv.value === name && k?.kind === 'vni' ? [k.vni] : [];
   });
-  for (const chunk of chunks(ids)) await release(client, name, chunk);
+  await releaseVnis(client, name, ids);
   return vpc;
 }
 

@@ -9,6 +9,7 @@ import { vpcFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
 import { lockKey, vpcKey } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
+import { putIf, unchangedSince } from '../store/etcd/writes.js';
 import { lockTimeoutMs } from '../store/lock.js';
 
 /**
@@ -81,7 +82,6 @@ export async function signAgain(client: EtcdClient, local: VpcWithMap, by: strin
       return false;
     }
     if (old.name !== local.name || !sameNetwork(old, local)) return false;
-    const r = await client.txn([{ key, target: 'mod_revision', result: 'equal', operand: current.modRevision }], [{ put: { key, value: client.seal(key, JSON.stringify(old), current.modRevision) } }]);
-    return r.succeeded;
+    return (await putIf(client, key, client.seal(key, JSON.stringify(old), current.modRevision), [unchangedSince(key, current.modRevision)])) !== null;
   });
 }

@@ -10,6 +10,7 @@ import { guestsFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
 import { bridgeKey, claimsOf, guestKey, guestsOf, ownBody, parseKey } from '../store/etcd/layout.js';
 import { heldElsewhere } from '../store/lock.js';
+import { deleteIfUnchanged } from '../store/etcd/writes.js';
 import * as repo from '../store/repo.js';
 import { guestOnVpcs } from '../core/guests.js';
 import { uniqueGuests } from '../core/admission.js';
@@ -86,7 +87,7 @@ export async function publishGuests(host: Host, client: EtcdClient, vpc: string,
   for (const kv of claims.kvs) {
     const k = parseKey(kv.key);
     if (k?.kind !== 'claim' || recorded.has(k.name) || inFlight.has(`${vpc}/${k.name}`) || heldElsewhere(host.db, `jail:${k.name}`)) continue;
-    await client.txn([{ key: kv.key, target: 'mod_revision', result: 'equal', operand: kv.modRevision }], [{ delete: { key: kv.key } }]);
+    await deleteIfUnchanged(client, kv.key, kv.modRevision);
   }
 }
 
