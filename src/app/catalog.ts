@@ -602,10 +602,23 @@ or etcd mode=install. endpoints= with ca=, cert=, key= uses an etcd you run inst
     mode: 'migrate',
     summary: `Move the VPCs this host is a member of (made by SSH push) into etcd, after cluster
 mode=init: each VPC and its VXLAN ids go into the store in one transaction, as they are (same
-ids, same addresses: no tunnel is touched), unless the store already holds it; then each
-member's agent adopts it, which changes nothing, and from then on deploy, join and leave go
+ids, same addresses: no tunnel is touched), unless the store already holds it (a definition meshvpc 0.5 wrote, unsigned, is signed
+again when it is the same network as this host's); then each member's agent adopts it, which changes nothing, and from then on deploy, join and leave go
 through the store. Run it on one member of each VPC, with the agents running.`,
     args: [dryrun],
+    output: 'json',
+    readOnly: false,
+  },
+  {
+    id: 'cluster.push_crl',
+    command: 'cluster',
+    mode: 'push_crl',
+    summary: `Push the cluster's current CRL to every etcd member again, one at a time (the leader
+last, each only once the others are healthy), as node mode=remove does when it revokes a
+host: for a member that could not be reached then, which still lets the removed host in.
+Only on the host that holds the CA key (the one that ran cluster mode=init). Exit status 1
+when a member did not take it or is not healthy after.`,
+    args: [],
     output: 'json',
     readOnly: false,
   },

@@ -159,10 +159,15 @@ export function planRevocation(host: Host, node: string): RevocationPlan {
       'conflict',
     );
   }
+  return { kind: 'revoke', ca, config, members: reachableMembers(host, config) };
+}
+
+/** Each member as this host reaches it (null: this host itself); a member not known here is refused. */
+function reachableMembers(host: Host, config: ClusterConfig): (NodeRecord | null)[] {
   const members = config.members.map((m) => (m.name === host.self.nodename ? null : repo.getNode(host.db, m.name)));
   const unknown = config.members.filter((m, i) => m.name !== host.self.nodename && members[i] === null).map((m) => m.name);
   if (unknown.length > 0) throw new UserError(`refused: the etcd member${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a known node here, so the new CRL could not reach ${unknown.length > 1 ? 'them' : 'it'}; nothing was changed`, 'conflict');
-  return { kind: 'revoke', ca, config, members };
+  return members;
 }
 
 /** How long the pusher waits for a member (or the others) to be healthy. */
@@ -193,6 +198,16 @@ export async function revokeAndPush(host: Host, node: string, plan: RevocationPl
     return { node, serial: null, members: [], ok: true, note: `${node} was given no client certificate by this host (it joined after cluster mode=init): nothing to revoke` };
   }
   const { serial, crl } = await revokeClient(exec, host.home, plan.ca, node);
+  const members = await pushCrl(host, plan, crl, exec);
+  return { node, serial, members, ok: members.every((m) => m.ok), note: null };
+}
+
+/**
+ * Push `crl` to every member, one at a time: the leader last, each only once
+ * the others are healthy, the next only once it is healthy. Reported in the
+ * configuration's order.
+ */
+async function pushCrl(host: Host, plan: Extract<RevocationPlan, { kind: 'revoke' }>, crl: string, exec: Executor): Promise<MemberCrl[]> {
   const req: EtcdCrlRequest = { op: 'etcd_crl', ca: plan.ca.cert, crl };
   const names = plan.config.members.map((m) => m.name);
   const first = await waitHealthy(host, names, 0);
@@ -221,13 +236,33 @@ export async function revokeAndPush(host: Host, node: string, plan: RevocationPl
   } finally {
     peers.close();
   }
-  // Report in the configuration's order.
-  const members = names.map((n) => out.find((m) => m.name === n) as MemberCrl);
-  return {
-    node,
-    serial,
-    members,
-    ok: members.every((m) => m.ok),
-    note: null,
-  };
+  return names.map((n) => out.find((m) => m.name === n) as MemberCrl);
+}
+
+export interface CrlPush {
+  readonly members: readonly MemberCrl[];
+  /** Every member has the CRL and is healthy. */
+  readonly ok: boolean;
+}
+
+/**
+ * `cluster mode=push_crl`: the cluster's current CRL to every member again, as
+ * node mode=remove pushes it (for a member that could not be reached then).
+ * Only on the host that holds the CA key, and only for an etcd meshvpc runs.
+ */
+export async function pushCurrentCrl(host: Host, exec: Executor = systemExecutor): Promise<CrlPush> {
+  const config = getClusterConfig(host.db);
+  if (!config) throw new UserError('this host has no etcd backend (meshvpc cluster mode=init backend=etcd ...): there is no CRL to push', 'not_found');
+  if (!config.managed) throw new UserError('this cluster uses an etcd meshvpc does not run: its CRL is kept by the CA that issued its certificates', 'conflict');
+  const ca = storedCaPair(host.home);
+  if (!ca) throw new UserError(`refused: ${host.self.nodename} does not hold the etcd cluster's CA key; run cluster mode=push_crl on ${caHolder(host.home) ?? 'the host that ran cluster mode=init'}, which holds it`, 'conflict');
+  const plan = { kind: 'revoke', ca, config, members: reachableMembers(host, config) } as const;
+  let crl: string;
+  try {
+    crl = readFileSync(pkiPaths(host.home).crl, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read the cluster's CRL ${pkiPaths(host.home).crl}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'storage');
+  }
+  const members = await pushCrl(host, plan, crl, exec);
+  return { members, ok: members.every((m) => m.ok) };
 }

@@ -108,6 +108,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'token.revoke': async (h, i) => (await token()).revoke(h, as(i)),
   'cluster.init': async (h, i) => (await import('./cluster.js')).init(h, as(i)),
   'cluster.show': async (h) => (await import('./cluster.js')).show(h),
+  'cluster.push_crl': async (h) => (await import('./cluster-revoke.js')).pushCurrentCrl(h),
   'cluster.migrate': async (h, i, c) => (await import('./store-migrate.js')).migrate(h, as(i), c.events),
 };
 

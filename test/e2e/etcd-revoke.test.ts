@@ -37,6 +37,7 @@ test('node mode=remove revokes the removed host\'s etcd certificate: it can no l
     console.log(`# lab with 3 etcd members healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const all = [url(lab, 1), url(lab, 2), url(lab, 3)];
     // Members start with the cluster's (empty) CRL, for clients and peers.
+    const emptyCrl = await shOk(lab, 3, 'cat', `${PKI}/ca.crl`);
     for (const h of [1, 2, 3]) {
       const crl = await shOk(lab, h, 'openssl', 'crl', '-in', `${PKI}/ca.crl`, '-CAfile', `${PKI}/ca.crt`, '-noout', '-text');
       assert.match(crl, /No Revoked Certificates/);
@@ -115,6 +116,21 @@ test('node mode=remove revokes the removed host\'s etcd certificate: it can no l
     assert.deepEqual(show.members.map((m) => [m.name, m.healthy]), [['host1', true], ['host2', true], ['host3', true]]);
     // host1 no longer knows host4.
     assert.doesNotMatch(await ok(lab, 1, 'node', 'mode=list'), /host4/);
+
+    // A member that missed the new CRL (here: host3 given its old, empty one back, as if it had
+    // been unreachable) lets host4 in again through it ...
+    await shOk(lab, 3, 'sh', '-c', `printf '%s\\n' "$1" > ${PKI}/ca.crl.new && mv ${PKI}/ca.crl.new ${PKI}/ca.crl`, 'sh', emptyCrl.trim());
+    await eventually('host4 reads through host3 again', 30, async () => ((await etcdctl(lab, 4, [url(lab, 3)], 'get', '/meshvpc/test/four')).code === 0 ? true : null));
+    // ... until cluster mode=push_crl, only on the CA holder, gives every member the current one.
+    const notHolder = await mv(lab, 2, 'cluster', 'mode=push_crl');
+    assert.equal(notHolder.code, 2);
+    assert.match(notHolder.stderr, /^meshvpc: refused: host2 does not hold the etcd cluster's CA key; run cluster mode=push_crl on host1, which holds it\n$/);
+    const pushed = await mv(lab, 1, 'cluster', 'mode=push_crl');
+    assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+    assert.match(pushed.stdout, /^the cluster's CRL on 3 of 3 etcd members\n  host1: CRL replaced, etcd \S+, healthy/);
+    assert.match(await shOk(lab, 3, 'openssl', 'crl', '-in', `${PKI}/ca.crl`, '-noout', '-text'), new RegExp(`Serial Number: ${serial}`), "host3's CRL");
+    const again = await etcdctl(lab, 4, [url(lab, 3)], 'get', '/meshvpc/test/four');
+    assert.notEqual(again.code, 0, `host4 still reads through host3: ${again.stdout}`);
   } finally {
     await destroyLab(lab);
   }

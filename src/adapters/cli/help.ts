@@ -54,7 +54,7 @@ const MODED: Readonly<Record<string, { summary: string; usage: string }>> = {
   vpc: { summary: 'build and run VPCs: VXLAN full mesh + bridge with split horizon', usage: 'meshvpc vpc mode=MODE vpc_name=NAME ...' },
   token: { summary: 'API tokens for meshvpc server', usage: 'meshvpc token mode=create|list|revoke ...' },
   guests: { summary: 'start the containers and VMs marked astart=1', usage: 'meshvpc guests mode=start_all [vpc_name=NAME]' },
-  cluster: { summary: 'the control plane: embedded (default) or etcd', usage: 'meshvpc cluster mode=init|show ...' },
+  cluster: { summary: 'the control plane: embedded (default) or etcd', usage: 'meshvpc cluster mode=init|show|migrate|push_crl ...' },
 };
 
 const written = (a: Arg): string => `${a.name}=${a.placeholder}`;

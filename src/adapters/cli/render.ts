@@ -21,6 +21,7 @@ import type { SetResult } from '../../app/vpc.js';
 import { describeQuota } from '../../core/quota.js';
 import type { CreatedToken } from '../../app/token.js';
 import type { InitResult as ClusterInitResult, ShowResult as ClusterShowResult } from '../../app/cluster.js';
+import type { CrlPush, MemberCrl } from '../../app/cluster-revoke.js';
 import type { MigrateResult } from '../../app/store-migrate.js';
 import type { OperationEvent } from '../../app/operations.js';
 import type { TokenRow } from '../../store/tokens.js';
@@ -120,6 +121,9 @@ function jailLines(r: { readonly spared: readonly string[] }, ...lines: string[]
   return 0;
 }
 
+/** One etcd member's part in a CRL push (node mode=remove, cluster mode=push_crl). */
+const crlLine = (m: MemberCrl): string => `  ${m.name}: ${m.ok ? `CRL replaced, etcd ${m.etcd ?? '?'}, healthy (${m.seconds.toFixed(1)}s)${m.error ? `; ${m.error}` : ''}` : `FAILED: ${m.error ?? ''}`}`;
+
 const PRINTERS: Readonly<Record<string, Printer>> = {
   initenv: (r: InitenvResult) => {
     say(`${r.nodename}: ${r.updated ? 'updated' : 'initialised'} in ${r.home}`);
@@ -206,9 +210,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (rv) {
       if (rv.note !== null) say(`${r.name}: ${rv.note}`);
       if (rv.serial !== null) say(`${r.name}: etcd client certificate ${rv.serial} revoked; new CRL on ${rv.members.filter((m) => m.ok).length} of ${rv.members.length} etcd members`);
-      for (const m of rv.members) {
-        say(`  ${m.name}: ${m.ok ? `CRL replaced, etcd ${m.etcd ?? '?'}, healthy (${m.seconds.toFixed(1)}s)${m.error ? `; ${m.error}` : ''}` : `FAILED: ${m.error ?? ''}`}`);
-      }
+      for (const m of rv.members) say(crlLine(m));
     }
     return ok ? 0 : 1;
   },
@@ -303,6 +305,12 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
       else say(`${m.vpc}: ${m.result === 'signed' ? 'signed again in the store (it was written by meshvpc 0.5)' : 'moved into the store'}; ${c?.converged ?? 0} of ${c?.members ?? 0} agents applied it${c && c.changes > 0 ? ` (${c.changes} changes)` : ''}${c?.ok ? '' : `: ${c?.hosts.filter((h) => !h.ok).map((h) => `${h.host}: ${h.error ?? ''}`).join('; ') ?? ''}`}`);
     }
     if (r.vpcs.length === 0) say(`${r.node} is a member of no VPC: nothing to move`);
+    return r.ok ? 0 : 1;
+  },
+  'cluster.push_crl': (r: CrlPush, p) => {
+    if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+    say(`the cluster's CRL on ${r.members.filter((m) => m.ok).length} of ${r.members.length} etcd members`);
+    for (const m of r.members) say(crlLine(m));
     return r.ok ? 0 : 1;
   },
   'cluster.show': (r: ClusterShowResult, p) => {
