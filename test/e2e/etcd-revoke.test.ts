@@ -127,7 +127,7 @@ test('node mode=remove revokes the removed host\'s etcd certificate: it can no l
     assert.match(notHolder.stderr, /^meshvpc: refused: host2 does not hold the etcd cluster's CA key; run cluster mode=push_crl on host1, which holds it\n$/);
     const pushed = await mv(lab, 1, 'cluster', 'mode=push_crl');
     assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
-    assert.match(pushed.stdout, /^the cluster's CRL on 3 of 3 etcd members\n  host1: CRL replaced, etcd \S+, healthy/);
+    assert.match(pushed.stdout, /^the cluster's CRL on 3 of 3 etcd members\n {2}host1: CRL replaced, etcd \S+, healthy/);
     assert.match(await shOk(lab, 3, 'openssl', 'crl', '-in', `${PKI}/ca.crl`, '-noout', '-text'), new RegExp(`Serial Number: ${serial}`), "host3's CRL");
     const again = await etcdctl(lab, 4, [url(lab, 3)], 'get', '/meshvpc/test/four');
     assert.notEqual(again.code, 0, `host4 still reads through host3: ${again.stdout}`);
