@@ -24,7 +24,7 @@ import * as repo from '../store/repo.js';
 import { atomically } from '../store/tx.js';
 import { definitionIn, sameNetwork, type StoredDefinition } from './store-definitions.js';
 import { trustDefinition } from './store-trust.js';
-import { accept, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
+import { accept, collapse, forget, preflight, reconcileAccepted, refreshFdb } from './vpc-local.js';
 import { checkUnderlays } from '../core/authority.js';
 import type { Host } from './host.js';
 import { fdbReport } from './guest-reports.js';
@@ -191,7 +191,7 @@ export class Agent {
         invalid = firstLine(e);
       }
     }
-    const vpc = held?.kind === 'vpc' ? held.vpc : null;
+    const vpc = held && held.kind !== 'destroyed' ? held.vpc : null;
     const member = vpc?.members.some((m) => m.node === this.self) ?? false;
     const runs = repo.agentVpcs(host.db).includes(name);
     if (kv && held && (member || runs || repo.getVpc(host.db, name))) {
@@ -217,6 +217,10 @@ export class Agent {
     if (kv) {
       this.floor.set(name, kv.modRevision);
       this.vanished.delete(name);
+    }
+    if (kv && vpc && member && held?.kind === 'collapsed') {
+      if (this.applied.get(name) !== kv.modRevision) await this.collapseHere(vpc, kv.modRevision);
+      return;
     }
     if (kv && vpc && member) {
       if (this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
@@ -290,6 +294,23 @@ export class Agent {
       status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
     }
     // Only once the status is written: a failed write leaves the revision to be applied and told again.
+    await this.report(status);
+    this.applied.set(vpc.name, revision);
+  }
+
+  /** vpc mode=collapse: this host's network for the VPC goes down (only what meshvpc made), its definition stays. */
+  private async collapseHere(vpc: VpcWithMap, revision: number): Promise<void> {
+    this.events({ type: 'applying', vpc: vpc.name, revision });
+    let status: AppliedStatus;
+    try {
+      // Only a VPC this agent brought here: one it never ran has no network here to take down.
+      const runs = repo.agentVpcs(this.host.db).includes(vpc.name);
+      if (runs) accept(this.host, vpc, true);
+      const r = runs ? await collapse(this.host, vpc.name) : { ops: [] };
+      status = { node: this.self, vpc: vpc.name, revision, ok: true, changes: r.ops.length, error: null, version: VERSION };
+    } catch (e) {
+      status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
+    }
     await this.report(status);
     this.applied.set(vpc.name, revision);
   }

@@ -61,6 +61,7 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
     try {
       const [def, all, bridges] = await Promise.all([client.get(vpcKey(name)), guestsHere(host, name).then((here) => countedInStore(client, name, here)), client.range(bridgesOf(name), { prefix: true })]);
       const held = def ? definitionIn(client, def, name) : null;
+      if (held?.kind === 'collapsed') throw new UserError(`${name} is collapsed (its network is down on every member): meshvpc vpc mode=deploy vpc_name=${name} brings it up first`, 'conflict');
       if (!def || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
       // The store's definition decides (a vpc mode=set may have changed the quota since this host
       // applied it), if its writer may say it.

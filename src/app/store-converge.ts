@@ -17,7 +17,7 @@ import { allocatePeerMap, hashedVniStart } from '../core/peermap.js';
 import type { VpcWithMap } from '../core/types.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
 import { putIf, releaseVnis, takeVnis, unchangedSince } from '../store/etcd/writes.js';
-import { definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
+import { collapsedBody, definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
 import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
 import { lockTimeoutMs } from '../store/lock.js';
@@ -41,6 +41,8 @@ export interface StoreConvergeInput {
   /** Who writes (this host's name) and what, as the VPC's lock in the store says while it is held. */
   readonly by: string;
   readonly what: string;
+  /** vpc mode=collapse: written as collapsed (every member takes its network down, keeps the definition). */
+  readonly collapsed?: boolean;
 }
 
 /** As definitionIn; an unsigned definition (meshvpc 0.5's) says how it is signed again. */
@@ -54,15 +56,17 @@ function definitionInOrHint(client: EtcdClient, kv: KeyValue, name: string): Sto
 }
 
 /** Write the VPC (allocating new pairs in the same transaction); returns what was written and its revision. */
-export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun' | 'trust'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
+export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInput, 'name' | 'next' | 'dryrun' | 'trust' | 'collapsed'>, events: (e: ConvergeEvent) => void): Promise<{ vpc: VpcWithMap; revision: number }> {
   const name = input.name;
   for (let round = 1; ; round++) {
     const read = await client.range(vpcKey(name));
     const current = read.kvs[0] ?? null;
     const held = current ? definitionInOrHint(client, current, name) : null;
     if (held) input.trust(held);
-    // A tombstone is a VPC no more: a deploy of that name defines a new one.
-    const stored = held?.kind === 'vpc' ? held.vpc : null;
+    // A tombstone is a VPC no more: a deploy of that name defines a new one. A collapsed one is
+    // built on (a deploy writes it back as it was: every member brings it up).
+    const stored = held && held.kind !== 'destroyed' ? held.vpc : null;
+    const kind = input.collapsed === true ? 'collapsed' : 'vpc';
     const wanted = input.next(stored);
     if (wanted.encrypt === 'wireguard') throw new UserError(`encrypt=wireguard is not available with backend=etcd yet: define ${name} with encrypt=none, or use the embedded backend`);
     const holders = new Map<number, string>();
@@ -83,7 +87,7 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     const vpc: VpcWithMap = { ...wanted, pairs };
     if (input.dryrun) return { vpc, revision: current?.modRevision ?? 0 };
     // Nothing new: the agents are followed at the revision they already have (no rewrite, no re-apply everywhere).
-    if (current && stored && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
+    if (current && stored && held?.kind === kind && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };
     const fresh = pairs.filter((p) => holders.get(p.vni) !== name).map((p) => p.vni);
     const freed = [...holders].filter(([vni, by]) => by === name && !pairs.some((p) => p.vni === vni)).map(([vni]) => vni);
     // The new ids first, each taken only if nobody holds it, then the VPC itself, only if it is
@@ -93,7 +97,8 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
       // (later than any definition an agent applied: a member defining it again after a deletion
       // is believed, an old creation written back is not).
       const key = vpcKey(name);
-      const revision = await putIf(client, key, client.seal(key, JSON.stringify(vpc), current?.modRevision ?? read.revision), [unchangedSince(key, current?.modRevision ?? 0)]);
+      const body = kind === 'collapsed' ? collapsedBody(vpc) : JSON.stringify(vpc);
+      const revision = await putIf(client, key, client.seal(key, body, current?.modRevision ?? read.revision), [unchangedSince(key, current?.modRevision ?? 0)]);
       if (revision !== null) {
         // Ids the map no longer uses go, each only while it still says this VPC.
         await releaseVnis(client, name, freed);
@@ -246,7 +251,7 @@ export async function destroyInStore(client: EtcdClient, name: string, timeoutMs
 async function removeVpc(client: EtcdClient, name: string, trust: (stored: StoredDefinition) => void): Promise<VpcWithMap> {
   const current = await client.get(vpcKey(name));
   const held = current ? definitionIn(client, current, name) : null;
-  if (!current || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+  if (!current || !held || held.kind === 'destroyed') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
   trust(held);
   const vpc = held.vpc;
   const key = vpcKey(name);

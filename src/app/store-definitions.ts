@@ -22,9 +22,12 @@ import { lockTimeoutMs } from '../store/lock.js';
  */
 export type StoredDefinition =
   | { readonly kind: 'vpc'; readonly vpc: VpcWithMap; readonly by: string; readonly prev: number }
+  /** vpc mode=collapse: the network down on every member, the definition kept (a deploy brings it up). */
+  | { readonly kind: 'collapsed'; readonly vpc: VpcWithMap; readonly by: string; readonly prev: number }
   | { readonly kind: 'destroyed'; readonly by: string; readonly prev: number };
 
 export const tombstone = (name: string): string => JSON.stringify({ destroyed: name });
+export const collapsedBody = (vpc: VpcWithMap): string => JSON.stringify({ collapsed: vpc });
 
 export function definitionIn(client: EtcdClient, kv: KeyValue, name: string): StoredDefinition {
   const bad = (why: string): never => {
@@ -46,9 +49,10 @@ export function definitionIn(client: EtcdClient, kv: KeyValue, name: string): St
     if ((x as { destroyed: unknown }).destroyed !== name) bad('a tombstone of another VPC');
     return { kind: 'destroyed', by: opened.by, prev: opened.prev };
   }
-  const vpc = vpcFromWire(x);
+  const collapsed = x !== null && typeof x === 'object' && 'collapsed' in x;
+  const vpc = vpcFromWire(collapsed ? (x as { collapsed: unknown }).collapsed : x);
   if (vpc.name !== name) bad(`key ${name} holds ${vpc.name}`);
-  return { kind: 'vpc', vpc, by: opened.by, prev: opened.prev };
+  return { kind: collapsed ? 'collapsed' : 'vpc', vpc, by: opened.by, prev: opened.prev };
 }
 
 /** Whether two definitions make the same network (what cluster mode=migrate keeps as it is). */

@@ -14,7 +14,7 @@ import type { StoredDefinition } from './store-definitions.js';
 
 export function trustDefinition(host: Host, name: string, d: StoredDefinition): void {
   try {
-    checkVpcChange({ kind: 'member', node: d.by }, host.self.nodename, repo.getVpc(host.db, name), d.kind === 'vpc' ? d.vpc : null, d.kind === 'vpc' ? 'change' : 'destroy');
+    checkVpcChange({ kind: 'member', node: d.by }, host.self.nodename, repo.getVpc(host.db, name), d.kind === 'destroyed' ? null : d.vpc, d.kind === 'vpc' ? 'change' : d.kind === 'collapsed' ? 'collapse' : 'destroy');
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     throw new UserError(`the definition of ${name} in the store is not believed: ${d.by} wrote it, and ${e.message.replace(/^refused: /, '')}`, 'conflict');

@@ -35,6 +35,7 @@ import {
   type SyncOutcome,
   type SyncResult,
   type TeardownEvent,
+  type TeardownOutcome,
   type TeardownResult,
 } from './vpc-cluster.js';
 import { initRc, type InitRcResult } from './init-rc.js';
@@ -436,8 +437,14 @@ export async function status(host: Host, input: Named, pool?: Peers): Promise<St
 export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
   const store = await storeClient(host);
   if (store) {
-    if (mode === 'collapse') throw new UserError('vpc mode=collapse is not available with backend=etcd yet: destroy the VPC, or take one host out with mode=leave');
-    if (input.dryrun) throw new UserError('vpc mode=destroy dryrun=1 is not available with backend=etcd yet');
+    if (input.dryrun) throw new UserError(`vpc mode=${mode} dryrun=1 is not available with backend=etcd yet`);
+    if (mode === 'collapse') {
+      try {
+        return await collapseInStore(host, store, input.vpc_name, events);
+      } finally {
+        store.close();
+      }
+    }
     const { destroyInStore, convergeTimeoutMs } = await import('./store-converge.js');
     const started = Date.now();
     const self = host.self.nodename;
@@ -450,6 +457,29 @@ export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: 
   }
   requireVpc(host, input.vpc_name);
   return await clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events), events);
+}
+
+/**
+ * collapse with backend=etcd: the definition is written back as collapsed
+ * (under the VPC's lock, as any change); every member's agent takes its
+ * network down and keeps the definition, which this follows as deploy does.
+ * A later deploy writes it back as it was, and the agents bring it up.
+ */
+async function collapseInStore(host: Host, store: EtcdClient, name: string, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
+  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
+  const self = host.self.nodename;
+  events({ type: 'checking', vpc: name, peers: 0 });
+  const next = (stored: VpcWithMap | null): VpcWithMap => {
+    if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+    if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may collapse it`, 'conflict');
+    return stored;
+  };
+  const r = await convergeInStore(store, { name, next, leaving: [], dryrun: false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=collapse', trust: trustedBy(host, name), collapsed: true }, () => undefined);
+  const outcome = (h: HostOutcome): TeardownOutcome => ({ host: h.host, ok: h.ok, error: h.error, changes: h.changes, seconds: Number(h.seconds.toFixed(2)) });
+  const hosts = r.hosts.filter((h) => h.host !== self).map(outcome);
+  for (const o of hosts) events({ type: 'torn_down', outcome: o });
+  const mine = r.hosts.find((h) => h.host === self);
+  return { vpc: name, mode: 'collapse', ok: r.ok, dryrun: false, hosts, self: { node: self, ops: [], commands: [], applied: mine?.ok ?? false }, done: r.hosts.filter((h) => h.ok).length, members: r.members };
 }
 
 export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {

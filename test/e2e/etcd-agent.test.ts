@@ -165,6 +165,16 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
     assert.doesNotMatch(readFileSync(log2, 'utf8').slice(from), /FAILED/, 'the restarted agent took its half-made objects as its own');
     console.log(`# killed with ${tunnelsAtKill - 5} of vpc3's 3 tunnels made on host2, ${reportedAtKill ? 'after' : 'before'} it reported; the deploy said: ${/vpc3: \d of 4 hosts converged/.exec(half.stdout)?.[0] ?? '?'}`);
 
+    // collapse: every member takes its vpc3 network down and keeps the definition; a deploy brings it back.
+    assert.match(await ok(lab, 3, 'vpc', 'mode=collapse', 'vpc_name=vpc3'), /vpc3: collapsed on 4 of 4 hosts/);
+    for (const h of [1, 2, 3, 4]) assert.equal((await sh(lab, h, 'ip', 'link', 'show', 'dev', 'vpc3')).code, 1, `host${h} has no vpc3 bridge`);
+    assert.equal((await tunnels(lab, 2)).length, 5, "host2 keeps vpc1's and vpc2's tunnels");
+    assert.equal((JSON.parse(await ok(lab, 4, 'vpc', 'mode=show', 'vpc_name=vpc3')) as Shown).pairs.length, 6, 'host4 still holds the definition');
+    const onCollapsed = await mv(lab, 2, 'jcreate', 'jname=late', 'interface=vpc3', 'runasap=1');
+    assert.notEqual(onCollapsed.code, 0, 'no container on a collapsed VPC');
+    assert.match(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc3'), /vpc3: 4 of 4 hosts converged/);
+    assert.equal((await tunnels(lab, 2)).length, 8, 'vpc3 is back on host2');
+
     // Two VPCs defined at the same moment from two hosts: never the same VXLAN id (10 rounds).
     await ok(lab, 2, 'node', 'mode=add', `node=${lab.hosts[0]?.ip4 ?? ''}`);
     const seen = new Map<number, string>();
