@@ -8,12 +8,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initenv } from '../../src/app/initenv.js';
-import { openDb } from '../../src/store/db.js';
-import { getSelf } from '../../src/store/repo.js';
 import { getClusterConfig } from '../../src/store/cluster-config.js';
 import type { Host } from '../../src/app/host.js';
-import type { NetworkDriver } from '../../src/platform/driver.js';
+import { withHost } from './host-fixture.js';
 import { forgetHere, init, joinHere, memberArgv, show, type InitInput } from '../../src/app/cluster.js';
 import { operation, parseInput } from '../../src/app/catalog.js';
 import { requestFromWire } from '../../src/cluster/wire.js';
@@ -23,21 +20,6 @@ import { etcdUnit, installEtcdUnit } from '../../src/app/etcd-unit.js';
 import { systemExecutor } from '../../src/platform/exec.js';
 import { UserError } from '../../src/core/errors.js';
 import type { EtcdJoinRequest } from '../../src/cluster/protocol.js';
-
-async function withHost(fn: (h: Host) => Promise<void>, nodename = 'h1', ip = '192.0.2.1'): Promise<void> {
-  const home = mkdtempSync(join(tmpdir(), 'mv-cluster-test-'));
-  initenv(home, { nodename, nodeip: ip });
-  const db = openDb(home, 'write');
-  assert.ok(db);
-  const self = getSelf(db);
-  assert.ok(self);
-  try {
-    await fn({ db, home, self, driver: { platform: 'linux' } as NetworkDriver });
-  } finally {
-    db.close();
-    rmSync(home, { recursive: true, force: true });
-  }
-}
 
 const input = (args: Record<string, string>): InitInput => parseInput(operation('cluster.init'), new Map(Object.entries(args))) as unknown as InitInput;
 

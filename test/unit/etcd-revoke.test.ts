@@ -12,13 +12,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initenv } from '../../src/app/initenv.js';
-import { openDb } from '../../src/store/db.js';
-import { getSelf } from '../../src/store/repo.js';
 import { putClusterConfig } from '../../src/store/cluster-config.js';
 import { atomically } from '../../src/store/tx.js';
 import type { Host } from '../../src/app/host.js';
-import type { NetworkDriver } from '../../src/platform/driver.js';
+import { withHost } from './host-fixture.js';
 import { caStateDir, crlSerials, initCaState, issue, issuedSerial, makeCa, pkiPaths, revokeClient, storeCredentials, verifyCrl, type CertPair } from '../../src/cluster/pki.js';
 import { etcdArgv, memberAt } from '../../src/cluster/etcd-member.js';
 import { requestFromWire } from '../../src/cluster/wire.js';
@@ -27,21 +24,6 @@ import { EtcdClient } from '../../src/store/etcd/client.js';
 import { systemExecutor as exec } from '../../src/platform/exec.js';
 import { UserError } from '../../src/core/errors.js';
 import { freePort } from './etcd-fixture.js';
-
-async function withHost(fn: (h: Host) => Promise<void>, nodename = 'h1', ip = '192.0.2.1'): Promise<void> {
-  const home = mkdtempSync(join(tmpdir(), 'mv-revoke-test-'));
-  initenv(home, { nodename, nodeip: ip });
-  const db = openDb(home, 'write');
-  assert.ok(db);
-  const self = getSelf(db);
-  assert.ok(self);
-  try {
-    await fn({ db, home, self, driver: { platform: 'linux' } as NetworkDriver });
-  } finally {
-    db.close();
-    rmSync(home, { recursive: true, force: true });
-  }
-}
 
 const serialOf = async (home: string, c: CertPair): Promise<string> => {
   const path = join(home, 'x.crt');

@@ -9,16 +9,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startEtcd, type TestEtcd } from './etcd-fixture.js';
-import { initenv } from '../../src/app/initenv.js';
-import { openDb } from '../../src/store/db.js';
-import { getSelf } from '../../src/store/repo.js';
 import { linuxDriver } from '../../src/platform/linux/driver.js';
 import { RecordingExecutor } from '../../src/platform/recording.js';
 import type { Host } from '../../src/app/host.js';
+import { openTestHost } from './host-fixture.js';
 import { admitInStore } from '../../src/app/store-admit.js';
 import { writeVpc } from '../../src/app/store-converge.js';
 import { publishGuests } from '../../src/app/store-guests.js';
@@ -31,14 +26,9 @@ import { UserError } from '../../src/core/errors.js';
 import type { Admission } from '../../src/app/guest-guard.js';
 
 function hostAt(name: string, ip: string): { host: Host; close(): void } {
-  const dir = mkdtempSync(join(tmpdir(), `mv-admit-${name}-`));
-  initenv(dir, { nodename: name, nodeip: ip });
-  const db = openDb(dir, 'write');
-  assert.ok(db);
   const exec = new RecordingExecutor();
   exec.on((argv) => argv[0] === 'ip', { stdout: '[]' });
-  const host = { db, home: dir, self: getSelf(db) as NonNullable<ReturnType<typeof getSelf>>, driver: linuxDriver(exec) };
-  return { host, close: () => (db.close(), rmSync(dir, { recursive: true, force: true })) };
+  return openTestHost(name, ip, linuxDriver(exec));
 }
 
 const vpcOf = (jailMax: number | null): VpcWithMap => ({
