@@ -38,7 +38,9 @@ export type AgentEvent =
   | { readonly type: 'applying'; readonly vpc: string; readonly revision: number }
   | { readonly type: 'applied'; readonly vpc: string; readonly revision: number; readonly ok: boolean; readonly changes: number; readonly error: string | null }
   | { readonly type: 'guests'; readonly vpc: string; readonly members: number }
-  | { readonly type: 'forgot'; readonly vpc: string };
+  | { readonly type: 'forgot'; readonly vpc: string }
+  /** This host's own guest or bridge keys were changed by another writer and written again. */
+  | { readonly type: 'republished'; readonly vpc: string };
 
 const firstLine = (e: unknown): string => (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e));
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -149,16 +151,35 @@ export class Agent {
     this.retry.clear();
     // Other members' guests and statuses matter only to a VPC this agent runs with fdb=control.
     const takes = new Set(repo.agentVpcs(this.host.db).filter((n) => repo.getVpc(this.host.db, n)?.fdb === 'control'));
+    // This host's own guest and bridge keys changed by someone else (deleted, or a value it did
+    // not sign): written again from what this host has, so nobody can speak for it for long.
+    const mine = new Set<string>();
     for (const e of events) {
       const k = parseKey(e.key);
       if (k?.kind === 'vpc') names.add(k.vpc);
       else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && takes.has(k.vpc)) names.add(k.vpc);
+      if ((k?.kind === 'guest' || k?.kind === 'bridge') && k.node === this.self && !(e.type === 'put' && this.signedByMe(e))) mine.add(k.vpc);
     }
     for (const name of [...names].sort()) {
       await this.settleSafely(name, async () => {
         const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
         await this.settle(name, kv, guests.kvs, reportersOf(this.client, statuses.kvs, name));
       });
+    }
+    for (const name of [...mine].sort()) {
+      if (!repo.agentVpcs(this.host.db).includes(name)) continue;
+      await this.settleSafely(name, async () => {
+        await publishGuests(this.host, this.client, name, await fdbReport(this.host, name));
+        this.events({ type: 'republished', vpc: name });
+      });
+    }
+  }
+
+  private signedByMe(e: WatchEvent): boolean {
+    try {
+      return this.client.open(e.key, e.value).by === this.self;
+    } catch {
+      return false;
     }
   }
 

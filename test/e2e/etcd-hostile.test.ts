@@ -3,8 +3,8 @@
  * certificate (it can write any key etcd has) but is not a member of vpc1.
  * Whatever it writes, the members believe a value only for its signer: a
  * definition of vpc1 only from a member of vpc1, never unsigned, never an old
- * one written back; a guest only in its own host's name; a deletion takes
- * nothing down. After each attempt, every member's links, addresses,
+ * one written back; a guest only in its own host's name (which that host
+ * writes again when another writer changes it); a deletion takes nothing down. After each attempt, every member's links, addresses,
  * namespaces, firewall, database, neighbours and FDB are what they were.
  */
 import { test } from 'node:test';
@@ -60,9 +60,10 @@ test('backend=etcd: a hostile host with a valid certificate changes nothing on v
     const before = await Promise.all([1, 2, 3].map((h) => state(lab, h)));
     const logFrom = [1, 2, 3].map((h) => readFileSync(agents.get(h)?.log ?? '', 'utf8').length);
     /** Until every member's agent log says `said` (since the attack began), then nothing changed. */
-    const refused = async (what: string, said: RegExp): Promise<void> => {
+    const refused = async (what: string, said: RegExp, saying: readonly number[] = [1, 2, 3]): Promise<void> => {
       const deadline = Date.now() + 20_000;
       for (const [i, h] of [1, 2, 3].entries()) {
+        if (!saying.includes(h)) continue;
         for (;;) {
           const log = readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(logFrom[i]);
           if (said.test(log)) break;
@@ -92,12 +93,32 @@ test('backend=etcd: a hostile host with a valid certificate changes nothing on v
     assert.equal((await etcdctl(lab, 4, 'put', KEY, JSON.stringify(first))).code, 0);
     await refused('replayed', /not believed: host1's value replaces revision \d+, older than revision \d+ this host applied \(an old value written back\)/);
 
-    // 4. A guest in host2's name, signed by host4: nobody points 203.0.113.99 anywhere.
-    await signedPut(lab, '/meshvpc/v1/guest/vpc1/host2/evil', JSON.stringify({ name: 'evil', node: 'host2', kind: 'jail', interface: 'vpc1', ip4Addr: '203.0.113.99/24', ip6Addr: null, running: true, vcpus: 0, ramBytes: 0, diskBytes: 0 }), 0);
-    await new Promise((r) => setTimeout(r, 2000));
-    for (const [i, h] of [1, 2, 3].entries()) assert.deepEqual(await state(lab, h), before[i], `a forged guest: host${h} is as it was`);
+    // 4. A guest in host2's name, signed by host4: nobody points 203.0.113.99 anywhere, and
+    // host2's agent deletes it from under its own keys.
+    const evil = '/meshvpc/v1/guest/vpc1/host2/evil';
+    await signedPut(lab, evil, JSON.stringify({ name: 'evil', node: 'host2', kind: 'jail', interface: 'vpc1', ip4Addr: '203.0.113.99/24', ip6Addr: null, running: true, vcpus: 0, ramBytes: 0, diskBytes: 0 }), 0);
+    await refused('a forged guest', /vpc1: this host's guests in the store were changed by another writer: written again/, [2]);
+    assert.equal((await etcdctl(lab, 4, 'get', '--print-value-only', evil)).stdout.trim(), '', 'host2 took the forged guest out of its keys');
 
-    // 5. The key deleted: a deletion cannot be signed, so nothing is taken down.
+    // 5. host2's real guest deleted by host4: host2's agent writes it again, signed, and every
+    // member ends as it was (c1 still reaches c2).
+    const c2 = '/meshvpc/v1/guest/vpc1/host2/c2';
+    assert.equal((await etcdctl(lab, 4, 'del', c2)).code, 0);
+    const back = Date.now() + 20_000;
+    while ((JSON.parse((await etcdctl(lab, 4, 'get', '--print-value-only', c2)).stdout.trim() || '{}') as { by?: string }).by !== 'host2') {
+      if (Date.now() > back) assert.fail('host2 did not write c2 again');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const [i, h] of [1, 2, 3].entries()) {
+      const until = Date.now() + 20_000;
+      while (JSON.stringify(await state(lab, h)) !== JSON.stringify(before[i])) {
+        if (Date.now() > until) assert.deepEqual(await state(lab, h), before[i], `a deleted guest key: host${h} is as it was`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    await settled();
+
+    // 6. The definition's key deleted: a deletion cannot be signed, so nothing is taken down.
     assert.equal((await etcdctl(lab, 4, 'del', KEY)).code, 0);
     await refused('deleted', /vpc1: its definition left the store without a member's word/);
 

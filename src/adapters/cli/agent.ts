@@ -22,6 +22,8 @@ const line = (e: AgentEvent): string => {
       return `${e.vpc}: guests of ${e.members} member${e.members === 1 ? '' : 's'} taken`;
     case 'forgot':
       return `${e.vpc}: no longer a member here: taken down and forgotten`;
+    case 'republished':
+      return `${e.vpc}: this host's guests in the store were changed by another writer: written again`;
   }
 };
 
