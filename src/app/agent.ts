@@ -160,10 +160,13 @@ export class Agent {
       else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && takes.has(k.vpc)) names.add(k.vpc);
       if ((k?.kind === 'guest' || k?.kind === 'bridge') && k.node === this.self && !(e.type === 'put' && this.signedByMe(e))) mine.add(k.vpc);
     }
+    // Every member's status, read once for the batch (not once per VPC settled).
+    let statuses: Promise<readonly KeyValue[]> | null = null;
     for (const name of [...names].sort()) {
       await this.settleSafely(name, async () => {
-        const [kv, guests, statuses] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), this.client.range(STATUS_PREFIX, { prefix: true })]);
-        await this.settle(name, kv, guests.kvs, reportersOf(this.client, statuses.kvs, name));
+        statuses ??= this.client.range(STATUS_PREFIX, { prefix: true }).then((r) => r.kvs);
+        const [kv, guests, all] = await Promise.all([this.client.get(vpcKey(name)), this.client.range(guestsOf(name), { prefix: true }), statuses]);
+        await this.settle(name, kv, guests.kvs, reportersOf(this.client, all, name));
       });
     }
     for (const name of [...mine].sort()) {

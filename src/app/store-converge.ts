@@ -123,15 +123,26 @@ async function statuses(client: EtcdClient, nodes: readonly string[], name: stri
     } catch {
       // Not signed by its node: an agent of meshvpc 0.5 (it signs nothing, and cannot read a
       // signed definition) is named with both versions; anything else says nothing.
-      try {
-        const older = statusFromStore(kv.value, k);
-        if (older.version !== VERSION) out.set(k.node, { ...older, ok: false, error: `its agent runs meshvpc ${older.version} (this host ${VERSION}), which neither signs what it writes nor reads signed definitions: upgrade it, then run meshvpc cluster mode=migrate on a member` });
-      } catch {
-        // A status that is not about its key says nothing.
-      }
+      const older = olderStatus(client, kv, k);
+      if (older) out.set(k.node, { ...older, ok: false, error: `its agent runs meshvpc ${older.version} (this host ${VERSION}), which neither signs what it writes nor reads signed definitions: upgrade it, then run meshvpc cluster mode=migrate on a member` });
     }
   }
   return out;
+}
+
+/** A status written unsigned by an agent of another version (meshvpc 0.5), or null. */
+function olderStatus(client: EtcdClient, kv: KeyValue, key: { readonly node: string; readonly vpc: string }): AppliedStatus | null {
+  try {
+    client.open(kv.key, kv.value);
+    return null;
+  } catch {
+    try {
+      const s = statusFromStore(kv.value, key);
+      return s.version !== VERSION ? s : null;
+    } catch {
+      return null;
+    }
+  }
 }
 
 /**
@@ -142,17 +153,8 @@ async function olderAgents(client: EtcdClient): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const kv of (await client.range(STATUS_PREFIX, { prefix: true })).kvs) {
     const k = parseKey(kv.key);
-    if (k?.kind !== 'status') continue;
-    try {
-      client.open(kv.key, kv.value);
-    } catch {
-      try {
-        const s = statusFromStore(kv.value, k);
-        if (s.version !== VERSION) out.set(k.node, s.version);
-      } catch {
-        // Says nothing.
-      }
-    }
+    const older = k?.kind === 'status' ? olderStatus(client, kv, k) : null;
+    if (older) out.set(older.node, older.version);
   }
   return out;
 }
