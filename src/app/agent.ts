@@ -29,6 +29,8 @@ import { checkUnderlays } from '../core/authority.js';
 import type { Host } from './host.js';
 import { fdbReport } from './guest-reports.js';
 import { guestsIn, publishGuests, unpublish } from './store-guests.js';
+import { publishSeal, sealIn, sealsIn, withStoreSeals } from './store-seals.js';
+import type { SealIdentity } from '../core/seal.js';
 
 export type AgentEvent =
   | { readonly type: 'connected'; readonly revision: number }
@@ -40,7 +42,9 @@ export type AgentEvent =
   | { readonly type: 'guests'; readonly vpc: string; readonly members: number }
   | { readonly type: 'forgot'; readonly vpc: string }
   /** This host's own guest or bridge keys were changed by another writer and written again. */
-  | { readonly type: 'republished'; readonly vpc: string };
+  | { readonly type: 'republished'; readonly vpc: string }
+  /** This host's WireGuard public key written to the store (at start, after a rotation, or over another writer's value). */
+  | { readonly type: 'seal_published'; readonly key: string };
 
 const firstLine = (e: unknown): string => (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e));
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -69,6 +73,10 @@ export function guestsFromStore(client: EtcdClient, vpc: VpcWithMap, kvs: readon
 export class Agent {
   /** The definition revision this agent last applied, per VPC. */
   private readonly applied = new Map<string, number>();
+  /** The members' WireGuard identities it was applied with, per encrypted VPC (a change is applied again). */
+  private readonly appliedSeals = new Map<string, string>();
+  /** Every host's WireGuard identity, as that host itself wrote it in the store. */
+  private seals = new Map<string, SealIdentity>();
   /** The revision of the last definition believed per VPC: a value replacing an older one is a replay. */
   private readonly floor = new Map<string, number>();
   /** VPCs this agent runs whose key vanished (said once). */
@@ -100,6 +108,8 @@ export class Agent {
         continue;
       }
       this.events({ type: 'connected', revision: snapshot.revision });
+      this.seals = sealsIn(this.client, snapshot.kvs);
+      await this.sayOwnSeal();
       const names = new Set([...repo.agentVpcs(this.host.db)]);
       for (const kv of snapshot.kvs) {
         const k = parseKey(kv.key);
@@ -154,12 +164,18 @@ export class Agent {
     // This host's own guest and bridge keys changed by someone else (deleted, or a value it did
     // not sign): written again from what this host has, so nobody can speak for it for long.
     const mine = new Set<string>();
+    let ownSeal = false;
     for (const e of events) {
       const k = parseKey(e.key);
+      if (k?.kind === 'seal') {
+        if (k.node === this.self) ownSeal ||= !(e.type === 'put' && this.signedByMe(e));
+        else for (const vpc of this.sealChanged(k.node, e)) names.add(vpc);
+      }
       if (k?.kind === 'vpc') names.add(k.vpc);
       else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && takes.has(k.vpc)) names.add(k.vpc);
       if ((k?.kind === 'guest' || k?.kind === 'bridge') && k.node === this.self && !(e.type === 'put' && this.signedByMe(e))) mine.add(k.vpc);
     }
+    if (ownSeal) await this.sayOwnSeal();
     // Every member's status, read once for the batch (not once per VPC settled).
     let statuses: Promise<readonly KeyValue[]> | null = null;
     for (const name of [...names].sort()) {
@@ -176,6 +192,38 @@ export class Agent {
         this.events({ type: 'republished', vpc: name });
       });
     }
+  }
+
+  /** This host's WireGuard identity in the store, written again when it is not exactly its own word. */
+  private async sayOwnSeal(): Promise<void> {
+    try {
+      const key = await publishSeal(this.host, this.client);
+      if (key) this.events({ type: 'seal_published', key });
+    } catch (e) {
+      this.events({ type: 'unreachable', why: `its WireGuard key could not be written to the store: ${firstLine(e)}` });
+    }
+  }
+
+  /**
+   * Another host's identity changed in the store: the encrypted VPCs this
+   * agent runs with it as a member. Only that host's own signed word changes
+   * it; a value it did not sign, or a deletion, says nothing (the host writes
+   * its own again), so nobody takes a member's tunnel away by writing there.
+   */
+  private sealChanged(node: string, e: WatchEvent): string[] {
+    const said = e.type === 'put' ? sealIn(this.client, e) : null;
+    if (!said) return [];
+    this.seals.set(node, said.seal);
+    return repo.agentVpcs(this.host.db).filter((n) => {
+      const vpc = repo.getVpc(this.host.db, n);
+      return vpc?.encrypt === 'wireguard' && vpc.members.some((m) => m.node === node);
+    });
+  }
+
+  /** The other members' identities `vpc` would be applied with now. */
+  private sealsFor(vpc: VpcWithMap): string {
+    if (vpc.encrypt !== 'wireguard') return '';
+    return JSON.stringify(vpc.members.filter((m) => m.node !== this.self).map((m) => [m.node, this.seals.get(m.node) ?? null]));
   }
 
   private signedByMe(e: WatchEvent): boolean {
@@ -247,7 +295,7 @@ export class Agent {
       return;
     }
     if (kv && vpc && member) {
-      if (this.applied.get(name) !== kv.modRevision) await this.apply(vpc, kv.modRevision);
+      if (this.applied.get(name) !== kv.modRevision || this.appliedSeals.get(name) !== this.sealsFor(vpc)) await this.apply(vpc, kv.modRevision);
       if (repo.agentVpcs(host.db).includes(name)) await this.takeGuests(vpc, guestKvs, reported);
       return;
     }
@@ -289,17 +337,19 @@ export class Agent {
     }
   }
 
-  private async apply(vpc: VpcWithMap, revision: number): Promise<void> {
+  private async apply(stored: VpcWithMap, revision: number): Promise<void> {
     const host = this.host;
     const change = { vxlan: true, bridge: true };
     let status: AppliedStatus;
-    this.events({ type: 'applying', vpc: vpc.name, revision });
+    const seals = this.sealsFor(stored);
+    this.events({ type: 'applying', vpc: stored.name, revision });
     try {
+      // Each member's WireGuard key from its own word, never from the definition's writer.
+      const vpc = withStoreSeals(host, stored, this.seals);
       // What this host believes of any definition, whoever wrote it: members at the addresses it
-      // knows them by (a value pointing a member's tunnel elsewhere is refused), no encryption
-      // (which the store cannot carry yet), and preflight: no foreign interface under one of its
-      // names, no overlap with this host's subnets, no VXLAN id another VPC here holds.
-      if (vpc.encrypt === 'wireguard') throw new UserError(`${vpc.name} says encrypt=wireguard, which is not available with backend=etcd yet`);
+      // knows them by (a value pointing a member's tunnel elsewhere is refused), and preflight: no
+      // foreign interface under one of its names, no overlap with this host's subnets, no VXLAN id
+      // another VPC here holds.
       checkUnderlays(vpc, host.self, repo.listNodes(host.db));
       await preflight(host, vpc, change);
       const runs = repo.agentVpcs(host.db).includes(vpc.name);
@@ -315,11 +365,12 @@ export class Agent {
       await publishGuests(host, this.client, vpc.name, await fdbReport(host, vpc.name));
       status = { node: this.self, vpc: vpc.name, revision, ok: true, changes: r.ops.length, error: null, version: VERSION };
     } catch (e) {
-      status = { node: this.self, vpc: vpc.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
+      status = { node: this.self, vpc: stored.name, revision, ok: false, changes: 0, error: firstLine(e), version: VERSION };
     }
     // Only once the status is written: a failed write leaves the revision to be applied and told again.
     await this.report(status);
-    this.applied.set(vpc.name, revision);
+    this.applied.set(stored.name, revision);
+    this.appliedSeals.set(stored.name, seals);
   }
 
   /** vpc mode=collapse: this host's network for the VPC goes down (only what meshvpc made), its definition stays. */

@@ -26,6 +26,11 @@ import type { Host } from './host.js';
 import { withLock } from '../store/lock.js';
 import { activeVpcs, reconcileSeal, selfSeal } from './seal.js';
 import { converge, DEFAULT_CONCURRENCY, type ConvergeEvent, type ConvergeResult } from './vpc-cluster.js';
+import type { VpcWithMap } from '../core/types.js';
+import type { EtcdClient } from '../store/etcd/client.js';
+import { sealKey } from '../store/etcd/layout.js';
+import { storeClient } from './store-backend.js';
+import { followSeal, publishSeal, type SealTaken } from './store-seals.js';
 
 export interface RotateResult {
   readonly node: string;
@@ -33,8 +38,10 @@ export interface RotateResult {
   readonly before: string;
   /** The new public key (null for a dry run). */
   readonly after: string | null;
-  /** Each encrypted VPC's convergence with the new key. */
+  /** Each encrypted VPC's convergence with the new key (SSH push). */
   readonly vpcs: readonly ConvergeResult[];
+  /** backend=etcd: the new key went into the store, and each member's agent applied its VPCs again. */
+  readonly agents: readonly SealTaken[] | null;
   readonly ok: boolean;
 }
 
@@ -42,6 +49,14 @@ export async function rotateKeys(host: Host, input: { readonly dryrun?: boolean 
   const self = host.self.nodename;
   const encrypted = repo.listVpcs(host.db).filter((v) => v.encrypt === 'wireguard' && v.members.some((m) => m.node === self));
   const before = selfSeal(host).key;
+  const store = await storeClient(host);
+  if (store) {
+    try {
+      return await rotateInStore(host, store, encrypted, before, input.dryrun ?? false);
+    } finally {
+      store.close();
+    }
+  }
   // Every peer must be reachable from here to hear the new key from this host: checked before the key changes.
   for (const v of encrypted) {
     const unknown = v.members.filter((m) => m.node !== self && !repo.getNode(host.db, m.node)).map((m) => m.node);
@@ -52,19 +67,9 @@ export async function rotateKeys(host: Host, input: { readonly dryrun?: boolean 
       );
     }
   }
-  if (input.dryrun) return { node: self, dryrun: true, before, after: null, vpcs: [], ok: true };
+  if (input.dryrun) return { node: self, dryrun: true, before, after: null, vpcs: [], agents: null, ok: true };
   return withLock(host.db, 'wireguard:rotate', 'vpc mode=rotate_keys', async () => {
-    const old = readFileSync(wgKeyFile(host.home), 'utf8').trim();
-    const pair = newWgKeyPair();
-    writeWgKey(host.home, pair.privateKey);
-    try {
-      await reconcileSeal(host, activeVpcs(host), false);
-    } catch (e) {
-      // The file goes back to the old key; if the link took the new one before a later step failed,
-      // the next apply gives it the file's key again (its public key no longer matches).
-      writeWgKey(host.home, wgKey(old, 'private key'));
-      throw e;
-    }
+    const { publicKey } = await newKeyHere(host);
     const vpcs: ConvergeResult[] = [];
     for (const v of encrypted) {
       vpcs.push(
@@ -73,7 +78,51 @@ export async function rotateKeys(host: Host, input: { readonly dryrun?: boolean 
         ),
       );
     }
-    return { node: self, dryrun: false, before, after: pair.publicKey, vpcs, ok: vpcs.every((c) => c.ok) };
+    return { node: self, dryrun: false, before, after: publicKey, vpcs, agents: null, ok: vpcs.every((c) => c.ok) };
+  });
+}
+
+/** Take a new key here: written, given to this host's link (see the order above), or put back as it was. */
+async function newKeyHere(host: Host): Promise<{ old: string; publicKey: string }> {
+  const old = readFileSync(wgKeyFile(host.home), 'utf8').trim();
+  const pair = newWgKeyPair();
+  writeWgKey(host.home, pair.privateKey);
+  try {
+    await reconcileSeal(host, activeVpcs(host), false);
+  } catch (e) {
+    // The file goes back to the old key; if the link took the new one before a later step failed,
+    // the next apply gives it the file's key again (its public key no longer matches).
+    writeWgKey(host.home, wgKey(old, 'private key'));
+    throw e;
+  }
+  return { old, publicKey: pair.publicKey };
+}
+
+/**
+ * With backend=etcd the peers hear the new key from the store: this host
+ * writes it under its own seal key (signed), and every member's agent applies
+ * the encrypted VPCs it shares with this host again, which this follows. A
+ * store that does not take it puts the old key back here.
+ */
+async function rotateInStore(host: Host, store: EtcdClient, encrypted: readonly VpcWithMap[], before: string, dryrun: boolean): Promise<RotateResult> {
+  const self = host.self.nodename;
+  // The store must answer before the key changes: the peers hear it only from there.
+  await store.get(sealKey(self));
+  if (dryrun) return { node: self, dryrun: true, before, after: null, vpcs: [], agents: null, ok: true };
+  return withLock(host.db, 'wireguard:rotate', 'vpc mode=rotate_keys', async () => {
+    const { old, publicKey } = await newKeyHere(host);
+    let revision: number;
+    try {
+      await publishSeal(host, store);
+      revision = (await store.get(sealKey(self)))?.modRevision ?? 0;
+    } catch (e) {
+      writeWgKey(host.home, wgKey(old, 'private key'));
+      await reconcileSeal(host, activeVpcs(host), false).catch(() => undefined);
+      throw new UserError(`the new WireGuard key of ${self} could not be written to the cluster's store (${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}); the old key is back in use`, 'unreachable');
+    }
+    const { convergeTimeoutMs } = await import('./store-converge.js');
+    const agents = await followSeal(store, encrypted, self, revision, convergeTimeoutMs());
+    return { node: self, dryrun: false, before, after: publicKey, vpcs: [], agents, ok: agents.every((a) => a.ok) };
   });
 }
 

@@ -20,6 +20,7 @@ import { putIf, releaseVnis, takeVnis, unchangedSince } from '../store/etcd/writ
 import { collapsedBody, definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
 import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
 import { withStoreLock } from '../store/etcd/lease-lock.js';
+import { withMemberSeals } from './store-seals.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
 
@@ -68,7 +69,8 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
     const stored = held && held.kind !== 'destroyed' ? held.vpc : null;
     const kind = input.collapsed === true ? 'collapsed' : 'vpc';
     const wanted = input.next(stored);
-    if (wanted.encrypt === 'wireguard') throw new UserError(`encrypt=wireguard is not available with backend=etcd yet: define ${name} with encrypt=none, or use the embedded backend`);
+    const sealed = wanted.encrypt === 'wireguard';
+    if (sealed && !wanted.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
     const holders = new Map<number, string>();
     for (const kv of (await client.range(VNI_PREFIX, { prefix: true })).kvs) {
       const k = parseKey(kv.key);
@@ -82,9 +84,10 @@ export async function writeVpc(client: EtcdClient, input: Pick<StoreConvergeInpu
       takenVnis: taken,
       // After a lost round, start where a racing writer is unlikely to: derived from the name.
       ...(round > 1 ? { vniStart: hashedVniStart(name) } : {}),
-      sealed: false,
+      sealed,
     });
-    const vpc: VpcWithMap = { ...wanted, pairs };
+    // Each member's WireGuard key is its own word (seal/NODE), never what the writer holds.
+    const vpc: VpcWithMap = await withMemberSeals(client, { ...wanted, pairs });
     if (input.dryrun) return { vpc, revision: current?.modRevision ?? 0 };
     // Nothing new: the agents are followed at the revision they already have (no rewrite, no re-apply everywhere).
     if (current && stored && held?.kind === kind && JSON.stringify(stored) === JSON.stringify(vpc)) return { vpc, revision: current.modRevision };

@@ -38,10 +38,6 @@ export async function migrate(host: Host, input: { readonly dryrun?: boolean }, 
   const self = host.self.nodename;
   const out: Migrated[] = [];
   for (const vpc of repo.listVpcs(host.db).filter((v) => v.members.some((m) => m.node === self))) {
-    if (vpc.encrypt === 'wireguard') {
-      out.push({ vpc: vpc.name, result: 'refused', error: 'encrypt=wireguard is not available with backend=etcd yet: it stays on SSH push', converge: null });
-      continue;
-    }
     let present = false;
     try {
       // Upgraded from 0.5: its unsigned definition is signed again, then followed like a move.

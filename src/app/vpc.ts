@@ -293,9 +293,12 @@ async function setInStore(host: Host, store: EtcdClient, input: Named & PolicyIn
   const next = (stored: VpcWithMap | null): VpcWithMap => {
     if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
     if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may change it`, 'conflict');
-    if (input.encrypt !== undefined && input.encrypt !== (stored.encrypt ?? 'none')) throw new UserError(`encrypt=${input.encrypt} is not available with backend=etcd yet: ${name} stays encrypt=${stored.encrypt ?? 'none'}`);
+    const encrypt = input.encrypt ?? stored.encrypt ?? 'none';
+    if (encrypt === 'wireguard' && !stored.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
     before = stored;
-    return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}) };
+    // A change of encryption is a new peer map (a seal block per pair, or none): the store's
+    // allocation makes it, and every member's agent moves its tunnels into or out of WireGuard.
+    return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}), encrypt };
   };
   const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
   const result = await convergeInStore(store, { name, next, leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=set', trust: trustedBy(host, name) }, (e) => {
@@ -306,7 +309,8 @@ async function setInStore(host: Host, store: EtcdClient, input: Named & PolicyIn
   const encrypt = was.encrypt ?? 'none';
   const hosts = result.hosts.filter((h) => h.host !== self);
   const mine = result.hosts.find((h) => h.host === self);
-  return { vpc: name, dryrun: result.dryrun, before: policyOf(was), after: policyOf({ ...was, ...policyFrom(input, policyOf(was), was.peerNetwork) }), encryptBefore: encrypt, encryptAfter: encrypt, hosts: hosts.map(asSynced), ok: result.ok && (mine?.ok ?? true) };
+  const after = givesPolicy(input) ? policyFrom(input, policyOf(was), was.peerNetwork) : policyOf(was);
+  return { vpc: name, dryrun: result.dryrun, before: policyOf(was), after, encryptBefore: encrypt, encryptAfter: input.encrypt ?? encrypt, hosts: hosts.map(asSynced), ok: result.ok && (mine?.ok ?? true) };
 }
 
 export async function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {

@@ -57,14 +57,6 @@ test('backend=etcd: deploy, join, leave, guests and destroy through the agents; 
     assert.equal(shown.pairs.length, 3);
     assert.equal(shown.fdb, 'control');
 
-    // What pushes over SSH is refused: the store is the cluster's state.
-    const sealing = await mv(lab, 1, 'vpc', 'mode=set', 'vpc_name=vpc1', 'encrypt=wireguard');
-    assert.equal(sealing.code, 2, sealing.stdout + sealing.stderr);
-    assert.match(sealing.stderr, /encrypt=wireguard is not available with backend=etcd yet: vpc1 stays encrypt=none/);
-    const enc = await mv(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=sealed', 'node_member=host1,host2', 'peer_network=198.51.100.128/26', 'encrypt=wireguard');
-    assert.notEqual(enc.code, 0);
-    assert.match(enc.stderr, /encrypt=wireguard is not available with backend=etcd yet/);
-
     // Guests: each host writes its own; the agents put them on every bridge.
     for (const h of [1, 2, 3]) await ok(lab, h, 'jcreate', `jname=c${h}`, 'interface=vpc1', `ip4_addr=203.0.113.${h}/24`, 'runasap=1');
     await eventually('host1 holds permanent neighbours for c2 and c3', async () => {

@@ -24,6 +24,8 @@ const line = (e: AgentEvent): string => {
       return `${e.vpc}: no longer a member here: taken down and forgotten`;
     case 'republished':
       return `${e.vpc}: this host's guests in the store were changed by another writer: written again`;
+    case 'seal_published':
+      return `this host's WireGuard key ${e.key} written to the store`;
   }
 };
 

@@ -271,7 +271,9 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (r.dryrun) say(`[dryrun] ${r.node}: would replace WireGuard key ${r.before}`);
     else say(`${r.node}: WireGuard key ${r.before} -> ${r.after ?? '?'}`);
     for (const c of r.vpcs) say(summaryLine(c));
-    if (!r.dryrun && r.vpcs.length === 0) say(`${r.node}: in no encrypted VPC; its peers learn the new key at the next deploy`);
+    for (const a of r.agents ?? []) say(`${a.host}: ${a.vpc} ${a.ok ? 'applied with the new key' : `FAILED: ${a.error ?? ''}`}`);
+    if (r.agents) say(`${r.node}: new key in the cluster's store; ${r.agents.filter((a) => a.ok).length} of ${r.agents.length} member agents applied it`);
+    else if (!r.dryrun && r.vpcs.length === 0) say(`${r.node}: in no encrypted VPC; its peers learn the new key at the next deploy`);
     return r.ok ? 0 : 1;
   },
   'vpc.set': (r: SetResult, p) => {

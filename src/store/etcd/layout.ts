@@ -11,6 +11,7 @@
  *                                     the admission's transaction, before the guest exists
  *   /meshvpc/v1/bridge/VPC/NODE       NODE's own addresses on VPC's bridge (never a guest's), written by NODE
  *   /meshvpc/v1/lock/VPC              who holds VPC's lock: on a lease, so it goes when its holder dies
+ *   /meshvpc/v1/seal/NODE             NODE's WireGuard public key and port (encrypt=wireguard), written by NODE
  *
  * Values are checked on the way in as strictly as a peer's request (cluster/wire.ts): etcd is
  * shared by every host of the cluster, and a value is believed only for what its key allows.
@@ -28,6 +29,7 @@ export const STATUS_PREFIX = `${ROOT}status/`;
 export const CLAIM_PREFIX = `${ROOT}claim/`;
 export const BRIDGE_PREFIX = `${ROOT}bridge/`;
 export const LOCK_PREFIX = `${ROOT}lock/`;
+export const SEAL_PREFIX = `${ROOT}seal/`;
 
 export const vpcKey = (name: string): string => `${VPC_PREFIX}${name}`;
 export const vniKey = (vni: number): string => `${VNI_PREFIX}${vni}`;
@@ -39,6 +41,7 @@ export const claimsOf = (vpc: string, node?: string): string => `${CLAIM_PREFIX}
 export const bridgeKey = (vpc: string, node: string): string => `${BRIDGE_PREFIX}${vpc}/${node}`;
 export const bridgesOf = (vpc: string): string => `${BRIDGE_PREFIX}${vpc}/`;
 export const lockKey = (vpc: string): string => `${LOCK_PREFIX}${vpc}`;
+export const sealKey = (node: string): string => `${SEAL_PREFIX}${node}`;
 
 export type StoreKey =
   | { readonly kind: 'vpc'; readonly vpc: string }
@@ -47,7 +50,8 @@ export type StoreKey =
   | { readonly kind: 'status'; readonly node: string; readonly vpc: string }
   | { readonly kind: 'claim'; readonly vpc: string; readonly node: string; readonly name: string }
   | { readonly kind: 'bridge'; readonly vpc: string; readonly node: string }
-  | { readonly kind: 'lock'; readonly vpc: string };
+  | { readonly kind: 'lock'; readonly vpc: string }
+  | { readonly kind: 'seal'; readonly node: string };
 
 /** What a key stands for, every part checked; null for anything that is not meshvpc's layout. */
 export function parseKey(key: string): StoreKey | null {
@@ -71,6 +75,8 @@ export function parseKey(key: string): StoreKey | null {
         return parts.length === 3 ? { kind: 'bridge', vpc: v.vpcName(parts[1] ?? '', 'vpc'), node: v.nodeName(parts[2] ?? '', 'node') } : null;
       case 'lock':
         return parts.length === 2 ? { kind: 'lock', vpc: v.vpcName(parts[1] ?? '', 'vpc') } : null;
+      case 'seal':
+        return parts.length === 2 ? { kind: 'seal', node: v.nodeName(parts[1] ?? '', 'node') } : null;
       default:
         return null;
     }
@@ -82,7 +88,7 @@ export function parseKey(key: string): StoreKey | null {
 
 /**
  * The body of a value a host writes under its own keys (guest, claim, status,
- * bridge): believed only when that host signed it. A host speaks for itself.
+ * bridge, seal): believed only when that host signed it. A host speaks for itself.
  */
 export function ownBody(client: EtcdClient, kv: { readonly key: string; readonly value: string }, node: string): string {
   const o = client.open(kv.key, kv.value);
