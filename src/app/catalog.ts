@@ -610,6 +610,33 @@ through the store. Run it on one member of each VPC, with the agents running.`,
     readOnly: false,
   },
   {
+    id: 'cluster.add_member',
+    command: 'cluster',
+    mode: 'add_member',
+    summary: `Add an etcd member to the cluster meshvpc runs (at most 7), on the host that holds the CA
+key (the one that ran cluster mode=init): only while every member is healthy. etcd is told
+first, then the new member gets its server and peer certificates over SSH, then every host
+the new member list; start the new member with etcd mode=run or etcd mode=install and it
+joins the running cluster. Keep the count odd (3, 5, 7): an even one tolerates no more
+failures than the odd one below it.`,
+    args: [node, concurrency],
+    output: 'json',
+    readOnly: false,
+  },
+  {
+    id: 'cluster.remove_member',
+    command: 'cluster',
+    mode: 'remove_member',
+    summary: `Take an etcd member out of the cluster (a host that died for good, or one moving its
+member elsewhere), on the host that holds the CA key: only while the members that stay make a
+healthy quorum. etcd is told first (the removed member's etcd stops by itself), then every
+host the new member list. The removed host stays a client of the cluster; to revoke it,
+node mode=remove after this.`,
+    args: [node, concurrency],
+    output: 'json',
+    readOnly: false,
+  },
+  {
     id: 'cluster.push_crl',
     command: 'cluster',
     mode: 'push_crl',

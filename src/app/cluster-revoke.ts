@@ -149,7 +149,7 @@ export function planRevocation(host: Host, node: string): RevocationPlan {
   if (!config) return { kind: 'none' };
   if (!config.managed) return { kind: 'note', note: `this cluster uses an etcd meshvpc does not run: revoke ${node}'s client certificate at the CA that issued it` };
   if (config.members.some((m) => m.name === node)) {
-    throw new UserError(`refused: ${node} is an etcd member (${config.members.map((m) => m.name).join(', ')}); meshvpc cannot take a member out of the etcd cluster yet, so it cannot cut ${node} off; nothing was changed`, 'conflict');
+    throw new UserError(`refused: ${node} is an etcd member (${config.members.map((m) => m.name).join(', ')}); take it out of the etcd cluster first (meshvpc cluster mode=remove_member node=${node}, on the CA holder), then remove the node; nothing was changed`, 'conflict');
   }
   const ca = storedCaPair(host.home);
   if (!ca) {

@@ -16,7 +16,7 @@ import type { NodeRecord } from '../core/types.js';
 import { atomically } from '../store/tx.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
-import { etcdArgv, etcdDataDir, memberAddresses, memberAt, type EtcdMember } from '../cluster/etcd-member.js';
+import { etcdArgv, etcdDataDir, joiningMarker, memberAddresses, memberAt, type EtcdMember } from '../cluster/etcd-member.js';
 import { caStateDir, initCaState, verifyCrl, issue, makeCa, pkiPaths, removeCredentials, storeCredentials, storedCa, privateDir, type CertPair } from '../cluster/pki.js';
 import { EtcdClient, memberHealth } from '../store/etcd/client.js';
 import { fanout } from '../cluster/fanout.js';
@@ -80,7 +80,7 @@ interface Target {
   readonly node: NodeRecord | null;
 }
 
-function resolveTarget(host: Host, ref: string): Target {
+export function resolveTarget(host: Host, ref: string): Target {
   const self = host.self;
   if (ref === self.nodename || ref === self.ip4 || ref === self.ip6) return { name: self.nodename, addresses: [self.ip4, self.ip6].filter((a): a is string => a !== null), node: null };
   const n = repo.findNode(host.db, ref);
@@ -92,7 +92,7 @@ function resolveTarget(host: Host, ref: string): Target {
  * An etcd data directory left by a cluster this host no longer records: etcd
  * would start from it (another cluster id) and ignore the new member list.
  */
-function refuseStaleData(home: string, who: string): void {
+export function refuseStaleData(home: string, who: string): void {
   const dir = etcdDataDir(home);
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new UserError(`refused: ${who} has etcd data from another cluster in ${dir}; stop that etcd and move the directory away first`, 'conflict');
@@ -320,5 +320,7 @@ export function memberArgv(host: Host): string[] {
   privateDir(join(host.home, 'etcd'));
   mkdirSync(etcdDataDir(host.home), { recursive: true, mode: 0o700 });
   // A cluster made before revocation existed has no CRL: its members start without one.
-  return etcdArgv({ home: host.home, self, members: config.members, clusterToken: config.clusterToken, crl: existsSync(p.crl) });
+  // A member added to a running cluster (cluster mode=add_member) joins it rather than making one.
+  const state = existsSync(joiningMarker(host.home)) ? 'existing' : 'new';
+  return etcdArgv({ home: host.home, self, members: config.members, clusterToken: config.clusterToken, crl: existsSync(p.crl), state });
 }

@@ -109,6 +109,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'cluster.init': async (h, i) => (await import('./cluster.js')).init(h, as(i)),
   'cluster.show': async (h) => (await import('./cluster.js')).show(h),
   'cluster.push_crl': async (h) => (await import('./cluster-revoke.js')).pushCurrentCrl(h),
+  'cluster.add_member': async (h, i) => (await import('./cluster-members.js')).addMember(h, as(i)),
+  'cluster.remove_member': async (h, i) => (await import('./cluster-members.js')).removeMember(h, as(i)),
   'cluster.migrate': async (h, i, c) => (await import('./store-migrate.js')).migrate(h, as(i), c.events),
 };
 

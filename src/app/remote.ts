@@ -144,6 +144,8 @@ async function handle(host: Host, caller: Caller, req: Request): Promise<unknown
       return (await import('./cluster.js')).forgetHere(host, caller, req);
     case 'etcd_crl':
       return (await import('./cluster-revoke.js')).crlHere(host, caller, req);
+    case 'etcd_members':
+      return (await import('./cluster-members.js')).membersHere(host, caller, req);
   }
 }
 

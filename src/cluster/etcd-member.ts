@@ -39,6 +39,9 @@ export function memberAddresses(m: EtcdMember): string[] {
 
 export const etcdDataDir = (home: string): string => join(home, 'etcd', 'data');
 
+/** Present while this host is a member added to a running cluster: its etcd joins it (--initial-cluster-state existing). */
+export const joiningMarker = (home: string): string => join(home, 'etcd', 'joining');
+
 export interface EtcdRunSpec {
   readonly home: string;
   readonly self: EtcdMember;

@@ -77,7 +77,8 @@ export type Request =
   | { readonly op: 'node_moved'; readonly node: string; readonly ip?: string; readonly ip6?: string; readonly port?: number }
   | EtcdJoinRequest
   | EtcdForgetRequest
-  | EtcdCrlRequest;
+  | EtcdCrlRequest
+  | EtcdMembersRequest;
 
 /** A certificate and its key, PEM (checked by cluster/pki.ts pemCert/pemKey on arrival). */
 export interface PemPair {
@@ -111,6 +112,20 @@ export interface EtcdCrlRequest {
   readonly op: 'etcd_crl';
   readonly ca: string;
   readonly crl: string;
+}
+
+/**
+ * `cluster mode=add_member|remove_member` on the CA holder: the cluster's new
+ * member list, to every host; the host that becomes a member gets its server
+ * and peer certificates and the CRL with it.
+ */
+export interface EtcdMembersRequest {
+  readonly op: 'etcd_members';
+  readonly ca: string;
+  readonly config: { readonly clusterToken: string; readonly members: readonly EtcdMember[] };
+  readonly server?: PemPair;
+  readonly peer?: PemPair;
+  readonly crl?: string;
 }
 
 /** An init that could not finish: forget the etcd configuration whose CA this is (and only that one). */

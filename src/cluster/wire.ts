@@ -12,7 +12,7 @@ import type { Quota } from '../core/quota.js';
 import { checkGuestNetwork } from '../core/ipam.js';
 import { checkVpc, MAX_MEMBERS } from '../core/consistency.js';
 import { checkUnderlayAddress } from '../core/addrules.js';
-import type { EtcdJoinRequest, Hello, Layer, NodeIntro, PemPair, Request } from './protocol.js';
+import type { EtcdJoinRequest, EtcdMembersRequest, Hello, Layer, NodeIntro, PemPair, Request } from './protocol.js';
 import { pemCert, pemCrl, pemKey } from './pki.js';
 import type { EtcdMember } from './etcd-member.js';
 import { parseEndpoint } from '../store/etcd/client.js';
@@ -299,6 +299,8 @@ export function requestFromWire(text: string): Request {
       return { op, ca: pemCert(str(o.ca, 'ca'), 'ca') };
     case 'etcd_crl':
       return { op, ca: pemCert(str(o.ca, 'ca'), 'ca'), crl: pemCrl(str(o.crl, 'crl'), 'crl') };
+    case 'etcd_members':
+      return etcdMembersFromWire(o);
     default:
       throw new UserError(`bad request: unknown op ${v.shown(op)}`);
   }
@@ -317,9 +319,9 @@ function memberUrl(x: unknown, what: string): string {
   return u;
 }
 
-/** `etcd_join`: every PEM one block of base64, the token plain, each member a node name with https URLs at addresses. */
-function etcdJoinFromWire(o: Json): EtcdJoinRequest {
-  const c = obj(o.config, 'config');
+/** The cluster's token and member list as a peer sends them: each member a node name with https URLs at addresses. */
+function etcdConfigFromWire(x: unknown): EtcdJoinRequest['config'] {
+  const c = obj(x, 'config');
   const token = str(c.clusterToken, 'clusterToken');
   if (!/^meshvpc-[0-9a-f]{12}$/.test(token)) throw new UserError('bad request: clusterToken is not a meshvpc cluster token');
   const seen = new Set<string>();
@@ -334,13 +336,30 @@ function etcdJoinFromWire(o: Json): EtcdJoinRequest {
     return { name, clientUrls, peerUrls };
   });
   if (members.length === 0) throw new UserError('bad request: no etcd members');
+  return { clusterToken: token, members };
+}
+
+/** `etcd_join`: every PEM one block of base64. */
+function etcdJoinFromWire(o: Json): EtcdJoinRequest {
   return {
     op: 'etcd_join',
     ca: pemCert(str(o.ca, 'ca'), 'ca'),
     client: pemPair(o.client, 'client'),
     ...(o.server === undefined ? {} : { server: pemPair(o.server, 'server') }),
     ...(o.peer === undefined ? {} : { peer: pemPair(o.peer, 'peer') }),
-    config: { clusterToken: token, members },
+    config: etcdConfigFromWire(o.config),
+    ...(o.crl === undefined ? {} : { crl: pemCrl(str(o.crl, 'crl'), 'crl') }),
+  };
+}
+
+/** `etcd_members`: as etcd_join's, with no client pair (every host has its own already). */
+function etcdMembersFromWire(o: Json): EtcdMembersRequest {
+  return {
+    op: 'etcd_members',
+    ca: pemCert(str(o.ca, 'ca'), 'ca'),
+    config: etcdConfigFromWire(o.config),
+    ...(o.server === undefined ? {} : { server: pemPair(o.server, 'server') }),
+    ...(o.peer === undefined ? {} : { peer: pemPair(o.peer, 'peer') }),
     ...(o.crl === undefined ? {} : { crl: pemCrl(str(o.crl, 'crl'), 'crl') }),
   };
 }

@@ -123,7 +123,7 @@ describe('completion candidates', () => {
     assert.deepEqual(at('meshvpc etcd '), ['mode=']);
     assert.deepEqual(at('meshvpc etcd mode='), ['mode=run', 'mode=install']);
     assert.deepEqual(at('meshvpc etcd mode=install '), ['dryrun=']);
-    assert.deepEqual(at('meshvpc cluster mode='), ['mode=init', 'mode=migrate', 'mode=push_crl', 'mode=show']);
+    assert.deepEqual(at('meshvpc cluster mode='), ['mode=init', 'mode=migrate', 'mode=add_member', 'mode=remove_member', 'mode=push_crl', 'mode=show']);
     assert.deepEqual(at('meshvpc cluster mode=init '), ['backend=', 'etcd_members=', 'endpoints=', 'ca=', 'cert=', 'key=', 'concurrency=', 'json=']);
     assert.deepEqual(at('meshvpc cluster mode=init backend='), ['backend=etcd']);
     assert.deepEqual(at('meshvpc lab demo underlay='), ['underlay=v4', 'underlay=v6']);

@@ -78,7 +78,7 @@ describe('checkSharedOptions: where each option applies', () => {
   });
 
   test('json, header and display only on listings (json also on jwhereis, deploy, join and leave)', () => {
-    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, node mode=remove, vpc mode=set, vpc mode=rotate_keys, node mode=update, guests mode=start_all, cluster mode=init, cluster mode=migrate, cluster mode=push_crl, cluster mode=show$/);
+    refused(['vpc', 'mode=init', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=init; it applies to vpc mode=list, .*jwhereis, vpc mode=deploy, vpc mode=join, vpc mode=leave, vpc mode=sync, node mode=remove, vpc mode=set, vpc mode=rotate_keys, node mode=update, guests mode=start_all, cluster mode=init, cluster mode=migrate, cluster mode=add_member, cluster mode=remove_member, cluster mode=push_crl, cluster mode=show$/);
     accepted(['vpc', 'mode=deploy', 'vpc_name=v', '--json']);
     accepted(['vpc', 'mode=join', 'vpc_name=v', 'node=h4', '--json']);
     refused(['vpc', 'mode=collapse', 'vpc_name=v', '--json'], /^json= does not apply to vpc mode=collapse;/);

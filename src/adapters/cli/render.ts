@@ -15,6 +15,7 @@ import type { NodeShow } from '../../app/node-show.js';
 import type { JailResult, JlsResult, WhereisResult } from '../../app/jail.js';
 import type { InitenvResult } from '../../app/initenv.js';
 import type { RotateResult } from '../../app/rotate.js';
+import type { MemberChangeResult } from '../../app/cluster-members.js';
 import type { ConsoleResult, VmResult, VmRow } from '../../app/vm.js';
 import type { StartAllResult } from '../../app/guests.js';
 import type { SetResult } from '../../app/vpc.js';
@@ -309,6 +310,8 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (r.vpcs.length === 0) say(`${r.node} is a member of no VPC: nothing to move`);
     return r.ok ? 0 : 1;
   },
+  'cluster.add_member': (r: MemberChangeResult, p) => memberChange(r, p),
+  'cluster.remove_member': (r: MemberChangeResult, p) => memberChange(r, p),
   'cluster.push_crl': (r: CrlPush, p) => {
     if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
     say(`the cluster's CRL on ${r.members.filter((m) => m.ok).length} of ${r.members.length} etcd members`);
@@ -326,6 +329,14 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     return 0;
   },
 };
+
+function memberChange(r: MemberChangeResult, p: Params): number {
+  if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
+  say(`${r.node}: ${r.change === 'added' ? 'added to' : 'removed from'} the etcd cluster; members ${r.members.join(', ')}`);
+  for (const h of r.hosts) say(`  ${h.node}: ${h.ok ? 'has the new member list' : `FAILED: ${h.error ?? ''} (it keeps reaching the members it knew)`}`);
+  if (r.next) say(r.next);
+  return r.ok ? 0 : 1;
+}
 
 function teardownSummary(r: TeardownResult): number {
   printApply(r.self);

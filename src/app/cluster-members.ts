@@ -1,0 +1,182 @@
+/**
+ * `cluster mode=add_member|remove_member`: the etcd cluster meshvpc runs
+ * grows or shrinks by one member, on the host that holds the cluster's CA
+ * (it issues the new member's certificates). A member is added only to a
+ * healthy cluster, and removed only while the members that stay make a
+ * healthy quorum, so neither step can cost the cluster its majority.
+ *
+ * add: etcd is told first (member/add), then the new member gets its server
+ * and peer certificates and the new member list (`etcd_members`), then every
+ * other host gets the list (its clients reach the new member too). The new
+ * member's `etcd mode=run` then joins the running cluster. A new member that
+ * cannot take its certificates is taken out of etcd again.
+ * remove: etcd is told (member/remove; the removed member's etcd stops by
+ * itself), then every host gets the list. The removed host stays a client.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { UserError } from '../core/errors.js';
+import { requireBound, type Caller } from '../core/authority.js';
+import type { NodeRecord } from '../core/types.js';
+import { atomically } from '../store/tx.js';
+import * as repo from '../store/repo.js';
+import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
+import { joiningMarker, memberAddresses, memberAt } from '../cluster/etcd-member.js';
+import { caHolder, issue, pkiPaths, privateDir, storedCa, storedCaPair, verifyCrl, writePrivate, type CertPair } from '../cluster/pki.js';
+import type { EtcdMembersRequest } from '../cluster/protocol.js';
+import { fanout } from '../cluster/fanout.js';
+import { systemExecutor, type Executor } from '../platform/exec.js';
+import { clientFor, MEMBER_COUNTS, refuseStaleData, resolveTarget, show } from './cluster.js';
+import type { Host } from './host.js';
+import { dirname } from 'node:path';
+
+export interface MemberChangeResult {
+  readonly node: string;
+  readonly change: 'added' | 'removed';
+  /** The etcd members after the change. */
+  readonly members: readonly string[];
+  /** Each host told the new member list (a host not told keeps reaching the members it knew). */
+  readonly hosts: readonly { readonly node: string; readonly ok: boolean; readonly error: string | null }[];
+  readonly ok: boolean;
+  /** What to do next (start the new member's etcd). */
+  readonly next: string | null;
+}
+
+const MAX_MEMBERS = Math.max(...MEMBER_COUNTS);
+
+/** The cluster meshvpc runs, on the host that holds its CA: anything else is refused before anything changes. */
+function requireCaHolder(host: Host, what: string): { config: ClusterConfig; ca: CertPair } {
+  const config = getClusterConfig(host.db);
+  if (!config) throw new UserError(`this host has no etcd backend (meshvpc cluster mode=init backend=etcd ...): there is no etcd member to ${what}`, 'not_found');
+  if (!config.managed || config.clusterToken === null) throw new UserError(`this cluster uses an etcd meshvpc does not run: ${what} its members with that etcd's own tools`, 'conflict');
+  const ca = storedCaPair(host.home);
+  if (!ca) throw new UserError(`refused: ${host.self.nodename} does not hold the etcd cluster's CA key; run cluster mode=${what === 'add' ? 'add_member' : 'remove_member'} on ${caHolder(host.home) ?? 'the host that ran cluster mode=init'}, which holds it`, 'conflict');
+  return { config, ca };
+}
+
+/** Tell every host the new member list (`req`), this host first; each host's outcome. */
+async function tellEveryone(host: Host, req: EtcdMembersRequest, skip: string | null, concurrency: number): Promise<MemberChangeResult['hosts']> {
+  await membersHere(host, { kind: 'root' }, req);
+  const nodes = repo.listNodes(host.db).filter((n) => n.name !== skip);
+  const { Peers } = await import('../cluster/peers.js');
+  const peers = new Peers(host.home);
+  try {
+    const outcomes = await fanout(nodes.map((n) => n.name), concurrency, (name) => peers.call(nodes.find((n) => n.name === name) as NodeRecord, req));
+    return [{ node: host.self.nodename, ok: true, error: null }, ...outcomes.map((o) => ({ node: o.key, ok: o.ok, error: o.ok ? null : o.error }))];
+  } finally {
+    peers.close();
+  }
+}
+
+export async function addMember(host: Host, input: { readonly node: string; readonly concurrency: number }, exec: Executor = systemExecutor): Promise<MemberChangeResult> {
+  const { config, ca } = requireCaHolder(host, 'add');
+  const target = resolveTarget(host, input.node);
+  if (config.members.some((m) => m.name === target.name)) throw new UserError(`${target.name} is an etcd member already (members: ${config.members.map((m) => m.name).join(', ')})`, 'conflict');
+  if (config.members.length >= MAX_MEMBERS) throw new UserError(`the etcd cluster has ${config.members.length} members, the most meshvpc runs (more only slows every write); remove one first`, 'conflict');
+  const health = await show(host);
+  const sick = health.members.filter((m) => !m.healthy);
+  if (sick.length > 0) throw new UserError(`refused: ${sick.map((m) => `${m.name} (${m.error ?? 'unhealthy'})`).join(', ')} ${sick.length === 1 ? 'is' : 'are'} not healthy; a member is added only to a healthy cluster (its quorum grows with it); nothing was changed`, 'unreachable');
+  const member = memberAt(target.name, target.addresses);
+  const addresses = memberAddresses(member);
+  const server = await issue(exec, ca, 'server', { name: member.name, addresses });
+  const peer = await issue(exec, ca, 'peer', { name: member.name, addresses });
+  const members = [...config.members, member];
+  const crlPath = pkiPaths(host.home).crl;
+  const crl = existsSync(crlPath) ? readFileSync(crlPath, 'utf8') : undefined;
+  const base = { op: 'etcd_members', ca: ca.cert, config: { clusterToken: config.clusterToken as string, members } } as const;
+  const client = clientFor(config, 5000);
+  try {
+    const id = await client.addMember(member.peerUrls);
+    // The new member's own part first: a member that cannot take its certificates goes out again.
+    try {
+      const own: EtcdMembersRequest = { ...base, server, peer, ...(crl ? { crl } : {}) };
+      if (target.node) {
+        const { Peers } = await import('../cluster/peers.js');
+        const peers = new Peers(host.home);
+        try {
+          await peers.call(target.node, own);
+        } finally {
+          peers.close();
+        }
+      } else await membersHere(host, { kind: 'root' }, own, exec);
+    } catch (e) {
+      await client.removeMember(id).catch(() => undefined);
+      throw new UserError(`${target.name} did not take its etcd member certificates: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}; it was taken out of etcd again, nothing else changed`, e instanceof UserError ? e.kind : 'failed');
+    }
+  } finally {
+    client.close();
+  }
+  const hosts = await tellEveryone(host, base, target.node ? target.name : null, input.concurrency);
+  const all = target.node ? [{ node: target.name, ok: true, error: null }, ...hosts] : hosts;
+  return { node: target.name, change: 'added', members: members.map((m) => m.name), hosts: all, ok: all.every((h) => h.ok), next: `start its etcd: meshvpc etcd mode=run (or etcd mode=install) on ${target.name}; it joins the running cluster` };
+}
+
+export async function removeMember(host: Host, input: { readonly node: string; readonly concurrency: number }): Promise<MemberChangeResult> {
+  const { config, ca } = requireCaHolder(host, 'remove');
+  const name = config.members.find((m) => m.name === input.node || m.clientUrls.some((u) => new URL(u).hostname.replace(/^\[|\]$/g, '') === input.node))?.name;
+  if (!name) throw new UserError(`${input.node} is not an etcd member (members: ${config.members.map((m) => m.name).join(', ')})`, 'not_found');
+  const members = config.members.filter((m) => m.name !== name);
+  if (members.length === 0) throw new UserError(`${name} is the only etcd member: the cluster's state lives there; add another member first`, 'conflict');
+  // The members that stay must make a healthy quorum of the smaller cluster.
+  const health = await show(host);
+  const healthy = health.members.filter((m) => m.name !== name && m.healthy).length;
+  const quorum = Math.floor(members.length / 2) + 1;
+  if (healthy < quorum) throw new UserError(`refused: only ${healthy} of the ${members.length} members that would stay ${healthy === 1 ? 'is' : 'are'} healthy, and they need ${quorum}; nothing was changed`, 'unreachable');
+  const client = clientFor({ ...config, members }, 5000);
+  try {
+    const id = (await client.members()).find((m) => m.name === name)?.id;
+    // A member that never started is listed without a name: found by its peer URLs.
+    const byUrl = (await client.members()).find((m) => m.peerURLs.some((u) => config.members.find((x) => x.name === name)?.peerUrls.includes(u)))?.id;
+    const which = id || byUrl;
+    if (!which) throw new UserError(`etcd does not list ${name} among its members: the configuration here is out of date`, 'conflict');
+    await client.removeMember(which);
+  } finally {
+    client.close();
+  }
+  const hosts = await tellEveryone(host, { op: 'etcd_members', ca: ca.cert, config: { clusterToken: config.clusterToken as string, members } }, null, input.concurrency);
+  return { node: name, change: 'removed', members: members.map((m) => m.name), hosts, ok: hosts.every((h) => h.ok), next: null };
+}
+
+/**
+ * A peer's `etcd_members` here: the new member list of this host's cluster,
+ * only from the host that holds its CA and only for the cluster whose CA this
+ * host trusts. A host that becomes a member takes its certificates (for its
+ * own addresses only) and joins the running cluster when its etcd starts.
+ */
+export async function membersHere(host: Host, caller: Caller, req: EtcdMembersRequest, exec: Executor = systemExecutor): Promise<{ node: string; member: boolean }> {
+  requireBound(caller, 'etcd_members');
+  const self = host.self.nodename;
+  if (caller.kind === 'member') {
+    if (!repo.getNode(host.db, caller.node)) throw new UserError(`refused: ${caller.node} is not a known node here`);
+    if (caHolder(host.home) !== caller.node) throw new UserError(`refused: only the host that holds the etcd cluster's CA (${caHolder(host.home) ?? 'unknown here'}) changes its members, not ${caller.node}`, 'conflict');
+  }
+  const config = getClusterConfig(host.db);
+  if (!config?.managed) throw new UserError(`refused: ${self} has no etcd cluster that meshvpc runs`, 'not_found');
+  if (storedCa(host.home) !== req.ca || config.clusterToken !== req.config.clusterToken) throw new UserError(`refused: the member list is for another etcd cluster than ${self}'s`, 'conflict');
+  const me = req.config.members.find((m) => m.name === self);
+  const was = config.members.some((m) => m.name === self);
+  if (req.server || req.peer) {
+    if (!me || was) throw new UserError(`refused: member certificates were sent to ${self}, which is ${me ? 'a member already' : 'not becoming a member'}`);
+    if (!req.server || !req.peer) throw new UserError(`refused: ${self} becomes an etcd member but was sent no server and peer certificates`);
+    const mine = [host.self.ip4, host.self.ip6].filter((a): a is string => a !== null);
+    const foreign = memberAddresses(me).find((a) => !mine.includes(a));
+    if (foreign) throw new UserError(`refused: the etcd member ${self} would listen on ${foreign}, which is not this host's address`);
+    refuseStaleData(host.home, self);
+  } else if (me && !was) {
+    throw new UserError(`refused: ${self} becomes an etcd member but was sent no server and peer certificates`);
+  }
+  // A CRL is checked against the CA it comes with (signed by it) before it is kept.
+  if (req.crl) await verifyCrl(exec, req.ca, req.crl, null);
+  if (me && !was && req.server && req.peer) {
+    const at = pkiPaths(host.home);
+    privateDir(dirname(at.serverCert));
+    writePrivate(at.serverCert, req.server.cert, 0o644);
+    writePrivate(at.serverKey, req.server.key);
+    writePrivate(at.peerCert, req.peer.cert, 0o644);
+    writePrivate(at.peerKey, req.peer.key);
+    if (req.crl) writePrivate(at.crl, req.crl, 0o644);
+    writeFileSync(joiningMarker(host.home), `${req.config.members.map((m) => m.name).join(',')}\n`, { mode: 0o600 });
+  }
+  if (!me) rmSync(joiningMarker(host.home), { force: true });
+  atomically(host.db, () => putClusterConfig(host.db, { ...config, members: req.config.members }));
+  return { node: self, member: me !== undefined };
+}
