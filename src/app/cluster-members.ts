@@ -123,10 +123,9 @@ export async function removeMember(host: Host, input: { readonly node: string; r
   if (healthy < quorum) throw new UserError(`refused: only ${healthy} of the ${members.length} members that would stay ${healthy === 1 ? 'is' : 'are'} healthy, and they need ${quorum}; nothing was changed`, 'unreachable');
   const client = clientFor({ ...config, members }, 5000);
   try {
-    const id = (await client.members()).find((m) => m.name === name)?.id;
     // A member that never started is listed without a name: found by its peer URLs.
-    const byUrl = (await client.members()).find((m) => m.peerURLs.some((u) => config.members.find((x) => x.name === name)?.peerUrls.includes(u)))?.id;
-    const which = id || byUrl;
+    const peerUrls = config.members.find((m) => m.name === name)?.peerUrls ?? [];
+    const which = (await client.members()).find((m) => m.name === name || m.peerURLs.some((u) => peerUrls.includes(u)))?.id;
     if (!which) throw new UserError(`etcd does not list ${name} among its members: the configuration here is out of date`, 'conflict');
     await client.removeMember(which);
   } finally {
