@@ -27,6 +27,8 @@ import { fanout } from '../cluster/fanout.js';
 import { systemExecutor, type Executor } from '../platform/exec.js';
 import { clientFor, MEMBER_COUNTS, refuseStaleData, resolveTarget, show } from './cluster.js';
 import type { Host } from './host.js';
+import type { Peers } from '../cluster/peers.js';
+import { VERSION } from '../core/version.js';
 import { dirname } from 'node:path';
 
 export interface MemberChangeResult {
@@ -60,10 +62,24 @@ async function tellEveryone(host: Host, req: EtcdMembersRequest, skip: string | 
   const { Peers } = await import('../cluster/peers.js');
   const peers = new Peers(host.home);
   try {
-    const outcomes = await fanout(nodes.map((n) => n.name), concurrency, (name) => peers.call(nodes.find((n) => n.name === name) as NodeRecord, req));
+    const outcomes = await fanout(nodes.map((n) => n.name), concurrency, (name) => callNamingVersion(peers, nodes.find((n) => n.name === name) as NodeRecord, req));
     return [{ node: host.self.nodename, ok: true, error: null }, ...outcomes.map((o) => ({ node: o.key, ok: o.ok, error: o.ok ? null : o.error }))];
   } finally {
     peers.close();
+  }
+}
+
+/** `etcd_members` to a peer; a meshvpc that does not know it is named with both versions. */
+async function callNamingVersion(peers: Peers, node: NodeRecord, req: EtcdMembersRequest): Promise<unknown> {
+  try {
+    return await peers.call(node, req);
+  } catch (e) {
+    if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
+    const version = await peers.call<{ version?: unknown }>(node, { op: 'hello' }).then(
+      (h) => (typeof h.version === 'string' && /^[0-9][0-9A-Za-z.+-]{0,30}$/.test(h.version) ? h.version : 'an older release'),
+      () => 'an older release',
+    );
+    throw new UserError(`${node.name} runs meshvpc ${version} (this host ${VERSION}), which cannot take a new etcd member list: upgrade it`, 'conflict');
   }
 }
 
@@ -93,7 +109,7 @@ export async function addMember(host: Host, input: { readonly node: string; read
         const { Peers } = await import('../cluster/peers.js');
         const peers = new Peers(host.home);
         try {
-          await peers.call(target.node, own);
+          await callNamingVersion(peers, target.node, own);
         } finally {
           peers.close();
         }

@@ -8,6 +8,7 @@
  * member writing the VPC again, and a forged one reaches nobody.
  */
 import { UserError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 import type { SealIdentity } from '../core/seal.js';
 import type { VpcWithMap } from '../core/types.js';
 import { sealIdentityFromWire } from '../cluster/wire.js';
@@ -112,8 +113,14 @@ export async function withMemberSeals(client: EtcdClient, vpc: VpcWithMap): Prom
   const seals = sealsIn(client, (await client.range(SEAL_PREFIX, { prefix: true })).kvs);
   const silent = vpc.members.filter((m) => !seals.has(m.node)).map((m) => m.node);
   if (silent.length > 0) {
+    // An agent of an older meshvpc (it writes no key) is named with both versions.
+    const versions = await agentVersions(client);
+    const named = silent.map((n) => {
+      const version = versions.get(n);
+      return version && version !== VERSION ? `${n} (its agent runs meshvpc ${version}, this host ${VERSION}: upgrade it)` : n;
+    });
     throw new UserError(
-      `${vpc.name} is encrypted, and ${silent.join(', ')} ${silent.length === 1 ? 'has' : 'have'} no WireGuard key in the cluster's store: start meshvpc agent there (meshvpc 0.7 or later writes it at start), then try again`,
+      `${vpc.name} is encrypted, and ${named.join(', ')} ${silent.length === 1 ? 'has' : 'have'} no WireGuard key in the cluster's store: start meshvpc agent there (meshvpc ${VERSION} writes it at start), then try again`,
       'unreachable',
     );
   }
@@ -121,6 +128,21 @@ export async function withMemberSeals(client: EtcdClient, vpc: VpcWithMap): Prom
     const s = seals.get(m.node) as SealIdentity;
     return { ...m, wgKey: s.key, wgPort: s.port };
   }) };
+}
+
+/** The meshvpc version each host's agent last reported (from its own status values). */
+async function agentVersions(client: EtcdClient): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const kv of (await client.range(STATUS_PREFIX, { prefix: true })).kvs) {
+    const k = parseKey(kv.key);
+    if (k?.kind !== 'status') continue;
+    try {
+      out.set(k.node, statusFromStore(ownBody(client, kv, k.node), k).version);
+    } catch {
+      // Not its own word: says nothing of its version.
+    }
+  }
+  return out;
 }
 
 /** A member's word that it applied a VPC again after a host's key changed in the store. */

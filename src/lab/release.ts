@@ -123,3 +123,5 @@ export async function upgradeHost(lab: LabState, index: number, release: Release
   if (!h) throw new Error(`lab ${lab.id} has no host ${index}`);
   await runChecked(systemExecutor, ['nsenter', '-t', String(h.pid), '-m', '--', 'umount', '-R', release.installed]);
 }
+/** The commit released as 0.6.0 (schema 12: signed store values, quotas and locks in etcd). */
+export const RELEASE_0_6_0 = 'e32c4ee';
