@@ -28,6 +28,7 @@ import { systemExecutor, type Executor } from '../platform/exec.js';
 import { clientFor, MEMBER_COUNTS, refuseStaleData, resolveTarget, show } from './cluster.js';
 import type { Host } from './host.js';
 import type { Peers } from '../cluster/peers.js';
+import type { EtcdClient } from '../store/etcd/client.js';
 import { VERSION } from '../core/version.js';
 import { dirname } from 'node:path';
 
@@ -83,6 +84,24 @@ async function callNamingVersion(peers: Peers, node: NodeRecord, req: EtcdMember
   }
 }
 
+/**
+ * etcd's member/add, waiting out its "unhealthy cluster": etcd refuses a new
+ * member until every member has been connected to the others for a few
+ * seconds (a cluster just started, a member just restarted), as its own
+ * quorum check. Up to 30 s, then the refusal as etcd said it.
+ */
+async function addWhenSettled(client: EtcdClient, peerUrls: readonly string[]): Promise<string> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await client.addMember(peerUrls);
+    } catch (e) {
+      if (!(e instanceof UserError && /unhealthy cluster/.test(e.message)) || Date.now() > until) throw e;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+}
+
 export async function addMember(host: Host, input: { readonly node: string; readonly concurrency: number }, exec: Executor = systemExecutor): Promise<MemberChangeResult> {
   const { config, ca } = requireCaHolder(host, 'add');
   const target = resolveTarget(host, input.node);
@@ -101,7 +120,7 @@ export async function addMember(host: Host, input: { readonly node: string; read
   const base = { op: 'etcd_members', ca: ca.cert, config: { clusterToken: config.clusterToken as string, members } } as const;
   const client = clientFor(config, 5000);
   try {
-    const id = await client.addMember(member.peerUrls);
+    const id = await addWhenSettled(client, member.peerUrls);
     // The new member's own part first: a member that cannot take its certificates goes out again.
     try {
       const own: EtcdMembersRequest = { ...base, server, peer, ...(crl ? { crl } : {}) };

@@ -39,6 +39,7 @@ test('backend=etcd: a 0.6.0 host interoperates, and what it cannot do is refused
     // A new etcd member: host3 cannot take the new list, and says which versions.
     const added = await mv(lab, 1, 'cluster', 'mode=add_member', 'node=host4');
     assert.equal(added.code, 1, added.stdout + added.stderr);
+    console.log(`add_member with host3 on 0.6.0:\n${added.stdout}${added.stderr}`);
     assert.match(added.stdout, new RegExp(`host3: FAILED: host3 runs meshvpc 0\\.6\\.0 \\(this host ${VERSION.replace(/\./g, '\\.')}\\), which cannot take a new etcd member list: upgrade it`));
     assert.match(added.stdout, /host2: has the new member list/);
 
