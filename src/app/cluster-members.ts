@@ -18,6 +18,7 @@ import { UserError } from '../core/errors.js';
 import { requireBound, type Caller } from '../core/authority.js';
 import type { NodeRecord } from '../core/types.js';
 import { atomically } from '../store/tx.js';
+import { withLock } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
 import { joiningMarker, memberAddresses, memberAt } from '../cluster/etcd-member.js';
@@ -102,7 +103,18 @@ async function addWhenSettled(client: EtcdClient, peerUrls: readonly string[]): 
   }
 }
 
-export async function addMember(host: Host, input: { readonly node: string; readonly concurrency: number }, exec: Executor = systemExecutor): Promise<MemberChangeResult> {
+/** One member change at a time on the CA holder: each builds on the member list the last one left. */
+const oneAtATime = <T>(host: Host, what: string, fn: () => Promise<T>): Promise<T> => withLock(host.db, 'etcd:members', what, fn);
+
+export function addMember(host: Host, input: { readonly node: string; readonly concurrency: number }, exec: Executor = systemExecutor): Promise<MemberChangeResult> {
+  return oneAtATime(host, 'cluster mode=add_member', () => add(host, input, exec));
+}
+
+export function removeMember(host: Host, input: { readonly node: string; readonly concurrency: number }): Promise<MemberChangeResult> {
+  return oneAtATime(host, 'cluster mode=remove_member', () => remove(host, input));
+}
+
+async function add(host: Host, input: { readonly node: string; readonly concurrency: number }, exec: Executor): Promise<MemberChangeResult> {
   const { config, ca } = requireCaHolder(host, 'add');
   const target = resolveTarget(host, input.node);
   if (config.members.some((m) => m.name === target.name)) throw new UserError(`${target.name} is an etcd member already (members: ${config.members.map((m) => m.name).join(', ')})`, 'conflict');
@@ -145,7 +157,7 @@ export async function addMember(host: Host, input: { readonly node: string; read
   return { node: target.name, change: 'added', members: members.map((m) => m.name), hosts: all, ok: all.every((h) => h.ok), next: `start its etcd: meshvpc etcd mode=run (or etcd mode=install) on ${target.name}; it joins the running cluster` };
 }
 
-export async function removeMember(host: Host, input: { readonly node: string; readonly concurrency: number }): Promise<MemberChangeResult> {
+async function remove(host: Host, input: { readonly node: string; readonly concurrency: number }): Promise<MemberChangeResult> {
   const { config, ca } = requireCaHolder(host, 'remove');
   const name = config.members.find((m) => m.name === input.node || m.clientUrls.some((u) => new URL(u).hostname.replace(/^\[|\]$/g, '') === input.node))?.name;
   if (!name) throw new UserError(`${input.node} is not an etcd member (members: ${config.members.map((m) => m.name).join(', ')})`, 'not_found');

@@ -70,10 +70,9 @@ export async function publishSeal(host: Host, client: EtcdClient): Promise<strin
  * A definition as this host applies it: each member's WireGuard key and port
  * from that member's own word in the store (else from its last hello to this
  * host; null when it has said none: its tunnel waits for it), this host's
- * from itself. Nodes this host keeps a
- * record of have it brought in line (the link uses the record first). Refused
- * when one key stands for two hosts: the link would give one's addresses to
- * the other.
+ * from itself. Nodes this host keeps a record of have it brought in line
+ * (the link uses the record first). Refused when one key stands for two
+ * hosts: the link would give one's addresses to the other.
  */
 export function withStoreSeals(host: Host, vpc: VpcWithMap, seals: ReadonlyMap<string, SealIdentity>): VpcWithMap {
   if (vpc.encrypt !== 'wireguard') return vpc;
@@ -98,9 +97,6 @@ export function withStoreSeals(host: Host, vpc: VpcWithMap, seals: ReadonlyMap<s
   }
   return { ...vpc, members };
 }
-
-/** The members' identities a definition was applied with: a change of any is applied again. */
-export const sealsOf = (vpc: VpcWithMap): string => (vpc.encrypt === 'wireguard' ? JSON.stringify(vpc.members.map((m) => [m.node, m.wgKey ?? null, m.wgPort ?? null])) : '');
 
 /**
  * A definition as its writer puts it in the store: each member's key and port
