@@ -33,7 +33,6 @@ import * as repo from '../store/repo.js';
 import { exclusively } from '../store/tx.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { Host } from './host.js';
-import { storeClient } from './store-backend.js';
 import { VERSION } from '../core/version.js';
 
 /** Long enough for any creation (a VM's boot is not waited for), short enough that a dead holder frees the VPC soon. */
@@ -198,65 +197,60 @@ export async function admit<T>(host: Host, a: Admission, record: (addr: Admitted
   const text = (w: AddressWish): string | null => (w === null || w === 'auto' ? null : v.cidrText(w));
   const outer = a.outer ?? ((): void => undefined);
   if (!needsAdmission(vpc, a.ip4, a.ip6)) return record({ ip4Addr: text(a.ip4), ip6Addr: text(a.ip6), uncounted: [], stillHeld: outer });
-  const store = await storeClient(host);
-  if (store) {
-    // backend=etcd: the lock and the count are the store's (no member is called).
-    const { admitInStore } = await import('./store-admit.js');
-    try {
-      return await admitInStore(host, store, a, record);
-    } finally {
-      store.close();
-    }
-  }
-  const { Peers } = await import('../cluster/peers.js');
-  const peers = new Peers(host.home);
-  const call: Call = (node, req) => peers.call(node, req);
+  const { withClusterStore } = await import('./cluster-store.js');
+  return withClusterStore(host, (store) => store.admit(a, record));
+}
+
+/**
+ * Admission on the embedded backend: take the lease on the VPC's arbiter
+ * member, count every member's guests (a member that does not answer by its
+ * last report, with force=1), decide, then `record` while the lease is held.
+ */
+export async function admitByArbiter<T>(host: Host, a: Admission, record: (addr: Admitted) => Promise<T> | T, call: Call): Promise<T> {
+  const outer = a.outer ?? ((): void => undefined);
+  const vpc = a.vpc;
+  const arbiter = arbiterOf(vpc) ?? host.self.nodename;
+  let lease: Lease | null = null;
   try {
-    const arbiter = arbiterOf(vpc) ?? host.self.nodename;
-    let lease: Lease | null = null;
-    try {
-      lease = await takeLease(host, vpc.name, arbiter, call);
-    } catch (e) {
-      // force=1 goes on without an arbiter that cannot be reached (or is not known here), and says so in its result.
-      if (!(a.force && e instanceof UserError && (e.kind === 'unreachable' || e.kind === 'not_found'))) throw e;
+    lease = await takeLease(host, vpc.name, arbiter, call);
+  } catch (e) {
+    // force=1 goes on without an arbiter that cannot be reached (or is not known here), and says so in its result.
+    if (!(a.force && e instanceof UserError && (e.kind === 'unreachable' || e.kind === 'not_found'))) throw e;
+  }
+  try {
+    // Read again under the lease: a vpc mode=set may have changed the quota or guest network meanwhile.
+    const vpc = repo.getVpc(host.db, a.vpc.name) ?? a.vpc;
+    const asked = await askMembers(host, vpc, call);
+    const here = await guestsHere(host, vpc.name);
+    const failed = asked.filter((r) => !r.ok);
+    if (failed.length > 0 && !a.force) {
+      const why = failed.map((r) => (r.ok ? '' : r.error.split('\n')[0])).join('; ');
+      throw new UserError(`cannot count ${vpc.name}'s guests on every member (${why}); force=1 counts ${failed.length === 1 ? 'that member' : 'those members'} by ${failed.length === 1 ? 'its' : 'their'} last report`, 'unreachable');
     }
-    try {
-      // Read again under the lease: a vpc mode=set may have changed the quota or guest network meanwhile.
-      const vpc = repo.getVpc(host.db, a.vpc.name) ?? a.vpc;
-      const asked = await askMembers(host, vpc, call);
-      const here = await guestsHere(host, vpc.name);
-      const failed = asked.filter((r) => !r.ok);
-      if (failed.length > 0 && !a.force) {
-        const why = failed.map((r) => (r.ok ? '' : r.error.split('\n')[0])).join('; ');
-        throw new UserError(`cannot count ${vpc.name}'s guests on every member (${why}); force=1 counts ${failed.length === 1 ? 'that member' : 'those members'} by ${failed.length === 1 ? 'its' : 'their'} last report`, 'unreachable');
+    const reported = asked.flatMap((r) => (r.ok ? r.guests : []));
+    const stale = failed.flatMap((r) => repo.getSeen(host.db, vpc.name, r.name));
+    // Every member's bridge addresses in the guest network are taken too (one L2 segment).
+    const bridges = asked.flatMap((r) => (r.ok ? r.bridgeIps : []));
+    const all = [...here, ...reported, ...stale];
+    const ipam = ipamOf(vpc, [...repo.getLocal(host.db, vpc.name).bridgeIps, ...bridges]);
+    const { ip4Addr, ip6Addr } = decideAdmission({ vpc: vpc.name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
+    const held = lease;
+    const stillHeld = (): void => {
+      outer();
+      if (held && Date.now() - held.since > LEASE_TTL_MS * 0.8) {
+        throw new UserError(`${vpc.name}: adding the guest took longer than its guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
       }
-      const reported = asked.flatMap((r) => (r.ok ? r.guests : []));
-      const stale = failed.flatMap((r) => repo.getSeen(host.db, vpc.name, r.name));
-      // Every member's bridge addresses in the guest network are taken too (one L2 segment).
-      const bridges = asked.flatMap((r) => (r.ok ? r.bridgeIps : []));
-      const all = [...here, ...reported, ...stale];
-      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, vpc.name).bridgeIps, ...bridges]);
-      const { ip4Addr, ip6Addr } = decideAdmission({ vpc: vpc.name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
-      const held = lease;
-      const stillHeld = (): void => {
-        outer();
-        if (held && Date.now() - held.since > LEASE_TTL_MS * 0.8) {
-          throw new UserError(`${vpc.name}: adding the guest took longer than its guest lease allows (${LEASE_TTL_MS / 1000}s); nothing was created, try again`, 'busy');
-        }
-      };
-      stillHeld();
-      // Remembered only once admitted: a refusal leaves this host's database as it was.
-      exclusively(host.db, () => {
-        // A member whose control-plane report is held here keeps it (it is kept current by the
-        // member itself, with the running flag the FDB needs); the others' answers are counts.
-        const heard = repo.heardFrom(host.db, vpc.name);
-        for (const r of asked) if (r.ok && !heard.has(r.name)) repo.putSeen(host.db, vpc.name, r.name, r.guests, false);
-      });
-      return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name), stillHeld });
-    } finally {
-      await lease?.release().catch(() => undefined);
-    }
+    };
+    stillHeld();
+    // Remembered only once admitted: a refusal leaves this host's database as it was.
+    exclusively(host.db, () => {
+      // A member whose control-plane report is held here keeps it (it is kept current by the
+      // member itself, with the running flag the FDB needs); the others' answers are counts.
+      const heard = repo.heardFrom(host.db, vpc.name);
+      for (const r of asked) if (r.ok && !heard.has(r.name)) repo.putSeen(host.db, vpc.name, r.name, r.guests, false);
+    });
+    return await record({ ip4Addr, ip6Addr, uncounted: failed.map((r) => r.name), stillHeld });
   } finally {
-    peers.close();
+    await lease?.release().catch(() => undefined);
   }
 }

@@ -22,8 +22,6 @@ import { atomically } from '../store/tx.js';
 import type { Host } from './host.js';
 import { guestsHere } from './guest-guard.js';
 import { fdbReady } from './fdb.js';
-import { storeClient } from './store-backend.js';
-import type { EtcdClient } from '../store/etcd/client.js';
 import { getClusterConfig } from '../store/cluster-config.js';
 
 /**
@@ -140,37 +138,8 @@ export function checkGuestName(host: Host, vpc: VpcWithMap, name: string): void 
  * change or apply does it.
  */
 export async function guestsChanged(host: Host, vpcs: readonly string[]): Promise<string[]> {
-  const store = await storeClient(host);
-  try {
-    return await changed(host, store, vpcs);
-  } finally {
-    store?.close();
-  }
-}
-
-async function changed(host: Host, store: EtcdClient | null, vpcs: readonly string[]): Promise<string[]> {
-  const { refreshFdb } = await import('./vpc-local.js');
-  const missed: string[] = [];
-  for (const name of new Set(vpcs)) {
-    const vpc = repo.getVpc(host.db, name);
-    if (!vpc) continue;
-    try {
-      if (store) {
-        // backend=etcd: this host writes its own guests under its own keys; every agent watches them.
-        const { publishGuests } = await import('./store-guests.js');
-        await publishGuests(host, store, name, await fdbReport(host, name));
-        if ((vpc.fdb ?? 'learn') === 'control') await refreshFdb(host, name);
-        continue;
-      }
-      if ((vpc.fdb ?? 'learn') !== 'control') continue;
-      await refreshFdb(host, name);
-      const told = await tellMembers(host, vpc);
-      missed.push(...told.failed.map((f) => `${name}: ${f.node}: ${f.error}`));
-    } catch (e) {
-      missed.push(`${name}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
-    }
-  }
-  return missed;
+  const { withClusterStore } = await import('./cluster-store.js');
+  return withClusterStore(host, (store) => store.guestsChanged(vpcs));
 }
 
 /** tellMembers by name, after an apply: best effort, never failing the apply that made the network. */

@@ -19,8 +19,8 @@ import { quotaOf } from '../core/guests.js';
 import type { GuestOnHost } from '../core/types.js';
 import * as v from '../core/validate.js';
 import type { EtcdClient } from '../store/etcd/client.js';
-import { bridgesOf, claimKey, lockKey, ownBody, parseKey, vpcKey } from '../store/etcd/layout.js';
-import { lockInStore } from '../store/etcd/lease-lock.js';
+import { bridgesOf, claimKey, ownBody, parseKey, vpcKey } from '../store/etcd/layout.js';
+import { storeLocks } from '../store/etcd/lease-lock.js';
 import { deleteIfValue, putIf, unchangedSince } from '../store/etcd/writes.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import * as repo from '../store/repo.js';
@@ -52,37 +52,36 @@ export async function admitInStore<T>(host: Host, client: EtcdClient, a: Admissi
   const outer = a.outer ?? ((): void => undefined);
   const unmark = admitting(name, guest);
   try {
-    let claim: GuestOnHost;
-    let sealed = '';
-    const lock = await lockInStore(client, lockKey(name), self, `adding ${guest}`, lockTimeoutMs()).catch((e: unknown) => {
-      if (e instanceof UserError && e.kind === 'unreachable') throw new UserError(`cannot count ${name}'s guests: the cluster's store does not answer (${e.message.split('\n')[0] ?? ''}); a VPC with a quota or guest network admits guests only through it`, 'unreachable');
-      throw e;
-    });
-    try {
-      const [def, all, bridges] = await Promise.all([client.get(vpcKey(name)), guestsHere(host, name).then((here) => countedInStore(client, name, here)), client.range(bridgesOf(name), { prefix: true })]);
-      const held = def ? definitionIn(client, def, name) : null;
-      if (held?.kind === 'collapsed') throw new UserError(`${name} is collapsed (its network is down on every member): meshvpc vpc mode=deploy vpc_name=${name} brings it up first`, 'conflict');
-      if (!def || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-      // The store's definition decides (a vpc mode=set may have changed the quota since this host
-      // applied it), if its writer may say it.
-      trustDefinition(host, name, held);
-      const vpc = held.vpc;
-      if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name} in the cluster's store`, 'conflict');
-      checkWishes(vpc, a.ip4, a.ip6);
-      if ((vpc.fdb ?? 'learn') === 'control') {
-        const holder = all.find((g) => g.name === guest && g.node !== self && vpc.members.some((m) => m.node === g.node));
-        if (holder) throw new UserError(`guest name ${guest} is taken on ${name} by ${holder.node}: a VPC with fdb=control holds each guest name once (its MAC comes from the name); remove it there first or pick another name`, 'conflict');
-      }
-      const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(client, bridges.kvs, name)]);
-      const addr = decideAdmission({ vpc: name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
-      claim = { ...a.adding, interface: name, ...addr, running: false };
-      const key = claimKey(name, self, guest);
-      sealed = client.seal(key, JSON.stringify(claim));
-      const written = await putIf(client, key, sealed, [lock.guard, unchangedSince(vpcKey(name), def.modRevision)]);
-      if (written === null) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
-    } finally {
-      await lock.release();
-    }
+    // Decided and claimed under the VPC's lock in the store; the guest is made after it is given back.
+    const { claim, sealed } = await storeLocks(client, self, lockTimeoutMs())
+      .withLock(name, `adding ${guest}`, async (lock) => {
+        const [def, all, bridges] = await Promise.all([client.get(vpcKey(name)), guestsHere(host, name).then((here) => countedInStore(client, name, here)), client.range(bridgesOf(name), { prefix: true })]);
+        const held = def ? definitionIn(client, def, name) : null;
+        if (held?.kind === 'collapsed') throw new UserError(`${name} is collapsed (its network is down on every member): meshvpc vpc mode=deploy vpc_name=${name} brings it up first`, 'conflict');
+        if (!def || held?.kind !== 'vpc') throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
+        // The store's definition decides (a vpc mode=set may have changed the quota since this host
+        // applied it), if its writer may say it.
+        trustDefinition(host, name, held);
+        const vpc = held.vpc;
+        if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name} in the cluster's store`, 'conflict');
+        checkWishes(vpc, a.ip4, a.ip6);
+        if ((vpc.fdb ?? 'learn') === 'control') {
+          const holder = all.find((g) => g.name === guest && g.node !== self && vpc.members.some((m) => m.node === g.node));
+          if (holder) throw new UserError(`guest name ${guest} is taken on ${name} by ${holder.node}: a VPC with fdb=control holds each guest name once (its MAC comes from the name); remove it there first or pick another name`, 'conflict');
+        }
+        const ipam = ipamOf(vpc, [...repo.getLocal(host.db, name).bridgeIps, ...bridgeAddresses(client, bridges.kvs, name)]);
+        const addr = decideAdmission({ vpc: name, quota: quotaOf(vpc), ipam, guests: all, adding: a.adding, ip4: a.ip4, ip6: a.ip6 });
+        const made: GuestOnHost = { ...a.adding, interface: name, ...addr, running: false };
+        const key = claimKey(name, self, guest);
+        const value = client.seal(key, JSON.stringify(made));
+        const written = await putIf(client, key, value, [lock.guard, unchangedSince(vpcKey(name), def.modRevision)]);
+        if (written === null) throw new UserError(`${name}: its lock in the cluster's store ran out, or its definition changed, while ${guest} was being admitted; nothing was created, try again`, 'busy');
+        return { claim: made, sealed: value };
+      })
+      .catch((e: unknown) => {
+        if (e instanceof UserError && e.kind === 'unreachable') throw new UserError(`cannot count ${name}'s guests: the cluster's store does not answer (${e.message.split('\n')[0] ?? ''}); a VPC with a quota or guest network admits guests only through it`, 'unreachable');
+        throw e;
+      });
     try {
       return await record({ ip4Addr: claim.ip4Addr, ip6Addr: claim.ip6Addr, uncounted: [], stillHeld: outer });
     } catch (e) {

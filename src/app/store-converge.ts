@@ -18,8 +18,8 @@ import type { VpcWithMap } from '../core/types.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
 import { putIf, releaseVnis, takeVnis, unchangedSince } from '../store/etcd/writes.js';
 import { collapsedBody, definitionIn, tombstone, type StoredDefinition } from './store-definitions.js';
-import { lockKey, ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
-import { withStoreLock } from '../store/etcd/lease-lock.js';
+import { ownBody, statusFromStore, STATUS_PREFIX, VNI_PREFIX, vpcKey, parseKey, type AppliedStatus } from '../store/etcd/layout.js';
+import { storeLocks } from '../store/etcd/lease-lock.js';
 import { withMemberSeals } from './store-seals.js';
 import { lockTimeoutMs } from '../store/lock.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome } from './vpc-cluster.js';
@@ -166,7 +166,7 @@ async function olderAgents(client: EtcdClient): Promise<Map<string, string>> {
 export async function convergeInStore(client: EtcdClient, input: StoreConvergeInput, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   const started = Date.now();
   // Under the VPC's lock: no admission (store-admit.ts) decides on a definition being replaced.
-  const { vpc, revision } = input.dryrun ? await writeVpc(client, input, events) : await withStoreLock(client, lockKey(input.name), input.by, input.what, lockTimeoutMs(), () => writeVpc(client, input, events));
+  const { vpc, revision } = input.dryrun ? await writeVpc(client, input, events) : await storeLocks(client, input.by, lockTimeoutMs()).withLock(input.name, input.what, () => writeVpc(client, input, events));
   const members = vpc.members.map((m) => m.node);
   // current: the agents apply what the store says; no member is left alone here (core/applied.ts is the SSH-push backend's).
   const base = { vpc: vpc.name, dryrun: input.dryrun, members: members.length, leaving: input.leaving.length, mtu: null, current: [] };
@@ -240,7 +240,7 @@ export async function convergeInStore(client: EtcdClient, input: StoreConvergeIn
  * forgets the VPC and deletes its status, which this follows.
  */
 export async function destroyInStore(client: EtcdClient, name: string, timeoutMs: number, by: string, trust: (stored: StoredDefinition) => void): Promise<{ removed: boolean; members: string[]; gone: string[]; pending: string[] }> {
-  const vpc = await withStoreLock(client, lockKey(name), by, 'vpc mode=destroy', lockTimeoutMs(), () => removeVpc(client, name, trust));
+  const vpc = await storeLocks(client, by, lockTimeoutMs()).withLock(name, 'vpc mode=destroy', () => removeVpc(client, name, trust));
   const members = vpc.members.map((m) => m.node);
   const deadline = Date.now() + timeoutMs;
   let pending = members;

@@ -7,8 +7,8 @@ import { UserError } from '../core/errors.js';
 import type { VpcWithMap } from '../core/types.js';
 import { vpcFromWire } from '../cluster/wire.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
-import { lockKey, vpcKey } from '../store/etcd/layout.js';
-import { withStoreLock } from '../store/etcd/lease-lock.js';
+import { vpcKey } from '../store/etcd/layout.js';
+import { storeLocks } from '../store/etcd/lease-lock.js';
 import { putIf, unchangedSince } from '../store/etcd/writes.js';
 import { lockTimeoutMs } from '../store/lock.js';
 
@@ -70,7 +70,7 @@ export const sameNetwork = (a: VpcWithMap, b: VpcWithMap): boolean => {
  */
 export async function signAgain(client: EtcdClient, local: VpcWithMap, by: string): Promise<boolean> {
   const key = vpcKey(local.name);
-  return withStoreLock(client, lockKey(local.name), by, 'cluster mode=migrate', lockTimeoutMs(), async () => {
+  return storeLocks(client, by, lockTimeoutMs()).withLock(local.name, 'cluster mode=migrate', async () => {
     const current = await client.get(key);
     if (!current) return false;
     try {

@@ -10,10 +10,7 @@ import type { Named } from './vpc.js';
 import { describeQuota, formatSize, usage } from '../core/quota.js';
 import type { GuestOnHost } from '../core/types.js';
 import { guestOnVpcs, needsAdmission, quotaOf } from '../core/guests.js';
-import type { Call } from './guest-guard.js';
-import type { Peers } from '../cluster/peers.js';
-import type { EtcdClient } from '../store/etcd/client.js';
-import { storeClient } from './store-backend.js';
+import type { ClusterStore } from './cluster-store.js';
 
 export function requireVpc(host: Host, name: string): VpcWithMap {
   const vpc = repo.getVpc(host.db, name);
@@ -52,38 +49,23 @@ function usageText(guests: readonly GuestOnHost[], stale: readonly string[]): st
   return stale.length > 0 ? `${text} (${stale.join(',')}: as last seen)` : text;
 }
 
-/**
- * A VPC's guests on every member. Asked now for a VPC with a quota or guest
- * network (where the numbers matter); an unreachable member counts by what it
- * last reported. Other VPCs count this host's guests only: their listing
- * needs no SSH.
- */
-async function guestsOf(host: Host, vpc: VpcWithMap, call: () => Promise<Call>, store: EtcdClient | null): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
+/** A VPC's guests for its usage column: counted by the cluster store only when a quota or guest network polices it. */
+async function guestsOf(host: Host, vpc: VpcWithMap, store: () => Promise<ClusterStore>): Promise<{ guests: GuestOnHost[]; stale: string[] }> {
   const here = repo.listGuests(host.db).flatMap((g) => guestOnVpcs(host.self.nodename, g, false)).filter((g) => g.interface === vpc.name);
   if (!needsAdmission(vpc, null, null)) return { guests: here, stale: [] };
-  // backend=etcd: counted as admissions count them, from the store.
-  if (store) return { guests: await (await import('./store-guests.js')).countedInStore(store, vpc.name, here), stale: [] };
-  // Loaded here: a listing without a policed VPC never loads the admission machinery.
-  const { askMembers } = await import('./guest-guard.js');
-  const asked = await askMembers(host, vpc, await call());
-  const stale = asked.flatMap((a) => (a.ok ? [] : [a.name]));
-  return { guests: [...here, ...asked.flatMap((a) => (a.ok ? a.guests : repo.getSeen(host.db, vpc.name, a.name)))], stale };
+  return (await store()).counted(vpc, here);
 }
 
 export async function list(host: Host): Promise<VpcRow[]> {
-  // One set of SSH connections for every VPC that asks its members, opened only if one does.
-  let peers: Promise<Peers> | null = null;
-  const call = async (): Promise<Call> => {
-    peers ??= import('../cluster/peers.js').then((m) => new m.Peers(host.home));
-    const open = await peers;
-    return (node, req) => open.call(node, req);
-  };
-  const store = await storeClient(host);
+  // Opened only if a VPC is policed (a listing without one never loads the admission machinery),
+  // once for all of them.
+  let opened: Promise<ClusterStore> | null = null;
+  const store = (): Promise<ClusterStore> => (opened ??= import('./cluster-store.js').then((m) => m.openClusterStore(host)));
   try {
     return await Promise.all(
       repo.listVpcs(host.db).map(async (x) => {
         const l = repo.getLocal(host.db, x.name);
-        const { guests, stale } = await guestsOf(host, x, call, store);
+        const { guests, stale } = await guestsOf(host, x, store);
         return {
           name: x.name,
           peer_network: x.peerNetwork,
@@ -103,8 +85,7 @@ export async function list(host: Host): Promise<VpcRow[]> {
       }),
     );
   } finally {
-    store?.close();
-    await (peers as Promise<Peers> | null)?.then((p) => p.close());
+    await (opened as Promise<ClusterStore> | null)?.then((s) => s.close());
   }
 }
 

@@ -5,29 +5,24 @@
  */
 import type { Encryption } from '../core/seal.js';
 import { tellMembersOf } from './guest-reports.js';
-import { storeClient } from './store-backend.js';
-import type { EtcdClient } from '../store/etcd/client.js';
-import { trustedBy } from './store-trust.js';
+import { withClusterStore } from './cluster-store.js';
 import type { FdbMode } from '../core/fdb.js';
 import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
-import { givesPolicy, policyFrom, policyOf, POLICY_KEYS, type Policy, type PolicyInput } from './vpc-policy.js';
+import { givesPolicy, policyFrom, policyOf, type Policy, type PolicyInput } from './vpc-policy.js';
 import { describeQuota, NO_QUOTA } from '../core/quota.js';
 import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
-import { withLock } from '../store/lock.js';
+import { hostLocks } from '../store/lock.js';
 import type { Host } from './host.js';
 import { down, forget, layersChange, preflight, reconcile, type ApplyResult } from './vpc-local.js';
 import { requireVpc } from './vpc-list.js';
 import {
   allocate,
   clusterStatus,
-  converge,
-  DEFAULT_CONCURRENCY,
   sync,
-  teardownAll,
   type AllocateResult,
   type ConvergeEvent,
   type ConvergeResult,
@@ -35,7 +30,6 @@ import {
   type SyncOutcome,
   type SyncResult,
   type TeardownEvent,
-  type TeardownOutcome,
   type TeardownResult,
 } from './vpc-cluster.js';
 import { initRc, type InitRcResult } from './init-rc.js';
@@ -65,9 +59,9 @@ export interface Definition extends PolicyInput {
  * passed, before it waits for the lock: what fails before that was a
  * refusal and changed nothing.
  */
-function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>, accepted?: (e: { type: 'accepted'; vpc: string }) => void): Promise<T> {
+export function clusterLocked<T>(host: Host, name: string, what: string, dryrun: boolean | undefined, fn: () => Promise<T>, accepted?: (e: { type: 'accepted'; vpc: string }) => void): Promise<T> {
   accepted?.({ type: 'accepted', vpc: name });
-  return dryrun ? fn() : withLock(host.db, `op:${name}`, what, fn);
+  return dryrun ? fn() : hostLocks(host.db).withLock(`op:${name}`, what, fn);
 }
 
 /** Resolve node_member= into members with underlay addresses of one family. */
@@ -189,12 +183,12 @@ export interface ClusterInput extends Named {
 }
 
 /** deploy either defines a VPC (node_member=, peer_network=) or repeats an existing one's definition. */
-function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
+export function deployDefinition(host: Host, name: string, d: Definition): VpcWithMap {
   return definitionFor(host, name, d, repo.getVpc(host.db, name));
 }
 
 /** The definition a deploy asks for, against what is stored (here, or in the cluster's store). */
-function definitionFor(host: Host, name: string, d: Definition, stored: VpcWithMap | null): VpcWithMap {
+export function definitionFor(host: Host, name: string, d: Definition, stored: VpcWithMap | null): VpcWithMap {
   if (!stored && d.peer_network === undefined) {
     throw new UserError(`no VPC named ${name} here: give node_member= and peer_network= to define it, or run mode=init first`, 'not_found');
   }
@@ -228,127 +222,28 @@ export interface SetResult {
 }
 
 /** A member's part in a set that changed encryption (a convergence), told as a sync outcome. */
-const asSynced = (h: HostOutcome): SyncOutcome => ({ host: h.host, ok: h.ok, result: h.ok ? `applied, ${h.changes ?? 0} change${h.changes === 1 ? '' : 's'}` : null, error: h.error, kind: h.kind, seconds: h.seconds });
+export const asSynced = (h: HostOutcome): SyncOutcome => ({ host: h.host, ok: h.ok, result: h.ok ? `applied, ${h.changes ?? 0} change${h.changes === 1 ? '' : 's'}` : null, error: h.error, kind: h.kind, seconds: h.seconds });
 
-/**
- * vpc mode=set: change the policy here, then on every member (each accepts it
- * from a member only). A change of encryption re-allocates the seal blocks
- * and re-applies every member (a convergence, as deploy), since each
- * tunnel's endpoints move into or out of WireGuard.
- */
-export async function setPolicy(host: Host, input: Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
-  const name = input.vpc_name;
-  const store = await storeClient(host);
-  if (store) {
-    try {
-      return await setInStore(host, store, input, events);
-    } finally {
-      store.close();
-    }
-  }
-  const check = (): { vpc: VpcWithMap; after: Policy; encrypt: Encryption } => {
-    const vpc = requireVpc(host, name);
-    if (!vpc.members.some((m) => m.node === host.self.nodename)) throw new UserError(`${host.self.nodename} is not a member of ${name}: only a member may change it`, 'conflict');
-    if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
-    const encrypt = input.encrypt ?? vpc.encrypt ?? 'none';
-    if (encrypt === 'wireguard' && !vpc.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
-    // The network must hold a second block per pair before anything changes.
-    if (encrypt === 'wireguard') allocatePeerMap({ members: vpc.members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name), sealed: true });
-    return { vpc, after: givesPolicy(input) ? policyFrom(input, policyOf(vpc), vpc.peerNetwork) : policyOf(vpc), encrypt };
-  };
-  const first = check();
-  const encryptBefore = first.vpc.encrypt ?? 'none';
-  if (input.dryrun) return ({ vpc: name, dryrun: true, before: policyOf(first.vpc), after: first.after, encryptBefore, encryptAfter: first.encrypt, hosts: [], ok: true });
-  return clusterLocked(host, name, 'vpc mode=set', false, async () => {
-    const { vpc, after, encrypt } = check();
-    const before = vpc.encrypt ?? 'none';
-    const base = { vpc: name, dryrun: false, before: policyOf(vpc), after, encryptBefore: before, encryptAfter: encrypt };
-    if (encrypt !== before) {
-      // Stored here by the convergence's own apply, after every member answered with a key: a
-      // refusal (an older member, say) leaves the VPC as it was.
-      const next = { ...vpc, ...after, encrypt };
-      const self = host.self.nodename;
-      const result = await converge(host, next, { dryrun: false, limit: DEFAULT_CONCURRENCY, leaving: [], policy: true }, (e) => {
-        if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));
-      });
-      return { ...base, hosts: result.hosts.filter((h) => h.host !== self).map(asSynced), ok: result.ok };
-    }
-    atomically(host.db, () => repo.putVpc(host.db, { ...vpc, ...after }));
-    const synced = await sync(host, name, input.force ?? false, false, events, true);
-    return { ...base, hosts: synced.hosts, ok: synced.ok };
-  });
+/** What vpc mode=set takes. */
+export type SetInput = Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption };
+
+/** vpc mode=set: quotas, guest network or encryption, on every member (cluster-store-*.ts). */
+export function setPolicy(host: Host, input: SetInput, events: (o: SyncOutcome) => void): Promise<SetResult> {
+  return withClusterStore(host, (store) => store.setPolicy(input, events));
 }
 
-/**
- * vpc mode=set with backend=etcd: the new quotas or guest network go into the
- * store's definition (under the VPC's lock, so no admission decides on the
- * old one after it is written); the members' agents take it, and this
- * follows them as deploy does.
- */
-async function setInStore(host: Host, store: EtcdClient, input: Named & PolicyInput & { readonly encrypt?: Encryption }, events: (o: SyncOutcome) => void): Promise<SetResult> {
-  const name = input.vpc_name;
-  const self = host.self.nodename;
-  if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
-  let before: VpcWithMap | null = null;
-  const next = (stored: VpcWithMap | null): VpcWithMap => {
-    if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-    if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may change it`, 'conflict');
-    const encrypt = input.encrypt ?? stored.encrypt ?? 'none';
-    if (encrypt === 'wireguard' && !stored.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
-    before = stored;
-    // A change of encryption is a new peer map (a seal block per pair, or none): the store's
-    // allocation makes it, and every member's agent moves its tunnels into or out of WireGuard.
-    return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}), encrypt };
-  };
-  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
-  const result = await convergeInStore(store, { name, next, leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=set', trust: trustedBy(host, name) }, (e) => {
-    if (e.type === 'host' && e.outcome.host !== self) events(asSynced(e.outcome));
-  });
-  const was = before as VpcWithMap | null;
-  if (!was) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-  const encrypt = was.encrypt ?? 'none';
-  const hosts = result.hosts.filter((h) => h.host !== self);
-  const mine = result.hosts.find((h) => h.host === self);
-  const after = givesPolicy(input) ? policyFrom(input, policyOf(was), was.peerNetwork) : policyOf(was);
-  return { vpc: name, dryrun: result.dryrun, before: policyOf(was), after, encryptBefore: encrypt, encryptAfter: input.encrypt ?? encrypt, hosts: hosts.map(asSynced), ok: result.ok && (mine?.ok ?? true) };
+export function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  return withClusterStore(host, (store) => store.deploy(input, events));
 }
 
-export async function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
-  const name = input.vpc_name;
-  const store = await storeClient(host);
-  if (store) {
-    // backend=etcd: the desired state goes into the store; the members' agents apply it.
-    const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
-    events({ type: 'accepted', vpc: name });
-    try {
-      return await convergeInStore(store, { name, next: (stored) => definitionFor(host, name, input, stored), leaving: [], dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: 'vpc mode=deploy', trust: trustedBy(host, name) }, events);
-    } finally {
-      store.close();
-    }
-  }
-  deployDefinition(host, name, input);
-  return await clusterLocked(host, name, 'vpc mode=deploy', input.dryrun, async () => {
-    // Read again under the lock: a deploy that ran meanwhile may have stored it.
-    const stored = repo.getVpc(host.db, name);
-    const vpc = stored ?? deployDefinition(host, name, input);
-    // A new VPC is stored only once every member has checked it (converge does both).
-    const newTo = new Set(stored === null ? vpc.members.map((m) => m.node) : []);
-    return converge(host, vpc, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving: [], newTo, full: input.full ?? false }, events);
-  }, events);
-}
-
-/**
- * join: add hosts to a running VPC; only their pairs are allocated and only
- * their tunnels created. leave: remove hosts; their pairs are freed, their
- * tunnels removed on every other member, and they forget the VPC.
- */
+/** A join or leave: the VPC after it, and the hosts leaving. */
 interface MemberChange {
   readonly next: VpcWithMap;
   readonly leaving: NodeRecord[];
 }
 
 /** The VPC after a join or leave; every refusal (unknown node, not a member, too small) happens here. */
-function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs: readonly string[]): MemberChange {
+export function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs: readonly string[]): MemberChange {
   const name = vpc.name;
   const self = host.self.nodename;
   const nodes = refs.map((ref) => {
@@ -378,39 +273,9 @@ function memberChange(host: Host, vpc: VpcWithMap, mode: 'join' | 'leave', refs:
   return { next: { ...vpc, members }, leaving: mode === 'leave' ? nodes.filter((n) => n !== null) : [] };
 }
 
-async function changeMembers(host: Host, name: string, mode: 'join' | 'leave', refs: readonly string[], input: ClusterInput, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
-  const before = requireVpc(host, name);
-  const { next, leaving } = memberChange(host, before, mode, refs);
-  // Joining hosts check the VPC before anyone stores the new membership; this
-  // host stores it when it applies (or forgets it, if it is the one leaving).
-  const newTo = new Set(next.members.map((m) => m.node).filter((n) => !before.members.some((m) => m.node === n)));
-  return converge(host, next, { dryrun: input.dryrun ?? false, limit: input.concurrency ?? DEFAULT_CONCURRENCY, leaving, newTo, verb: mode }, events);
-}
-
-export async function members(host: Host, mode: 'join' | 'leave', input: ClusterInput & { readonly node: readonly string[] }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
-  const name = input.vpc_name;
-  const store = await storeClient(host);
-  if (store) {
-    const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
-    let leaving: string[] = [];
-    const next = (stored: VpcWithMap | null): VpcWithMap => {
-      if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-      const changed = memberChange(host, stored, mode, input.node).next;
-      leaving = stored.members.map((m) => m.node).filter((n) => !changed.members.some((m) => m.node === n));
-      return changed;
-    };
-    events({ type: 'accepted', vpc: name });
-    // `leaving` is known once the store's copy was read: the transaction's first step.
-    const input2 = { name, next, get leaving(): string[] { return leaving; }, dryrun: input.dryrun ?? false, timeoutMs: convergeTimeoutMs(), by: host.self.nodename, what: `vpc mode=${mode}`, trust: trustedBy(host, name) };
-    try {
-      return await convergeInStore(store, input2, events);
-    } finally {
-      store.close();
-    }
-  }
-  // A refusal (unknown node, not a member) comes before the lock is written.
-  memberChange(host, requireVpc(host, name), mode, input.node);
-  return await clusterLocked(host, name, `vpc mode=${mode}`, input.dryrun, () => changeMembers(host, name, mode, input.node, input, events), events);
+/** vpc mode=join|leave (cluster-store-*.ts). */
+export function members(host: Host, mode: 'join' | 'leave', input: ClusterInput & { readonly node: readonly string[] }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
+  return withClusterStore(host, (store) => store.members(mode, input, events));
 }
 
 /** Take a host out of a VPC (for node mode=remove), holding the VPC's cluster lock. */
@@ -438,52 +303,9 @@ export async function status(host: Host, input: Named, pool?: Peers): Promise<St
   return { vpc: input.vpc_name, ok: hosts.every((h) => h.ok && h.tunnels.every((t) => t.present && t.up)), hosts };
 }
 
-export async function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
-  const store = await storeClient(host);
-  if (store) {
-    if (input.dryrun) throw new UserError(`vpc mode=${mode} dryrun=1 is not available with backend=etcd yet`);
-    if (mode === 'collapse') {
-      try {
-        return await collapseInStore(host, store, input.vpc_name, events);
-      } finally {
-        store.close();
-      }
-    }
-    const { destroyInStore, convergeTimeoutMs } = await import('./store-converge.js');
-    const started = Date.now();
-    const self = host.self.nodename;
-    events({ type: 'checking', vpc: input.vpc_name, peers: 0 });
-    const r = await destroyInStore(store, input.vpc_name, convergeTimeoutMs(), self, trustedBy(host, input.vpc_name)).finally(() => store.close());
-    const secs = Number(((Date.now() - started) / 1000).toFixed(2));
-    const hosts = r.members.filter((m) => m !== self).map((m) => ({ host: m, ok: r.gone.includes(m), error: r.gone.includes(m) ? null : 'its agent did not take the VPC down in time (it does when it runs)', changes: null, seconds: secs }));
-    for (const o of hosts) events({ type: 'torn_down', outcome: o });
-    return { vpc: input.vpc_name, mode, ok: r.pending.length === 0, dryrun: false, hosts, self: { node: self, ops: [], commands: [], applied: true }, done: r.gone.length, members: r.members.length };
-  }
-  requireVpc(host, input.vpc_name);
-  return await clusterLocked(host, input.vpc_name, `vpc mode=${mode}`, input.dryrun, () => teardownAll(host, input.vpc_name, mode, input.force ?? false, input.dryrun ?? false, events), events);
-}
-
-/**
- * collapse with backend=etcd: the definition is written back as collapsed
- * (under the VPC's lock, as any change); every member's agent takes its
- * network down and keeps the definition, which this follows as deploy does.
- * A later deploy writes it back as it was, and the agents bring it up.
- */
-async function collapseInStore(host: Host, store: EtcdClient, name: string, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
-  const { convergeInStore, convergeTimeoutMs } = await import('./store-converge.js');
-  const self = host.self.nodename;
-  events({ type: 'checking', vpc: name, peers: 0 });
-  const next = (stored: VpcWithMap | null): VpcWithMap => {
-    if (!stored) throw new UserError(`no VPC named ${name} in the cluster's store (meshvpc vpc mode=list)`, 'not_found');
-    if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may collapse it`, 'conflict');
-    return stored;
-  };
-  const r = await convergeInStore(store, { name, next, leaving: [], dryrun: false, timeoutMs: convergeTimeoutMs(), by: self, what: 'vpc mode=collapse', trust: trustedBy(host, name), collapsed: true }, () => undefined);
-  const outcome = (h: HostOutcome): TeardownOutcome => ({ host: h.host, ok: h.ok, error: h.error, changes: h.changes, seconds: Number(h.seconds.toFixed(2)) });
-  const hosts = r.hosts.filter((h) => h.host !== self).map(outcome);
-  for (const o of hosts) events({ type: 'torn_down', outcome: o });
-  const mine = r.hosts.find((h) => h.host === self);
-  return { vpc: name, mode: 'collapse', ok: r.ok, dryrun: false, hosts, self: { node: self, ops: [], commands: [], applied: mine?.ok ?? false }, done: r.hosts.filter((h) => h.ok).length, members: r.members };
+/** vpc mode=collapse|destroy (cluster-store-*.ts). */
+export function teardown(host: Host, mode: 'collapse' | 'destroy', input: Named & { readonly force?: boolean }, events: (e: TeardownEvent) => void): Promise<TeardownResult> {
+  return withClusterStore(host, (store) => store.teardown(mode, input, events));
 }
 
 export function bootFiles(host: Host, input: Named): Promise<InitRcResult> {

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
 import type { Db } from './db.js';
+import type { Locks } from './ports.js';
 
 const POLL_MS = 100;
 
@@ -64,6 +65,9 @@ export async function withLock<T>(db: Db, name: string, what: string, fn: () => 
     db.prepare('DELETE FROM lock WHERE name = ? AND token = ?').run(name, token);
   }
 }
+
+/** The Locks port on this host's database: between the processes of one host. */
+export const hostLocks = (db: Db): Locks => ({ withLock: (name, what, fn) => withLock(db, name, what, () => fn()) });
 
 /** Whether another live process holds `name` (a guest being made there, say). */
 export function heldElsewhere(db: Db, name: string): boolean {

@@ -11,6 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
 import type { Compare, EtcdClient } from './client.js';
+import type { Locks } from '../ports.js';
+import { lockKey } from './layout.js';
 
 /** Short, so a dead holder frees the VPC soon; renewed three times per period while held. */
 export const LOCK_TTL_SECONDS = 10;
@@ -85,3 +87,8 @@ export async function withStoreLock<T>(client: EtcdClient, key: string, node: st
     await lock.release();
   }
 }
+
+/** The Locks port in the cluster's store: a VPC's lock (`lock/NAME`) between hosts, taken as `node`. */
+export const storeLocks = (client: EtcdClient, node: string, waitMs: number): Locks<StoreLock> => ({
+  withLock: (name, what, fn) => withStoreLock(client, lockKey(name), node, what, waitMs, fn),
+});
