@@ -232,6 +232,7 @@ export function setPolicy(host: Host, input: SetInput, events: (o: SyncOutcome) 
   return withClusterStore(host, (store) => store.setPolicy(input, events));
 }
 
+/** vpc mode=deploy: define a VPC (or repeat an existing one's definition) on every member (cluster-store-*.ts). */
 export function deploy(host: Host, input: ClusterInput & Definition & { readonly full?: boolean }, events: (e: ConvergeEvent) => void): Promise<ConvergeResult> {
   return withClusterStore(host, (store) => store.deploy(input, events));
 }
