@@ -5,7 +5,6 @@
  * vpc-cluster.ts), holding the VPC's lock here. Admissions take a lease on
  * the VPC's arbiter member and count every member's guests (guest-guard.ts).
  */
-import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
 import type { Encryption } from '../core/seal.js';
@@ -17,8 +16,8 @@ import type { ClusterStore } from './cluster-store.js';
 import { admitByArbiter, askMembers, type Admission, type Admitted, type Call } from './guest-guard.js';
 import type { Host } from './host.js';
 import { requireVpc } from './vpc-list.js';
-import { givesPolicy, policyFrom, policyOf, POLICY_KEYS, type Policy } from './vpc-policy.js';
-import { asSynced, clusterLocked, deployDefinition, memberChange, type ClusterInput, type Definition, type Named, type SetInput, type SetResult } from './vpc.js';
+import { givesPolicy, policyFrom, policyOf, type Policy } from './vpc-policy.js';
+import { asSynced, checkSet, clusterLocked, deployDefinition, memberChange, type ClusterInput, type Definition, type Named, type SetInput, type SetResult } from './vpc.js';
 import { converge, DEFAULT_CONCURRENCY, sync, teardownAll, type ConvergeEvent, type ConvergeResult, type SyncOutcome, type TeardownEvent, type TeardownResult } from './vpc-cluster.js';
 
 export class EmbeddedStore implements ClusterStore {
@@ -78,10 +77,7 @@ export class EmbeddedStore implements ClusterStore {
     const name = input.vpc_name;
     const check = (): { vpc: VpcWithMap; after: Policy; encrypt: Encryption } => {
       const vpc = requireVpc(host, name);
-      if (!vpc.members.some((m) => m.node === host.self.nodename)) throw new UserError(`${host.self.nodename} is not a member of ${name}: only a member may change it`, 'conflict');
-      if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
-      const encrypt = input.encrypt ?? vpc.encrypt ?? 'none';
-      if (encrypt === 'wireguard' && !vpc.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
+      const encrypt = checkSet(input, vpc, host.self.nodename);
       // The network must hold a second block per pair before anything changes.
       if (encrypt === 'wireguard') allocatePeerMap({ members: vpc.members.map((m) => m.node), network: v.network(vpc.peerNetwork, 'peer_network'), existing: vpc.pairs, takenVnis: repo.vnisOutside(host.db, name), sealed: true });
       return { vpc, after: givesPolicy(input) ? policyFrom(input, policyOf(vpc), vpc.peerNetwork) : policyOf(vpc), encrypt };

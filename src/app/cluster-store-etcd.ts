@@ -16,7 +16,7 @@ import { admitInStore } from './store-admit.js';
 import { convergeInStore, convergeTimeoutMs, destroyInStore } from './store-converge.js';
 import { countedInStore, publishGuests } from './store-guests.js';
 import { trustedBy } from './store-trust.js';
-import { asSynced, definitionFor, memberChange, type ClusterInput, type Definition, type Named, type SetInput, type SetResult } from './vpc.js';
+import { asSynced, checkSet, definitionFor, memberChange, type ClusterInput, type Definition, type Named, type SetInput, type SetResult } from './vpc.js';
 import { givesPolicy, policyFrom, policyOf, POLICY_KEYS } from './vpc-policy.js';
 import type { ConvergeEvent, ConvergeResult, HostOutcome, SyncOutcome, TeardownEvent, TeardownOutcome, TeardownResult } from './vpc-cluster.js';
 
@@ -68,9 +68,7 @@ export class EtcdStore implements ClusterStore {
     let before: VpcWithMap | null = null;
     const next = (stored: VpcWithMap | null): VpcWithMap => {
       if (!stored) throw notInStore(name);
-      if (!stored.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${name}: only a member may change it`, 'conflict');
-      const encrypt = input.encrypt ?? stored.encrypt ?? 'none';
-      if (encrypt === 'wireguard' && !stored.firewall) throw new UserError(`invalid encrypt=wireguard for ${name}: it has firewall=0, and an encrypted VPC needs the firewall`);
+      const encrypt = checkSet(input, stored, self);
       before = stored;
       return { ...stored, ...(givesPolicy(input) ? policyFrom(input, policyOf(stored), stored.peerNetwork) : {}), encrypt };
     };

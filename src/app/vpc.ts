@@ -11,7 +11,7 @@ import { atomically } from '../store/tx.js';
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import { allocatePeerMap } from '../core/peermap.js';
-import { givesPolicy, policyFrom, policyOf, type Policy, type PolicyInput } from './vpc-policy.js';
+import { givesPolicy, policyFrom, policyOf, POLICY_KEYS, type Policy, type PolicyInput } from './vpc-policy.js';
 import { describeQuota, NO_QUOTA } from '../core/quota.js';
 import type { Member, NodeRecord, TunnelStatus, VpcDef, VpcWithMap } from '../core/types.js';
 import * as repo from '../store/repo.js';
@@ -226,6 +226,15 @@ export const asSynced = (h: HostOutcome): SyncOutcome => ({ host: h.host, ok: h.
 
 /** What vpc mode=set takes. */
 export type SetInput = Named & PolicyInput & { readonly force?: boolean; readonly encrypt?: Encryption };
+
+/** What vpc mode=set refuses on either backend before anything changes; the encryption it asks for. */
+export function checkSet(input: SetInput, vpc: VpcWithMap, self: string): Encryption {
+  if (!vpc.members.some((m) => m.node === self)) throw new UserError(`${self} is not a member of ${vpc.name}: only a member may change it`, 'conflict');
+  if (!givesPolicy(input) && input.encrypt === undefined) throw new UserError(`vpc mode=set needs something to change: ${[...POLICY_KEYS, 'encrypt'].map((k) => `${k}=`).join(', ')}`);
+  const encrypt = input.encrypt ?? vpc.encrypt ?? 'none';
+  if (encrypt === 'wireguard' && !vpc.firewall) throw new UserError(`invalid encrypt=wireguard for ${vpc.name}: it has firewall=0, and an encrypted VPC needs the firewall`);
+  return encrypt;
+}
 
 /** vpc mode=set: quotas, guest network or encryption, on every member (cluster-store-*.ts). */
 export function setPolicy(host: Host, input: SetInput, events: (o: SyncOutcome) => void): Promise<SetResult> {
