@@ -77,6 +77,8 @@ export class Agent {
   private readonly appliedSeals = new Map<string, string>();
   /** Every host's WireGuard identity, as that host itself wrote it in the store. */
   private seals = new Map<string, SealIdentity>();
+  /** The store revision of each host's identity believed: a value replacing an older one is an old key written back. */
+  private readonly sealRevisions = new Map<string, number>();
   /** The revision of the last definition believed per VPC: a value replacing an older one is a replay. */
   private readonly floor = new Map<string, number>();
   /** VPCs this agent runs whose key vanished (said once). */
@@ -109,6 +111,10 @@ export class Agent {
       }
       this.events({ type: 'connected', revision: snapshot.revision });
       this.seals = sealsIn(this.client, snapshot.kvs);
+      for (const kv of snapshot.kvs) {
+        const k = parseKey(kv.key);
+        if (k?.kind === 'seal' && this.seals.has(k.node)) this.sealRevisions.set(k.node, Math.max(kv.modRevision, this.sealRevisions.get(k.node) ?? 0));
+      }
       await this.sayOwnSeal();
       const names = new Set([...repo.agentVpcs(this.host.db)]);
       for (const kv of snapshot.kvs) {
@@ -168,7 +174,9 @@ export class Agent {
     for (const e of events) {
       const k = parseKey(e.key);
       if (k?.kind === 'seal') {
-        if (k.node === this.self) ownSeal ||= !(e.type === 'put' && this.signedByMe(e));
+        // Its own key: whatever was written there (another's value, its own older one), it says
+        // its current one again if that is not what the store holds.
+        if (k.node === this.self) ownSeal = true;
         else for (const vpc of this.sealChanged(k.node, e)) names.add(vpc);
       }
       if (k?.kind === 'vpc') names.add(k.vpc);
@@ -213,6 +221,12 @@ export class Agent {
   private sealChanged(node: string, e: WatchEvent): string[] {
     const said = e.type === 'put' ? sealIn(this.client, e) : null;
     if (!said) return [];
+    const floor = this.sealRevisions.get(node) ?? 0;
+    if (said.prev < floor) {
+      this.events({ type: 'unreachable', why: `${node}'s WireGuard key in the store is not believed: its value replaces revision ${said.prev}, older than revision ${floor} believed here (an old key written back)` });
+      return [];
+    }
+    this.sealRevisions.set(node, e.modRevision);
     this.seals.set(node, said.seal);
     return repo.agentVpcs(this.host.db).filter((n) => {
       const vpc = repo.getVpc(this.host.db, n);

@@ -2,14 +2,17 @@
  * `cluster mode=add_member|remove_member`: the etcd cluster meshvpc runs
  * grows or shrinks by one member, on the host that holds the cluster's CA
  * (it issues the new member's certificates). A member is added only to a
- * healthy cluster, and removed only while the members that stay make a
- * healthy quorum, so neither step can cost the cluster its majority.
+ * healthy cluster, as a learner (no vote, so the quorum does not grow before
+ * it runs), and removed only while the members that stay make a healthy
+ * quorum.
  *
- * add: etcd is told first (member/add), then the new member gets its server
- * and peer certificates and the new member list (`etcd_members`), then every
- * other host gets the list (its clients reach the new member too). The new
- * member's `etcd mode=run` then joins the running cluster. A new member that
- * cannot take its certificates is taken out of etcd again.
+ * add: etcd is told first (member/add, a learner), then the new member gets
+ * its server and peer certificates and the new member list (`etcd_members`),
+ * then every other host gets the list (its clients reach the new member
+ * too). The new member's `etcd mode=run` then joins the running cluster and
+ * promotes itself to a voting member once it is in step with the leader
+ * (`promoteWhenReady`). A new member that cannot take its certificates is
+ * taken out of etcd again, and told the old list.
  * remove: etcd is told (member/remove; the removed member's etcd stops by
  * itself), then every host gets the list. The removed host stays a client.
  */
@@ -146,8 +149,19 @@ async function add(host: Host, input: { readonly node: string; readonly concurre
         }
       } else await membersHere(host, { kind: 'root' }, own, exec);
     } catch (e) {
-      await client.removeMember(id).catch(() => undefined);
-      throw new UserError(`${target.name} did not take its etcd member certificates: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}; it was taken out of etcd again, nothing else changed`, e instanceof UserError ? e.kind : 'failed');
+      const why = e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e);
+      const out = await client.removeMember(id).then(
+        () => 'it was taken out of etcd again',
+        (r: unknown) => `and it could not be taken out of etcd again (${r instanceof Error ? (r.message.split('\n')[0] ?? '') : String(r)}): run meshvpc cluster mode=remove_member node=${target.name}`,
+      );
+      // Its answer may have been lost after it took them: it is told the old list (best effort).
+      const old = { ...base, config: { ...base.config, members: config.members } };
+      if (target.node) {
+        const { Peers } = await import('../cluster/peers.js');
+        const peers = new Peers(host.home);
+        await peers.call(target.node, old).catch(() => undefined).finally(() => peers.close());
+      }
+      throw new UserError(`${target.name} did not take its etcd member certificates: ${why}; ${out}`, e instanceof UserError ? e.kind : 'failed');
     }
   } finally {
     client.close();
@@ -211,6 +225,9 @@ export async function membersHere(host: Host, caller: Caller, req: EtcdMembersRe
     throw new UserError(`refused: ${self} becomes an etcd member but was sent no server and peer certificates`);
   }
   // A CRL is checked against the CA it comes with (signed by it) before it is kept.
+  // A member that stays keeps its own entry: nobody moves where this host's etcd listens but itself.
+  const mine = config.members.find((m) => m.name === self);
+  if (me && mine && JSON.stringify(me) !== JSON.stringify(mine)) throw new UserError(`refused: the member list changes ${self}'s own etcd URLs; a member's entry changes only by removing and adding it`, 'conflict');
   if (req.crl) await verifyCrl(exec, req.ca, req.crl, null);
   if (me && !was && req.server && req.peer) {
     const at = pkiPaths(host.home);
@@ -225,4 +242,40 @@ export async function membersHere(host: Host, caller: Caller, req: EtcdMembersRe
   if (!me) rmSync(joiningMarker(host.home), { force: true });
   atomically(host.db, () => putClusterConfig(host.db, { ...config, members: req.config.members }));
   return { node: self, member: me !== undefined };
+}
+
+/** How often a learner asks to be promoted while it catches up. */
+const PROMOTE_EVERY_MS = 2000;
+
+/**
+ * Run by `etcd mode=run` on a member added to a running cluster (the
+ * `joining` marker): once its etcd is in step with the leader, it makes
+ * itself a voting member (etcd refuses before), then the marker goes. Returns
+ * when promoted, when this host is no longer a joining member, or on abort.
+ */
+export async function promoteWhenReady(host: Host, signal: AbortSignal, say: (line: string) => void): Promise<void> {
+  const self = host.self.nodename;
+  while (!signal.aborted && existsSync(joiningMarker(host.home))) {
+    const config = getClusterConfig(host.db);
+    if (!config?.members.some((m) => m.name === self)) return;
+    const client = clientFor(config, 5000);
+    try {
+      const me = (await client.members()).find((m) => m.name === self);
+      if (me && !me.learner) {
+        rmSync(joiningMarker(host.home), { force: true });
+        return;
+      }
+      if (me) {
+        await client.promoteMember(me.id);
+        rmSync(joiningMarker(host.home), { force: true });
+        say(`${self} is a voting etcd member now`);
+        return;
+      }
+    } catch {
+      // Not in step yet (etcd says so), or the cluster does not answer: asked again shortly.
+    } finally {
+      client.close();
+    }
+    await new Promise((res) => setTimeout(res, PROMOTE_EVERY_MS));
+  }
 }

@@ -140,7 +140,7 @@ export class EmbeddedStore implements ClusterStore {
     return missed;
   }
 
-  close(): void {
-    void this.peers?.then((p) => p.close());
+  async close(): Promise<void> {
+    await this.peers?.then((p) => p.close()).catch(() => undefined);
   }
 }

@@ -145,7 +145,8 @@ export class EtcdStore implements ClusterStore {
     return missed;
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.client.close();
+    return Promise.resolve();
   }
 }

@@ -37,8 +37,8 @@ export interface ClusterStore {
   counted(vpc: VpcWithMap, here: readonly GuestOnHost[]): Promise<{ guests: GuestOnHost[]; stale: string[] }>;
   /** This host's guests on `vpcs` changed: the cluster hears of it; what could not be told is returned. */
   guestsChanged(vpcs: readonly string[]): Promise<string[]>;
-  /** Connections it opened (SSH, etcd) closed. */
-  close(): void;
+  /** Connections it opened (SSH, etcd) closed; never throws. */
+  close(): Promise<void>;
 }
 
 /** This host's cluster store: etcd when `cluster mode=init backend=etcd` ran here, else embedded. */
@@ -54,6 +54,6 @@ export async function withClusterStore<T>(host: Host, fn: (store: ClusterStore) 
   try {
     return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -252,6 +252,8 @@ export async function joinHere(host: Host, caller: Caller, req: EtcdJoinRequest,
     ...(caller.kind === 'member' ? { caHolder: caller.node } : {}),
   });
   atomically(host.db, () => putClusterConfig(host.db, fileConfig(host.home, true, req.config.clusterToken, req.config.members)));
+  // A cluster made by init starts new: no member of it joins a running one.
+  rmSync(joiningMarker(host.home), { force: true });
   return { node: self.nodename, member: me !== undefined };
 }
 
@@ -264,6 +266,7 @@ export function forgetHere(host: Host, caller: Caller, req: EtcdForgetRequest): 
     host.db.prepare('DELETE FROM cluster_config').run();
   });
   removeCredentials(host.home);
+  rmSync(joiningMarker(host.home), { force: true });
   return { node: host.self.nodename, forgot: true };
 }
 

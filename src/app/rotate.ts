@@ -118,10 +118,15 @@ async function rotateInStore(host: Host, store: EtcdClient, encrypted: readonly 
     } catch (e) {
       writeWgKey(host.home, wgKey(old, 'private key'));
       await reconcileSeal(host, activeVpcs(host), false).catch(() => undefined);
+      // The put may have landed before the failure: the store says the old key again (best effort;
+      // this host's agent does it too as soon as it sees its key changed).
+      await publishSeal(host, store).catch(() => undefined);
       throw new UserError(`the new WireGuard key of ${self} could not be written to the cluster's store (${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}); the old key is back in use`, 'unreachable');
     }
     const { convergeTimeoutMs } = await import('./store-converge.js');
-    const agents = await followSeal(store, encrypted, self, revision, convergeTimeoutMs());
+    // Only the VPCs whose tunnels are up here: a collapsed one is applied again by nobody.
+    const up = new Set(activeVpcs(host).map((v) => v.name));
+    const agents = await followSeal(store, encrypted.filter((v) => up.has(v.name)), self, revision, convergeTimeoutMs());
     return { node: self, dryrun: false, before, after: publicKey, vpcs: [], agents, ok: agents.every((a) => a.ok) };
   });
 }

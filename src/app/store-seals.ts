@@ -21,13 +21,20 @@ import { selfSeal } from './seal.js';
 /** One host's identity as a value under its key (the shape `hello` says it in). */
 const sealBody = (s: SealIdentity): string => JSON.stringify({ wgKey: s.key, wgPort: s.port });
 
-/** A seal value, believed only when the node its key names signed it; null for anything else. */
-export function sealIn(client: EtcdClient, kv: { readonly key: string; readonly value: string }): { node: string; seal: SealIdentity } | null {
+/**
+ * A seal value, believed only when the node its key names signed it; null for
+ * anything else. `prev` is the revision the value replaced (signed with it):
+ * a reader refuses a value that replaced one older than the one it believes,
+ * an old key written back.
+ */
+export function sealIn(client: EtcdClient, kv: { readonly key: string; readonly value: string }): { node: string; seal: SealIdentity; prev: number } | null {
   const k = parseKey(kv.key);
   if (k?.kind !== 'seal') return null;
   try {
-    const id = sealIdentityFromWire(JSON.parse(ownBody(client, kv, k.node)) as Record<string, unknown>);
-    return id.wgKey && id.wgPort ? { node: k.node, seal: { key: id.wgKey, port: id.wgPort } } : null;
+    const opened = client.open(kv.key, kv.value);
+    if (opened.by !== k.node) return null;
+    const id = sealIdentityFromWire(JSON.parse(opened.body) as Record<string, unknown>);
+    return id.wgKey && id.wgPort ? { node: k.node, seal: { key: id.wgKey, port: id.wgPort }, prev: opened.prev } : null;
   } catch {
     return null;
   }
@@ -62,7 +69,8 @@ export async function publishSeal(host: Host, client: EtcdClient): Promise<strin
       // Not this host's own word: written again below.
     }
   }
-  await client.put(key, client.seal(key, body));
+  // Signed with the revision it replaces: an older value written back is then told apart.
+  await client.put(key, client.seal(key, body, current?.modRevision ?? 0));
   return own.key;
 }
 
@@ -78,7 +86,15 @@ export function withStoreSeals(host: Host, vpc: VpcWithMap, seals: ReadonlyMap<s
   if (vpc.encrypt !== 'wireguard') return vpc;
   const self = host.self.nodename;
   const own = selfSeal(host);
+  // The host's one WireGuard link serves every encrypted VPC: a key this host knows for another
+  // node (its record, or a member of another encrypted VPC here) is that node's, whatever this
+  // definition's members say.
   const owner = new Map<string, string>([[own.key, self]]);
+  for (const n of repo.listNodes(host.db)) if (n.wgKey && !owner.has(n.wgKey)) owner.set(n.wgKey, n.name);
+  for (const other of repo.listVpcs(host.db)) {
+    if (other.name === vpc.name || other.encrypt !== 'wireguard') continue;
+    for (const m of other.members) if (m.wgKey && !owner.has(m.wgKey)) owner.set(m.wgKey, m.node);
+  }
   const members = vpc.members.map((m) => {
     if (m.node === self) return { ...m, wgKey: own.key, wgPort: own.port };
     // Not said in the store yet (its agent has not run since the VPC moved in from SSH push):
@@ -87,7 +103,7 @@ export function withStoreSeals(host: Host, vpc: VpcWithMap, seals: ReadonlyMap<s
     const s = seals.get(m.node) ?? (record?.wgKey && record.wgPort ? { key: record.wgKey, port: record.wgPort } : undefined);
     if (!s) return { ...m, wgKey: null, wgPort: null };
     const other = owner.get(s.key);
-    if (other !== undefined) throw new UserError(`${vpc.name}: ${m.node} says its WireGuard key is ${s.key}, which is ${other}'s; the VPC is left as it is here until one of them says another`, 'conflict');
+    if (other !== undefined && other !== m.node) throw new UserError(`${vpc.name}: ${m.node} says its WireGuard key is ${s.key}, which is ${other}'s; the VPC is left as it is here until one of them says another`, 'conflict');
     owner.set(s.key, m.node);
     return { ...m, wgKey: s.key, wgPort: s.port };
   });

@@ -85,7 +85,7 @@ export async function list(host: Host): Promise<VpcRow[]> {
       }),
     );
   } finally {
-    await (opened as Promise<ClusterStore> | null)?.then((s) => s.close());
+    await (opened as Promise<ClusterStore> | null)?.then((s) => s.close(), () => undefined);
   }
 }
 

@@ -5,8 +5,9 @@
  *   from a host without the CA key (naming the holder), a member already, an
  *   unknown node, a host that is no member, a member list sent by a host
  *   without the CA, the last quorum;
- * - host4 added: its etcd joins the running cluster, every host's
- *   configuration lists 4 members, all healthy;
+ * - host4 added: its etcd joins the running cluster as a learner and makes
+ *   itself a voting member; every host's configuration lists 4 members, all
+ *   healthy;
  * - host3's etcd dies and host3 is removed: etcd lists 3 members, every host
  *   (host3 too, now a client) reaches the cluster, a deploy goes through the
  *   agents and the guests of vpc1 keep reaching each other.
@@ -31,6 +32,13 @@ async function etcdMembers(lab: LabState, h: number, through: string): Promise<s
   const r = await sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${through}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, 'member', 'list', '-w', 'json');
   assert.equal(r.code, 0, r.stderr);
   return ((JSON.parse(r.stdout) as { members: { name?: string }[] }).members.map((m) => m.name ?? '')).sort();
+}
+
+/** The members etcd lists as learners (added, not yet voting). */
+async function learners(lab: LabState, h: number, through: string): Promise<string[]> {
+  const r = await sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${through}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, 'member', 'list', '-w', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members.filter((m) => m.isLearner === true).map((m) => m.name ?? '');
 }
 
 async function eventually(what: string, check: () => Promise<boolean>, seconds = 60): Promise<void> {
@@ -88,6 +96,8 @@ test('backend=etcd: an etcd member added and one removed, with refusals that cha
       });
     }
     assert.deepEqual(await etcdMembers(lab, 2, ip(4)), ['host1', 'host2', 'host3', 'host4'], 'etcd answers through host4 and lists it');
+    // Added as a learner (no vote while it catches up), it made itself a voting member.
+    await eventually('host4 is a voting member', async () => (await learners(lab, 1, ip(1))).length === 0);
 
     // host3's etcd dies for good, and host3 is taken out.
     const etcd3 = lab.processes?.find((p) => p.what === 'etcd' && p.host === 3);

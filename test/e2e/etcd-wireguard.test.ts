@@ -11,6 +11,7 @@
  *   keeps host2's real key;
  * - host2 rotates its key: each member's agent applies vpc1 again, no echo of
  *   two continuous flows into host2 is lost, and both peers hold only the new key;
+ *   host2's old value written back (a replay) is believed by nobody;
  * - vpc mode=set encrypt=wireguard moves a cleartext VPC into WireGuard on
  *   every member (its tunnels then cross sealed), and encrypt=none back.
  */
@@ -118,6 +119,9 @@ test('backend=etcd with encrypt=wireguard: sealed tunnels through the agents, ke
     }
     assert.equal((await eventuallyReaches(lab, 1, 'c1', guest(2), 10)).code, 0);
 
+    // host2's own signed value of its current key, kept to be written back after the rotation.
+    const oldSeal = (await etcdctl(lab, 4, 'get', '--print-value-only', '/meshvpc/v1/seal/host2')).stdout.trim();
+
     // Rotation under two continuous flows into host2.
     const flows = [1, 3].map((h) => sh(lab, h, 'meshvpc', 'jexec', `jname=c${h}`, 'ping', '-c', '300', '-i', '0.05', guest(2)));
     await new Promise((res) => setTimeout(res, 3000));
@@ -137,6 +141,24 @@ test('backend=etcd with encrypt=wireguard: sealed tunnels through the agents, ke
       const peers = await peersOf(lab, h);
       assert.ok(peers.includes(new2) && !peers.includes(real2), `host${h} has host2's new key only`);
     }
+
+    // host4 writes host2's old value back (signed by host2 itself, but replacing an older
+    // revision): the members do not believe it, host2 says its current key again, and no link
+    // goes back to the old key.
+    const logFrom = [1, 3].map((h) => readFileSync(agents.get(h)?.log ?? '', 'utf8').length);
+    assert.equal((await etcdctl(lab, 4, 'put', '/meshvpc/v1/seal/host2', oldSeal)).code, 0);
+    for (const [i, h] of [1, 3].entries()) {
+      await eventually(`host${h} refused the old key`, async () => /host2's WireGuard key in the store is not believed: its value replaces revision \d+, older than revision \d+ believed here \(an old key written back\)/.test(readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(logFrom[i])));
+    }
+    await eventually('host2 said its current key again', async () => {
+      const v = JSON.parse((await etcdctl(lab, 4, 'get', '--print-value-only', '/meshvpc/v1/seal/host2')).stdout) as { body: string };
+      return (JSON.parse(v.body) as { wgKey: string }).wgKey === new2;
+    });
+    for (const h of [1, 3]) {
+      const peers = await peersOf(lab, h);
+      assert.ok(peers.includes(new2) && !peers.includes(real2), `an old key written back: host${h} still has host2's new key only`);
+    }
+    assert.equal((await eventuallyReaches(lab, 1, 'c1', guest(2), 10)).code, 0);
 
     // A cleartext VPC moved into WireGuard and back by vpc mode=set.
     assert.match(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc2', 'node_member=host1,host4', 'peer_network=198.51.100.64/26'), /vpc2: 2 of 2 hosts converged/);

@@ -38,7 +38,7 @@ test('a host with no cluster opens the embedded store; its count of a one-member
       assert.deepEqual(await store.counted(vpc, here), { guests: here, stale: [] });
       assert.deepEqual(await store.guestsChanged(['nosuch']), [], 'a VPC this host does not hold has nobody to tell');
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     t.close();
@@ -64,7 +64,7 @@ test('the etcd store admits through its lock and counts from the store: jail_max
       await assert.rejects(store.admit({ vpc, adding: { ...adding, name: 'g2' }, ip4: 'auto', ip6: null, force: false }, () => 'made'), /^UserError: vpc1: jail_max=1 reached/);
       await assert.rejects(store.teardown('destroy', { vpc_name: 'vpc1', dryrun: true }, () => undefined), /vpc mode=destroy dryrun=1 is not available with backend=etcd yet/);
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     t.close();

@@ -33,7 +33,10 @@ test('a seal value is believed only from the host its key names, signed, and wel
   const as = await signers();
   const reader = as('host1');
   const k2 = newWgKeyPair().publicKey;
-  assert.deepEqual(sealIn(reader, said(as('host2'), 'host2', k2)), { node: 'host2', seal: { key: k2, port: 51820 } });
+  assert.deepEqual(sealIn(reader, said(as('host2'), 'host2', k2)), { node: 'host2', seal: { key: k2, port: 51820 }, prev: 0 });
+  // The revision it replaced is signed with it (an old value written back is told apart by it).
+  const replacing = as('host2').seal(sealKey('host2'), JSON.stringify({ wgKey: k2, wgPort: 51820 }), 41);
+  assert.equal(sealIn(reader, { key: sealKey('host2'), value: replacing })?.prev, 41);
   assert.equal(sealIn(reader, said(as('host4'), 'host2', k2)), null, 'host4 speaking for host2');
   assert.equal(sealIn(reader, { key: sealKey('host2'), value: JSON.stringify({ wgKey: k2, wgPort: 51820 }) }), null, 'unsigned');
   assert.equal(sealIn(reader, said(as('host2'), 'host2', 'not-a-key')), null, 'not a WireGuard key');
@@ -79,6 +82,12 @@ test('an agent applies an encrypted definition with each member\'s own key, neve
     const k3b = newWgKeyPair().publicKey;
     assert.equal(withStoreSeals(host, vpc, new Map([['host3', { key: k3b, port: 51820 }]])).members.find((m) => m.node === 'host3')?.wgKey, k3b);
     assert.equal(repo.getNode(host.db, 'host3')?.wgKey, k3b);
+    // A key this host knows as another node's (its record here), even outside this VPC: refused.
+    repo.putNode(host.db, { name: 'host9', sshAddress: '192.0.2.9', sshPort: 22, sshUser: 'root', ip4: '192.0.2.9', ip6: null, hostKey: 'AAAA', platform: 'linux' });
+    const k9 = newWgKeyPair().publicKey;
+    repo.putNodeSeal(host.db, 'host9', k9, 51820);
+    assert.throws(() => withStoreSeals(host, vpc, new Map([['host2', { key: k9, port: 51820 }]])), /vpc1: host2 says its WireGuard key is .*, which is host9's/);
+    assert.equal(repo.getNode(host.db, 'host9')?.wgKey, k9, 'host9 keeps its key');
     // One key for two hosts, or this host's key for another: refused.
     assert.throws(() => withStoreSeals(host, vpc, new Map([['host2', { key: k2, port: 1 }], ['host3', { key: k2, port: 1 }]])), /vpc1: host3 says its WireGuard key is .*, which is host2's/);
     assert.throws(() => withStoreSeals(host, vpc, new Map([['host2', { key: own.key, port: 1 }]])), /vpc1: host2 says its WireGuard key is .*, which is h1's/);

@@ -80,10 +80,22 @@ export async function run(inv: Invocation): Promise<number> {
           if (!stopping) child.kill('SIGTERM');
         });
     };
+    // A member added to a running cluster joins as a learner and makes itself a voter once in step.
+    const promoting = new AbortController();
+    void (async () => {
+      const { promoteWhenReady } = await import('../../app/cluster-members.js');
+      const host = await openHost(undefined, 'read', false);
+      try {
+        await promoteWhenReady(host, promoting.signal, (line) => process.stderr.write(`meshvpc: ${line}\n`));
+      } finally {
+        host.db.close();
+      }
+    })().catch((e: unknown) => process.stderr.write(`meshvpc: could not promote this etcd member: ${e instanceof Error ? e.message : String(e)}\n`));
     let done = false;
     const finish = (fn: () => void): void => {
       if (done) return;
       done = true;
+      promoting.abort();
       process.off('SIGTERM', pass);
       process.off('SIGINT', pass);
       unwatchFile(crlPath, onCrl);

@@ -375,22 +375,32 @@ export class EtcdClient {
   }
 
   /** Cluster members as the cluster sees them. */
-  async members(): Promise<{ id: string; name: string; clientURLs: string[]; peerURLs: string[] }[]> {
+  async members(): Promise<{ id: string; name: string; clientURLs: string[]; peerURLs: string[]; learner: boolean }[]> {
     const r = await this.call('/v3/cluster/member/list', {});
     return (Array.isArray(r.members) ? r.members : []).map((m: Record<string, unknown>) => ({
       id: typeof m.ID === 'string' && /^\d{1,20}$/.test(m.ID) ? m.ID : '',
       name: typeof m.name === 'string' ? m.name : '',
       clientURLs: Array.isArray(m.clientURLs) ? m.clientURLs.filter((u): u is string => typeof u === 'string') : [],
       peerURLs: Array.isArray(m.peerURLs) ? m.peerURLs.filter((u): u is string => typeof u === 'string') : [],
+      learner: m.isLearner === true,
     }));
   }
 
-  /** Add a member at `peerUrls` (it joins when its etcd starts with --initial-cluster-state existing); its id. */
+  /**
+   * Add a member at `peerUrls` as a learner (it joins when its etcd starts
+   * with --initial-cluster-state existing, and votes only once promoted, so
+   * the quorum does not grow before it runs); its id.
+   */
   async addMember(peerUrls: readonly string[]): Promise<string> {
-    const r = await this.call('/v3/cluster/member/add', { peerURLs: peerUrls });
+    const r = await this.call('/v3/cluster/member/add', { peerURLs: peerUrls, isLearner: true });
     const id = (r.member as Record<string, unknown> | undefined)?.ID;
     if (typeof id !== 'string' || !/^\d{1,20}$/.test(id)) throw new UserError('etcd: member/add answered without the new member\'s id');
     return id;
+  }
+
+  /** Make a learner a voting member (etcd refuses while it is not in step with the leader). */
+  async promoteMember(id: string): Promise<void> {
+    await this.call('/v3/cluster/member/promote', { ID: id });
   }
 
   /** Take the member with this id out of the cluster (its etcd stops by itself). */
