@@ -30,6 +30,7 @@ import type { Host } from './host.js';
 import { fdbReport } from './guest-reports.js';
 import { guestsIn, publishGuests, unpublish } from './store-guests.js';
 import { publishSeal, sealIn, sealsIn, withStoreSeals } from './store-seals.js';
+import { checkUnderlaysSaid, nodeIn, nodesIn, publishNode, type NodeSaid } from './store-nodes.js';
 import type { SealIdentity } from '../core/seal.js';
 
 export type AgentEvent =
@@ -77,8 +78,10 @@ export class Agent {
   private readonly appliedSeals = new Map<string, string>();
   /** Every host's WireGuard identity, as that host itself wrote it in the store. */
   private seals = new Map<string, SealIdentity>();
-  /** The store revision of each host's identity believed: a value replacing an older one is an old key written back. */
-  private readonly sealRevisions = new Map<string, number>();
+  /** Every host's addresses, platform and version, as that host itself wrote them. */
+  private nodes = new Map<string, NodeSaid>();
+  /** The store revision of each host's own value believed (seal/, node/, by key): a value replacing an older one is an old one written back. */
+  private readonly believedAt = new Map<string, number>();
   /** The revision of the last definition believed per VPC: a value replacing an older one is a replay. */
   private readonly floor = new Map<string, number>();
   /** VPCs this agent runs whose key vanished (said once). */
@@ -111,11 +114,12 @@ export class Agent {
       }
       this.events({ type: 'connected', revision: snapshot.revision });
       this.seals = sealsIn(this.client, snapshot.kvs);
+      this.nodes = nodesIn(this.client, snapshot.kvs);
       for (const kv of snapshot.kvs) {
         const k = parseKey(kv.key);
-        if (k?.kind === 'seal' && this.seals.has(k.node)) this.sealRevisions.set(k.node, Math.max(kv.modRevision, this.sealRevisions.get(k.node) ?? 0));
+        if ((k?.kind === 'seal' && this.seals.has(k.node)) || (k?.kind === 'node' && this.nodes.has(k.node))) this.believedAt.set(kv.key, Math.max(kv.modRevision, this.believedAt.get(kv.key) ?? 0));
       }
-      await this.sayOwnSeal();
+      await this.sayOwnWords();
       const names = new Set([...repo.agentVpcs(this.host.db)]);
       for (const kv of snapshot.kvs) {
         const k = parseKey(kv.key);
@@ -170,20 +174,21 @@ export class Agent {
     // This host's own guest and bridge keys changed by someone else (deleted, or a value it did
     // not sign): written again from what this host has, so nobody can speak for it for long.
     const mine = new Set<string>();
-    let ownSeal = false;
+    let ownWords = false;
     for (const e of events) {
       const k = parseKey(e.key);
-      if (k?.kind === 'seal') {
+      if (k?.kind === 'seal' || k?.kind === 'node') {
         // Its own key: whatever was written there (another's value, its own older one), it says
-        // its current one again if that is not what the store holds.
-        if (k.node === this.self) ownSeal = true;
-        else for (const vpc of this.sealChanged(k.node, e)) names.add(vpc);
+        // its current word again if that is not what the store holds.
+        if (k.node === this.self) ownWords = true;
+        else if (k.kind === 'seal') for (const vpc of this.sealChanged(k.node, e)) names.add(vpc);
+        else this.nodeChanged(k.node, e);
       }
       if (k?.kind === 'vpc') names.add(k.vpc);
       else if ((k?.kind === 'guest' || k?.kind === 'status') && k.node !== this.self && takes.has(k.vpc)) names.add(k.vpc);
       if ((k?.kind === 'guest' || k?.kind === 'bridge') && k.node === this.self && !(e.type === 'put' && this.signedByMe(e))) mine.add(k.vpc);
     }
-    if (ownSeal) await this.sayOwnSeal();
+    if (ownWords) await this.sayOwnWords();
     // Every member's status, read once for the batch (not once per VPC settled).
     let statuses: Promise<readonly KeyValue[]> | null = null;
     for (const name of [...names].sort()) {
@@ -202,14 +207,32 @@ export class Agent {
     }
   }
 
-  /** This host's WireGuard identity in the store, written again when it is not exactly its own word. */
-  private async sayOwnSeal(): Promise<void> {
+  /** This host's addresses and WireGuard identity in the store, each written again when it is not exactly its own word. */
+  private async sayOwnWords(): Promise<void> {
     try {
+      await publishNode(this.host, this.client);
       const key = await publishSeal(this.host, this.client);
       if (key) this.events({ type: 'seal_published', key });
     } catch (e) {
-      this.events({ type: 'unreachable', why: `its WireGuard key could not be written to the store: ${firstLine(e)}` });
+      this.events({ type: 'unreachable', why: `this host's own values could not be written to the store: ${firstLine(e)}` });
     }
+  }
+
+  /** Whether a host's own value at `e` is newer than the one believed (else said once, and ignored). */
+  private fresh(what: string, prev: number, e: WatchEvent): boolean {
+    const floor = this.believedAt.get(e.key) ?? 0;
+    if (prev < floor) {
+      this.events({ type: 'unreachable', why: `${what} in the store is not believed: its value replaces revision ${prev}, older than revision ${floor} believed here (an old one written back)` });
+      return false;
+    }
+    this.believedAt.set(e.key, e.modRevision);
+    return true;
+  }
+
+  /** Another host's addresses changed in the store (its own word only). */
+  private nodeChanged(node: string, e: WatchEvent): void {
+    const said = e.type === 'put' ? nodeIn(this.client, e) : null;
+    if (said && this.fresh(`${node}'s addresses`, said.prev, e)) this.nodes.set(node, said.said);
   }
 
   /**
@@ -220,13 +243,7 @@ export class Agent {
    */
   private sealChanged(node: string, e: WatchEvent): string[] {
     const said = e.type === 'put' ? sealIn(this.client, e) : null;
-    if (!said) return [];
-    const floor = this.sealRevisions.get(node) ?? 0;
-    if (said.prev < floor) {
-      this.events({ type: 'unreachable', why: `${node}'s WireGuard key in the store is not believed: its value replaces revision ${said.prev}, older than revision ${floor} believed here (an old key written back)` });
-      return [];
-    }
-    this.sealRevisions.set(node, e.modRevision);
+    if (!said || !this.fresh(`${node}'s WireGuard key`, said.prev, e)) return [];
     this.seals.set(node, said.seal);
     return repo.agentVpcs(this.host.db).filter((n) => {
       const vpc = repo.getVpc(this.host.db, n);
@@ -365,6 +382,8 @@ export class Agent {
       // foreign interface under one of its names, no overlap with this host's subnets, no VXLAN id
       // another VPC here holds.
       checkUnderlays(vpc, host.self, repo.listNodes(host.db));
+      // A member this host has no record of: its endpoint must be an address it gave itself.
+      checkUnderlaysSaid(vpc, this.self, this.nodes, host);
       await preflight(host, vpc, change);
       const runs = repo.agentVpcs(host.db).includes(vpc.name);
       const here = repo.getVpc(host.db, vpc.name);

@@ -23,6 +23,7 @@ import { fanout } from '../cluster/fanout.js';
 import type { EtcdForgetRequest, EtcdJoinRequest } from '../cluster/protocol.js';
 import { systemExecutor, type Executor } from '../platform/exec.js';
 import type { Host } from './host.js';
+import type { NodeSaid } from './store-nodes.js';
 
 /** etcd wants an odd number of members; more than 7 only slows its writes. */
 export const MEMBER_COUNTS = [1, 3, 5, 7];
@@ -70,6 +71,12 @@ export interface ShowResult {
   readonly members: readonly MemberHealth[];
   /** Every member answered with a leader (true when there are none: embedded). */
   readonly healthy: boolean;
+  /**
+   * The cluster's hosts as each one's agent describes itself in the store
+   * (addresses, platform, meshvpc version; only its own signed word), by
+   * name; empty on the embedded backend or when the store does not answer.
+   */
+  readonly hosts: readonly NodeSaid[];
 }
 
 /** A member named by this host's name or address, or a known node's. */
@@ -289,7 +296,7 @@ const HEALTH_TIMEOUT_MS = 5000;
 /** `cluster mode=show`: the backend, and each member's health asked of that member (TLS, client certificate). */
 export async function show(host: Host): Promise<ShowResult> {
   const config = getClusterConfig(host.db);
-  if (!config) return { backend: 'embedded', managed: null, members: [], healthy: true };
+  if (!config) return { backend: 'embedded', managed: null, members: [], healthy: true, hosts: [] };
   const client = clientFor(config, HEALTH_TIMEOUT_MS);
   try {
     const members = await Promise.all(
@@ -303,7 +310,10 @@ export async function show(host: Host): Promise<ShowResult> {
         return { name: m.name, client_urls: m.clientUrls, healthy: last.healthy, leader: last.isLeader, version: last.version, error: last.error };
       }),
     );
-    return { backend: 'etcd', managed: config.managed, members, healthy: members.every((m) => m.healthy) };
+    const { nodesIn } = await import('./store-nodes.js');
+    const { NODE_PREFIX } = await import('../store/etcd/layout.js');
+    const said = await client.range(NODE_PREFIX, { prefix: true }).then((r) => [...nodesIn(client, r.kvs).values()], () => []);
+    return { backend: 'etcd', managed: config.managed, members, healthy: members.every((m) => m.healthy), hosts: said.sort((a, b) => (a.node < b.node ? -1 : 1)) };
   } finally {
     client.close();
   }

@@ -142,7 +142,7 @@ test('cluster mode=init with an unknown member: a one-line error naming it, exit
     assert.deepEqual(await snapshot(lab, 1), before);
     assert.equal((await sh(lab, 1, 'test', '-e', '/var/db/meshvpc/etcd')).code, 1, 'no etcd directory');
     const shown = JSON.parse(await ok(lab, 1, 'cluster', 'mode=show', '--json')) as ShowResult;
-    assert.deepEqual(shown, { backend: 'embedded', managed: null, members: [], healthy: true });
+    assert.deepEqual(shown, { backend: 'embedded', managed: null, members: [], healthy: true, hosts: [] });
     const run = await mv(lab, 1, 'etcd', 'mode=run');
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^meshvpc: no etcd cluster is configured on this host/);

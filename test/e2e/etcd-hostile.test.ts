@@ -4,7 +4,10 @@
  * Whatever it writes, the members believe a value only for its signer: a
  * definition of vpc1 only from a member of vpc1, never unsigned, never an old
  * one written back; a guest only in its own host's name (which that host
- * writes again when another writer changes it); a deletion takes nothing down. After each attempt, every member's links, addresses,
+ * writes again when another writer changes it); a deletion takes nothing down; and
+ * even a member cannot point a tunnel at an address its host never gave
+ * (host2, which has no record of host3, checks host3's own word in the
+ * store). After each attempt, every member's links, addresses,
  * namespaces, firewall, database, neighbours and FDB are what they were.
  */
 import { test } from 'node:test';
@@ -21,19 +24,20 @@ const etcdctl = (lab: LabState, h: number, ...args: string[]) =>
   sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, ...args);
 
 /**
- * host4 writes `body` under `key`, signed with its own certificate (as meshvpc
- * itself would sign it, through the installed meshvpc's own module).
+ * A host (host4 unless told) writes `body` under `key`, signed with its own
+ * certificate (as meshvpc itself would sign it, through the installed
+ * meshvpc's own module).
  */
-async function signedPut(lab: LabState, key: string, body: string, prev: number): Promise<void> {
+async function signedPut(lab: LabState, key: string, body: string, prev: number, signer = 4): Promise<void> {
   const script = `
     import { readFileSync } from 'node:fs';
     import { EtcdClient } from '/usr/lib/node_modules/meshvpc/dist/src/store/etcd/client.js';
     const [key, body, prev, endpoint] = process.argv.slice(1);
     const f = (n) => readFileSync('${PKI}/' + n);
-    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') }, node: 'host4' });
+    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') }, node: 'host${signer}' });
     await c.put(key, c.seal(key, body, Number(prev)));
     c.close();`;
-  await shOk(lab, 4, 'node', '--input-type=module', '-e', script, key, body, String(prev), `https://${lab.hosts[0]?.ip4 ?? ''}:2379`);
+  await shOk(lab, signer, 'node', '--input-type=module', '-e', script, key, body, String(prev), `https://${lab.hosts[0]?.ip4 ?? ''}:2379`);
 }
 
 /** Everything a member holds, the kernel's neighbours and FDB included. */
@@ -126,6 +130,28 @@ test('backend=etcd: a hostile host with a valid certificate changes nothing on v
     assert.match(await ok(lab, 1, 'vpc', 'mode=deploy', 'vpc_name=vpc1', 'node_member=host1,host2,host3', 'peer_network=198.51.100.0/26'), /vpc1: 3 of 3 hosts converged/);
     await settled();
     assert.equal((await sh(lab, 4, 'ip', 'link', 'show', 'dev', 'vpc1')).code, 1, 'host4 never got vpc1');
+
+    // 7. A member (host1, which may change vpc1) moves host3's tunnel endpoint to an address host3
+    // never gave. host2 has no record of host3: it checks host3's own word in the store.
+    const now = JSON.parse((await etcdctl(lab, 4, 'get', '-w', 'json', KEY)).stdout) as { kvs: { mod_revision: number; value: string }[] };
+    const current7 = now.kvs[0];
+    assert.ok(current7);
+    const def7 = JSON.parse((JSON.parse(Buffer.from(current7.value, 'base64').toString()) as { body: string }).body) as { members: { node: string; underlay: string }[] };
+    const moved = { ...def7, members: def7.members.map((m) => (m.node === 'host3' ? { ...m, underlay: '192.0.2.200' } : m)) };
+    const steady = await Promise.all([1, 2, 3].map((h) => state(lab, h)));
+    const from7 = [1, 2, 3].map((h) => readFileSync(agents.get(h)?.log ?? '', 'utf8').length);
+    await signedPut(lab, KEY, JSON.stringify(moved), current7.mod_revision, 1);
+    for (const [i, h] of [1, 2, 3].entries()) {
+      const deadline = Date.now() + 20_000;
+      while (!/member host3 of vpc1 has underlay 192\.0\.2\.200/.test(readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(from7[i]))) {
+        if (Date.now() > deadline) assert.fail(`host${h}'s agent did not refuse host3's moved endpoint: ${readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(from7[i])}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.match(readFileSync(agents.get(2)?.log ?? '', 'utf8').slice(from7[1]), /but host3 says its addresses are 192\.0\.2\.3/);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const [i, h] of [1, 2, 3].entries()) assert.deepEqual(await state(lab, h), steady[i], `a moved endpoint: host${h} is as it was`);
+    await settled();
   } finally {
     await destroyLab(lab);
   }

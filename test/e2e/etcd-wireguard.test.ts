@@ -148,7 +148,7 @@ test('backend=etcd with encrypt=wireguard: sealed tunnels through the agents, ke
     const logFrom = [1, 3].map((h) => readFileSync(agents.get(h)?.log ?? '', 'utf8').length);
     assert.equal((await etcdctl(lab, 4, 'put', '/meshvpc/v1/seal/host2', oldSeal)).code, 0);
     for (const [i, h] of [1, 3].entries()) {
-      await eventually(`host${h} refused the old key`, async () => /host2's WireGuard key in the store is not believed: its value replaces revision \d+, older than revision \d+ believed here \(an old key written back\)/.test(readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(logFrom[i])));
+      await eventually(`host${h} refused the old key`, async () => /host2's WireGuard key in the store is not believed: its value replaces revision \d+, older than revision \d+ believed here \(an old one written back\)/.test(readFileSync(agents.get(h)?.log ?? '', 'utf8').slice(logFrom[i])));
     }
     await eventually('host2 said its current key again', async () => {
       const v = JSON.parse((await etcdctl(lab, 4, 'get', '--print-value-only', '/meshvpc/v1/seal/host2')).stdout) as { body: string };

@@ -43,7 +43,7 @@ test('refused inits change nothing: no rows, no files', async () => {
     assert.throws(() => input({ backend: 'etcd', etcd_members: 'bad name' }), /invalid etcd_members "bad name"/);
     assert.equal(rows(h), 0);
     assert.equal(existsSync(join(h.home, 'etcd')), false);
-    assert.deepEqual(await show(h), { backend: 'embedded', managed: null, members: [], healthy: true });
+    assert.deepEqual(await show(h), { backend: 'embedded', managed: null, members: [], healthy: true, hosts: [] });
     // etcd data of a cluster this host no longer records: etcd would start from it, so init refuses.
     mkdirSync(join(h.home, 'etcd', 'data', 'member'), { recursive: true });
     await assert.rejects(init(h, input({ backend: 'etcd', etcd_members: 'h1' })), (e: UserError) => e.kind === 'conflict' && /h1 has etcd data from another cluster in .*etcd\/data/.test(e.message));

@@ -9,7 +9,8 @@ import { issue, makeCa } from '../../src/cluster/pki.js';
 import { newWgKeyPair } from '../../src/cluster/wg-keys.js';
 import { systemExecutor } from '../../src/platform/exec.js';
 import { EtcdClient } from '../../src/store/etcd/client.js';
-import { sealKey } from '../../src/store/etcd/layout.js';
+import { nodeKey, sealKey } from '../../src/store/etcd/layout.js';
+import { checkUnderlaysSaid, nodeIn } from '../../src/app/store-nodes.js';
 import * as repo from '../../src/store/repo.js';
 import type { VpcWithMap } from '../../src/core/types.js';
 import { sealIn, sealsIn, withStoreSeals } from '../../src/app/store-seals.js';
@@ -94,5 +95,26 @@ test('an agent applies an encrypted definition with each member\'s own key, neve
     // A cleartext VPC is applied as it is.
     const clear = { ...vpc, encrypt: 'none' as const, members: vpc.members.map((m) => ({ node: m.node, underlay: m.underlay })) };
     assert.equal(withStoreSeals(host, clear, new Map([['host2', { key: k2, port: 1 }]])), clear);
+  });
+});
+
+test('a host\'s addresses in the store are believed from itself only, and bound a definition\'s members this host has no record of', async () => {
+  const as = await signers();
+  const reader = as('host1');
+  const put = (signer: string, node: string, body: Record<string, unknown>): { key: string; value: string } => ({ key: nodeKey(node), value: as(signer).seal(nodeKey(node), JSON.stringify(body), 5) });
+  const good = { ip4: '192.0.2.3', ip6: null, platform: 'linux', version: '0.7.0' };
+  assert.deepEqual(nodeIn(reader, put('host3', 'host3', good)), { said: { node: 'host3', ...good }, prev: 5 });
+  assert.equal(nodeIn(reader, put('host4', 'host3', good)), null, 'host4 speaking for host3');
+  assert.equal(nodeIn(reader, put('host3', 'host3', { ...good, ip4: '2001:db8::3' })), null, 'an IPv6 address as ip4');
+  assert.equal(nodeIn(reader, put('host3', 'host3', { ...good, ip4: 'host3;reboot' })), null, 'not an address');
+  assert.equal(nodeIn(reader, put('host3', 'host3', { ...good, platform: 'windows' })), null, 'an unknown platform');
+  assert.equal(nodeIn(reader, put('host3', 'host3', { ...good, version: '$(id)' })), null, 'a version that is no version');
+  await withHost(async (host) => {
+    const vpc = { name: 'vpc1', peerNetwork: '198.51.100.0/26', family: 4 as const, mtu: null, firewall: true, members: [{ node: 'h1', underlay: '192.0.2.1' }, { node: 'host3', underlay: '192.0.2.200' }] };
+    const said = new Map([['host3', { node: 'host3', ...good, platform: 'linux' as const }]]);
+    assert.throws(() => checkUnderlaysSaid(vpc, 'h1', said, host), /^UserError: refused: member host3 of vpc1 has underlay 192\.0\.2\.200, but host3 says its addresses are 192\.0\.2\.3$/);
+    checkUnderlaysSaid({ ...vpc, members: [vpc.members[0] as { node: string; underlay: string }, { node: 'host3', underlay: '192.0.2.3' }] }, 'h1', said, host);
+    // A member that said nothing (an agent older than 0.7) is taken as the definition says.
+    checkUnderlaysSaid(vpc, 'h1', new Map(), host);
   });
 });

@@ -322,6 +322,7 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     if (p.flag('json')) return json(r) + (r.healthy ? 0 : 1);
     say(`backend ${r.backend}${r.managed === false ? ' (existing etcd)' : ''}`);
     for (const m of r.members) say(`  ${m.name}  ${m.client_urls.join(',')}  ${m.healthy ? `healthy${m.leader ? ', leader' : ''}${m.version ? `, etcd ${m.version}` : ''}` : `UNHEALTHY: ${m.error ?? ''}`}`);
+    if (r.hosts.length > 0) say(`hosts (as each agent says itself): ${r.hosts.map((h) => `${h.node} ${[h.ip4, h.ip6].filter((a) => a !== null).join(',')} ${h.platform} meshvpc ${h.version}`).join('; ')}`);
     return r.healthy ? 0 : 1;
   },
   'token.revoke': (r: { name: string }) => {

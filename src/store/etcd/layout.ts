@@ -12,6 +12,7 @@
  *   /meshvpc/v1/bridge/VPC/NODE       NODE's own addresses on VPC's bridge (never a guest's), written by NODE
  *   /meshvpc/v1/lock/VPC              who holds VPC's lock: on a lease, so it goes when its holder dies
  *   /meshvpc/v1/seal/NODE             NODE's WireGuard public key and port (encrypt=wireguard), written by NODE
+ *   /meshvpc/v1/node/NODE             NODE's own underlay addresses, platform and meshvpc version, written by NODE
  *
  * Values are checked on the way in as strictly as a peer's request (cluster/wire.ts): etcd is
  * shared by every host of the cluster, and a value is believed only for what its key allows.
@@ -30,6 +31,7 @@ export const CLAIM_PREFIX = `${ROOT}claim/`;
 export const BRIDGE_PREFIX = `${ROOT}bridge/`;
 export const LOCK_PREFIX = `${ROOT}lock/`;
 export const SEAL_PREFIX = `${ROOT}seal/`;
+export const NODE_PREFIX = `${ROOT}node/`;
 
 export const vpcKey = (name: string): string => `${VPC_PREFIX}${name}`;
 export const vniKey = (vni: number): string => `${VNI_PREFIX}${vni}`;
@@ -42,6 +44,7 @@ export const bridgeKey = (vpc: string, node: string): string => `${BRIDGE_PREFIX
 export const bridgesOf = (vpc: string): string => `${BRIDGE_PREFIX}${vpc}/`;
 export const lockKey = (vpc: string): string => `${LOCK_PREFIX}${vpc}`;
 export const sealKey = (node: string): string => `${SEAL_PREFIX}${node}`;
+export const nodeKey = (node: string): string => `${NODE_PREFIX}${node}`;
 
 export type StoreKey =
   | { readonly kind: 'vpc'; readonly vpc: string }
@@ -51,7 +54,8 @@ export type StoreKey =
   | { readonly kind: 'claim'; readonly vpc: string; readonly node: string; readonly name: string }
   | { readonly kind: 'bridge'; readonly vpc: string; readonly node: string }
   | { readonly kind: 'lock'; readonly vpc: string }
-  | { readonly kind: 'seal'; readonly node: string };
+  | { readonly kind: 'seal'; readonly node: string }
+  | { readonly kind: 'node'; readonly node: string };
 
 /** What a key stands for, every part checked; null for anything that is not meshvpc's layout. */
 export function parseKey(key: string): StoreKey | null {
@@ -77,6 +81,8 @@ export function parseKey(key: string): StoreKey | null {
         return parts.length === 2 ? { kind: 'lock', vpc: v.vpcName(parts[1] ?? '', 'vpc') } : null;
       case 'seal':
         return parts.length === 2 ? { kind: 'seal', node: v.nodeName(parts[1] ?? '', 'node') } : null;
+      case 'node':
+        return parts.length === 2 ? { kind: 'node', node: v.nodeName(parts[1] ?? '', 'node') } : null;
       default:
         return null;
     }
@@ -88,7 +94,7 @@ export function parseKey(key: string): StoreKey | null {
 
 /**
  * The body of a value a host writes under its own keys (guest, claim, status,
- * bridge, seal): believed only when that host signed it. A host speaks for itself.
+ * bridge, seal, node): believed only when that host signed it. A host speaks for itself.
  */
 export function ownBody(client: EtcdClient, kv: { readonly key: string; readonly value: string }, node: string): string {
   const o = client.open(kv.key, kv.value);
