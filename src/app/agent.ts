@@ -433,8 +433,16 @@ export class Agent {
   private async takeGuests(vpc: VpcWithMap, guestKvs: readonly KeyValue[], reported: ReadonlySet<string>): Promise<void> {
     if ((vpc.fdb ?? 'learn') !== 'control') return;
     const byNode = guestsFromStore(this.client, vpc, guestKvs, this.self, reported);
+    // Only what changed is written: the same list taken again (another member's status woke this
+    // agent) leaves the rows, and when they were seen, as they are.
+    const same = (node: string, guests: readonly GuestOnHost[]): boolean => {
+      const key = (gs: readonly GuestOnHost[]): string =>
+        JSON.stringify(gs.map((g) => [g.name, g.kind, g.ip4Addr, g.ip6Addr, g.running, g.vcpus, g.ramBytes, g.diskBytes]).sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)));
+      return key(repo.getSeen(this.host.db, vpc.name, node)) === key(guests);
+    };
     atomically(this.host.db, () => {
-      for (const [node, guests] of byNode) repo.putSeen(this.host.db, vpc.name, node, guests);
+      const heard = repo.heardFrom(this.host.db, vpc.name);
+      for (const [node, guests] of byNode) if (!heard.has(node) || !same(node, guests)) repo.putSeen(this.host.db, vpc.name, node, guests);
     });
     await refreshFdb(this.host, vpc.name);
     this.events({ type: 'guests', vpc: vpc.name, members: byNode.size });

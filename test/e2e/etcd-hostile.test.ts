@@ -138,7 +138,14 @@ test('backend=etcd: a hostile host with a valid certificate changes nothing on v
     assert.ok(current7);
     const def7 = JSON.parse((JSON.parse(Buffer.from(current7.value, 'base64').toString()) as { body: string }).body) as { members: { node: string; underlay: string }[] };
     const moved = { ...def7, members: def7.members.map((m) => (m.node === 'host3' ? { ...m, underlay: '192.0.2.200' } : m)) };
-    const steady = await Promise.all([1, 2, 3].map((h) => state(lab, h)));
+    // Once the redeploy has settled everywhere (the agents take each other's guests after it).
+    let steady = await Promise.all([1, 2, 3].map((h) => state(lab, h)));
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const again = await Promise.all([1, 2, 3].map((h) => state(lab, h)));
+      if (JSON.stringify(again) === JSON.stringify(steady)) break;
+      steady = again;
+    }
     const from7 = [1, 2, 3].map((h) => readFileSync(agents.get(h)?.log ?? '', 'utf8').length);
     await signedPut(lab, KEY, JSON.stringify(moved), current7.mod_revision, 1);
     for (const [i, h] of [1, 2, 3].entries()) {
