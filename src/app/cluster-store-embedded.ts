@@ -124,20 +124,13 @@ export class EmbeddedStore implements ClusterStore {
   /** The bridges of its VPCs with fdb=control here, then every member that must hear of it. */
   async guestsChanged(vpcs: readonly string[]): Promise<string[]> {
     const { refreshFdb } = await import('./vpc-local.js');
-    const { tellMembers } = await import('./guest-reports.js');
-    const missed: string[] = [];
-    for (const name of new Set(vpcs)) {
-      const vpc = repo.getVpc(this.host.db, name);
-      if (!vpc || (vpc.fdb ?? 'learn') !== 'control') continue;
-      try {
-        await refreshFdb(this.host, name);
-        const told = await tellMembers(this.host, vpc);
-        missed.push(...told.failed.map((f) => `${name}: ${f.node}: ${f.error}`));
-      } catch (e) {
-        missed.push(`${name}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
-      }
-    }
-    return missed;
+    const { eachVpc, tellMembers } = await import('./guest-reports.js');
+    return eachVpc(this.host, vpcs, async (vpc) => {
+      if ((vpc.fdb ?? 'learn') !== 'control') return [];
+      await refreshFdb(this.host, vpc.name);
+      const told = await tellMembers(this.host, vpc);
+      return told.failed.map((f) => `${vpc.name}: ${f.node}: ${f.error}`);
+    });
   }
 
   async close(): Promise<void> {

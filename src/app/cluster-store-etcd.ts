@@ -8,7 +8,6 @@
 import { UserError } from '../core/errors.js';
 import type { GuestOnHost, VpcWithMap } from '../core/types.js';
 import type { EtcdClient } from '../store/etcd/client.js';
-import * as repo from '../store/repo.js';
 import type { ClusterStore } from './cluster-store.js';
 import type { Admission, Admitted } from './guest-guard.js';
 import type { Host } from './host.js';
@@ -130,19 +129,12 @@ export class EtcdStore implements ClusterStore {
   /** This host writes its own guests under its own keys; every agent watches them. */
   async guestsChanged(vpcs: readonly string[]): Promise<string[]> {
     const { refreshFdb } = await import('./vpc-local.js');
-    const { fdbReport } = await import('./guest-reports.js');
-    const missed: string[] = [];
-    for (const name of new Set(vpcs)) {
-      const vpc = repo.getVpc(this.host.db, name);
-      if (!vpc) continue;
-      try {
-        await publishGuests(this.host, this.client, name, await fdbReport(this.host, name));
-        if ((vpc.fdb ?? 'learn') === 'control') await refreshFdb(this.host, name);
-      } catch (e) {
-        missed.push(`${name}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
-      }
-    }
-    return missed;
+    const { eachVpc, fdbReport } = await import('./guest-reports.js');
+    return eachVpc(this.host, vpcs, async (vpc) => {
+      await publishGuests(this.host, this.client, vpc.name, await fdbReport(this.host, vpc.name));
+      if ((vpc.fdb ?? 'learn') === 'control') await refreshFdb(this.host, vpc.name);
+      return [];
+    });
   }
 
   close(): Promise<void> {

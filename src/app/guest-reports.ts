@@ -137,6 +137,21 @@ export function checkGuestName(host: Host, vpc: VpcWithMap, name: string): void 
  * guest itself is done): what could not be done is returned, and the next
  * change or apply does it.
  */
+/** `fn` for each VPC this host holds among `vpcs` (once each); what it could not do, a line per failure. */
+export async function eachVpc(host: Host, vpcs: readonly string[], fn: (vpc: VpcWithMap) => Promise<readonly string[]>): Promise<string[]> {
+  const missed: string[] = [];
+  for (const name of new Set(vpcs)) {
+    const vpc = repo.getVpc(host.db, name);
+    if (!vpc) continue;
+    try {
+      missed.push(...(await fn(vpc)));
+    } catch (e) {
+      missed.push(`${name}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
+    }
+  }
+  return missed;
+}
+
 export async function guestsChanged(host: Host, vpcs: readonly string[]): Promise<string[]> {
   const { withClusterStore } = await import('./cluster-store.js');
   return withClusterStore(host, (store) => store.guestsChanged(vpcs));

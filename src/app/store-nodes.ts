@@ -16,6 +16,7 @@ import { nodeKey, parseKey } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
 import { PLATFORMS, type Platform } from '../platform/driver.js';
 import type { Host } from './host.js';
+import { believedIn, sayOwn } from './store-own.js';
 
 /** What a host says of itself in the store. */
 export interface NodeSaid {
@@ -52,30 +53,16 @@ export function nodeIn(client: EtcdClient, kv: { readonly key: string; readonly 
 
 /** Every believed node value in a range of the store, by node. */
 export function nodesIn(client: EtcdClient, kvs: readonly KeyValue[]): Map<string, NodeSaid> {
-  const out = new Map<string, NodeSaid>();
-  for (const kv of kvs) {
+  return believedIn(kvs, (kv) => {
     const n = nodeIn(client, kv);
-    if (n) out.set(n.said.node, n.said);
-  }
-  return out;
+    return n ? { node: n.said.node, value: n.said } : null;
+  });
 }
 
 /** This host's own word under its key, written when the store does not hold exactly it (signed with the revision it replaces). Whether it wrote. */
-export async function publishNode(host: Host, client: EtcdClient): Promise<boolean> {
+export function publishNode(host: Host, client: EtcdClient): Promise<boolean> {
   const self = host.self.nodename;
-  const key = nodeKey(self);
-  const body = bodyOf({ node: self, ip4: host.self.ip4, ip6: host.self.ip6, platform: host.driver.platform, version: VERSION });
-  const current = await client.get(key);
-  if (current) {
-    try {
-      const o = client.open(key, current.value);
-      if (o.by === self && o.body === body) return false;
-    } catch {
-      // Not this host's own word: written again below.
-    }
-  }
-  await client.put(key, client.seal(key, body, current?.modRevision ?? 0));
-  return true;
+  return sayOwn(client, nodeKey(self), self, bodyOf({ node: self, ip4: host.self.ip4, ip6: host.self.ip6, platform: host.driver.platform, version: VERSION }));
 }
 
 /**

@@ -17,6 +17,7 @@ import { ownBody, parseKey, SEAL_PREFIX, sealKey, STATUS_PREFIX, statusFromStore
 import * as repo from '../store/repo.js';
 import type { Host } from './host.js';
 import { selfSeal } from './seal.js';
+import { believedIn, sayOwn } from './store-own.js';
 
 /** One host's identity as a value under its key (the shape `hello` says it in). */
 const sealBody = (s: SealIdentity): string => JSON.stringify({ wgKey: s.key, wgPort: s.port });
@@ -42,12 +43,10 @@ export function sealIn(client: EtcdClient, kv: { readonly key: string; readonly 
 
 /** Every believed seal in a range of the store, by node. */
 export function sealsIn(client: EtcdClient, kvs: readonly KeyValue[]): Map<string, SealIdentity> {
-  const out = new Map<string, SealIdentity>();
-  for (const kv of kvs) {
+  return believedIn(kvs, (kv) => {
     const s = sealIn(client, kv);
-    if (s) out.set(s.node, s.seal);
-  }
-  return out;
+    return s ? { node: s.node, value: s.seal } : null;
+  });
 }
 
 /**
@@ -58,20 +57,8 @@ export function sealsIn(client: EtcdClient, kvs: readonly KeyValue[]): Map<strin
  */
 export async function publishSeal(host: Host, client: EtcdClient): Promise<string | null> {
   if (!host.driver.seal) return null;
-  const key = sealKey(host.self.nodename);
   const own = selfSeal(host);
-  const body = sealBody(own);
-  const current = await client.get(key);
-  if (current) {
-    try {
-      if (ownBody(client, current, host.self.nodename) === body) return null;
-    } catch {
-      // Not this host's own word: written again below.
-    }
-  }
-  // Signed with the revision it replaces: an older value written back is then told apart.
-  await client.put(key, client.seal(key, body, current?.modRevision ?? 0));
-  return own.key;
+  return (await sayOwn(client, sealKey(host.self.nodename), host.self.nodename, sealBody(own))) ? own.key : null;
 }
 
 /**
