@@ -14,7 +14,10 @@
  * (`promoteWhenReady`). A new member that cannot take its certificates is
  * taken out of etcd again, and told the old list.
  * remove: etcd is told (member/remove; the removed member's etcd stops by
- * itself), then every host gets the list. The removed host stays a client.
+ * itself), then every host gets the list, then the removed member's server
+ * and peer certificates are revoked (they also authenticate as clients) and
+ * the CRL pushed to the members that stay. The removed host stays a client
+ * with its client certificate (node mode=remove revokes that).
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
@@ -25,12 +28,13 @@ import { withLock } from '../store/lock.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
 import { joiningMarker, memberAddresses, memberAt } from '../cluster/etcd-member.js';
-import { caHolder, issue, pkiPaths, privateDir, storedCa, storedCaPair, verifyCrl, writePrivate, type CertPair } from '../cluster/pki.js';
+import { caHolder, issue, pkiPaths, recordMemberCerts, privateDir, storedCa, storedCaPair, verifyCrl, writePrivate, type CertPair } from '../cluster/pki.js';
 import type { EtcdMembersRequest } from '../cluster/protocol.js';
 import { fanout } from '../cluster/fanout.js';
 import { systemExecutor, type Executor } from '../platform/exec.js';
 import { clientFor, MEMBER_COUNTS, refuseStaleData, resolveTarget, show } from './cluster.js';
 import type { Host } from './host.js';
+import { revokeRemovedMember, type Revocation } from './cluster-revoke.js';
 import type { Peers } from '../cluster/peers.js';
 import type { EtcdClient } from '../store/etcd/client.js';
 import { VERSION } from '../core/version.js';
@@ -46,6 +50,8 @@ export interface MemberChangeResult {
   readonly ok: boolean;
   /** What to do next (start the new member's etcd). */
   readonly next: string | null;
+  /** remove: the removed member's server and peer certificates revoked, the CRL on each member that stays. */
+  readonly revocation: Revocation | null;
 }
 
 const MAX_MEMBERS = Math.max(...MEMBER_COUNTS);
@@ -129,6 +135,8 @@ async function add(host: Host, input: { readonly node: string; readonly concurre
   const addresses = memberAddresses(member);
   const server = await issue(exec, ca, 'server', { name: member.name, addresses });
   const peer = await issue(exec, ca, 'peer', { name: member.name, addresses });
+  // Kept by the CA holder: a member removed later has them revoked.
+  recordMemberCerts(host.home, member.name, { server, peer });
   const members = [...config.members, member];
   const crlPath = pkiPaths(host.home).crl;
   const crl = existsSync(crlPath) ? readFileSync(crlPath, 'utf8') : undefined;
@@ -168,7 +176,7 @@ async function add(host: Host, input: { readonly node: string; readonly concurre
   }
   const hosts = await tellEveryone(host, base, target.node ? target.name : null, input.concurrency);
   const all = target.node ? [{ node: target.name, ok: true, error: null }, ...hosts] : hosts;
-  return { node: target.name, change: 'added', members: members.map((m) => m.name), hosts: all, ok: all.every((h) => h.ok), next: `start its etcd: meshvpc etcd mode=run (or etcd mode=install) on ${target.name}; it joins the running cluster` };
+  return { node: target.name, change: 'added', members: members.map((m) => m.name), hosts: all, ok: all.every((h) => h.ok), next: `start its etcd: meshvpc etcd mode=run (or etcd mode=install) on ${target.name}; it joins the running cluster`, revocation: null };
 }
 
 async function remove(host: Host, input: { readonly node: string; readonly concurrency: number }): Promise<MemberChangeResult> {
@@ -193,7 +201,9 @@ async function remove(host: Host, input: { readonly node: string; readonly concu
     client.close();
   }
   const hosts = await tellEveryone(host, { op: 'etcd_members', ca: ca.cert, config: { clusterToken: config.clusterToken as string, members } }, null, input.concurrency);
-  return { node: name, change: 'removed', members: members.map((m) => m.name), hosts, ok: hosts.every((h) => h.ok), next: null };
+  // Its server and peer certificates also authenticate as clients: revoked, the CRL on every member that stays.
+  const revocation = await revokeRemovedMember(host, name);
+  return { node: name, change: 'removed', members: members.map((m) => m.name), hosts, ok: hosts.every((h) => h.ok) && revocation.ok, next: null, revocation };
 }
 
 /**

@@ -15,7 +15,7 @@ import { requireBound, type Caller } from '../core/authority.js';
 import type { NodeRecord } from '../core/types.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
-import { caHolder, issuedSerial, pkiPaths, revokeClient, storedCa, storedCaPair, verifyCrl, writePrivate, type CertPair } from '../cluster/pki.js';
+import { caHolder, issuedSerial, pkiPaths, revokeClient, revokeMemberCerts, storedCa, storedCaPair, verifyCrl, writePrivate, type CertPair } from '../cluster/pki.js';
 import type { EtcdCrlRequest } from '../cluster/protocol.js';
 import { systemExecutor, type Executor } from '../platform/exec.js';
 import type { Host } from './host.js';
@@ -265,4 +265,22 @@ export async function pushCurrentCrl(host: Host, exec: Executor = systemExecutor
   }
   const members = await pushCrl(host, plan, crl, exec);
   return { members, ok: members.every((m) => m.ok) };
+}
+
+/**
+ * A member taken out of etcd (cluster mode=remove_member): its server and
+ * peer certificates, which also authenticate as clients, are revoked and the
+ * new CRL pushed to the members that stay, as node mode=remove does for a
+ * client certificate. Run on the CA holder, after the member list changed.
+ */
+export async function revokeRemovedMember(host: Host, node: string, exec: Executor = systemExecutor): Promise<Revocation> {
+  const config = getClusterConfig(host.db);
+  const ca = storedCaPair(host.home);
+  if (!config || !ca) throw new UserError(`refused: ${host.self.nodename} does not hold the etcd cluster's CA key`, 'conflict');
+  const { serials, crl } = await revokeMemberCerts(exec, host.home, ca, node);
+  if (serials.length === 0) {
+    return { node, serial: null, members: [], ok: true, note: `${node}'s server and peer certificates were issued before meshvpc 0.7 kept copies of them, so they cannot be revoked from here: they still authenticate to etcd until they expire` };
+  }
+  const members = await pushCrl(host, { kind: 'revoke', ca, config, members: reachableMembers(host, config) }, crl, exec);
+  return { node, serial: serials.join(','), members, ok: members.every((m) => m.ok), note: null };
 }

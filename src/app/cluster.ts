@@ -17,7 +17,7 @@ import { atomically } from '../store/tx.js';
 import * as repo from '../store/repo.js';
 import { getClusterConfig, putClusterConfig, type ClusterConfig } from '../store/cluster-config.js';
 import { etcdArgv, etcdDataDir, joiningMarker, memberAddresses, memberAt, type EtcdMember } from '../cluster/etcd-member.js';
-import { caStateDir, initCaState, verifyCrl, issue, makeCa, pkiPaths, removeCredentials, storeCredentials, storedCa, privateDir, type CertPair } from '../cluster/pki.js';
+import { caStateDir, initCaState, recordMemberCerts, verifyCrl, issue, makeCa, pkiPaths, removeCredentials, storeCredentials, storedCa, privateDir, type CertPair } from '../cluster/pki.js';
 import { EtcdClient, memberHealth } from '../store/etcd/client.js';
 import { fanout } from '../cluster/fanout.js';
 import type { EtcdForgetRequest, EtcdJoinRequest } from '../cluster/protocol.js';
@@ -183,6 +183,7 @@ export async function init(host: Host, input: InitInput, exec: Executor = system
   let crl: string;
   try {
     crl = await initCaState(exec, host.home, ca, clients);
+    for (const [name, certs] of memberCerts) recordMemberCerts(host.home, name, certs);
   } catch (e) {
     rmSync(caStateDir(host.home), { recursive: true, force: true });
     throw e;

@@ -58,6 +58,35 @@ export const PKI_FILES = {
 export const caStateDir = (home: string): string => join(pkiDir(home), 'ca-state');
 const issuedPath = (home: string, name: string): string => join(caStateDir(home), 'issued', `${v.nodeName(name, 'node')}.crt`);
 
+/** A member's server or peer certificate as the CA holder issued it (kept to revoke it when the member is removed). */
+const memberIssuedPath = (home: string, name: string, kind: 'server' | 'peer'): string => join(caStateDir(home), 'issued', `${v.nodeName(name, 'node')}.${kind}.crt`);
+
+/** Keep a member's server and peer certificates beside the CA's state (from meshvpc 0.7 on). */
+export function recordMemberCerts(home: string, name: string, certs: { readonly server: CertPair; readonly peer: CertPair }): void {
+  writePrivate(memberIssuedPath(home, name, 'server'), certs.server.cert);
+  writePrivate(memberIssuedPath(home, name, 'peer'), certs.peer.cert);
+}
+
+/**
+ * Revoke a removed member's server and peer certificates (both also
+ * authenticate as clients) and make a new CRL; the serials revoked (none when
+ * the CA holder kept no copy: a member made before 0.7).
+ */
+export async function revokeMemberCerts(exec: Executor, home: string, ca: CertPair, name: string): Promise<{ serials: string[]; crl: string }> {
+  const index = readFileSync(join(caStateDir(home), 'index.txt'), 'utf8');
+  const serials: string[] = [];
+  for (const kind of ['server', 'peer'] as const) {
+    const path = memberIssuedPath(home, name, kind);
+    if (!existsSync(path)) continue;
+    const out = await runChecked(exec, ['openssl', 'x509', '-in', path, '-noout', '-serial']);
+    const serial = /^serial=([0-9A-F]+)\s*$/.exec(out)?.[1];
+    if (!serial) throw new UserError(`cannot read the serial of ${path}`, 'storage');
+    serials.push(serial);
+    if (!index.split('\n').some((l) => l.startsWith('R\t') && l.split('\t')[3] === serial)) await withCa(home, ca, (args) => runChecked(exec, ['openssl', 'ca', ...args, '-revoke', path]));
+  }
+  return { serials, crl: await makeCrl(exec, home, ca) };
+}
+
 const CA_DAYS = 3650;
 const LEAF_DAYS = 825;
 

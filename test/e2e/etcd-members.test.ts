@@ -9,8 +9,10 @@
  *   itself a voting member; every host's configuration lists 4 members, all
  *   healthy;
  * - host3's etcd dies and host3 is removed: etcd lists 3 members, every host
- *   (host3 too, now a client) reaches the cluster, a deploy goes through the
- *   agents and the guests of vpc1 keep reaching each other.
+ *   (host3 too, now a client) reaches the cluster, host3's server
+ *   certificate (which also authenticates as a client) no longer reads the
+ *   store, a deploy goes through the agents and the guests of vpc1 keep
+ *   reaching each other.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,8 +105,14 @@ test('backend=etcd: an etcd member added and one removed, with refusals that cha
     const etcd3 = lab.processes?.find((p) => p.what === 'etcd' && p.host === 3);
     assert.ok(etcd3);
     await killLabProcess(lab, etcd3);
+    // Its server certificate also authenticates as a client: it reads the store, until removed.
+    const asServer = (): Promise<{ code: number; stderr: string }> =>
+      sh(lab, 3, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${ip(1)}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/server.crt`, `--key=${PKI}/server.key`, '--dial-timeout=3s', '--command-timeout=5s', 'get', '--prefix', '--keys-only', '/meshvpc/v1/vpc/');
+    assert.equal((await asServer()).code, 0, 'host3\'s server certificate reads the store while host3 is a member');
     const removed = await ok(lab, 1, 'cluster', 'mode=remove_member', 'node=host3');
     assert.match(removed, /host3: removed from the etcd cluster; members host1, host2, host4/);
+    assert.match(removed, /host3's server and peer certificates revoked \(serials [0-9A-F]+,[0-9A-F]+\); the CRL on 3 of 3 etcd members/);
+    assert.notEqual((await asServer()).code, 0, 'host3\'s server certificate no longer reads the store');
     assert.deepEqual(await etcdMembers(lab, 1, ip(1)), ['host1', 'host2', 'host4']);
     for (const h of [1, 2, 3, 4]) {
       const s = await shown(lab, h);

@@ -335,6 +335,12 @@ function memberChange(r: MemberChangeResult, p: Params): number {
   if (p.flag('json')) return json(r) + (r.ok ? 0 : 1);
   say(`${r.node}: ${r.change === 'added' ? 'added to' : 'removed from'} the etcd cluster; members ${r.members.join(', ')}`);
   for (const h of r.hosts) say(`  ${h.node}: ${h.ok ? 'has the new member list' : `FAILED: ${h.error ?? ''} (it keeps reaching the members it knew)`}`);
+  const rv = r.revocation;
+  if (rv?.note) say(rv.note);
+  else if (rv) {
+    say(`${r.node}'s server and peer certificates revoked (serials ${rv.serial ?? '?'}); the CRL on ${rv.members.filter((m) => m.ok).length} of ${rv.members.length} etcd members`);
+    for (const m of rv.members) say(crlLine(m));
+  }
   if (r.next) say(r.next);
   return r.ok ? 0 : 1;
 }
