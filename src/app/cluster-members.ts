@@ -38,6 +38,7 @@ import { revokeRemovedMember, type Revocation } from './cluster-revoke.js';
 import type { Peers } from '../cluster/peers.js';
 import type { EtcdClient } from '../store/etcd/client.js';
 import { VERSION } from '../core/version.js';
+import { peerVersion } from './peer-version.js';
 import { dirname } from 'node:path';
 
 export interface MemberChangeResult {
@@ -86,10 +87,7 @@ async function callNamingVersion(peers: Peers, node: NodeRecord, req: EtcdMember
     return await peers.call(node, req);
   } catch (e) {
     if (!(e instanceof UserError && /unknown op/.test(e.message))) throw e;
-    const version = await peers.call<{ version?: unknown }>(node, { op: 'hello' }).then(
-      (h) => (typeof h.version === 'string' && /^[0-9][0-9A-Za-z.+-]{0,30}$/.test(h.version) ? h.version : 'an older release'),
-      () => 'an older release',
-    );
+    const version = await peerVersion(node, (n, r) => peers.call(n, r));
     throw new UserError(`${node.name} runs meshvpc ${version} (this host ${VERSION}), which cannot take a new etcd member list: upgrade it`, 'conflict');
   }
 }

@@ -132,11 +132,8 @@ export type Call = <T>(node: NodeRecord, req: Parameters<import('../cluster/peer
 
 /** What to say about a member whose meshvpc predates guest counting: both versions, and what to do. */
 async function olderPeer(node: NodeRecord, call: Call): Promise<string> {
-  const version = await call<{ version?: unknown }>(node, { op: 'hello' }).then(
-    (h) => (typeof h.version === 'string' && /^[0-9][0-9A-Za-z.+-]{0,30}$/.test(h.version) ? h.version : 'an older release'),
-    () => 'an older release',
-  );
-  return `${node.name} runs meshvpc ${version} (this host ${VERSION}), which cannot count or hold guests for a quota or guest network: upgrade it`;
+  const { peerVersion } = await import('./peer-version.js');
+  return `${node.name} runs meshvpc ${await peerVersion(node, call)} (this host ${VERSION}), which cannot count or hold guests for a quota or guest network: upgrade it`;
 }
 
 async function takeLease(host: Host, vpc: string, arbiter: string, call: Call): Promise<Lease> {

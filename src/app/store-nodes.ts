@@ -10,7 +10,7 @@
 import { UserError } from '../core/errors.js';
 import * as v from '../core/validate.js';
 import type { VpcDef } from '../core/types.js';
-import { VERSION } from '../core/version.js';
+import { VERSION, versionText } from '../core/version.js';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.js';
 import { nodeKey, parseKey } from '../store/etcd/layout.js';
 import * as repo from '../store/repo.js';
@@ -43,7 +43,7 @@ export function nodeIn(client: EtcdClient, kv: { readonly key: string; readonly 
     const ip6 = addr(o.ip6, 'ip6');
     if ((ip4 !== null && ip4.includes(':')) || (ip6 !== null && !ip6.includes(':'))) return null;
     if (!(PLATFORMS as readonly unknown[]).includes(o.platform)) return null;
-    const version = typeof o.version === 'string' && /^[0-9][0-9A-Za-z.+-]{0,30}$/.test(o.version) ? o.version : null;
+    const version = versionText(o.version);
     if (version === null) return null;
     return { said: { node: k.node, ip4, ip6, platform: o.platform as Platform, version }, prev: opened.prev };
   } catch {

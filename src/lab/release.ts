@@ -117,11 +117,23 @@ export async function runHostOn(lab: LabState, index: number, release: Release):
   await runChecked(systemExecutor, [...inHost, 'mount', '--rbind', release.dir, release.installed]);
 }
 
-/** Lab host `index` runs the installed package again, as after an upgrade in place (its database stays). */
+/**
+ * Lab host `index` runs the installed package again, as after an upgrade in
+ * place (its database stays). A process of the old release killed just before
+ * lets go of its files a moment later: "target is busy" is waited out (5 s).
+ */
 export async function upgradeHost(lab: LabState, index: number, release: Release): Promise<void> {
   const h = lab.hosts.find((x) => x.index === index);
   if (!h) throw new Error(`lab ${lab.id} has no host ${index}`);
-  await runChecked(systemExecutor, ['nsenter', '-t', String(h.pid), '-m', '--', 'umount', '-R', release.installed]);
+  for (let i = 0; ; i++) {
+    try {
+      await runChecked(systemExecutor, ['nsenter', '-t', String(h.pid), '-m', '--', 'umount', '-R', release.installed]);
+      return;
+    } catch (e) {
+      if (i >= 50 || !/target is busy/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 /** The commit released as 0.6.0 (schema 12: signed store values, quotas and locks in etcd). */
 export const RELEASE_0_6_0 = 'e32c4ee';

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createLab, destroyLab, killLabProcess, meshvpc, startLabProcess, type LabProcess, type LabState } from '../../src/lab/lab.js';
 import { systemExecutor } from '../../src/platform/exec.js';
-import { jailPing, mv, ok, sh, shOk } from './lab-helpers.js';
+import { eventually, jailPing, mv, ok, sh, shOk } from './lab-helpers.js';
 
 interface Shown {
   pairs: { a: string; b: string; vni: number }[];
@@ -23,15 +23,6 @@ interface Shown {
 
 const tunnels = async (lab: LabState, host: number): Promise<string[]> =>
   (JSON.parse(await shOk(lab, host, 'ip', '-j', '-d', 'link', 'show', 'type', 'vxlan')) as { ifname: string }[]).map((l) => l.ifname).sort();
-
-/** Until `check` holds or `seconds` pass. */
-async function eventually(what: string, check: () => Promise<boolean>, seconds = 20): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${seconds}s: ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 test('backend=etcd: deploy, join, leave, guests and destroy through the agents; a member or an agent down; racing definitions', { timeout: 900_000 }, async () => {
   const lab = await createLab({ hosts: 4, underlay: 'v4', etcd: 3 });

@@ -14,31 +14,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createLab, destroyLab, startLabProcess, type LabProcess, type LabState } from '../../src/lab/lab.js';
-import { jailPing, ok, sh, shOk, snapshot } from './lab-helpers.js';
+import { etcdctl, jailPing, ok, sh, shOk, signedPut, snapshot } from './lab-helpers.js';
 
 const KEY = '/meshvpc/v1/vpc/vpc1';
-const PKI = '/var/db/meshvpc/etcd/pki';
-
-/** etcdctl on a lab host with that host's own client certificate. */
-const etcdctl = (lab: LabState, h: number, ...args: string[]) =>
-  sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, ...args);
-
-/**
- * A host (host4 unless told) writes `body` under `key`, signed with its own
- * certificate (as meshvpc itself would sign it, through the installed
- * meshvpc's own module).
- */
-async function signedPut(lab: LabState, key: string, body: string, prev: number, signer = 4): Promise<void> {
-  const script = `
-    import { readFileSync } from 'node:fs';
-    import { EtcdClient } from '/usr/lib/node_modules/meshvpc/dist/src/store/etcd/client.js';
-    const [key, body, prev, endpoint] = process.argv.slice(1);
-    const f = (n) => readFileSync('${PKI}/' + n);
-    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') }, node: 'host${signer}' });
-    await c.put(key, c.seal(key, body, Number(prev)));
-    c.close();`;
-  await shOk(lab, signer, 'node', '--input-type=module', '-e', script, key, body, String(prev), `https://${lab.hosts[0]?.ip4 ?? ''}:2379`);
-}
 
 /** Everything a member holds, the kernel's neighbours and FDB included. */
 async function state(lab: LabState, h: number): Promise<unknown> {

@@ -18,9 +18,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createLab, destroyLab, killLabProcess, startLabProcess, type LabProcess, type LabState } from '../../src/lab/lab.js';
-import { eventuallyReaches, mv, ok, rawRemote, sh } from './lab-helpers.js';
-
-const PKI = '/var/db/meshvpc/etcd/pki';
+import { etcdctlVia, eventually, eventuallyReaches, LAB_PKI as PKI, mv, ok, rawRemote, sh } from './lab-helpers.js';
 
 interface Shown {
   members: { name: string; healthy: boolean }[];
@@ -29,27 +27,17 @@ interface Shown {
 
 const shown = async (lab: LabState, h: number): Promise<Shown> => JSON.parse((await sh(lab, h, 'meshvpc', 'cluster', 'mode=show', '--json')).stdout) as Shown;
 
-/** The members etcd itself lists, asked through host `h` with its own certificate. */
-async function etcdMembers(lab: LabState, h: number, through: string): Promise<string[]> {
-  const r = await sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${through}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, 'member', 'list', '-w', 'json');
+/** The members etcd itself lists (name, and whether a learner), asked through `through` with host `h`'s own certificate. */
+async function memberList(lab: LabState, h: number, through: string): Promise<{ name?: string; isLearner?: boolean }[]> {
+  const r = await etcdctlVia(lab, h, through, 'member', 'list', '-w', 'json');
   assert.equal(r.code, 0, r.stderr);
-  return ((JSON.parse(r.stdout) as { members: { name?: string }[] }).members.map((m) => m.name ?? '')).sort();
+  return (JSON.parse(r.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members;
 }
+
+const etcdMembers = async (lab: LabState, h: number, through: string): Promise<string[]> => (await memberList(lab, h, through)).map((m) => m.name ?? '').sort();
 
 /** The members etcd lists as learners (added, not yet voting). */
-async function learners(lab: LabState, h: number, through: string): Promise<string[]> {
-  const r = await sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${through}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, 'member', 'list', '-w', 'json');
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { members: { name?: string; isLearner?: boolean }[] }).members.filter((m) => m.isLearner === true).map((m) => m.name ?? '');
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, seconds = 60): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${seconds}s: ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const learners = async (lab: LabState, h: number, through: string): Promise<string[]> => (await memberList(lab, h, through)).filter((m) => m.isLearner === true).map((m) => m.name ?? '');
 
 test('backend=etcd: an etcd member added and one removed, with refusals that change nothing', { timeout: 600_000 }, async () => {
   const lab = await createLab({ hosts: 4, underlay: 'v4', etcd: 3 });
@@ -95,11 +83,11 @@ test('backend=etcd: an etcd member added and one removed, with refusals that cha
       await eventually(`host${h} sees 4 healthy members`, async () => {
         const s = await shown(lab, h);
         return s.healthy && s.members.length === 4;
-      });
+      }, 60, 500);
     }
     assert.deepEqual(await etcdMembers(lab, 2, ip(4)), ['host1', 'host2', 'host3', 'host4'], 'etcd answers through host4 and lists it');
     // Added as a learner (no vote while it catches up), it made itself a voting member.
-    await eventually('host4 is a voting member', async () => (await learners(lab, 1, ip(1))).length === 0);
+    await eventually('host4 is a voting member', async () => (await learners(lab, 1, ip(1))).length === 0, 60, 500);
 
     // host3's etcd dies for good, and host3 is taken out.
     const etcd3 = lab.processes?.find((p) => p.what === 'etcd' && p.host === 3);

@@ -22,34 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, destroyLab, startLabProcess, type LabProcess, type LabState } from '../../src/lab/lab.js';
 import { newWgKeyPair } from '../../src/cluster/wg-keys.js';
-import { eventuallyReaches, mv, ok, sh, shOk } from './lab-helpers.js';
+import { etcdctl, eventually, eventuallyReaches, mv, ok, sh, shOk, signedPut } from './lab-helpers.js';
 
-const PKI = '/var/db/meshvpc/etcd/pki';
 const guest = (h: number): string => `203.0.113.${h}`;
-
-const etcdctl = (lab: LabState, h: number, ...args: string[]) =>
-  sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${lab.hosts[0]?.ip4 ?? ''}:2379`, `--cacert=${PKI}/ca.crt`, `--cert=${PKI}/client.crt`, `--key=${PKI}/client.key`, ...args);
-
-/** host4 writes `body` under `key`, signed with its own certificate (through the installed meshvpc's own module). */
-async function signedPut(lab: LabState, key: string, body: string): Promise<void> {
-  const script = `
-    import { readFileSync } from 'node:fs';
-    import { EtcdClient } from '/usr/lib/node_modules/meshvpc/dist/src/store/etcd/client.js';
-    const [key, body, endpoint] = process.argv.slice(1);
-    const f = (n) => readFileSync('${PKI}/' + n);
-    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') }, node: 'host4' });
-    await c.put(key, c.seal(key, body));
-    c.close();`;
-  await shOk(lab, 4, 'node', '--input-type=module', '-e', script, key, body, `https://${lab.hosts[0]?.ip4 ?? ''}:2379`);
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, seconds = 20): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within ${seconds}s: ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 /** Run `during` while tcpdump captures UDP on `host`'s underlay link; the packets `filter` keeps. */
 async function captured(lab: LabState, host: number, filter: string, during: () => Promise<void>): Promise<string[]> {

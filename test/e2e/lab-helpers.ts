@@ -187,3 +187,41 @@ export async function forgeVxlan(lab: LabState, from: number, to: number, vni: n
   `;
   await shOk(lab, from, 'node', '-e', script, underlayOf(lab, from), underlayOf(lab, to), String(vni), String(count), mac);
 }
+
+/** Until `check` holds, or fail after `seconds`. */
+export async function eventually(what: string, check: () => Promise<boolean>, seconds = 20, everyMs = 300): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`not within ${seconds}s: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Where a lab host keeps its etcd credentials. */
+export const LAB_PKI = '/var/db/meshvpc/etcd/pki';
+
+/** etcdctl on lab host `h` with its own client certificate, through the member at `through` (host1 unless told). */
+export function etcdctl(lab: LabState, h: number, ...args: string[]): Promise<ExecResult> {
+  return etcdctlVia(lab, h, lab.hosts[0]?.ip4 ?? '', ...args);
+}
+
+export function etcdctlVia(lab: LabState, h: number, through: string, ...args: string[]): Promise<ExecResult> {
+  return sh(lab, h, 'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=https://${through}:2379`, `--cacert=${LAB_PKI}/ca.crt`, `--cert=${LAB_PKI}/client.crt`, `--key=${LAB_PKI}/client.key`, ...args);
+}
+
+/**
+ * Lab host `signer` (host4 unless told) writes `body` under `key`, signed with
+ * its own certificate as meshvpc itself signs (the installed meshvpc's own
+ * module), replacing revision `prev`.
+ */
+export async function signedPut(lab: LabState, key: string, body: string, prev = 0, signer = 4): Promise<void> {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { EtcdClient } from '/usr/lib/node_modules/meshvpc/dist/src/store/etcd/client.js';
+    const [key, body, prev, endpoint] = process.argv.slice(1);
+    const f = (n) => readFileSync('${LAB_PKI}/' + n);
+    const c = new EtcdClient({ endpoints: [endpoint], tls: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') }, node: 'host${signer}' });
+    await c.put(key, c.seal(key, body, Number(prev)));
+    c.close();`;
+  await shOk(lab, signer, 'node', '--input-type=module', '-e', script, key, body, String(prev), `https://${lab.hosts[0]?.ip4 ?? ''}:2379`);
+}
